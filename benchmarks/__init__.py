@@ -1,0 +1,1 @@
+"""Latency and throughput harnesses, each printing a JSON report."""

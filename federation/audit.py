@@ -1,0 +1,136 @@
+"""Tamper-evident audit log: an append-only hash chain of decisions, granted or refused."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from federation.jose import canonical_json
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """What happened, before it is linked into the chain."""
+
+    time: float
+    actor: str
+    action: str
+    outcome: str
+    subject: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One linked entry: `hash` covers the entry's content and the previous entry's hash."""
+
+    seq: int
+    time: float
+    actor: str
+    action: str
+    outcome: str
+    subject: str
+    detail: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "outcome": self.outcome,
+            "subject": self.subject,
+            "detail": dict(self.detail),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def entry_hash(
+    seq: int,
+    prev_hash: str,
+    time: float,
+    actor: str,
+    action: str,
+    outcome: str,
+    subject: str,
+    detail: Mapping[str, Any],
+) -> str:
+    body = {
+        "seq": seq,
+        "prev": prev_hash,
+        "time": repr(float(time)),
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "subject": subject,
+        "detail": dict(detail),
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def link(draft: AuditDraft, seq: int, prev_hash: str) -> AuditRecord:
+    """Seal a draft as entry number `seq` following an entry whose hash is `prev_hash`."""
+    digest = entry_hash(
+        seq, prev_hash, draft.time, draft.actor, draft.action, draft.outcome,
+        draft.subject, draft.detail,
+    )
+    return AuditRecord(
+        seq=seq,
+        time=draft.time,
+        actor=draft.actor,
+        action=draft.action,
+        outcome=draft.outcome,
+        subject=draft.subject,
+        detail=dict(draft.detail),
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """Result of checking a chain: how many entries were good and where it first broke."""
+
+    entries: int
+    ok: bool
+    first_bad_seq: int | None = None
+    reason: str = ""
+    head_hash: str = GENESIS_HASH
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entries": self.entries,
+            "ok": self.ok,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "head_hash": self.head_hash,
+        }
+
+
+def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
+    """Walk the chain from the genesis and report the first entry that does not link."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    for rec in records:
+        if rec.seq != expected_seq:
+            return ChainReport(count, False, rec.seq, f"expected seq {expected_seq}", prev)
+        if rec.prev_hash != prev:
+            return ChainReport(count, False, rec.seq, "prev_hash does not match", prev)
+        recomputed = entry_hash(
+            rec.seq, rec.prev_hash, rec.time, rec.actor, rec.action, rec.outcome,
+            rec.subject, rec.detail,
+        )
+        if recomputed != rec.hash:
+            return ChainReport(count, False, rec.seq, "content does not match its hash", prev)
+        prev = rec.hash
+        expected_seq += 1
+        count += 1
+    return ChainReport(count, True, None, "", prev)

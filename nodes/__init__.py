@@ -1,0 +1,1 @@
+"""Network edge: gRPC servers, servicers, clients, node config and the yrd command."""

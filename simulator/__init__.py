@@ -1,0 +1,1 @@
+"""SimPy model of remote virtual windows for cross-province demand."""
