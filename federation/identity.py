@@ -1,0 +1,276 @@
+"""The home region's identity provider: register subjects, log them in, mint federated tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from federation.assurance import Assurance
+from federation.clock import Clock
+from federation.codes import validate_citizen_id, validate_credit_code
+from federation.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from federation.jose import SigningKey
+from federation.passwords import check_password_policy, hash_password, verify_password
+from federation.storage.base import SessionRecord, Store, SubjectRecord
+from federation.tokens import DEFAULT_TTL_S, mint_token
+
+SUBJECT_KINDS = ("natural", "legal")
+SESSION_TTL_S = 8 * 3600
+MAX_NAME_LENGTH = 100
+FACE_TEMPLATE_DIMS = (64, 1024)
+
+
+def validate_subject_id(kind: str, subject_id: str) -> str:
+    """Citizen id (GB 11643) for natural persons, credit code (GB 32100) for legal persons."""
+    if kind == "natural":
+        return validate_citizen_id(subject_id)
+    if kind == "legal":
+        return validate_credit_code(subject_id)
+    raise InvalidArgument(f"subject kind must be one of {SUBJECT_KINDS}, got {kind!r}")
+
+
+def validate_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidArgument("name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"name longer than {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 for c in name):
+        raise InvalidArgument("name contains control characters")
+    return name
+
+
+def validate_face_template(template: Sequence[float]) -> list[float]:
+    low, high = FACE_TEMPLATE_DIMS
+    if not low <= len(template) <= high:
+        raise InvalidArgument(
+            f"face template must have {low}..{high} dimensions, got {len(template)}"
+        )
+    values = [float(v) for v in template]
+    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+        raise InvalidArgument("face template contains NaN or infinity")
+    if not any(values):
+        raise InvalidArgument("face template is all zeros")
+    return values
+
+
+@dataclass(frozen=True)
+class FaceCheckResult:
+    """What the hub answered about a face: the match and its signed assertion."""
+
+    match: bool
+    score: float
+    assertion: str
+
+
+FaceCheck = Callable[[str, Sequence[float]], FaceCheckResult]
+"""(subject_id, presented template) -> hub's answer; raises ResourceExhausted on quota."""
+
+FaceEnrol = Callable[[str, str, Sequence[float]], None]
+"""(subject_id, kind, template) -> enrols the template at the hub."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session_id: str
+    session_secret: str
+    assurance: Assurance
+    expires_at: float
+    tokens: Mapping[str, str]
+    face_assertion: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "session_secret": self.session_secret,
+            "acr": self.assurance.acr,
+            "expires_at": self.expires_at,
+            "tokens": dict(self.tokens),
+            "face_assertion": self.face_assertion,
+        }
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class IdentityProvider:
+    """Authentication at the home region: one login, tokens for every other region."""
+
+    def __init__(
+        self,
+        *,
+        region_code: str,
+        entity_id: str,
+        store: Store,
+        signing_key: Callable[[], SigningKey],
+        audiences: Callable[[], Mapping[str, str]],
+        clock: Clock,
+        face_check: FaceCheck | None = None,
+        face_enrol: FaceEnrol | None = None,
+        token_ttl_s: int = DEFAULT_TTL_S,
+        password_cost_log2: int = 14,
+    ) -> None:
+        self.region_code = region_code
+        self.entity_id = entity_id
+        self._store = store
+        self._signing_key = signing_key
+        self._audiences = audiences  # region code -> entity id, from the trust list
+        self._clock = clock
+        self._face_check = face_check
+        self._face_enrol = face_enrol
+        self.token_ttl_s = token_ttl_s
+        self._cost = password_cost_log2
+        # A real hash to compare against when the subject is unknown, so the time to
+        # refuse does not reveal whether an id is registered.
+        self._dummy_hash = hash_password("dummy-password-0", n_log2=password_cost_log2)
+
+    def register(self, kind: str, subject_id: str, name: str, password: str) -> SubjectRecord:
+        subject_id = validate_subject_id(kind, subject_id)
+        name = validate_name(name)
+        check_password_policy(password)
+        record = SubjectRecord(
+            subject_id=subject_id,
+            kind=kind,
+            name=name,
+            home_region=self.region_code,
+            password_hash=hash_password(password, n_log2=self._cost),
+            created_at=self._clock.now(),
+        )
+        self._store.add_subject(record)
+        return record
+
+    def _check_password(self, subject_id: str, password: str) -> SubjectRecord:
+        subject = self._store.get_subject(subject_id)
+        stored = subject.password_hash if subject else self._dummy_hash
+        if not verify_password(password, stored) or subject is None:
+            raise Unauthenticated("unknown subject or wrong password")
+        return subject
+
+    def enrol_face(self, subject_id: str, password: str, template: Sequence[float]) -> None:
+        subject = self._check_password(subject_id, password)
+        values = validate_face_template(template)
+        if self._face_enrol is None:
+            raise FailedPrecondition("this node has no hub connection for face enrolment")
+        self._face_enrol(subject.subject_id, subject.kind, values)
+        self._store.put_face_template(subject.subject_id, values)
+
+    def resolve_audience(self, audience: str) -> str:
+        """Accept a region code or entity id; answer the entity id listed in the trust list."""
+        known = self._audiences()
+        if audience in known:
+            return known[audience]
+        if audience in known.values():
+            return audience
+        raise InvalidArgument(
+            f"unknown audience {audience!r}; use a region code among {sorted(known)}"
+        )
+
+    def authenticate(
+        self,
+        subject_id: str,
+        password: str,
+        audiences: Sequence[str],
+        requested: Assurance = Assurance.LOW,
+        face_template: Sequence[float] | None = None,
+    ) -> LoginResult:
+        if not audiences:
+            raise InvalidArgument("name at least one audience region for the tokens")
+        targets = [self.resolve_audience(a) for a in audiences]
+        subject = self._check_password(subject_id, password)
+        amr: tuple[str, ...] = ("pwd",)
+        level = Assurance.LOW
+        assertion = ""
+        if requested >= Assurance.SUBSTANTIAL:
+            if face_template is None:
+                raise InvalidArgument(
+                    f"level {requested.name.lower()} requires a face template verified at the hub"
+                )
+            if self._face_check is None:
+                raise FailedPrecondition("this node has no hub connection for face verification")
+            result = self._face_check(subject.subject_id, validate_face_template(face_template))
+            if not result.match:
+                raise Unauthenticated(
+                    f"face verification failed at the hub (similarity {result.score:.3f})"
+                )
+            amr = ("pwd", "face")
+            level = requested
+            assertion = result.assertion
+        now = self._clock.now()
+        session_id = secrets.token_urlsafe(18)
+        secret = secrets.token_urlsafe(32)
+        self._store.add_session(
+            SessionRecord(
+                session_id=session_id,
+                subject_id=subject.subject_id,
+                secret_hash=_secret_hash(secret),
+                acr=level.acr,
+                created_at=now,
+                expires_at=now + SESSION_TTL_S,
+            )
+        )
+        session = self._store.get_session(session_id)
+        assert session is not None
+        tokens = {aud: self._mint(subject, session, aud, amr, now) for aud in targets}
+        return LoginResult(session_id, secret, level, now + SESSION_TTL_S, tokens, assertion)
+
+    def _mint(
+        self,
+        subject: SubjectRecord,
+        session: SessionRecord,
+        audience: str,
+        amr: tuple[str, ...],
+        now: float,
+    ) -> str:
+        return mint_token(
+            self._signing_key(),
+            issuer=self.entity_id,
+            subject=subject.subject_id,
+            audience=audience,
+            session_id=session.session_id,
+            assurance=Assurance.parse(session.acr),
+            home_region=self.region_code,
+            subject_kind=subject.kind,
+            name=subject.name,
+            amr=amr,
+            now=now,
+            ttl_s=min(self.token_ttl_s, max(1, int(session.expires_at - now))),
+        )
+
+    def _live_session(self, session_id: str, secret: str) -> SessionRecord:
+        session = self._store.get_session(session_id)
+        if session is None:
+            raise NotFound(f"no session {session_id!r} at region {self.region_code}")
+        if not hmac.compare_digest(session.secret_hash, _secret_hash(secret)):
+            raise Unauthenticated("wrong session secret")
+        if session.revoked_at is not None:
+            raise Unauthenticated("session was logged out; log in again")
+        if self._clock.now() > session.expires_at:
+            raise Unauthenticated("session expired; log in again")
+        return session
+
+    def issue_token(self, session_id: str, secret: str, audience: str) -> str:
+        """A fresh token for another audience from an existing login (no second login)."""
+        target = self.resolve_audience(audience)
+        session = self._live_session(session_id, secret)
+        subject = self._store.get_subject(session.subject_id)
+        if subject is None:
+            raise PermissionDenied("the session's subject is no longer registered")
+        amr = ("pwd", "face") if Assurance.parse(session.acr) >= Assurance.SUBSTANTIAL else ("pwd",)
+        return self._mint(subject, session, target, amr, self._clock.now())
+
+    def logout(self, session_id: str, secret: str) -> SessionRecord:
+        self._live_session(session_id, secret)
+        revoked = self._store.revoke_session(session_id, self._clock.now())
+        assert revoked is not None
+        return revoked
