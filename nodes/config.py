@@ -1,0 +1,129 @@
+"""Node configuration: a frozen, validated value object parsed from one TOML file per node."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from federation.errors import InvalidArgument
+from federation.regions import Region, parse_region
+
+
+class FaceQuota(BaseModel):
+    """The hub's face verification allowance for one region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    daily_limit: int = Field(10_000, ge=0)
+    rate_per_s: float = Field(50.0, gt=0)
+    burst: int = Field(100, ge=1)
+
+
+class NodeConfig(BaseModel):
+    """Everything one node needs; relative paths are resolved against the config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: str
+    entity_id: str
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    hub_endpoint: str
+    store_url: str
+    ca_cert: Path
+    tls_cert: Path
+    tls_key: Path
+    anchor_jwk: Path
+    signing_keys_dir: Path
+    trust_list_cache: Path
+    trust_list_refresh_s: float = Field(30.0, gt=0)
+    revocation_poll_s: float = Field(2.0, gt=0)
+    token_ttl_s: int = Field(600, gt=0, le=1800)
+    clock_skew_s: int = Field(30, ge=0, le=300)
+    password_cost_log2: int = Field(14, ge=10, le=20)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    workers: int = Field(16, ge=1, le=256)
+    peer_timeout_s: float = Field(2.0, gt=0)
+    # hub only
+    trust_list_source: Path | None = None
+    trust_list_signed: Path | None = None
+    anchor_key: Path | None = None
+    face_threshold: float = Field(0.85, gt=0, le=1)
+    face_quotas: dict[str, FaceQuota] = Field(default_factory=dict)
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        return parse_region(value).code
+
+    @property
+    def region_enum(self) -> Region:
+        return parse_region(self.region)
+
+    @property
+    def is_hub(self) -> bool:
+        return self.region_enum is Region.HUB
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+_PATH_KEYS = (
+    "ca_cert",
+    "tls_cert",
+    "tls_key",
+    "anchor_jwk",
+    "signing_keys_dir",
+    "trust_list_cache",
+    "trust_list_source",
+    "trust_list_signed",
+    "anchor_key",
+)
+
+
+def load_config(path: Path) -> NodeConfig:
+    """Parse and validate a node's TOML file; errors name the file and the key."""
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidArgument(
+            f"config file {path} not found; create one with `yrd federation init`"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgument(f"{path}: not valid TOML: {exc}") from None
+    base = path.resolve().parent
+    for key in _PATH_KEYS:
+        if key in raw:
+            raw[key] = base / str(raw[key])
+    if "store_url" in raw:
+        raw["store_url"] = str(raw["store_url"]).replace("{dir}", str(base))
+    try:
+        return NodeConfig(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidArgument(f"{path}: {problems}") from None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def render_config(values: dict[str, Any], quotas: dict[str, dict[str, Any]] | None = None) -> str:
+    """Write a flat TOML document (plus the hub's [face_quotas.<code>] tables)."""
+    lines = [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    for code, quota in (quotas or {}).items():
+        lines.append("")
+        lines.append(f'[face_quotas."{code}"]')
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in quota.items())
+    return "\n".join(lines) + "\n"
