@@ -1,0 +1,236 @@
+"""Build and run one node: mTLS gRPC server, interceptors, health, reflection, background loops."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from federation.face import FaceVerificationService, QuotaPolicy
+from federation.identity import FaceCheckResult, IdentityProvider
+from federation.storage.base import Revocation
+from federation.tokens import TokenVerifier
+from nodes.config import NodeConfig
+from nodes.convert import revocation_from_proto
+from nodes.errors import error_from_rpc
+from nodes.interceptors import FederationInterceptor
+from nodes.pb.v1 import (
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
+    hub_pb2,
+    hub_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    trust_pb2,
+    trust_pb2_grpc,
+)
+from nodes.runtime import Background, NodeRuntime
+from nodes.servicers import hub as hub_servicers
+from nodes.servicers import identity as identity_servicers
+from nodes.servicers.diagnostics import DiagnosticsServicer
+
+log = logging.getLogger("yrd.node")
+
+
+def server_options(config: NodeConfig) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+class Node:
+    """One running federation node (hub or region)."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.rt = NodeRuntime(config)
+        self.background = Background()
+        self.health = health.HealthServicer()
+        roles: dict[str, frozenset[str]] = {}
+        roles.update(identity_servicers.ROLES)
+        roles.update(hub_servicers.ROLES)
+        interceptor = FederationInterceptor(self.rt.trust.current, roles, self._refused)
+        self.server = grpc.server(
+            ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
+            interceptors=[interceptor],
+            options=server_options(config),
+            maximum_concurrent_rpcs=config.workers * 64,
+        )
+        names = self._add_services()
+        self.port = self.server.add_secure_port(config.endpoint, self.rt.tls.server_credentials())
+        if self.port == 0:
+            raise OSError(f"could not bind {config.endpoint}")
+        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
+
+    def _refused(self, peer: str, method: str, code: grpc.StatusCode, message: str) -> None:
+        self.rt.audit(peer, method, f"refused:{code.name}", "", {"reason": message})
+
+    def _add_services(self) -> Sequence[str]:
+        rt = self.rt
+        names: list[str] = []
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names.append(health.SERVICE_NAME)
+        trust_pb2_grpc.add_TrustListServiceServicer_to_server(
+            hub_servicers.TrustListServicer(rt), self.server
+        )
+        names.append("yrd.federation.v1.TrustListService")
+        diagnostics_pb2_grpc.add_DiagnosticsServiceServicer_to_server(
+            DiagnosticsServicer(rt.entity_id), self.server
+        )
+        names.append("yrd.federation.v1.DiagnosticsService")
+        if self.config.is_hub:
+            face = FaceVerificationService(
+                store=rt.store,
+                signing_key=rt.signing_key(),
+                hub_entity_id=rt.entity_id,
+                clock=rt.clock,
+                quotas={
+                    code: QuotaPolicy(q.daily_limit, q.rate_per_s, q.burst)
+                    for code, q in self.config.face_quotas.items()
+                },
+                threshold=self.config.face_threshold,
+            )
+            hub_pb2_grpc.add_FaceServiceServicer_to_server(
+                hub_servicers.FaceServicer(rt, face), self.server
+            )
+            names.append("yrd.federation.v1.FaceService")
+        else:
+            provider = IdentityProvider(
+                region_code=rt.region.code,
+                entity_id=rt.entity_id,
+                store=rt.store,
+                signing_key=rt.signing_key,
+                audiences=rt.audiences,
+                clock=rt.clock,
+                face_check=self._face_check,
+                face_enrol=self._face_enrol,
+                token_ttl_s=self.config.token_ttl_s,
+                password_cost_log2=self.config.password_cost_log2,
+            )
+            verifier = TokenVerifier(
+                rt.entity_id,
+                rt.trust.current,
+                lambda aud, jti, exp: rt.store.remember_jti(aud, jti, exp, rt.clock.now()),
+                rt.revocations.is_revoked,
+                skew_s=self.config.clock_skew_s,
+            )
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+                identity_servicers.IdentityServicer(rt, provider, verifier), self.server
+            )
+            names.append("yrd.federation.v1.IdentityService")
+        for name in names:
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._service_names = names
+        return names
+
+    # --- calls to peers -------------------------------------------------------------
+    def _hub_face(self) -> hub_pb2_grpc.FaceServiceStub:
+        return hub_pb2_grpc.FaceServiceStub(self.rt.peers.channel(self.rt.hub_entity()))
+
+    def _face_check(self, subject_id: str, template: Sequence[float]) -> FaceCheckResult:
+        try:
+            reply = self._hub_face().VerifyFace(
+                hub_pb2.VerifyFaceRequest(subject_id=subject_id, template=list(template)),
+                timeout=self.config.peer_timeout_s,
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, "hub face verification") from None
+        return FaceCheckResult(reply.match, reply.score, reply.assertion)
+
+    def _face_enrol(self, subject_id: str, kind: str, template: Sequence[float]) -> None:
+        try:
+            self._hub_face().EnrolFaceTemplate(
+                hub_pb2.EnrolFaceTemplateRequest(
+                    subject_id=subject_id, subject_kind=kind, template=list(template)
+                ),
+                timeout=self.config.peer_timeout_s,
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, "hub face enrolment") from None
+
+    def _fetch_trust_list(self, known: int) -> str:
+        channel = self.rt.peers.channel_to_endpoint("hub-bootstrap", self.config.hub_endpoint)
+        reply = trust_pb2_grpc.TrustListServiceStub(channel).GetTrustList(
+            trust_pb2.GetTrustListRequest(known_version=known), timeout=self.config.peer_timeout_s
+        )
+        return str(reply.signed_trust_list)
+
+    def _poll_revocations(self, issuer: str, since: float) -> tuple[list[Revocation], float]:
+        stub = identity_pb2_grpc.IdentityServiceStub(self.rt.peers.channel(issuer))
+        reply = stub.ListRevocations(
+            identity_pb2.ListRevocationsRequest(since=since), timeout=self.config.peer_timeout_s
+        )
+        return [revocation_from_proto(r) for r in reply.revocations], reply.as_of
+
+    # --- lifecycle ------------------------------------------------------------------
+    def _refresh_trust(self) -> None:
+        if self.rt.hub_source is not None:
+            self.rt.hub_source.reload()
+        else:
+            self.rt.trust.refresh(self._fetch_trust_list)
+        self._update_health()
+
+    def _update_health(self) -> None:
+        try:
+            self.rt.trust.current()
+            status = health_pb2.HealthCheckResponse.SERVING
+        except Exception:
+            status = health_pb2.HealthCheckResponse.NOT_SERVING
+        self.health.set("", status)
+        for name in self._service_names:
+            self.health.set(name, status)
+
+    def _revocation_loop(self) -> None:
+        try:
+            members = self.rt.audiences().values()
+        except Exception:
+            return
+        self.rt.revocations.poll(list(members), self._poll_revocations)
+
+    def start(self) -> None:
+        self.server.start()
+        if self.rt.hub_source is None:
+            self.rt.trust.refresh(self._fetch_trust_list)
+        self._update_health()
+        refresh = self.config.trust_list_refresh_s
+        self.background.every(refresh, "trust-refresh", self._refresh_trust, first_delay=1.0)
+        if not self.config.is_hub:
+            self.background.every(
+                self.config.revocation_poll_s, "revocations", self._revocation_loop
+            )
+        log.info("%s serving on %s:%d", self.rt.entity_id, self.config.host, self.port)
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self.background.stop()
+        self.server.stop(grace).wait(grace + 1)
+        self.rt.close()
+
+
+def serve(config: NodeConfig) -> None:
+    """Run until SIGINT or SIGTERM, then drain in-flight calls and stop."""
+    node = Node(config)
+    done = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    node.start()
+    print(f"READY {config.entity_id} {config.host}:{node.port}", flush=True)
+    done.wait()
+    log.info("%s shutting down", config.entity_id)
+    node.stop()

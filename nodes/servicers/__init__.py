@@ -1,0 +1,1 @@
+"""Thin gRPC servicers: convert the request, call federation/, convert the answer."""

@@ -1,0 +1,139 @@
+"""IdentityService: registration, login and token minting at home; verification anywhere."""
+
+from __future__ import annotations
+
+import grpc
+
+from federation.assurance import Assurance
+from federation.errors import InvalidArgument
+from federation.identity import IdentityProvider
+from federation.tokens import TokenVerifier
+from nodes.convert import claims_to_proto, revocation_to_proto
+from nodes.interceptors import caller
+from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
+from nodes.runtime import NodeRuntime
+
+SERVICE = "/yrd.federation.v1.IdentityService/"
+OPERATOR = frozenset({"operator"})
+ROLES = {
+    SERVICE + "RegisterSubject": OPERATOR,
+    SERVICE + "Authenticate": OPERATOR,
+    SERVICE + "IssueToken": OPERATOR,
+    SERVICE + "Logout": OPERATOR,
+    SERVICE + "EnrolFace": OPERATOR,
+    SERVICE + "VerifyToken": frozenset({"operator", "region"}),
+    SERVICE + "ListRevocations": frozenset({"region", "operator"}),
+}
+
+
+def _level(text: str) -> Assurance:
+    return Assurance.parse(text) if text else Assurance.LOW
+
+
+def _require(value: str, name: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{name} is required")
+    return value
+
+
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    def __init__(
+        self, runtime: NodeRuntime, provider: IdentityProvider, verifier: TokenVerifier
+    ) -> None:
+        self._rt = runtime
+        self._provider = provider
+        self._verifier = verifier
+
+    def RegisterSubject(
+        self, request: identity_pb2.RegisterSubjectRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.RegisterSubjectResponse:
+        record = self._provider.register(
+            request.kind, request.subject_id, request.name, request.password
+        )
+        self._rt.audit(caller().entity_id, "identity.register", "granted", record.subject_id)
+        return identity_pb2.RegisterSubjectResponse(
+            subject_id=record.subject_id, home_region=record.home_region
+        )
+
+    def Authenticate(
+        self, request: identity_pb2.AuthenticateRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.AuthenticateResponse:
+        result = self._provider.authenticate(
+            _require(request.subject_id, "subject_id"),
+            request.password,
+            list(request.audiences),
+            _level(request.requested_acr),
+            list(request.face_template) if request.face_template else None,
+        )
+        self._rt.audit(
+            caller().entity_id,
+            "identity.authenticate",
+            "granted",
+            request.subject_id,
+            {"acr": result.assurance.acr, "audiences": sorted(result.tokens)},
+        )
+        return identity_pb2.AuthenticateResponse(
+            session_id=result.session_id,
+            session_secret=result.session_secret,
+            acr=result.assurance.acr,
+            session_expires_at=result.expires_at,
+            tokens=dict(result.tokens),
+            face_assertion=result.face_assertion,
+        )
+
+    def IssueToken(
+        self, request: identity_pb2.IssueTokenRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.IssueTokenResponse:
+        token = self._provider.issue_token(
+            _require(request.session_id, "session_id"),
+            request.session_secret,
+            _require(request.audience, "audience"),
+        )
+        return identity_pb2.IssueTokenResponse(token=token)
+
+    def Logout(
+        self, request: identity_pb2.LogoutRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.LogoutResponse:
+        session = self._provider.logout(
+            _require(request.session_id, "session_id"), request.session_secret
+        )
+        self._rt.audit(
+            caller().entity_id, "identity.logout", "granted", session.subject_id,
+            {"session_id": session.session_id},
+        )
+        return identity_pb2.LogoutResponse(revoked_at=session.revoked_at or 0.0)
+
+    def EnrolFace(
+        self, request: identity_pb2.EnrolFaceRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.EnrolFaceResponse:
+        self._provider.enrol_face(
+            _require(request.subject_id, "subject_id"), request.password, list(request.template)
+        )
+        self._rt.audit(caller().entity_id, "identity.enrol_face", "granted", request.subject_id)
+        return identity_pb2.EnrolFaceResponse(subject_id=request.subject_id)
+
+    def VerifyToken(
+        self, request: identity_pb2.VerifyTokenRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.VerifyTokenResponse:
+        claims = self._verifier.verify(
+            _require(request.token, "token"), _level(request.required_acr), self._rt.clock.now()
+        )
+        self._rt.audit(
+            caller().entity_id,
+            "identity.verify_token",
+            "granted",
+            claims.subject,
+            {"iss": claims.issuer, "jti": claims.jti, "acr": claims.assurance.acr},
+        )
+        return identity_pb2.VerifyTokenResponse(claims=claims_to_proto(claims))
+
+    def ListRevocations(
+        self, request: identity_pb2.ListRevocationsRequest, context: grpc.ServicerContext
+    ) -> identity_pb2.ListRevocationsResponse:
+        now = self._rt.clock.now()
+        revocations = self._rt.store.revoked_sessions(request.since, now)
+        return identity_pb2.ListRevocationsResponse(
+            issuer=self._rt.entity_id,
+            revocations=[revocation_to_proto(r) for r in revocations],
+            as_of=now,
+        )
