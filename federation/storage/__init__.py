@@ -1,0 +1,54 @@
+"""Node persistence: the Store protocol and its SQLite and PostgreSQL backends, chosen by URL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from federation.errors import InvalidArgument
+from federation.storage.base import QuotaResult, Revocation, SessionRecord, Store, SubjectRecord
+from federation.storage.sqlite import SqliteStore, default_sqlite_url
+
+if TYPE_CHECKING:
+    from federation.storage.postgres import PostgresStore
+
+ACCEPTED_URLS = "sqlite:///absolute/path, sqlite:///:memory:, postgresql://... or postgres://..."
+
+
+def open_store(url: str) -> Store:
+    """Open the store a URL names: sqlite:///abs/path[?synchronous=full] or postgresql://...
+
+    A PostgreSQL URL may carry `?schema=NAME` (created if missing) so several nodes can share
+    one database; every other query parameter is passed to libpq.
+    """
+    scheme, sep, _ = url.partition("://")
+    scheme = scheme.lower() if sep else ""
+    if scheme == "sqlite":
+        return SqliteStore.from_url(url)
+    if scheme in ("postgresql", "postgres"):
+        from federation.storage.postgres import PostgresStore
+
+        return PostgresStore.from_url(url)
+    shown = f"scheme {scheme!r}" if scheme else "a URL without a scheme"
+    raise InvalidArgument(f"unsupported store URL: {shown}; accepted: {ACCEPTED_URLS}")
+
+
+def __getattr__(name: str) -> Any:
+    # psycopg is imported only by deployments (and tests) that use PostgreSQL
+    if name == "PostgresStore":
+        from federation.storage.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "PostgresStore",
+    "QuotaResult",
+    "Revocation",
+    "SessionRecord",
+    "SqliteStore",
+    "Store",
+    "SubjectRecord",
+    "default_sqlite_url",
+    "open_store",
+]
