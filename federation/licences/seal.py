@@ -1,0 +1,311 @@
+"""Electronic seals (电子印章): region-certified seal keys, sealing as SD-JWT, verifying a seal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from federation.errors import InvalidArgument, Unauthenticated
+from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
+from federation.licences.identifier import LicenceIdentifier, parse_identifier
+from federation.licences.model import (
+    HolderCodeType,
+    IssuingAuthority,
+    Licence,
+    StatusReference,
+    parse_holder_code_type,
+)
+from federation.licences.sdjwt import (
+    ACCEPTED_SD_JWT_TYPS,
+    SD_ALG,
+    SD_JWT_TYP,
+    Disclosure,
+    join_sd_jwt,
+    match_disclosures,
+    split_sd_jwt,
+)
+from federation.licences.sealcert import (
+    RegionKeyResolver,
+    SealCertificate,
+    int_claim,
+    minimal_jwk,
+    read_seal_certificate,
+    verify_signature,
+)
+from federation.licences.types import FieldValue
+
+SEAL_CERT_HEADER = "sealcert"
+DEFAULT_SKEW_S = 60
+
+_RESERVED = frozenset({
+    "iss", "iss_name", "region", "vct", "licence_name", "id", "iat", "issue_date", "valid_from",
+    "valid_until", "holder_code_type", "status", "cnf", "_sd", "_sd_alg",
+})
+
+
+@dataclass(frozen=True)
+class ElectronicSeal:
+    """An authority's seal: its private key and the region's certificate for that key."""
+
+    authority: IssuingAuthority
+    key: SigningKey
+    certificate: str
+
+    def __post_init__(self) -> None:
+        payload = parse_compact(self.certificate).payload()
+        cnf = payload.get("cnf")
+        jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+        if not isinstance(jwk, dict) or Jwk.from_dict(jwk).kid != self.key.kid:
+            raise InvalidArgument("the seal certificate does not certify this seal key")
+        if payload.get("sub") != self.authority.credit_code:
+            raise InvalidArgument(
+                f"the seal certificate is for {payload.get('sub')!r}, "
+                f"not {self.authority.credit_code}"
+            )
+
+
+# --- sealing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedLicence:
+    """A sealed licence: the issuer-signed JWT and one disclosure per personal claim."""
+
+    issuer_jwt: str
+    disclosures: tuple[Disclosure, ...]
+
+    def serialize(self) -> str:
+        """The full licence `<issuer-jwt>~<disclosure>~...~` (RFC 9901, no key binding)."""
+        return join_sd_jwt(self.issuer_jwt, (d.encoded for d in self.disclosures))
+
+
+def seal_licence(
+    licence: Licence,
+    seal: ElectronicSeal,
+    now: float,
+    holder_jwk: Jwk | None = None,
+    salt: Callable[[], str] | None = None,
+) -> SealedLicence:
+    """Seal `licence` with the authority's key; personal claims become salted disclosures."""
+    if licence.authority != seal.authority:
+        raise InvalidArgument(
+            f"licence is issued by {licence.authority.credit_code}, "
+            f"this seal belongs to {seal.authority.credit_code}"
+        )
+    disclosures = tuple(
+        Disclosure.create(name, value, salt() if salt else None)
+        for name, value in licence.personal_claims().items()
+    )
+    payload: dict[str, Any] = {
+        "iss": licence.authority.credit_code,
+        "iss_name": licence.authority.name,
+        "region": licence.authority.region_code,
+        "vct": licence.type_code,
+        "licence_name": licence.name,
+        "id": licence.identifier.format(),
+        "iat": int(now),
+        "issue_date": licence.issue_date.isoformat(),
+        "valid_from": licence.valid_from.isoformat(),
+        "holder_code_type": licence.holder_code_type.value,
+        "_sd_alg": SD_ALG,
+        "_sd": sorted(d.digest for d in disclosures),
+    }
+    if licence.valid_until is not None:
+        payload["valid_until"] = licence.valid_until.isoformat()
+    if licence.status is not None:
+        payload["status"] = licence.status.to_claim()
+    if holder_jwk is not None:
+        payload["cnf"] = {"jwk": minimal_jwk(holder_jwk)}
+    header = {SEAL_CERT_HEADER: seal.certificate}
+    issuer_jwt = sign_compact(payload, seal.key, typ=SD_JWT_TYP, extra_header=header)
+    return SealedLicence(issuer_jwt, disclosures)
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealedMetadata:
+    """The always-visible, seal-verified part of a licence (no personal claims)."""
+
+    identifier: LicenceIdentifier
+    type_code: str
+    licence_name: str
+    authority: IssuingAuthority
+    issue_date: dt.date
+    valid_from: dt.date
+    valid_until: dt.date | None
+    holder_code_type: HolderCodeType
+    status: StatusReference | None
+    holder_jwk: Jwk | None
+    sealed_at: int
+    digests: tuple[str, ...]
+    certificate: SealCertificate
+
+
+@dataclass(frozen=True)
+class VerifiedLicence:
+    """A licence whose seal, certificate chain and every disclosure verified."""
+
+    licence: Licence
+    metadata: SealedMetadata
+    holder_jwk: Jwk | None
+
+
+def _date_claim(payload: dict[str, Any], name: str) -> dt.date:
+    value = payload.get(name)
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else _no_date(name)
+    except ValueError:
+        return _no_date(name)
+
+
+def _no_date(name: str) -> dt.date:
+    raise InvalidArgument(f"sealed claim {name!r} must be a date YYYY-MM-DD")
+
+
+def _str_claim(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str):
+        raise InvalidArgument(f"sealed claim {name!r} must be a string")
+    return value
+
+
+def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
+    if payload.get("_sd_alg") != SD_ALG:
+        raise InvalidArgument(f"_sd_alg must be {SD_ALG!r}, got {payload.get('_sd_alg')!r}")
+    digests = payload.get("_sd")
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        raise InvalidArgument("_sd must be a list of digest strings")
+    if len(set(digests)) != len(digests):
+        raise InvalidArgument("_sd lists a digest twice")
+    authority = IssuingAuthority(
+        _str_claim(payload, "iss"), _str_claim(payload, "iss_name"), _str_claim(payload, "region")
+    )
+    identifier = parse_identifier(_str_claim(payload, "id"))
+    type_code = _str_claim(payload, "vct")
+    if identifier.type_code != type_code or identifier.authority_code != authority.credit_code:
+        raise InvalidArgument("sealed identifier disagrees with the sealed type or issuer")
+    cnf = payload.get("cnf")
+    holder_jwk = None
+    if cnf is not None:
+        if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
+            raise InvalidArgument("cnf must be {'jwk': {...}}")
+        holder_jwk = Jwk.from_dict(cnf["jwk"])
+    status = payload.get("status")
+    return SealedMetadata(
+        identifier=identifier,
+        type_code=type_code,
+        licence_name=_str_claim(payload, "licence_name"),
+        authority=authority,
+        issue_date=_date_claim(payload, "issue_date"),
+        valid_from=_date_claim(payload, "valid_from"),
+        valid_until=_date_claim(payload, "valid_until") if "valid_until" in payload else None,
+        holder_code_type=parse_holder_code_type(_str_claim(payload, "holder_code_type")),
+        status=StatusReference.from_claim(status) if status is not None else None,
+        holder_jwk=holder_jwk,
+        sealed_at=int_claim(payload, "iat", "sealed licence"),
+        digests=tuple(digests),
+        certificate=cert,
+    )
+
+
+def verify_seal(
+    issuer_jwt: str,
+    disclosures: Sequence[str],
+    region_key: RegionKeyResolver,
+    now: float,
+    skew_s: int = DEFAULT_SKEW_S,
+) -> tuple[SealedMetadata, tuple[Disclosure, ...]]:
+    """Check certificate chain, seal signature and disclosures; return what they say."""
+    parsed = parse_compact(issuer_jwt)
+    if parsed.header.get("typ") not in ACCEPTED_SD_JWT_TYPS:
+        raise Unauthenticated(f"not a sealed licence (typ {parsed.header.get('typ')!r})")
+    cert_token = parsed.header.get(SEAL_CERT_HEADER)
+    if not isinstance(cert_token, str):
+        raise Unauthenticated(f"sealed licence carries no seal certificate ({SEAL_CERT_HEADER!r})")
+    cert = read_seal_certificate(cert_token, region_key)
+    if parsed.header["kid"] != cert.seal_jwk.kid:
+        raise Unauthenticated(
+            f"licence sealed with key {parsed.header['kid']}, "
+            f"but the certificate is for seal key {cert.seal_jwk.kid}"
+        )
+    verify_signature(parsed, cert.seal_jwk, "licence seal")
+    payload = parsed.payload()
+    if payload.get("iss") != cert.authority_code:
+        raise Unauthenticated(
+            f"seal certificate is for authority {cert.authority_code}, "
+            f"the licence names issuer {payload.get('iss')!r}"
+        )
+    metadata = _metadata(payload, cert)
+    if metadata.authority.region is not cert.region:
+        raise Unauthenticated(
+            f"issuer region {metadata.authority.region_code} is not the certifying region "
+            f"{cert.region.code}"
+        )
+    # The seal is judged at the time it was applied (like a signature time), so a licence stays
+    # verifiable after its seal certificate's term; a seal from the future is refused.
+    if not cert.issued_at - skew_s <= metadata.sealed_at <= cert.expires_at:
+        raise Unauthenticated(
+            f"licence sealed at {metadata.sealed_at}, outside its seal certificate's validity "
+            f"{cert.issued_at}..{cert.expires_at}"
+        )
+    if metadata.sealed_at > now + skew_s:
+        raise Unauthenticated(f"licence sealed in the future ({metadata.sealed_at} > {int(now)})")
+    matched = match_disclosures(disclosures, metadata.digests)
+    clashing = sorted(d.name for d in matched if d.name in _RESERVED)
+    if clashing:
+        raise InvalidArgument(f"disclosures may not replace sealed claims: {clashing}")
+    return metadata, matched
+
+
+def verify_sealed(
+    sd_jwt: str, region_key: RegionKeyResolver, now: float, skew_s: int = DEFAULT_SKEW_S
+) -> VerifiedLicence:
+    """Verify a full sealed licence `<issuer-jwt>~<disclosure>~...~` and rebuild the Licence."""
+    parts = split_sd_jwt(sd_jwt)
+    if parts.kb_jwt is not None:
+        raise InvalidArgument("a full licence ends with '~'; use verify_presentation for a KB-JWT")
+    metadata, disclosures = verify_seal(parts.issuer_jwt, parts.disclosures, region_key, now,
+                                        skew_s)
+    if len(disclosures) != len(metadata.digests):
+        raise InvalidArgument(
+            f"{len(metadata.digests) - len(disclosures)} sealed claim(s) are not disclosed; "
+            "a full licence discloses every claim (verify a partial one as a presentation)"
+        )
+    claims: dict[str, FieldValue] = {d.name: d.value for d in disclosures}
+    personal = {name: claims.pop(name, None) for name in ("holder_name", "holder_code", "number")}
+    for name, value in personal.items():
+        if not isinstance(value, str):
+            raise InvalidArgument(f"sealed licence has no string disclosure {name!r}")
+    licence = Licence(
+        name=metadata.licence_name,
+        type_code=metadata.type_code,
+        number=str(personal["number"]),
+        identifier=metadata.identifier,
+        holder_name=str(personal["holder_name"]),
+        holder_code=str(personal["holder_code"]),
+        holder_code_type=metadata.holder_code_type,
+        authority=metadata.authority,
+        issue_date=metadata.issue_date,
+        valid_from=metadata.valid_from,
+        valid_until=metadata.valid_until,
+        fields=claims,
+        status=metadata.status,
+    )
+    return VerifiedLicence(licence, metadata, metadata.holder_jwk)
+
+
+__all__ = [
+    "DEFAULT_SKEW_S",
+    "SEAL_CERT_HEADER",
+    "ElectronicSeal",
+    "SealedLicence",
+    "SealedMetadata",
+    "VerifiedLicence",
+    "seal_licence",
+    "verify_seal",
+    "verify_sealed",
+]

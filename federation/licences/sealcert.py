@@ -1,0 +1,142 @@
+"""Seal certificates: a region's signed statement binding an authority to its seal key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from federation.errors import FederationError, InvalidArgument, Unauthenticated
+from federation.jose import Jwk, ParsedJws, SigningKey, parse_compact, sign_compact
+from federation.licences.model import IssuingAuthority
+from federation.regions import Region
+
+SEAL_CERT_TYP = "seal-cert+jwt"
+MAX_SEAL_CERT_TTL_S = 10 * 366 * 86400
+
+RegionKeyResolver = Callable[[str, str], Jwk]
+"""(region code, kid) -> the region's signing key from the trust list; raises Unauthenticated."""
+
+
+def minimal_jwk(jwk: Jwk) -> dict[str, Any]:
+    # The RFC 7638 members only: the kid is the thumbprint, recomputed by Jwk.from_dict.
+    return {"crv": "Ed25519", "kty": "OKP", "x": jwk.x}
+
+
+def verify_signature(parsed: ParsedJws, jwk: Jwk, what: str) -> None:
+    try:
+        jwk.public_key().verify(parsed.signature, parsed.signing_input)
+    except InvalidSignature:
+        raise Unauthenticated(
+            f"{what} signature does not verify with key {jwk.kid} (forged or altered)"
+        ) from None
+
+
+def int_claim(payload: dict[str, Any], name: str, what: str) -> int:
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{what} claim {name!r} must be an integer")
+    return value
+
+
+def resolve_region_key(region_key: RegionKeyResolver, region_code: str, kid: str) -> Jwk:
+    """Ask the trust list for a region key; any refusal becomes Unauthenticated."""
+    try:
+        return region_key(region_code, kid)
+    except Unauthenticated:
+        raise
+    except FederationError as exc:
+        raise Unauthenticated(
+            f"region {region_code} key {kid} is not in the trust list: {exc.message}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class SealCertificate:
+    """A region's signed statement that `seal_jwk` is the seal key of one issuing authority."""
+
+    region: Region
+    authority_code: str
+    authority_name: str
+    seal_jwk: Jwk
+    issued_at: int
+    expires_at: int
+    token: str
+
+
+def certify_seal_key(
+    region_key: SigningKey,
+    region: Region,
+    authority: IssuingAuthority,
+    seal_jwk: Jwk,
+    ttl: int,
+    now: float,
+) -> str:
+    """The region signs a `seal-cert+jwt` binding the authority's credit code to its seal key."""
+    if authority.region is not region:
+        raise InvalidArgument(
+            f"{region.short} cannot certify {authority.name} ({authority.credit_code}), "
+            f"an authority of region {authority.region.short}"
+        )
+    if not 0 < ttl <= MAX_SEAL_CERT_TTL_S:
+        raise InvalidArgument(f"seal certificate ttl must be 1..{MAX_SEAL_CERT_TTL_S} s")
+    iat = int(now)
+    payload = {
+        "iss": region.entity_id,
+        "region": region.code,
+        "sub": authority.credit_code,
+        "name": authority.name,
+        "cnf": {"jwk": minimal_jwk(seal_jwk)},
+        "iat": iat,
+        "exp": iat + ttl,
+    }
+    return sign_compact(payload, region_key, typ=SEAL_CERT_TYP)
+
+
+def read_seal_certificate(token: str, region_key: RegionKeyResolver) -> SealCertificate:
+    """Verify a seal certificate's region signature; the caller checks its validity window."""
+    parsed = parse_compact(token)
+    if parsed.header.get("typ") != SEAL_CERT_TYP:
+        raise Unauthenticated(f"not a seal certificate (typ {parsed.header.get('typ')!r})")
+    payload = parsed.payload()
+    region_code = payload.get("region")
+    if not isinstance(region_code, str) or region_code not in {r.code for r in Region}:
+        raise Unauthenticated(f"seal certificate names unknown region {region_code!r}")
+    region = Region(region_code)
+    jwk = resolve_region_key(region_key, region.code, parsed.header["kid"])
+    verify_signature(parsed, jwk, f"seal certificate (region {region.short})")
+    if payload.get("iss") != region.entity_id:
+        raise Unauthenticated(
+            f"seal certificate issuer {payload.get('iss')!r} is not region {region.entity_id}"
+        )
+    cnf = payload.get("cnf")
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
+        raise InvalidArgument("seal certificate has no cnf.jwk")
+    sub, name = payload.get("sub"), payload.get("name")
+    if not isinstance(sub, str) or not isinstance(name, str):
+        raise InvalidArgument("seal certificate needs string 'sub' and 'name'")
+    return SealCertificate(
+        region=region,
+        authority_code=sub,
+        authority_name=name,
+        seal_jwk=Jwk.from_dict(cnf["jwk"]),
+        issued_at=int_claim(payload, "iat", "seal certificate"),
+        expires_at=int_claim(payload, "exp", "seal certificate"),
+        token=token,
+    )
+
+
+__all__ = [
+    "MAX_SEAL_CERT_TTL_S",
+    "SEAL_CERT_TYP",
+    "RegionKeyResolver",
+    "SealCertificate",
+    "certify_seal_key",
+    "int_claim",
+    "minimal_jwk",
+    "read_seal_certificate",
+    "resolve_region_key",
+    "verify_signature",
+]
