@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +36,7 @@ JTI_PURGE_INTERVAL = 30.0
 JTI_PURGE_BATCH = 5000
 AUDIT_PAGE = 500
 AUDIT_APPEND_ATTEMPTS = 50
+AUDIT_CONTENDED_SECONDS = 5.0
 
 # `detail` is `json`, not `jsonb`: jsonb normalises numbers (1e300 comes back as an integer) and
 # rejects \u0000, which would change the canonical JSON and so break the audit hash chain.
@@ -124,6 +127,9 @@ class PostgresStore:
         # on the same schema are detected by the seq primary key and force a re-read.
         self._audit_lock = threading.Lock()
         self._audit_head: tuple[int, str] | None = None
+        self._audit_contended_until = float("-inf")
+        digest = hashlib.sha256(f"yrd-audit:{schema}".encode()).digest()
+        self._audit_lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._setup(conninfo, schema)
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
@@ -318,25 +324,39 @@ class PostgresStore:
         detail = encode_detail(draft.detail)
         with self._audit_lock, self._connection() as conn:
             for _ in range(AUDIT_APPEND_ATTEMPTS):
-                if self._audit_head is None:
-                    self._audit_head = self._head(conn)
-                seq, prev = self._audit_head
-                try:
-                    record = link(draft, seq + 1, prev)
-                except (TypeError, ValueError) as exc:
-                    raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
-                self._audit_head = None  # unknown until the insert is known to have committed
-                inserted = conn.execute(
-                    f"INSERT INTO audit_log ({_AUDIT_COLS})"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (seq) DO NOTHING RETURNING seq",
-                    (record.seq, float(record.time), record.actor, record.action,
-                     record.outcome, record.subject, detail, record.prev_hash, record.hash),
-                ).fetchone()
-                if inserted is not None:
-                    self._audit_head = (record.seq, record.hash)
+                if time.monotonic() < self._audit_contended_until:
+                    with conn.transaction():
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._audit_lock_key,))
+                        record = self._insert_audit(conn, draft, detail, self._head(conn))
+                else:
+                    head = self._audit_head or self._head(conn)
+                    record = self._insert_audit(conn, draft, detail, head)
+                if record is not None:
                     return record
+                # Another process appends to this schema too: queue behind a shared lock for a
+                # while, so neither writer can starve the other by always winning the race.
+                self._audit_contended_until = time.monotonic() + AUDIT_CONTENDED_SECONDS
         raise Unavailable("audit log too contended: another writer kept appending")
+
+    def _insert_audit(
+        self, conn: Connection, draft: AuditDraft, detail: str, head: tuple[int, str]
+    ) -> AuditRecord | None:
+        """Insert the draft as entry head+1; None if that seq was taken meanwhile."""
+        try:
+            record = link(draft, head[0] + 1, head[1])
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
+        self._audit_head = None  # unknown until the insert is known to have committed
+        inserted = conn.execute(
+            f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (seq) DO NOTHING RETURNING seq",
+            (record.seq, float(record.time), record.actor, record.action, record.outcome,
+             record.subject, detail, record.prev_hash, record.hash),
+        ).fetchone()
+        if inserted is None:
+            return None
+        self._audit_head = (record.seq, record.hash)
+        return record
 
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order (read in pages; no connection held between)."""

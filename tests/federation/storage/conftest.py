@@ -1,0 +1,64 @@
+"""Backend fixtures for the store contract suite: every test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+
+from federation.storage import Store, default_sqlite_url, open_store
+
+
+@dataclass
+class Backend:
+    """One database a store can live in, with raw SQL access for tampering and inspection."""
+
+    name: str
+    url: str
+    path: Path | None = None  # SQLite file
+
+    def open(self) -> Store:
+        return open_store(self.url)
+
+    def raw(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement outside the store (placeholders: '?'), committed; rows if any."""
+        if self.name == "sqlite":
+            import sqlite3
+
+            assert self.path is not None
+            with sqlite3.connect(self.path, timeout=5) as conn:
+                cur = conn.execute(statement, params)
+                return cur.fetchall()
+        import psycopg
+
+        parts = urlsplit(self.url)
+        query = parse_qsl(parts.query)
+        schema = dict(query)["schema"]
+        base = urlunsplit(parts._replace(query=urlencode([q for q in query if q[0] != "schema"])))
+        with psycopg.connect(base, autocommit=True, options=f"-c search_path={schema}") as pg:
+            cur = pg.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield Backend("sqlite", default_sqlite_url(tmp_path), tmp_path / "node.sqlite3")
+    else:
+        make_url: Callable[[], str] = request.getfixturevalue("postgres_url_factory")
+        yield Backend("postgresql", make_url())
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    opened = backend.open()
+    yield opened
+    opened.close()
