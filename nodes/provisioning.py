@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from federation.errors import FailedPrecondition, InvalidArgument
 from federation.jose import Jwk, SigningKey
@@ -220,8 +221,12 @@ def _store_url(layout: Layout, region: Region, store: str, postgres_url: str) ->
     if store == "sqlite":
         # {dir} is the federation directory, filled in when the config is loaded
         return f"sqlite:///{{dir}}/{region.short.lower()}/node.sqlite3"
-    sep = "&" if "?" in postgres_url else "?"
-    return f"{postgres_url}{sep}schema=yrd_{region.short.lower()}"
+    # one schema per node in a shared database; a schema=X in the URL becomes the prefix
+    parts = urlsplit(postgres_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
+    prefix = dict(parse_qsl(parts.query)).get("schema", "yrd")
+    query.append(("schema", f"{prefix}_{region.short.lower()}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _write_node_config(

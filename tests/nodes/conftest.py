@@ -1,0 +1,51 @@
+"""Fixtures that run real node processes on 127.0.0.1 with free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from federation.regions import Region
+from nodes.client import FederationClient
+from nodes.provisioning import init_federation
+from nodes.supervisor import Federation
+
+
+def make_federation(directory: Path, **kwargs: object) -> Path:
+    options: dict[str, object] = {
+        "base_port": 0,
+        "password_cost_log2": 10,
+        "trust_list_refresh_s": 1.0,
+        "revocation_poll_s": 0.5,
+    }
+    options.update(kwargs)
+    init_federation(directory, **options)  # type: ignore[arg-type]
+    return directory
+
+
+@pytest.fixture(scope="session")
+def fed_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One five-node federation shared by the tests that only read and add."""
+    directory = make_federation(tmp_path_factory.mktemp("fed") / "federation")
+    with Federation(directory):
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def client(fed_dir: Path) -> Iterator[FederationClient]:
+    with FederationClient(fed_dir) as c:
+        yield c
+
+
+@pytest.fixture
+def small_fed(tmp_path: Path) -> Iterator[tuple[Path, Federation]]:
+    """Hub, Zhejiang and Shanghai only, owned by one test (may be killed and restarted)."""
+    directory = make_federation(tmp_path / "federation", face_daily_limit=3)
+    fed = Federation(directory, regions=(Region.HUB, Region.ZJ, Region.SH))
+    fed.start()
+    try:
+        yield directory, fed
+    finally:
+        fed.stop()
