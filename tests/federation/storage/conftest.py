@@ -40,16 +40,14 @@ class Backend:
         schema = dict(query)["schema"]
         base = urlunsplit(parts._replace(query=urlencode([q for q in query if q[0] != "schema"])))
         with psycopg.connect(base, autocommit=True, options=f"-c search_path={schema}") as pg:
-            cur = pg.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
-            return cur.fetchall() if cur.description else []
+            pg_cur = pg.execute(statement.replace("?", "%s"), params)
+            return pg_cur.fetchall() if pg_cur.description else []
 
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         yield Backend("sqlite", default_sqlite_url(tmp_path), tmp_path / "node.sqlite3")
     else:

@@ -1,0 +1,76 @@
+"""Every write a store acknowledged survives the writing process being killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from federation.audit import verify_chain
+
+if TYPE_CHECKING:
+    from conftest import Backend  # tests/federation/storage/conftest.py
+
+WRITER = Path(__file__).with_name("crash_writer.py")
+REPO = Path(__file__).resolve().parents[3]
+ACKS = 150
+DEADLINE_SECONDS = 30.0
+
+
+def read_acks(proc: subprocess.Popen[str], wanted: int) -> int:
+    """Read `ack N` lines until `wanted` arrived; return the highest acknowledged N."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    last = -1
+    while last < wanted - 1:
+        left = deadline - time.monotonic()
+        assert left > 0, f"writer acknowledged only {last + 1} writes in {DEADLINE_SECONDS}s"
+        if not sel.select(timeout=left):
+            continue
+        line = proc.stdout.readline()
+        assert line, f"writer exited early with {proc.poll()}: {proc.stderr and proc.stderr.read()}"
+        if line.startswith("ack "):
+            last = int(line.split()[1])
+    return last
+
+
+def test_acknowledged_writes_survive_sigkill(backend: Backend) -> None:
+    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), backend.url], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        last = read_acks(proc, ACKS)
+    finally:
+        # killed mid-stream: the writer never stops between acknowledgements
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    store = backend.open()
+    try:
+        for i in range(last + 1):
+            assert store.get_subject(f"s{i}") is not None, f"acknowledged subject {i} lost"
+            found = store.get_session(f"t{i}")
+            assert found is not None and found.revoked_at == float(i)
+            assert store.remember_jti("320000", f"j{i}", 1e12, 1.0) is False
+        assert store.consume_quota("hub", "p", 10**9).used >= last + 2
+        entries = list(store.audit_entries())
+        assert verify_chain(entries).ok
+        assert [e.detail["i"] for e in entries[: last + 1]] == list(range(last + 1))
+    finally:
+        store.close()
+    if backend.name == "sqlite":
+        assert backend.raw("PRAGMA integrity_check") == [("ok",)]
