@@ -20,12 +20,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, link
-from federation.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    InvalidArgument,
-    Unavailable,
-)
+from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
 from federation.storage.sqlite import encode_detail
 
@@ -113,7 +108,7 @@ def _audit(row: Sequence[Any]) -> AuditRecord:
 
 
 class PostgresStore:
-    """The Store protocol on a psycopg connection pool; every call is one autocommit statement."""
+    """The Store protocol on a psycopg pool; hot-path calls are one autocommit round trip."""
 
     def __init__(
         self, conninfo: str, schema: str | None = None, *, min_size: int = 1,
