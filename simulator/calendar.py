@@ -1,0 +1,152 @@
+"""Opening calendar, staff schedules and non-homogeneous Poisson arrivals of one day."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simulator.scenario import CalendarSpec, RegionSpec, StaffingSpec, parse_clock
+
+__all__ = [
+    "DAY",
+    "WEEK",
+    "DayArrivals",
+    "day_arrivals",
+    "next_open",
+    "staff_changes",
+]
+
+DAY = 1440.0
+WEEK = 7 * DAY
+
+
+def weekday(day_index: int, start_weekday: int) -> int:
+    """Weekday (0 = Monday) of simulated day ``day_index``."""
+    return (start_weekday + day_index) % 7
+
+
+@dataclass(frozen=True, slots=True)
+class DayArrivals:
+    """Arrival times (absolute minutes, sorted) and whether each came by appointment."""
+
+    times: NDArray[np.float64]
+    appointment: NDArray[np.bool_]
+
+
+def _rate_segments(
+    region: RegionSpec, wd: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Breakpoints (minutes of day) and per-minute rates between them, or None if closed."""
+    cal = region.calendar
+    if wd not in cal.days:
+        return None
+    arr = region.arrivals
+    base = (arr.cross_per_hour + arr.local_per_hour) / 60.0 * arr.day_factors[wd]
+    if base <= 0:
+        return None
+    lo, hi = parse_clock(cal.open), parse_clock(cal.close)
+    cuts = [lo] + [h * 60.0 for h in range(24) if lo < h * 60.0 < hi] + [hi]
+    rates = [base * arr.hourly_profile[min(int(a // 60), 23)] for a in cuts[:-1]]
+    return np.asarray(cuts), np.asarray(rates)
+
+
+def day_arrivals(
+    region: RegionSpec,
+    day_index: int,
+    start_weekday: int,
+    rng: np.random.Generator,
+    appointment_rng: np.random.Generator,
+) -> DayArrivals:
+    """Draw one day's arrivals: Poisson count, then order statistics through the inverse
+    cumulative rate (exact for a piecewise-constant rate); appointments move to their slot."""
+    empty = DayArrivals(np.empty(0), np.empty(0, dtype=bool))
+    seg = _rate_segments(region, weekday(day_index, start_weekday))
+    if seg is None:
+        return empty
+    cuts, rates = seg
+    cum = np.concatenate(([0.0], np.cumsum(rates * np.diff(cuts))))
+    total = float(cum[-1])
+    if total <= 0:
+        return empty
+    n = int(rng.poisson(total))
+    u = np.sort(rng.random(n)) * total
+    minute = np.interp(u, cum, cuts)
+    appt_spec = region.arrivals.appointments
+    booked = np.zeros(n, dtype=bool)
+    if appt_spec.share > 0 and n:
+        draws = appointment_rng.random((3, n))
+        booked = draws[0] < appt_spec.share
+        show = ~(booked & (draws[1] < appt_spec.no_show))
+        lo, hi = cuts[0], cuts[-1]
+        slot = lo + np.floor((minute - lo) / appt_spec.slot_min) * appt_spec.slot_min
+        # Punctuality noise: normal by inversion of the third uniform.
+        from scipy.special import ndtri
+
+        noise = appt_spec.punctuality_sd_min * ndtri(np.clip(draws[2], 1e-12, 1 - 1e-12))
+        moved = np.clip(slot + noise, lo, np.nextafter(hi, lo))
+        minute = np.where(booked, moved, minute)[show]
+        booked = booked[show]
+        order = np.argsort(minute, kind="stable")
+        minute, booked = minute[order], booked[order]
+    return DayArrivals(minute + day_index * DAY, booked)
+
+
+def next_open(cal: CalendarSpec, t: float, start_weekday: int) -> float:
+    """The first moment at or after t when the hall is open (t itself if open)."""
+    lo, hi = parse_clock(cal.open), parse_clock(cal.close)
+    day = math.floor(t / DAY)
+    for k in range(8):
+        d = day + k
+        if weekday(d, start_weekday) not in cal.days:
+            continue
+        start, end = d * DAY + lo, d * DAY + hi
+        if t < end:
+            return max(t, start)
+    return t  # never open: leave the time alone
+
+
+def staff_changes(
+    staffing: StaffingSpec, start_weekday: int
+) -> tuple[int, list[tuple[float, int, bool]]]:
+    """(staff at time 0, weekly list of (minute, staff, drain_queue) changes after it).
+
+    Going down to nobody drains the queue first (the hall serves whoever is waiting at
+    closing); other reductions take effect as staff finish their current case.
+    """
+    timeline: list[tuple[float, int]] = []
+    for d in range(7):
+        if weekday(d, start_weekday) not in staffing.days:
+            timeline.append((d * DAY, 0))
+            continue
+        cursor = d * DAY
+        for shift in sorted(staffing.shifts, key=lambda s: parse_clock(s.start)):
+            a, b = d * DAY + parse_clock(shift.start), d * DAY + parse_clock(shift.end)
+            if a > cursor:
+                timeline.append((cursor, 0))
+            timeline.append((a, shift.staff))
+            cursor = b
+        if cursor < (d + 1) * DAY:
+            timeline.append((cursor, 0))
+    timeline.sort(key=lambda x: x[0])
+    # Collapse: the last entry at an instant wins, and repeats of the same level vanish.
+    merged: list[tuple[float, int]] = []
+    for at, staff in timeline:
+        if merged and merged[-1][0] == at:
+            merged[-1] = (at, staff)
+        else:
+            merged.append((at, staff))
+    initial = merged[0][1] if merged and merged[0][0] == 0 else 0
+    changes: list[tuple[float, int, bool]] = []
+    level = initial
+    for at, staff in merged:
+        if at == 0 or staff == level:
+            continue
+        changes.append((at, staff, staff == 0))
+        level = staff
+    # The week wraps: make sure the level at the end of the week matches the start.
+    if changes and level != initial:
+        changes.append((WEEK, initial, initial == 0))
+    return initial, changes
