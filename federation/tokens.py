@@ -12,8 +12,8 @@ from cryptography.exceptions import InvalidSignature
 
 from federation.assurance import Assurance
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from federation.jose import SigningKey, parse_compact, sign_compact
-from federation.trustlist import TrustList
+from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
+from federation.trustlist import TrustList, UnknownKey
 
 TOKEN_TYP = "JWT"
 DEFAULT_TTL_S = 600
@@ -133,12 +133,27 @@ class TokenVerifier:
         replay: ReplayCheck,
         revoked: RevocationCheck,
         skew_s: int = DEFAULT_SKEW_S,
+        refresh_trust: Callable[[], object] | None = None,
     ) -> None:
         self.audience = audience
         self._trust_list = trust_list
         self._replay = replay
         self._revoked = revoked
         self.skew_s = skew_s
+        self._refresh_trust = refresh_trust
+
+    def _issuer_key(self, issuer_id: str, kid: str, now: float) -> Jwk:
+        issuer = self._trust_list().member(issuer_id)
+        if "region" not in issuer.roles:
+            raise Unauthenticated(f"{issuer_id} is not a region and cannot issue tokens")
+        try:
+            return issuer.key(kid, now)
+        except UnknownKey:
+            # the issuer may have rotated before our next scheduled refresh: look once more
+            if self._refresh_trust is None:
+                raise
+            self._refresh_trust()
+            return self._trust_list().member(issuer_id).key(kid, now)
 
     def verify(self, token: str, required: Assurance, now: float) -> TokenClaims:
         parsed = parse_compact(token)
@@ -148,10 +163,7 @@ class TokenVerifier:
             claims = _claims_from(parsed.payload())
         except InvalidArgument as exc:
             raise Unauthenticated(f"token payload unreadable: {exc.message}") from None
-        issuer = self._trust_list().member(claims.issuer)
-        if "region" not in issuer.roles:
-            raise Unauthenticated(f"{claims.issuer} is not a region and cannot issue tokens")
-        jwk = issuer.key(parsed.header["kid"], now)
+        jwk = self._issuer_key(claims.issuer, parsed.header["kid"], now)
         try:
             jwk.public_key().verify(parsed.signature, parsed.signing_input)
         except InvalidSignature:

@@ -10,6 +10,10 @@ from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from federation.jose import Jwk, SigningKey, parse_compact, sign_compact, verify_compact
 
 TRUST_LIST_TYP = "trustlist+jwt"
+
+
+class UnknownKey(Unauthenticated):
+    """A `kid` the trust list does not (yet) name; a fresher list may know it."""
 ROLES = frozenset({"hub", "region", "operator"})
 
 
@@ -64,7 +68,7 @@ class Member:
                         f"key {kid} of {self.entity_id} expired from the trust list"
                     )
                 return jwk
-        raise Unauthenticated(f"key {kid} is not listed for {self.entity_id} in the trust list")
+        raise UnknownKey(f"key {kid} is not listed for {self.entity_id} in the trust list")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,6 +59,8 @@ class Node:
         self.rt = NodeRuntime(config)
         self.background = Background()
         self.health = health.HealthServicer()
+        self._refresh_lock = threading.Lock()
+        self._last_forced_refresh = 0.0
         roles: dict[str, frozenset[str]] = {}
         roles.update(identity_servicers.ROLES)
         roles.update(hub_servicers.ROLES)
@@ -125,6 +128,7 @@ class Node:
                 lambda aud, jti, exp: rt.store.remember_jti(aud, jti, exp, rt.clock.now()),
                 rt.revocations.is_revoked,
                 skew_s=self.config.clock_skew_s,
+                refresh_trust=self._refresh_on_unknown_key,
             )
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(
                 identity_servicers.IdentityServicer(rt, provider, verifier), self.server
@@ -173,6 +177,15 @@ class Node:
             identity_pb2.ListRevocationsRequest(since=since), timeout=self.config.peer_timeout_s
         )
         return [revocation_from_proto(r) for r in reply.revocations], reply.as_of
+
+    def _refresh_on_unknown_key(self) -> None:
+        """Refresh now (at most once a second) when a token names a key we do not know."""
+        now = time.monotonic()
+        with self._refresh_lock:
+            if now - self._last_forced_refresh < 1.0:
+                return
+            self._last_forced_refresh = now
+        self.rt.trust.refresh(self._fetch_trust_list)
 
     # --- lifecycle ------------------------------------------------------------------
     def _refresh_trust(self) -> None:
