@@ -1,0 +1,215 @@
+"""Benchmark harness: latency recorder, closed- and open-loop load, baselines, JSON reports."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks._latency import LatencyRecorder, ratio
+from benchmarks._load import (
+    Call,
+    LoadResult,
+    ProcessCpu,
+    Supply,
+    SupplyExhausted,
+    arrival_offsets,
+    run_closed_loop,
+    run_open_loop,
+    run_sequential,
+    warm_up,
+)
+from nodes.provisioning import init_federation
+from nodes.supervisor import Federation
+
+__all__ = [
+    "Call",
+    "LatencyRecorder",
+    "LoadResult",
+    "PhaseComparison",
+    "ProcessCpu",
+    "Supply",
+    "SupplyExhausted",
+    "arrival_offsets",
+    "compare",
+    "machine_info",
+    "ratio",
+    "ratios",
+    "report",
+    "run_closed_loop",
+    "run_open_loop",
+    "run_sequential",
+    "target",
+    "temporary_federation",
+    "warm_up",
+    "write_report",
+]
+
+
+def target(description: str, value: float | None, limit: float, at_most: bool) -> dict[str, Any]:
+    """A target line of a report: what, the measured value, the limit, and whether it is met."""
+    met = value is not None and (value <= limit if at_most else value >= limit)
+    return {
+        "target": description,
+        "value": value,
+        "limit": limit,
+        "comparison": "<=" if at_most else ">=",
+        "met": met,
+    }
+
+
+@dataclass
+class PhaseComparison:
+    """One measurement (e.g. closed loop at concurrency 8) of several targets in one run."""
+
+    name: str
+    results: dict[str, list[LoadResult]] = field(default_factory=dict)
+
+    def add(self, target_name: str, result: LoadResult) -> None:
+        self.results.setdefault(target_name, []).append(result)
+
+    def merged(self, target_name: str) -> LoadResult:
+        return LoadResult.merge(self.results[target_name])
+
+    def to_dict(self, baseline: str) -> dict[str, Any]:
+        """Each target's merged result, plus every other target's ratios to the baseline."""
+        merged = {name: self.merged(name) for name in self.results}
+        out: dict[str, Any] = {name: r.to_dict() for name, r in merged.items()}
+        base = merged.get(baseline)
+        if base is not None:
+            out["ratios"] = {
+                f"{name}/{baseline}": ratios(r, base)
+                for name, r in merged.items()
+                if name != baseline
+            }
+        return out
+
+
+def ratios(result: LoadResult, base: LoadResult) -> dict[str, float | None]:
+    """Latency percentiles, throughput and server CPU per request of `result` over `base`."""
+    s, b = result.latency.summary_ms(), base.latency.summary_ms()
+    out = {k: ratio(s.get(k), b.get(k)) for k in ("p50", "p90", "p99", "mean")}
+    out["throughput"] = ratio(result.throughput, base.throughput)
+    out["server_cpu_per_request"] = ratio(
+        result.server_cpu_ms_per_request, base.server_cpu_ms_per_request
+    )
+    return out
+
+
+def compare(
+    name: str,
+    runs: Mapping[str, Callable[[], LoadResult]],
+    rounds: int = 2,
+) -> PhaseComparison:
+    """Run each target `rounds` times in ABBA order (A B B A A B ...) so drift hits all alike."""
+    phase = PhaseComparison(name)
+    order = list(runs)
+    for r in range(rounds):
+        for target_name in order if r % 2 == 0 else reversed(order):
+            phase.add(target_name, runs[target_name]())
+    return phase
+
+
+def _version(module: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:
+        return None
+
+
+def _git_revision() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{rev}{'-dirty' if dirty else ''}"
+
+
+def machine_info() -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "load_average": [round(x, 2) for x in load] if load else None,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "grpcio": _version("grpcio"),
+        "protobuf": _version("protobuf"),
+        "cryptography": _version("cryptography"),
+        "git_revision": _git_revision(),
+    }
+
+
+def report(
+    benchmark: str,
+    results: Mapping[str, Any],
+    argv: Sequence[str] | None = None,
+    started: float | None = None,
+) -> dict[str, Any]:
+    """Wrap results with what produced them: command, machine, versions, timestamp, duration."""
+    args = list(sys.argv if argv is None else argv)
+    now = time.time()
+    return {
+        "benchmark": benchmark,
+        "command": shlex.join([sys.executable, *args]),
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(now - started, 2) if started is not None else None,
+        "machine": machine_info(),
+        **results,
+    }
+
+
+def write_report(data: Mapping[str, Any], out: Path | None = None) -> str:
+    """Print the report as JSON on stdout and, if `out` is given, write it there too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return text
+
+
+@contextlib.contextmanager
+def temporary_federation(
+    password_cost_log2: int = 10, directory: Path | None = None
+) -> Iterator[tuple[Path, Federation]]:
+    """A fresh federation (hub + four regions) with every node running as its own process,
+    in `directory` or a temporary one that is removed afterwards."""
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="yrd-bench-")))
+        init_federation(directory, base_port=0, password_cost_log2=password_cost_log2, force=True)
+        federation = stack.enter_context(Federation(directory))
+        yield directory, federation
