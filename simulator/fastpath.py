@@ -18,7 +18,7 @@ import numpy as np
 
 from simulator.calendar import DAY, staff_changes
 from simulator.recorder import Recorder
-from simulator.records import CaseRecord, TimeWeighted
+from simulator.records import CaseRecord, GroupStats, TimeWeighted
 from simulator.scenario import Scenario, parse_clock
 from simulator.streams import Streams
 
@@ -86,7 +86,7 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
     station = Station(f"clerks.{code}", 0.0, out.sample_interval_min, out.max_series_points)
     qtw = station.queue_len
     group = recorder.regions[code]
-    total = recorder.total
+    recorder.od[(code, code)] = group
     trace = recorder.trace
 
     servers = [0.0] * servers_n  # heap of the times each clerk becomes free
@@ -167,7 +167,7 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
                 ends.append(end)
                 if trace is not None:
                     trace.write(CaseRecord(i - 1, 0, code, code, "local", 2, t, w, w + s, math.nan, "served", "none", 0, math.nan))
-        _absorb(recorder, group, total, waits, wait_times, sojourns, ends)
+        _absorb(recorder, group, waits, wait_times, sojourns, ends)
         if i >= limit:
             break
     t_end = horizon if math.isfinite(horizon) else max([t, *servers, *leave])
@@ -187,12 +187,10 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
         (station.on_duty, servers_n * span, float(servers_n)),
     ):
         tw.start, tw.last, tw.area, tw.value = obs, t_end, area, value
-    for g in (group, total):
-        g.visits += served + balked + reneged
-        for name, count in (("served", served), ("balked", balked), ("reneged", reneged)):
-            if count:
-                g.outcomes[name] = g.outcomes.get(name, 0) + count
-    recorder.od[(code, code)] = group
+    group.visits += served + balked + reneged
+    for name, count in (("served", served), ("balked", balked), ("reneged", reneged)):
+        if count:
+            group.outcomes[name] = group.outcomes.get(name, 0) + count
     return recorder.result(
         t_end,
         [station],
@@ -204,8 +202,7 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
 
 def _absorb(
     recorder: Recorder,
-    group: Any,
-    total: Any,
+    group: GroupStats,
     waits: list[float],
     wait_times: list[float],
     sojourns: list[float],
@@ -215,8 +212,9 @@ def _absorb(
     w = np.asarray(waits)
     s = np.asarray(sojourns)
     hours = np.bincount((np.asarray(ends) % DAY // 60).astype(np.int64), minlength=24)[:24]
-    for g in (group, total):
-        g.wait.add_many(w)
-        g.sojourn.add_many(s)
-        g.completions_by_hour = [a + int(b) for a, b in zip(g.completions_by_hour, hours, strict=True)]
+    group.wait.add_many(w)
+    group.sojourn.add_many(s)
+    group.completions_by_hour = [
+        a + int(b) for a, b in zip(group.completions_by_hour, hours, strict=True)
+    ]
     recorder.wait_series.add_many(wait_times, waits)

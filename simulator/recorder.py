@@ -106,13 +106,11 @@ class Recorder:
             self.wait_series.add(rec.arrival, rec.wait)
         if rec.arrival < self.warmup_time or rec.case_id < self.warmup_arrivals:
             return
-        self.total.add(rec)
-        self.regions[rec.origin].add(rec)
         key = (rec.origin, rec.dest)
         group = self.od.get(key)
         if group is None:
             group = self.od[key] = GroupStats(self.thresholds, self.response_target)
-        group.add(rec)
+        group.add(rec)  # region and total groups are merged from the OD groups at the end
 
     def quota_exhausted(self, t: float, region: str, day: int) -> None:
         """Note that a region's face-verification quota ran out (first 1000 kept)."""
@@ -131,6 +129,11 @@ class Recorder:
         """The JSON-ready report of the run, observed over [obs_start, t_end]."""
         if self.trace is not None:
             self.trace.close()
+        for (origin, _), group in self.od.items():
+            if group is not self.regions[origin]:
+                self.regions[origin].merge(group)
+        for region in self.regions.values():
+            self.total.merge(region)
         span = max(t_end - self.obs_start, 0.0)
         days = span / 1440.0
         resources = {}

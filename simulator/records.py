@@ -150,8 +150,8 @@ class Summary:
             ys.append(float(cum[b]))
         return xs, ys
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
+    def to_dict(self, with_cdf: bool = False) -> dict[str, Any]:
+        """JSON-ready summary; ``with_cdf`` adds the histogram's CDF points for plots."""
         self.flush()
         n = self.n
         var = max(self.sq / n - (self.total / n) ** 2, 0.0) if n else math.nan
@@ -168,6 +168,9 @@ class Summary:
             f"{t:g}": (c / n if n else math.nan)
             for t, c in zip(self.thresholds, self.le_counts, strict=True)
         }
+        if with_cdf:
+            xs, ys = self.cdf_points()
+            out["cdf"] = {"x": xs, "p": ys}
         return out
 
 
@@ -349,6 +352,20 @@ class GroupStats:
         if rec.result_time == rec.result_time:
             self.result_time.add(rec.result_time)
 
+    def merge(self, other: GroupStats) -> None:
+        """Fold another group in (every field is additive)."""
+        self.wait.merge(other.wait)
+        self.sojourn.merge(other.sojourn)
+        self.first_response.merge(other.first_response)
+        self.result_time.merge(other.result_time)
+        for key, count in other.outcomes.items():
+            self.outcomes[key] = self.outcomes.get(key, 0) + count
+        self.visits += other.visits
+        self.rework += other.rework
+        self.completions_by_hour = [
+            a + b for a, b in zip(self.completions_by_hour, other.completions_by_hour, strict=True)
+        ]
+
     def to_dict(self, observed_min: float, observed_days: float) -> dict[str, Any]:
         """JSON-ready report of the group over the observed period."""
         left = self.outcomes.get("balked", 0) + self.outcomes.get("reneged", 0)
@@ -369,7 +386,7 @@ class GroupStats:
                 "rate": left / self.visits if self.visits else math.nan,
             },
             "rework_visits": self.rework,
-            "wait": self.wait.to_dict(),
+            "wait": self.wait.to_dict(with_cdf=True),
             "sojourn": self.sojourn.to_dict(),
             "first_response": self.first_response.to_dict(),
             "result_time": self.result_time.to_dict(),

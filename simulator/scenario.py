@@ -510,6 +510,7 @@ def mmc_scenario(
             "balk_queue": None if capacity is None else capacity - servers,
             "patience": patience,
         },
+        "output": {"service_level_min": [0.0]},
         "run": {
             "horizon_days": None,
             "max_arrivals": customers,

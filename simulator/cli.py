@@ -1,0 +1,223 @@
+"""The `yrd sim` command group: run, sweep, validate, mmc (a thin shell over the library)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simulator.engine import Kernel, simulate
+from simulator.output import clean_json, group_rows, resource_rows, write_csv, write_json
+from simulator.queueing import erlang_c_wait
+from simulator.scenario import ScenarioError, apply_overrides, build_scenario, load_scenario, mmc_scenario, read_raw
+from simulator.statistics import estimate_warmup, littles_law_holds, replicate, run_until_precision, summarise, with_warmup
+
+__all__ = ["sim"]
+
+SCENARIO_HELP = """Simulate remote-virtual-window service halls (SimPy).
+
+\b
+SCENARIO is a YAML/TOML file or the word `default` (the shipped YRD scenario).
+Clock in minutes; distributions are {kind, ...} with kind constant(value),
+exponential(mean), lognormal(mean, sd|cv), gamma(mean, sd|cv), uniform(low, high),
+triangular(low, mode, high) or empirical(path[, field]) (a benchmark JSON with
+samples_ms or percentiles_ms), and an optional unit: ms, s, min, h, d.
+
+\b
+Scenario keys (override any with --set dotted.key=value):
+  regions.<SH|JS|ZJ|AH>.arrivals   cross_per_hour, local_per_hour, hourly_profile[24],
+                                   day_factors[7], appointments{share, slot_min,
+                                   punctuality_sd_min, no_show}
+  regions.<R>.od                   destination shares of cross-province items (sum 1)
+  regions.<R>.calendar             open, close (HH:MM), days [0=Mon..6], drain_queue_at_close
+  regions.<R>.clerks / reviewers   shifts [{start, end, staff}] (no overlap), days
+  regions.<R>.face_quota_per_day   hub face checks per day, then manual checks
+  hub                              concurrency, latency, failure_prob, max_retries, manual_check
+  materials                        licences_per_case, default_link{latency, failure_prob,
+                                   timeout_s, retries}, links{"SH->JS": ...}, paper_scan
+  case                             formal_share, contact_service, local_service, intake,
+                                   session, clerk_held, decision{approve, return, reject},
+                                   rework_delay, max_returns, delivery{electronic_share, express}
+  behaviour                        balk_queue, balk_prob, patience, green_share
+  output                           service_level_min[], first_response_target_min,
+                                   sample_interval_min, max_series_points, trace
+  run                              horizon_days, warmup_days, max_arrivals, warmup_arrivals,
+                                   start_weekday, seed
+"""
+
+KEY_METRICS = (
+    "total.wait.mean",
+    "total.wait.p90",
+    "total.sojourn.mean",
+    "total.first_response.mean",
+    "total.abandonment.rate",
+    "total.throughput_per_hour",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    raise click.exceptions.Exit(code)
+
+
+@click.group(name="sim", help=SCENARIO_HELP)
+def sim() -> None:
+    """Simulator commands."""
+
+
+@sim.command("run")
+@click.argument("scenario")
+@click.option("--replications", "-n", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--warmup", type=click.Choice(["fixed", "mser5"]), default="fixed", show_default=True)
+@click.option("--precision", type=float, default=None, help="Add replications until --metric has this relative CI half-width.")
+@click.option("--metric", default="total.wait.mean", show_default=True)
+@click.option("--trace", type=click.Path(dir_okay=False), default=None, help="Per-visit trace (.csv or .jsonl) of replication 0.")
+@click.option("--plots/--no-plots", default=True, show_default=True)
+@click.option("--kernel", type=click.Choice(["auto", "simpy", "fast"]), default="auto", show_default=True)
+def run_cmd(
+    scenario: str,
+    replications: int,
+    out_dir: str | None,
+    overrides: tuple[str, ...],
+    warmup: str,
+    precision: float | None,
+    metric: str,
+    trace: str | None,
+    plots: bool,
+    kernel: Kernel,
+) -> None:
+    """Run SCENARIO with replications and print confidence intervals."""
+    try:
+        sc = load_scenario(scenario, overrides)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        return
+    if warmup == "mser5":
+        sc = with_warmup(sc, estimate_warmup(sc, kernel=kernel))
+    first = simulate(sc, 0, kernel, trace=trace)
+    if precision is not None:
+        rest, _ = run_until_precision(sc, metric, precision, max(replications, 2), kernel=kernel)
+        runs = [first, *rest[1:]]
+    else:
+        runs = [first, *replicate(sc, replications - 1, kernel, first=1)]
+    metrics = [*KEY_METRICS, *(f"regions.{r}.wait.mean" for r in sc.region_codes())]
+    if metric not in metrics:
+        metrics.append(metric)
+    estimates = summarise(runs, metrics)
+    click.echo(f"{sc.name}: {len(runs)} replication(s), kernel {first.data['kernel']}")
+    for name, est in estimates.items():
+        click.echo(f"  {name:32s} {est.mean:12.4f} +- {est.half_width:.4f}")
+    click.echo(f"  Little's law holds on every run: {all(littles_law_holds(r) for r in runs)}")
+    if out_dir:
+        out = Path(out_dir)
+        write_json(out / "summary.json", {
+            "scenario": sc.model_dump(mode="json", by_alias=True),
+            "estimates": {k: v.as_dict() for k, v in estimates.items()},
+            "replications": [r.data for r in runs],
+        })
+        write_csv(out / "groups.csv", [row for r in runs for row in group_rows(r.data, r.replication)])
+        write_csv(out / "resources.csv", [row for r in runs for row in resource_rows(r.data, r.replication)])
+        if plots:
+            from simulator.plots import plot_all
+
+            plot_all(first.data, out)
+        click.echo(f"wrote {out}")
+
+
+@sim.command("sweep")
+@click.argument("scenario")
+@click.option("--grid", "grid_items", multiple=True, required=True, metavar="KEY=V1,V2")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--replications", "-n", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port); default: a local process pool.")
+@click.option("--workers", default=None, type=click.IntRange(1), help="Process-pool size.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results.")
+@click.option("--metric", "metrics", multiple=True, help="Metric paths (repeatable).")
+@click.option("--progress/--no-progress", default=True)
+def sweep_cmd(
+    scenario: str,
+    grid_items: tuple[str, ...],
+    overrides: tuple[str, ...],
+    replications: int,
+    scheduler: str | None,
+    workers: int | None,
+    out_file: str | None,
+    metrics: tuple[str, ...],
+    progress: bool,
+) -> None:
+    """Run SCENARIO over a grid of overrides (common random numbers across points)."""
+    from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
+
+    try:
+        raw = apply_overrides(read_raw(scenario), overrides)
+        build_scenario(raw)
+        grid = parse_grid(grid_items)
+        rows = sweep(raw, grid, replications, metrics or DEFAULT_METRICS, scheduler, workers, progress)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        return
+    for row in rows:
+        click.echo(json.dumps(clean_json(row)))
+    if out_file:
+        write_csv(out_file, rows)
+
+
+@sim.command("validate")
+@click.option("--replications", "-n", default=10, show_default=True, type=click.IntRange(2))
+@click.option("--customers", default=20_000, show_default=True, type=click.IntRange(1000))
+@click.option("--kernel", type=click.Choice(["both", "fast", "simpy"]), default="both", show_default=True)
+def validate_cmd(replications: int, customers: int, kernel: str) -> None:
+    """Check the engine reduced to M/M/c, M/M/c/K, M/M/c+M against exact formulas."""
+    from simulator.validation import run_validation
+
+    kernels: tuple[Kernel, ...] = {"both": ("auto", "simpy"), "fast": ("auto",), "simpy": ("simpy",)}[kernel]  # type: ignore[assignment]
+    checks = run_validation(replications, customers, kernels)
+    click.echo(f"{'case':16s} {'kernel':6s} {'metric':24s} {'exact':>10s} {'simulated 95% CI':>26s} little ok")
+    for c in checks:
+        ci = f"{c.estimate.mean:.4f} [{c.estimate.low:.4f}, {c.estimate.high:.4f}]"
+        click.echo(f"{c.case:16s} {c.kernel:6s} {c.metric:24s} {c.exact:10.4f} {ci:>26s} {str(c.littles_law):6s} {'yes' if c.ok else 'NO'}")
+    failed = sum(not c.ok for c in checks)
+    click.echo(f"{len(checks) - failed}/{len(checks)} checks passed")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@sim.command("mmc")
+@click.option("--servers", "-c", required=True, type=click.IntRange(1))
+@click.option("--arrival-rate", required=True, type=click.FloatRange(0, min_open=True))
+@click.option("--service-rate", required=True, type=click.FloatRange(0, min_open=True))
+@click.option("--customers", required=True, type=click.IntRange(1))
+@click.option("--warmup", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--seed", required=True, type=click.IntRange(0))
+@click.option("--kernel", type=click.Choice(["auto", "simpy"]), default="auto", show_default=True)
+def mmc_cmd(
+    servers: int,
+    arrival_rate: float,
+    service_rate: float,
+    customers: int,
+    warmup: int,
+    seed: int,
+    kernel: Kernel,
+) -> None:
+    """Simulate M/M/c with the engine; print one JSON line."""
+    try:
+        sc = mmc_scenario(servers, arrival_rate, service_rate, customers, warmup, seed)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        return
+    t0 = time.perf_counter()
+    res = simulate(sc, 0, kernel)
+    wall = time.perf_counter() - t0
+    line: dict[str, Any] = {
+        "mean_wait": res.metric("total.wait.mean"),
+        "served": int(res.data["total"]["completed"]),
+        "wall_s": wall,
+        "erlang_c_wait": erlang_c_wait(servers, arrival_rate, service_rate),
+    }
+    sys.stdout.write(json.dumps(clean_json(line)) + "\n")
