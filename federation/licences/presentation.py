@@ -25,7 +25,12 @@ from federation.licences.sdjwt import (
     split_sd_jwt,
 )
 from federation.licences.seal import DEFAULT_SKEW_S, SealedMetadata, verify_seal
-from federation.licences.sealcert import RegionKeyResolver, int_claim, verify_signature
+from federation.licences.sealcert import (
+    RegionKeyResolver,
+    int_claim,
+    parse_jws,
+    verify_signature,
+)
 from federation.licences.types import FieldValue, licence_type_by_code
 
 DEFAULT_MAX_AGE_S = 300
@@ -145,7 +150,7 @@ def verify_presentation(
     holder_jwk = metadata.holder_jwk
     if holder_jwk is None:
         raise Unauthenticated("the licence is not bound to a holder key (no cnf); not presentable")
-    kb = parse_compact(parts.kb_jwt)
+    kb = parse_jws(parts.kb_jwt)
     if kb.header.get("typ") != KB_JWT_TYP:
         raise InvalidArgument(f"key-binding JWT must have typ {KB_JWT_TYP!r}")
     verify_signature(kb, holder_jwk, "key-binding JWT (holder key in the licence's cnf)")

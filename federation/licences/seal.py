@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from federation.errors import InvalidArgument, Unauthenticated
+from federation.errors import InvalidArgument, NotFound, Unauthenticated
 from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
 from federation.licences.model import (
@@ -31,10 +31,11 @@ from federation.licences.sealcert import (
     SealCertificate,
     int_claim,
     minimal_jwk,
+    parse_jws,
     read_seal_certificate,
     verify_signature,
 )
-from federation.licences.types import FieldValue
+from federation.licences.types import FieldValue, licence_type_by_code
 
 SEAL_CERT_HEADER = "sealcert"
 DEFAULT_SKEW_S = 60
@@ -186,6 +187,10 @@ def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
     )
     identifier = parse_identifier(_str_claim(payload, "id"))
     type_code = _str_claim(payload, "vct")
+    try:
+        licence_type_by_code(type_code)
+    except NotFound as exc:
+        raise InvalidArgument(exc.message) from None
     if identifier.type_code != type_code or identifier.authority_code != authority.credit_code:
         raise InvalidArgument("sealed identifier disagrees with the sealed type or issuer")
     cnf = payload.get("cnf")
@@ -220,7 +225,7 @@ def verify_seal(
     skew_s: int = DEFAULT_SKEW_S,
 ) -> tuple[SealedMetadata, tuple[Disclosure, ...]]:
     """Check certificate chain, seal signature and disclosures; return what they say."""
-    parsed = parse_compact(issuer_jwt)
+    parsed = parse_jws(issuer_jwt)
     if parsed.header.get("typ") not in ACCEPTED_SD_JWT_TYPS:
         raise Unauthenticated(f"not a sealed licence (typ {parsed.header.get('typ')!r})")
     cert_token = parsed.header.get(SEAL_CERT_HEADER)

@@ -9,7 +9,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
-from federation.jose import Jwk, ParsedJws, SigningKey, parse_compact, sign_compact
+from federation.jose import Jwk, ParsedJws, SigningKey, b64url_encode, parse_compact, sign_compact
 from federation.licences.model import IssuingAuthority
 from federation.regions import Region
 
@@ -23,6 +23,18 @@ RegionKeyResolver = Callable[[str, str], Jwk]
 def minimal_jwk(jwk: Jwk) -> dict[str, Any]:
     # The RFC 7638 members only: the kid is the thumbprint, recomputed by Jwk.from_dict.
     return {"crv": "Ed25519", "kty": "OKP", "x": jwk.x}
+
+
+def parse_jws(token: str) -> ParsedJws:
+    """parse_compact, also refusing a non-canonical signature segment.
+
+    The unused low bits of the last base64url character would otherwise let an altered
+    character decode to the same signature; header and payload are covered by the signature.
+    """
+    parsed = parse_compact(token)
+    if b64url_encode(parsed.signature) != token.rsplit(".", 1)[1]:
+        raise InvalidArgument("JWS signature is not canonical base64url (altered)")
+    return parsed
 
 
 def verify_signature(parsed: ParsedJws, jwk: Jwk, what: str) -> None:
@@ -97,7 +109,7 @@ def certify_seal_key(
 
 def read_seal_certificate(token: str, region_key: RegionKeyResolver) -> SealCertificate:
     """Verify a seal certificate's region signature; the caller checks its validity window."""
-    parsed = parse_compact(token)
+    parsed = parse_jws(token)
     if parsed.header.get("typ") != SEAL_CERT_TYP:
         raise Unauthenticated(f"not a seal certificate (typ {parsed.header.get('typ')!r})")
     payload = parsed.payload()
@@ -136,6 +148,7 @@ __all__ = [
     "certify_seal_key",
     "int_claim",
     "minimal_jwk",
+    "parse_jws",
     "read_seal_certificate",
     "resolve_region_key",
     "verify_signature",

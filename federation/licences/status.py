@@ -20,10 +20,11 @@ from federation.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from federation.jose import SigningKey, b64url_decode, b64url_encode, parse_compact, sign_compact
+from federation.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
 from federation.licences.sealcert import (
     RegionKeyResolver,
     int_claim,
+    parse_jws,
     resolve_region_key,
     verify_signature,
 )
@@ -225,7 +226,7 @@ def verify_status_list(
     skew_s: int = DEFAULT_SKEW_S,
 ) -> VerifiedStatusList:
     """Verify a status list JWT against the trust list; stale, foreign or forged lists fail."""
-    parsed = parse_compact(token)
+    parsed = parse_jws(token)
     if parsed.header.get("typ") != STATUS_LIST_TYP:
         raise Unauthenticated(f"not a status list (typ {parsed.header.get('typ')!r})")
     payload = parsed.payload()
