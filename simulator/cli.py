@@ -13,8 +13,22 @@ import click
 from simulator.engine import Kernel, simulate
 from simulator.output import clean_json, group_rows, resource_rows, write_csv, write_json
 from simulator.queueing import erlang_c_wait
-from simulator.scenario import ScenarioError, apply_overrides, build_scenario, load_scenario, mmc_scenario, read_raw
-from simulator.statistics import estimate_warmup, littles_law_holds, replicate, run_until_precision, summarise, with_warmup
+from simulator.scenario import (
+    ScenarioError,
+    apply_overrides,
+    build_scenario,
+    load_scenario,
+    mmc_scenario,
+    read_raw,
+)
+from simulator.statistics import (
+    estimate_warmup,
+    littles_law_holds,
+    replicate,
+    run_until_precision,
+    summarise,
+    with_warmup,
+)
 
 __all__ = ["sim"]
 
@@ -75,11 +89,23 @@ def sim() -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
 @click.option("--warmup", type=click.Choice(["fixed", "mser5"]), default="fixed", show_default=True)
-@click.option("--precision", type=float, default=None, help="Add replications until --metric has this relative CI half-width.")
+@click.option(
+    "--precision",
+    type=float,
+    default=None,
+    help="Add replications until --metric has this relative CI half-width.",
+)
 @click.option("--metric", default="total.wait.mean", show_default=True)
-@click.option("--trace", type=click.Path(dir_okay=False), default=None, help="Per-visit trace (.csv or .jsonl) of replication 0.")
+@click.option(
+    "--trace",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Per-visit trace (.csv or .jsonl) of replication 0.",
+)
 @click.option("--plots/--no-plots", default=True, show_default=True)
-@click.option("--kernel", type=click.Choice(["auto", "simpy", "fast"]), default="auto", show_default=True)
+@click.option(
+    "--kernel", type=click.Choice(["auto", "simpy", "fast"]), default="auto", show_default=True
+)
 def run_cmd(
     scenario: str,
     replications: int,
@@ -116,13 +142,21 @@ def run_cmd(
     click.echo(f"  Little's law holds on every run: {all(littles_law_holds(r) for r in runs)}")
     if out_dir:
         out = Path(out_dir)
-        write_json(out / "summary.json", {
-            "scenario": sc.model_dump(mode="json", by_alias=True),
-            "estimates": {k: v.as_dict() for k, v in estimates.items()},
-            "replications": [r.data for r in runs],
-        })
-        write_csv(out / "groups.csv", [row for r in runs for row in group_rows(r.data, r.replication)])
-        write_csv(out / "resources.csv", [row for r in runs for row in resource_rows(r.data, r.replication)])
+        write_json(
+            out / "summary.json",
+            {
+                "scenario": sc.model_dump(mode="json", by_alias=True),
+                "estimates": {k: v.as_dict() for k, v in estimates.items()},
+                "replications": [r.data for r in runs],
+            },
+        )
+        write_csv(
+            out / "groups.csv", [row for r in runs for row in group_rows(r.data, r.replication)]
+        )
+        write_csv(
+            out / "resources.csv",
+            [row for r in runs for row in resource_rows(r.data, r.replication)],
+        )
         if plots:
             from simulator.plots import plot_all
 
@@ -135,9 +169,15 @@ def run_cmd(
 @click.option("--grid", "grid_items", multiple=True, required=True, metavar="KEY=V1,V2")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
 @click.option("--replications", "-n", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port); default: a local process pool.")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://host:port); default: a local process pool.",
+)
 @click.option("--workers", default=None, type=click.IntRange(1), help="Process-pool size.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results.")
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results."
+)
 @click.option("--metric", "metrics", multiple=True, help="Metric paths (repeatable).")
 @click.option("--progress/--no-progress", default=True)
 def sweep_cmd(
@@ -158,7 +198,9 @@ def sweep_cmd(
         raw = apply_overrides(read_raw(scenario), overrides)
         build_scenario(raw)
         grid = parse_grid(grid_items)
-        rows = sweep(raw, grid, replications, metrics or DEFAULT_METRICS, scheduler, workers, progress)
+        rows = sweep(
+            raw, grid, replications, metrics or DEFAULT_METRICS, scheduler, workers, progress
+        )
     except ScenarioError as exc:
         _fail(str(exc))
         return
@@ -171,17 +213,25 @@ def sweep_cmd(
 @sim.command("validate")
 @click.option("--replications", "-n", default=10, show_default=True, type=click.IntRange(2))
 @click.option("--customers", default=20_000, show_default=True, type=click.IntRange(1000))
-@click.option("--kernel", type=click.Choice(["both", "fast", "simpy"]), default="both", show_default=True)
+@click.option(
+    "--kernel", type=click.Choice(["both", "fast", "simpy"]), default="both", show_default=True
+)
 def validate_cmd(replications: int, customers: int, kernel: str) -> None:
     """Check the engine reduced to M/M/c, M/M/c/K, M/M/c+M against exact formulas."""
     from simulator.validation import run_validation
 
-    kernels: tuple[Kernel, ...] = {"both": ("auto", "simpy"), "fast": ("auto",), "simpy": ("simpy",)}[kernel]  # type: ignore[assignment]
+    kernels: tuple[Kernel, ...] = {
+        "both": ("auto", "simpy"),
+        "fast": ("auto",),
+        "simpy": ("simpy",),
+    }[kernel]  # type: ignore[assignment]
     checks = run_validation(replications, customers, kernels)
-    click.echo(f"{'case':16s} {'kernel':6s} {'metric':24s} {'exact':>10s} {'simulated 95% CI':>26s} little ok")
+    head = f"{'case':16s} {'kernel':6s} {'metric':24s} {'exact':>10s} {'simulated 95% CI':>28s}"
+    click.echo(f"{head} little  ok")
     for c in checks:
         ci = f"{c.estimate.mean:.4f} [{c.estimate.low:.4f}, {c.estimate.high:.4f}]"
-        click.echo(f"{c.case:16s} {c.kernel:6s} {c.metric:24s} {c.exact:10.4f} {ci:>26s} {str(c.littles_law):6s} {'yes' if c.ok else 'NO'}")
+        row = f"{c.case:16s} {c.kernel:6s} {c.metric:24s} {c.exact:10.4f} {ci:>28s}"
+        click.echo(f"{row} {c.littles_law!s:6s} {'yes' if c.ok else 'NO'}")
     failed = sum(not c.ok for c in checks)
     click.echo(f"{len(checks) - failed}/{len(checks)} checks passed")
     if failed:

@@ -26,7 +26,9 @@ UNIT_MINUTES: dict[str, float] = {
     "d": 1440.0,
 }
 
-Kind = Literal["constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "empirical"]
+Kind = Literal[
+    "constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "empirical"
+]
 Unit = Literal["ms", "s", "min", "h", "d"]
 
 
@@ -120,7 +122,7 @@ class Distribution(BaseModel):
             assert self.mean is not None
             s2 = math.log1p(self.spread_cv() ** 2)
             mu = math.log(self.mean) - s2 / 2
-            return np.exp(mu + math.sqrt(s2) * special.ndtri(u)) * k
+            return np.asarray(np.exp(mu + math.sqrt(s2) * special.ndtri(u)) * k, dtype=float)
         if self.kind == "gamma":
             assert self.mean is not None
             shape = 1.0 / self.spread_cv() ** 2

@@ -50,16 +50,20 @@ class YrdModel:
         out, case, hub = scenario.output, scenario.case, scenario.hub
         pool_args = (out.sample_interval_min, out.max_series_points)
         self.clerks = {
-            r: MonitoredPool(env, f"clerks.{r}", scenario.regions[r].clerks.peak(), *pool_args)
+            r: MonitoredPool(env, f"clerks.{r}", scenario.region(r).clerks.peak(), *pool_args)
             for r in self.codes
         }
         self.reviewers = {
-            r: MonitoredPool(env, f"reviewers.{r}", scenario.regions[r].reviewers.peak(), *pool_args)
+            r: MonitoredPool(env, f"reviewers.{r}", scenario.region(r).reviewers.peak(), *pool_args)
             for r in self.codes
         }
         self.hub = MonitoredPool(env, "hub.face", hub.concurrency, *pool_args)
-        self.contact_service = {r: s.sampler(f"service.contact.{r}", case.contact_service) for r in self.codes}
-        self.local_service = {r: s.sampler(f"service.local.{r}", case.local_service) for r in self.codes}
+        self.contact_service = {
+            r: s.sampler(f"service.contact.{r}", case.contact_service) for r in self.codes
+        }
+        self.local_service = {
+            r: s.sampler(f"service.local.{r}", case.local_service) for r in self.codes
+        }
         self.intake = s.sampler("intake", case.intake)
         self.session = {r: s.sampler(f"session.{r}", case.session) for r in self.codes}
         self.decision = {r: s.uniform(f"decision.{r}") for r in self.codes}
@@ -73,11 +77,11 @@ class YrdModel:
         beh = scenario.behaviour
         self.patience = None if beh.patience is None else s.sampler("patience", beh.patience)
         self.balk_u = s.uniform("balk")
-        self.links = {
+        self.links: dict[tuple[str, str], _Link] = {
             (o, d): self._link(o, d)
             for o in self.codes
             for d in self.codes
-            if d in scenario.regions[o].od
+            if d in scenario.region(o).od
         }
         self.face_used = dict.fromkeys(self.codes, 0)
         self.face_day = dict.fromkeys(self.codes, -1)
@@ -101,8 +105,11 @@ class YrdModel:
         """Start schedules and arrival processes."""
         env, run = self.env, self.sc.run
         for code in self.codes:
-            spec = self.sc.regions[code]
-            for pool, staffing in ((self.clerks[code], spec.clerks), (self.reviewers[code], spec.reviewers)):
+            spec = self.sc.region(code)
+            for pool, staffing in (
+                (self.clerks[code], spec.clerks),
+                (self.reviewers[code], spec.reviewers),
+            ):
                 initial, changes = staff_changes(staffing, run.start_weekday)
                 pool.set_staff(initial, drain_queue=True)
                 if changes:
@@ -135,13 +142,13 @@ class YrdModel:
     # ---------------------------------------------------------------- arrivals
     def arrivals(self, code: str) -> Proc:
         """Arrival process of one region, generated a day at a time."""
-        env, run, spec = self.env, self.sc.run, self.sc.regions[code]
+        env, run, spec = self.env, self.sc.run, self.sc.region(code)
         rng = self.streams.generator(f"arrivals.{code}")
         appt_rng = self.streams.generator(f"appointments.{code}")
         mix_rng = self.streams.generator(f"mix.{code}")
         arr = spec.arrivals
         cross_share = arr.cross_per_hour / (arr.cross_per_hour + arr.local_per_hour)
-        dests = list(spec.od)
+        dests: list[str] = list(spec.od)
         od_cum = np.cumsum([spec.od[d] for d in dests]) if dests else np.zeros(0)
         formal = self.sc.case.formal_share
         green = self.sc.behaviour.green_share
@@ -157,9 +164,15 @@ class YrdModel:
                 continue
             u = mix_rng.random((4, n))
             is_cross = u[0] < cross_share
-            dest_idx = np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1) if dests else None
+            dest_idx = (
+                np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1)
+                if dests
+                else None
+            )
             is_formal = u[2] < formal
-            priority = np.where(u[3] < green, GREEN, np.where(batch.appointment, APPOINTMENT, WALK_IN))
+            priority = np.where(
+                u[3] < green, GREEN, np.where(batch.appointment, APPOINTMENT, WALK_IN)
+            )
             for i, t in enumerate(batch.times.tolist()):
                 if limit is not None and self.case_counter >= limit:
                     break
@@ -192,7 +205,14 @@ class YrdModel:
 
     # -------------------------------------------------------------- one visit
     def visit(
-        self, case_id: int, visit: int, origin: str, dest: str, kind: str, priority: int, first: float
+        self,
+        case_id: int,
+        visit: int,
+        origin: str,
+        dest: str,
+        kind: str,
+        priority: int,
+        first: float,
     ) -> Proc:
         """An applicant at a window: queue, serve, and for remote cases the whole path."""
         env = self.env
@@ -205,7 +225,24 @@ class YrdModel:
             and clerks.queue_level >= beh.balk_queue
             and self.balk_u() < beh.balk_prob
         ):
-            self._done(CaseRecord(case_id, visit, origin, dest, kind, priority, t0, 0.0, 0.0, NAN, "balked", "none", 0, NAN))
+            self._done(
+                CaseRecord(
+                    case_id,
+                    visit,
+                    origin,
+                    dest,
+                    kind,
+                    priority,
+                    t0,
+                    0.0,
+                    0.0,
+                    NAN,
+                    "balked",
+                    "none",
+                    0,
+                    NAN,
+                )
+            )
             return
         face, failures, response = "none", 0, NAN
         held = self.sc.case.clerk_held
@@ -216,13 +253,49 @@ class YrdModel:
                 yield req | env.timeout(self.patience())
                 if not req.triggered:
                     gone = env.now - t0
-                    self._done(CaseRecord(case_id, visit, origin, dest, kind, priority, t0, gone, gone, NAN, "reneged", "none", 0, NAN))
+                    self._done(
+                        CaseRecord(
+                            case_id,
+                            visit,
+                            origin,
+                            dest,
+                            kind,
+                            priority,
+                            t0,
+                            gone,
+                            gone,
+                            NAN,
+                            "reneged",
+                            "none",
+                            0,
+                            NAN,
+                        )
+                    )
                     return
             wait = env.now - t0
             if kind != "remote":
-                service = self.local_service[origin] if kind == "local" else self.contact_service[origin]
+                service = (
+                    self.local_service[origin] if kind == "local" else self.contact_service[origin]
+                )
                 yield env.timeout(service())
-                self._done(CaseRecord(case_id, visit, origin, dest, kind, priority, t0, wait, env.now - t0, NAN, "served", "none", 0, NAN))
+                self._done(
+                    CaseRecord(
+                        case_id,
+                        visit,
+                        origin,
+                        dest,
+                        kind,
+                        priority,
+                        t0,
+                        wait,
+                        env.now - t0,
+                        NAN,
+                        "served",
+                        "none",
+                        0,
+                        NAN,
+                    )
+                )
                 return
             yield env.timeout(self.intake())
             face = yield from self.face_check(origin)
@@ -234,12 +307,29 @@ class YrdModel:
         if not held:
             response = yield from self.review(dest, priority)
         outcome, result = self.decide(case_id, visit, origin, dest, priority, first)
-        self._done(CaseRecord(case_id, visit, origin, dest, kind, priority, t0, wait, env.now - t0, response, outcome, face, failures, result))
+        self._done(
+            CaseRecord(
+                case_id,
+                visit,
+                origin,
+                dest,
+                kind,
+                priority,
+                t0,
+                wait,
+                env.now - t0,
+                response,
+                outcome,
+                face,
+                failures,
+                result,
+            )
+        )
 
     def face_check(self, origin: str) -> Generator[simpy.Event, Any, str]:
         """Face verification at the hub, with retries, daily quota and manual fallback."""
         env, hub = self.env, self.sc.hub
-        quota = self.sc.regions[origin].face_quota_per_day
+        quota = self.sc.region(origin).face_quota_per_day
         day = int(env.now // DAY)
         if self.face_day[origin] != day:
             self.face_day[origin] = day
@@ -310,7 +400,7 @@ class YrdModel:
     ) -> Proc:
         """The rework loop: the applicant returns with the supplement on an open day."""
         env = self.env
-        cal = self.sc.regions[origin].calendar
+        cal = self.sc.region(origin).calendar
         at = next_open(cal, env.now + self.rework_delay(), self.sc.run.start_weekday)
         yield env.timeout(at - env.now)
         yield from self.visit(case_id, visit, origin, dest, "remote", priority, first)
@@ -318,7 +408,7 @@ class YrdModel:
 
 def _open_days(scenario: Scenario, start: float, end: float) -> float:
     days = 0
-    for d in range(int(start // DAY), int(math.ceil(end / DAY))):
+    for d in range(int(start // DAY), math.ceil(end / DAY)):
         wd = weekday(d, scenario.run.start_weekday)
         if any(wd in r.calendar.days for r in scenario.regions.values()):
             days += 1

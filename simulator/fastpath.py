@@ -42,7 +42,7 @@ def reason_not_reducible(sc: Scenario) -> str | None:
     """Why the scenario needs the full SimPy model, or None if the fast kernel applies."""
     if len(sc.regions) != 1:
         return "more than one region"
-    (code, region), = sc.regions.items()
+    ((code, region),) = sc.regions.items()
     arr = region.arrivals
     checks = [
         (arr.cross_per_hour > 0, "cross-province arrivals (remote path)"),
@@ -66,7 +66,7 @@ def reason_not_reducible(sc: Scenario) -> str | None:
 
 def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str, Any]:
     """Simulate the reduced scenario; the report has the same shape as the SimPy kernel's."""
-    (code, region), = sc.regions.items()
+    ((code, region),) = sc.regions.items()
     arr = region.arrivals
     lam = arr.local_per_hour / 60.0 * arr.hourly_profile[0] * arr.day_factors[0]
     servers_n, _ = staff_changes(region.clerks, sc.run.start_weekday)
@@ -141,7 +141,24 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
                     if observing:
                         balked += 1
                         if trace is not None:
-                            trace.write(CaseRecord(i - 1, 0, code, code, "local", 2, t, 0.0, 0.0, math.nan, "balked", "none", 0, math.nan))
+                            trace.write(
+                                CaseRecord(
+                                    i - 1,
+                                    0,
+                                    code,
+                                    code,
+                                    "local",
+                                    2,
+                                    t,
+                                    0.0,
+                                    0.0,
+                                    math.nan,
+                                    "balked",
+                                    "none",
+                                    0,
+                                    math.nan,
+                                )
+                            )
                     continue
                 w = free - t
                 qlen += 1
@@ -154,7 +171,24 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
                         waits.append(pat[k])
                         wait_times.append(t)
                         if trace is not None:
-                            trace.write(CaseRecord(i - 1, 0, code, code, "local", 2, t, pat[k], pat[k], math.nan, "reneged", "none", 0, math.nan))
+                            trace.write(
+                                CaseRecord(
+                                    i - 1,
+                                    0,
+                                    code,
+                                    code,
+                                    "local",
+                                    2,
+                                    t,
+                                    pat[k],
+                                    pat[k],
+                                    math.nan,
+                                    "reneged",
+                                    "none",
+                                    0,
+                                    math.nan,
+                                )
+                            )
                     continue
                 heappush(leave, free)
                 heapreplace(servers, free + s)
@@ -166,7 +200,24 @@ def run_station(sc: Scenario, replication: int, recorder: Recorder) -> dict[str,
                 sojourns.append(w + s)
                 ends.append(end)
                 if trace is not None:
-                    trace.write(CaseRecord(i - 1, 0, code, code, "local", 2, t, w, w + s, math.nan, "served", "none", 0, math.nan))
+                    trace.write(
+                        CaseRecord(
+                            i - 1,
+                            0,
+                            code,
+                            code,
+                            "local",
+                            2,
+                            t,
+                            w,
+                            w + s,
+                            math.nan,
+                            "served",
+                            "none",
+                            0,
+                            math.nan,
+                        )
+                    )
         _absorb(recorder, group, waits, wait_times, sojourns, ends)
         if i >= limit:
             break

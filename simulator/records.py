@@ -19,9 +19,7 @@ __all__ = [
 # Log-spaced histogram: exact zeros, then (0, 1e-4), then 48 bins per decade up to 1e7 min.
 _BINS_PER_DECADE = 48
 _LOW, _HIGH = -4, 7
-_EDGES = np.concatenate(
-    ([0.0], np.logspace(_LOW, _HIGH, (_HIGH - _LOW) * _BINS_PER_DECADE + 1))
-)
+_EDGES = np.concatenate(([0.0], np.logspace(_LOW, _HIGH, (_HIGH - _LOW) * _BINS_PER_DECADE + 1)))
 _NBINS = len(_EDGES) + 1
 _FLUSH = 2048
 QUANTILES: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99)
@@ -131,10 +129,8 @@ class Summary:
         frac = 0.0 if inside == 0 else (target - below) / inside
         lo_edge = float(_EDGES[b - 1]) if b - 1 < len(_EDGES) else self.hi
         hi_edge = float(_EDGES[b]) if b < len(_EDGES) else self.hi
-        if lo_edge <= 0:
-            value = hi_edge * frac
-        else:
-            value = lo_edge * (hi_edge / lo_edge) ** frac
+        # Linear in the first bin (it starts at 0), geometric in the log-spaced ones.
+        value = hi_edge * frac if lo_edge <= 0 else lo_edge * (hi_edge / lo_edge) ** frac
         return min(max(value, self.lo), self.hi)
 
     def cdf_points(self) -> tuple[list[float], list[float]]:
@@ -316,8 +312,8 @@ class GroupStats:
         "completions_by_hour",
         "first_response",
         "outcomes",
-        "rework",
         "result_time",
+        "rework",
         "sojourn",
         "visits",
         "wait",

@@ -120,7 +120,7 @@ class MonitoredPool(simpy.PriorityResource):
     # --- schedule side ---
     def set_staff(self, staff: int, drain_queue: bool) -> None:
         """Change the on-duty head-count; reductions wait for staff to finish their case."""
-        staff = min(staff, self.capacity)
+        staff = int(min(staff, self.capacity))
         self.scheduled = staff
         now = self._env.now
         self.on_duty.set(now, max(staff, self.busy_level))

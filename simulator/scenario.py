@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -101,9 +102,9 @@ class StaffingSpec(_Model):
 
     @model_validator(mode="after")
     def _no_overlap(self) -> StaffingSpec:
-        spans = sorted((parse_clock(s.start), parse_clock(s.end), s) for s in self.shifts)
-        for (_, end_a, a), (start_b, _, b) in zip(spans, spans[1:], strict=False):
-            if start_b < end_a:
+        spans = sorted(self.shifts, key=lambda s: (parse_clock(s.start), parse_clock(s.end)))
+        for a, b in itertools.pairwise(spans):
+            if parse_clock(b.start) < parse_clock(a.end):
                 raise ValueError(
                     f"shifts overlap: {a.start}-{a.end} and {b.start}-{b.end} "
                     "(give each period once, with the staff on duty then)"
@@ -346,9 +347,9 @@ class Scenario(_Model):
                     problems.append(f"regions.{code}.od.{dest}: own region (use local_per_hour)")
                 elif dest not in self.regions:
                     problems.append(f"regions.{code}.od.{dest}: region {dest} is not modelled")
-            if cross or region.arrivals.local_per_hour > 0:
-                if region.clerks.peak() == 0:
-                    problems.append(f"regions.{code}.clerks.shifts: arrivals but no clerk on duty")
+            busy = cross or region.arrivals.local_per_hour > 0
+            if busy and region.clerks.peak() == 0:
+                problems.append(f"regions.{code}.clerks.shifts: arrivals but no clerk on duty")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -356,6 +357,10 @@ class Scenario(_Model):
     def region_codes(self) -> tuple[str, ...]:
         """Modelled regions in canonical order."""
         return tuple(r for r in REGIONS if r in self.regions)
+
+    def region(self, code: str) -> RegionSpec:
+        """One region's spec by code."""
+        return self.regions[cast(RegionCode, code)]
 
 
 def _format_error(exc: ValidationError) -> str:
@@ -494,7 +499,9 @@ def mmc_scenario(
         else {"kind": "exponential", "mean": 1.0 / abandonment_rate}
     )
     data = {
-        "name": f"M/M/{servers}" + (f"/{capacity}" if capacity else "") + ("+M" if patience else ""),
+        "name": f"M/M/{servers}"
+        + (f"/{capacity}" if capacity else "")
+        + ("+M" if patience else ""),
         "regions": {
             "SH": {
                 "arrivals": {"local_per_hour": arrival_rate * 60.0},

@@ -140,6 +140,7 @@ def estimate_warmup(scenario: Scenario, pilots: int = 3, kernel: Kernel = "auto"
 def with_warmup(scenario: Scenario, warmup: float) -> Scenario:
     """The scenario with a warm-up as returned by :func:`estimate_warmup`."""
     run = scenario.run
+    update: dict[str, float | int]
     if run.horizon_days is None:
         cap = (run.max_arrivals or 1) - 1
         update = {"warmup_arrivals": int(min(warmup, cap))}

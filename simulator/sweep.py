@@ -111,12 +111,14 @@ def _on_dask(
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(address) as client:
+    # distributed ships no type hints for these entry points.
+
+    with Client(address) as client:  # type: ignore[no-untyped-call]
         futures = [
             client.submit(run_point, sc, pt, replications, list(metrics), kernel, pure=False)
             for sc, pt in zip(scenarios, points, strict=True)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
             rows[index[fut.key]] = fut.result()
             bar.update()
