@@ -149,7 +149,7 @@ class YrdModel:
         arr = spec.arrivals
         cross_share = arr.cross_per_hour / (arr.cross_per_hour + arr.local_per_hour)
         dests: list[str] = list(spec.od)
-        od_cum = np.cumsum([spec.od[d] for d in dests]) if dests else np.zeros(0)
+        od_cum = np.cumsum(list(spec.od.values())) if dests else np.zeros(0)
         formal = self.sc.case.formal_share
         green = self.sc.behaviour.green_share
         days = math.inf if run.horizon_days is None else math.ceil(run.horizon_days)
