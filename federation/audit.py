@@ -78,8 +78,14 @@ def entry_hash(
 def link(draft: AuditDraft, seq: int, prev_hash: str) -> AuditRecord:
     """Seal a draft as entry number `seq` following an entry whose hash is `prev_hash`."""
     digest = entry_hash(
-        seq, prev_hash, draft.time, draft.actor, draft.action, draft.outcome,
-        draft.subject, draft.detail,
+        seq,
+        prev_hash,
+        draft.time,
+        draft.actor,
+        draft.action,
+        draft.outcome,
+        draft.subject,
+        draft.detail,
     )
     return AuditRecord(
         seq=seq,
@@ -125,8 +131,14 @@ def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
         if rec.prev_hash != prev:
             return ChainReport(count, False, rec.seq, "prev_hash does not match", prev)
         recomputed = entry_hash(
-            rec.seq, rec.prev_hash, rec.time, rec.actor, rec.action, rec.outcome,
-            rec.subject, rec.detail,
+            rec.seq,
+            rec.prev_hash,
+            rec.time,
+            rec.actor,
+            rec.action,
+            rec.outcome,
+            rec.subject,
+            rec.detail,
         )
         if recomputed != rec.hash:
             return ChainReport(count, False, rec.seq, "content does not match its hash", prev)

@@ -81,7 +81,9 @@ class FaceVerificationService:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def enrol(self, caller_region: str, subject_id: str, kind: str, template: Sequence[float]) -> None:
+    def enrol(
+        self, caller_region: str, subject_id: str, kind: str, template: Sequence[float]
+    ) -> None:
         values = validate_face_template(template)
         existing = self._store.get_subject(subject_id)
         if existing is None:
@@ -122,11 +124,15 @@ class FaceVerificationService:
                 "or ask the hub operator to raise the quota"
             )
 
-    def verify(self, caller_region: str, subject_id: str, template: Sequence[float]) -> FaceCheckResult:
+    def verify(
+        self, caller_region: str, subject_id: str, template: Sequence[float]
+    ) -> FaceCheckResult:
         values = validate_face_template(template)
         enrolled = self._store.get_face_template(subject_id)
         if enrolled is None:
-            raise NotFound("no face template is enrolled for this subject; enrol at the home region")
+            raise NotFound(
+                "no face template is enrolled for this subject; enrol at the home region"
+            )
         if len(enrolled) != len(values):
             raise PermissionDenied(
                 f"presented template has {len(values)} dimensions, enrolled has {len(enrolled)}"

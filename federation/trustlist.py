@@ -14,6 +14,8 @@ TRUST_LIST_TYP = "trustlist+jwt"
 
 class UnknownKey(Unauthenticated):
     """A `kid` the trust list does not (yet) name; a fresher list may know it."""
+
+
 ROLES = frozenset({"hub", "region", "operator"})
 
 
@@ -46,7 +48,9 @@ class Member:
             roles = tuple(str(r) for r in data["roles"])
             unknown = set(roles) - ROLES
             if unknown:
-                raise InvalidArgument(f"member {data['entity_id']}: unknown roles {sorted(unknown)}")
+                raise InvalidArgument(
+                    f"member {data['entity_id']}: unknown roles {sorted(unknown)}"
+                )
             return cls(
                 entity_id=str(data["entity_id"]),
                 region_code=str(data["region_code"]),
@@ -126,7 +130,7 @@ class TrustList:
         )
 
     def with_member(self, member: Member) -> TrustList:
-        members = tuple(m for m in self.members if m.entity_id != member.entity_id) + (member,)
+        members = (*tuple(m for m in self.members if m.entity_id != member.entity_id), member)
         return replace(self, members=members)
 
     def jwks(self) -> dict[str, Any]:
@@ -161,9 +165,7 @@ def newer(candidate: TrustList, current: TrustList | None) -> bool:
     return current is None or candidate.version > current.version
 
 
-def rotate_member_key(
-    member: Member, new_key: Jwk, retire_after: int, now: float
-) -> Member:
+def rotate_member_key(member: Member, new_key: Jwk, retire_after: int, now: float) -> Member:
     """Add `new_key` first; earlier keys stay listed until `retire_after` for verification."""
     kept: list[Jwk] = []
     for jwk in member.signing_keys:

@@ -37,8 +37,9 @@ def emit(value: Any) -> None:
 
 
 def fail(exc: FederationError) -> None:
-    click.echo(json.dumps({"error": exc.code_name, "message": exc.message}, ensure_ascii=False),
-               err=True)
+    click.echo(
+        json.dumps({"error": exc.code_name, "message": exc.message}, ensure_ascii=False), err=True
+    )
     sys.exit(EXIT_CODES.get(exc.code_name, 1))
 
 
@@ -94,8 +95,13 @@ def node() -> None:
 
 
 @node.command("serve")
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
-              help="The node's TOML file, e.g. DIR/zj.toml.")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The node's TOML file, e.g. DIR/zj.toml.",
+)
 @domain_errors
 def node_serve(config_path: Path) -> None:
     """Run one node until Ctrl-C or SIGTERM (then drain and stop gracefully)."""
@@ -127,34 +133,61 @@ def federation() -> None:
 
 @federation.command("init")
 @dir_option
-@click.option("--base-port", default=50051, show_default=True, type=int,
-              help="Hub gets this port, regions the next four; 0 picks free ports.")
-@click.option("--store", type=click.Choice(["sqlite", "postgresql"]), default="sqlite",
-              show_default=True, help="Node store backend.")
+@click.option(
+    "--base-port",
+    default=50051,
+    show_default=True,
+    type=int,
+    help="Hub gets this port, regions the next four; 0 picks free ports.",
+)
+@click.option(
+    "--store",
+    type=click.Choice(["sqlite", "postgresql"]),
+    default="sqlite",
+    show_default=True,
+    help="Node store backend.",
+)
 @click.option("--postgres-url", default="", help="postgresql://... when --store postgresql.")
-@click.option("--password-cost", default=14, show_default=True, type=click.IntRange(10, 20),
-              help="scrypt cost as log2(N).")
+@click.option(
+    "--password-cost",
+    default=14,
+    show_default=True,
+    type=click.IntRange(10, 20),
+    help="scrypt cost as log2(N).",
+)
 @click.option("--face-daily-limit", default=10_000, show_default=True, type=click.IntRange(0))
 @click.option("--force", is_flag=True, help="Overwrite an existing federation directory.")
 @domain_errors
 def federation_init(
-    directory: Path, base_port: int, store: str, postgres_url: str, password_cost: int,
-    face_daily_limit: int, force: bool,
+    directory: Path,
+    base_port: int,
+    store: str,
+    postgres_url: str,
+    password_cost: int,
+    face_daily_limit: int,
+    force: bool,
 ) -> None:
     """Create root CA, node certificates, signing keys, signed trust list and node configs."""
     from nodes.provisioning import Layout, init_federation
 
     trust_list = init_federation(
-        directory, base_port=base_port, store=store, postgres_url=postgres_url,
-        password_cost_log2=password_cost, face_daily_limit=face_daily_limit, force=force,
+        directory,
+        base_port=base_port,
+        store=store,
+        postgres_url=postgres_url,
+        password_cost_log2=password_cost,
+        face_daily_limit=face_daily_limit,
+        force=force,
     )
     layout = Layout(directory.resolve())
-    emit({
-        "dir": str(layout.root),
-        "trust_list_version": trust_list.version,
-        "nodes": {m.entity_id: m.endpoint for m in trust_list.members if m.endpoint},
-        "configs": [str(layout.root / f"{n}.toml") for n in ("hub", "sh", "js", "zj", "ah")],
-    })
+    emit(
+        {
+            "dir": str(layout.root),
+            "trust_list_version": trust_list.version,
+            "nodes": {m.entity_id: m.endpoint for m in trust_list.members if m.endpoint},
+            "configs": [str(layout.root / f"{n}.toml") for n in ("hub", "sh", "js", "zj", "ah")],
+        }
+    )
 
 
 @federation.command("rotate-keys")
@@ -167,8 +200,13 @@ def federation_rotate(directory: Path, region: str) -> None:
 
     jwk, trust_list = rotate_keys(directory, parse_region(region))
     member = next(m for m in trust_list.members if m.region_code == region_arg(region))
-    emit({"new_kid": jwk.kid, "trust_list_version": trust_list.version,
-          "keys": [k.to_dict() for k in member.signing_keys]})
+    emit(
+        {
+            "new_kid": jwk.kid,
+            "trust_list_version": trust_list.version,
+            "keys": [k.to_dict() for k in member.signing_keys],
+        }
+    )
 
 
 @federation.command("up")
@@ -187,7 +225,9 @@ def federation_up(directory: Path) -> None:
 
 @federation.command("trust-list")
 @dir_option
-@click.option("--offline", is_flag=True, help="Read the directory's copy instead of asking the hub.")
+@click.option(
+    "--offline", is_flag=True, help="Read the directory's copy instead of asking the hub."
+)
 @domain_errors
 def federation_trust_list(directory: Path, offline: bool) -> None:
     """Print the verified trust list (members, endpoints, fingerprints, each JWKS)."""
@@ -213,10 +253,15 @@ def identity() -> None:
 @identity.command("register")
 @dir_option
 @click.option("--region", required=True, help="Home region.")
-@click.option("--kind", type=click.Choice(["natural", "legal"]), default="natural",
-              show_default=True)
-@click.option("--id", "subject_id", required=True,
-              help="Citizen id number (GB 11643) or unified social credit code (GB 32100).")
+@click.option(
+    "--kind", type=click.Choice(["natural", "legal"]), default="natural", show_default=True
+)
+@click.option(
+    "--id",
+    "subject_id",
+    required=True,
+    help="Citizen id number (GB 11643) or unified social credit code (GB 32100).",
+)
 @click.option("--name", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
 @domain_errors
@@ -243,7 +288,9 @@ def _read_template(path: Path | None) -> list[float] | None:
 
 
 face_option = click.option(
-    "--face", "face_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--face",
+    "face_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON file with the face template (a list of floats).",
 )
 
@@ -274,22 +321,38 @@ def identity_enrol_face(
 @click.option("--region", required=True, help="Home region where the subject is registered.")
 @click.option("--id", "subject_id", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
-@click.option("--audience", "audiences", multiple=True, required=True,
-              help="Region the token is for (repeatable).")
-@click.option("--acr", type=click.Choice(["low", "substantial", "high"]), default="low",
-              show_default=True, help="Level of assurance; substantial/high need --face.")
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    required=True,
+    help="Region the token is for (repeatable).",
+)
+@click.option(
+    "--acr",
+    type=click.Choice(["low", "substantial", "high"]),
+    default="low",
+    show_default=True,
+    help="Level of assurance; substantial/high need --face.",
+)
 @face_option
 @domain_errors
 def identity_login(
-    directory: Path, region: str, subject_id: str, password: str, audiences: tuple[str, ...],
-    acr: str, face_path: Path | None,
+    directory: Path,
+    region: str,
+    subject_id: str,
+    password: str,
+    audiences: tuple[str, ...],
+    acr: str,
+    face_path: Path | None,
 ) -> None:
     """Authenticate once at home; prints the session and one token per audience."""
     from nodes.client import FederationClient, to_dict
 
     with FederationClient(directory) as client:
-        reply = client.login(region, subject_id, password, audiences, acr,
-                             _read_template(face_path))
+        reply = client.login(
+            region, subject_id, password, audiences, acr, _read_template(face_path)
+        )
     emit(to_dict(reply))
 
 
@@ -383,8 +446,12 @@ def audit_show(config_path: Path, last: int) -> None:
 
 # --- yrd demo -------------------------------------------------------------------------
 @root.command()
-@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Create the federation here and keep it, instead of a temporary directory.")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Create the federation here and keep it, instead of a temporary directory.",
+)
 @domain_errors
 def demo(keep: Path | None) -> None:
     """Run the whole story end to end on five local nodes and print a readable trace."""

@@ -86,7 +86,9 @@ class FederationClient:
         reply = self.call(
             region,
             "health check",
-            lambda: stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=self.timeout_s),
+            lambda: stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout_s
+            ),
         )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
@@ -131,9 +133,10 @@ class FederationClient:
             kind=kind, subject_id=subject_id, name=name, password=password
         )
         stub = self.identity(region)
-        return self.call(
+        reply: identity_pb2.RegisterSubjectResponse = self.call(
             region, "register", lambda: stub.RegisterSubject(req, timeout=self.timeout_s)
         )
+        return reply
 
     def login(
         self,
@@ -152,7 +155,10 @@ class FederationClient:
             face_template=list(face_template or []),
         )
         stub = self.identity(region)
-        return self.call(region, "login", lambda: stub.Authenticate(req, timeout=self.timeout_s))
+        reply: identity_pb2.AuthenticateResponse = self.call(
+            region, "login", lambda: stub.Authenticate(req, timeout=self.timeout_s)
+        )
+        return reply
 
     def _audience(self, audience: str) -> str:
         try:
@@ -160,14 +166,14 @@ class FederationClient:
         except Exception:
             return audience
 
-    def issue_token(
-        self, region: Region | str, session_id: str, secret: str, audience: str
-    ) -> str:
+    def issue_token(self, region: Region | str, session_id: str, secret: str, audience: str) -> str:
         req = identity_pb2.IssueTokenRequest(
             session_id=session_id, session_secret=secret, audience=self._audience(audience)
         )
         stub = self.identity(region)
-        reply = self.call(region, "issue token", lambda: stub.IssueToken(req, timeout=self.timeout_s))
+        reply = self.call(
+            region, "issue token", lambda: stub.IssueToken(req, timeout=self.timeout_s)
+        )
         return str(reply.token)
 
     def logout(self, region: Region | str, session_id: str, secret: str) -> float:
@@ -190,4 +196,7 @@ class FederationClient:
     ) -> identity_pb2.VerifyTokenResponse:
         req = identity_pb2.VerifyTokenRequest(token=token, required_acr=required_acr)
         stub = self.identity(region)
-        return self.call(region, "verify token", lambda: stub.VerifyToken(req, timeout=self.timeout_s))
+        reply: identity_pb2.VerifyTokenResponse = self.call(
+            region, "verify token", lambda: stub.VerifyToken(req, timeout=self.timeout_s)
+        )
+        return reply

@@ -49,11 +49,16 @@ class Trace:
                 click.echo(f"       {code}: {exc.message}")
                 return
             self.failures += 1
-            click.echo(f"{self.step:>3}. " + click.style("WRONG  ", fg="red") +
-                       f"{text}: expected {code}, got {exc.code_name}: {exc.message}")
+            click.echo(
+                f"{self.step:>3}. "
+                + click.style("WRONG  ", fg="red")
+                + f"{text}: expected {code}, got {exc.code_name}: {exc.message}"
+            )
             return
         self.failures += 1
-        click.echo(f"{self.step:>3}. " + click.style("ACCEPTED", fg="red") + f" {text} (should fail)")
+        click.echo(
+            f"{self.step:>3}. " + click.style("ACCEPTED", fg="red") + f" {text} (should fail)"
+        )
 
 
 def face_template(seed: int, dims: int = 128) -> list[float]:
@@ -81,31 +86,44 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
     password = "Qiantang-river-88"
     trace.section("Identity: authenticate once at home (Zhejiang), served everywhere")
     reply = client.register("ZJ", "natural", resident, "Chen Jing 陈静", password)
-    trace.ok(f"Zhejiang registers resident {resident} (GB 11643 check digit valid)",
-             f"home region {reply.home_region}, password stored as scrypt hash")
+    trace.ok(
+        f"Zhejiang registers resident {resident} (GB 11643 check digit valid)",
+        f"home region {reply.home_region}, password stored as scrypt hash",
+    )
     enrolled = face_template(7)
     client.enrol_face("ZJ", resident, password, enrolled)
     trace.ok("face template enrolled at Zhejiang and forwarded to the national hub")
     trace.expect_refusal(
         "registering an id number with a wrong check digit",
-        lambda: client.register("ZJ", "natural", resident[:-1] + ("1" if resident[-1] != "1" else "2"),
-                                "Nobody", password),
+        lambda: client.register(
+            "ZJ",
+            "natural",
+            resident[:-1] + ("1" if resident[-1] != "1" else "2"),
+            "Nobody",
+            password,
+        ),
         "INVALID_ARGUMENT",
     )
     login = client.login("ZJ", resident, password, ["SH", "JS", "AH"])
-    trace.ok("one password login at Zhejiang -> tokens for Shanghai, Jiangsu and Anhui",
-             f"session {login.session_id[:10]}..., acr {login.acr}")
+    trace.ok(
+        "one password login at Zhejiang -> tokens for Shanghai, Jiangsu and Anhui",
+        f"session {login.session_id[:10]}..., acr {login.acr}",
+    )
     for region in (Region.SH, Region.JS, Region.AH):
         claims = client.verify_token(region, login.tokens[region.entity_id]).claims
-        trace.ok(f"{region.label} serves {claims.name} with no second login",
-                 f"verified offline with Zhejiang's key from the trust list; iss={claims.iss} "
-                 f"aud={claims.aud} acr={claims.acr}")
+        trace.ok(
+            f"{region.label} serves {claims.name} with no second login",
+            f"verified offline with Zhejiang's key from the trust list; iss={claims.iss} "
+            f"aud={claims.aud} acr={claims.acr}",
+        )
 
     trace.section("High assurance: password + face verification at the national hub")
     high = client.login("ZJ", resident, password, ["SH"], "high", noisy(enrolled, 0.15, 1))
     claims = client.verify_token("SH", high.tokens[Region.SH.entity_id], "high").claims
-    trace.ok("hub matched the live face (cosine similarity above threshold); acr=high",
-             f"Shanghai accepts it for a high-assurance item: amr={list(claims.amr)}")
+    trace.ok(
+        "hub matched the live face (cosine similarity above threshold); acr=high",
+        f"Shanghai accepts it for a high-assurance item: amr={list(claims.amr)}",
+    )
     trace.expect_refusal(
         "a different person's face",
         lambda: client.login("ZJ", resident, password, ["SH"], "high", face_template(99)),
@@ -130,28 +148,48 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
         layout.signing_dir(Region.ZJ), trust.member(Region.ZJ.entity_id).signing_keys
     )
     expired = mint_token(
-        zj_key, issuer=Region.ZJ.entity_id, subject=resident, audience=Region.SH.entity_id,
-        session_id=login.session_id, assurance=Assurance.LOW, home_region=Region.ZJ.code,
-        subject_kind="natural", name="Chen Jing", amr=("pwd",), now=time.time() - 1800,
+        zj_key,
+        issuer=Region.ZJ.entity_id,
+        subject=resident,
+        audience=Region.SH.entity_id,
+        session_id=login.session_id,
+        assurance=Assurance.LOW,
+        home_region=Region.ZJ.code,
+        subject_kind="natural",
+        name="Chen Jing",
+        amr=("pwd",),
+        now=time.time() - 1800,
         ttl_s=600,
     )
-    trace.expect_refusal("a genuine token that expired 20 minutes ago",
-                         lambda: client.verify_token("SH", expired), "UNAUTHENTICATED")
+    trace.expect_refusal(
+        "a genuine token that expired 20 minutes ago",
+        lambda: client.verify_token("SH", expired),
+        "UNAUTHENTICATED",
+    )
     client.verify_token("SH", fresh)
     trace.ok("a fresh token is accepted once at Shanghai")
-    trace.expect_refusal("the same token presented again (replay)",
-                         lambda: client.verify_token("SH", fresh), "UNAUTHENTICATED")
+    trace.expect_refusal(
+        "the same token presented again (replay)",
+        lambda: client.verify_token("SH", fresh),
+        "UNAUTHENTICATED",
+    )
     js_token = client.issue_token("ZJ", login.session_id, login.session_secret, "JS")
-    trace.expect_refusal("a token for Jiangsu presented in Anhui",
-                         lambda: client.verify_token("AH", js_token), "PERMISSION_DENIED")
+    trace.expect_refusal(
+        "a token for Jiangsu presented in Anhui",
+        lambda: client.verify_token("AH", js_token),
+        "PERMISSION_DENIED",
+    )
 
     trace.section("Logout at home revokes the session federation-wide")
     pending = client.issue_token("ZJ", login.session_id, login.session_secret, "AH")
     client.logout("ZJ", login.session_id, login.session_secret)
     trace.ok("resident logs out at Zhejiang")
     time.sleep(3.0)  # regions poll revocations every 2 s
-    trace.expect_refusal("Anhui refuses a token of the logged-out session (after <= 2 s poll)",
-                         lambda: client.verify_token("AH", pending), "UNAUTHENTICATED")
+    trace.expect_refusal(
+        "Anhui refuses a token of the logged-out session (after <= 2 s poll)",
+        lambda: client.verify_token("AH", pending),
+        "UNAUTHENTICATED",
+    )
 
 
 def run_demo(keep: Path | None = None) -> None:
@@ -163,8 +201,10 @@ def run_demo(keep: Path | None = None) -> None:
         trace.section(f"Federation material in {layout.root}")
         trace.ok("root CA, node certificates, signing keys and hub-signed trust list created")
         with Federation(directory) as fed:
-            trace.ok("hub and four regions running as separate processes over mutual TLS",
-                     ", ".join(f"{r.short} pid {p.pid}" for r, p in fed.procs.items()))
+            trace.ok(
+                "hub and four regions running as separate processes over mutual TLS",
+                ", ".join(f"{r.short} pid {p.pid}" for r, p in fed.procs.items()),
+            )
             with FederationClient(directory) as client:
                 identity_story(client, layout, trace)
     if trace.failures:

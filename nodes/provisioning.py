@@ -1,4 +1,4 @@
-"""Federation material: root CA, node certificates, signing keys, signed trust list, node configs."""
+"""Federation material: root CA, node certificates, signing keys, signed trust list, configs."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
 from nodes.interceptors import FederationInterceptor
 from nodes.pb.v1 import (
-    diagnostics_pb2,
     diagnostics_pb2_grpc,
     hub_pb2,
     hub_pb2_grpc,

@@ -32,8 +32,15 @@ class Federation:
         log = open(self.log_path(region), "ab")  # noqa: SIM115 - owned by the child
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nodes.cli", "node", "serve",
-             "--config", str(self.layout.config(region))],
+            [
+                sys.executable,
+                "-m",
+                "nodes.cli",
+                "node",
+                "serve",
+                "--config",
+                str(self.layout.config(region)),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -66,7 +73,9 @@ class Federation:
 
     def tail(self, region: Region, lines: int = 20) -> str:
         try:
-            return "\n".join(self.log_path(region).read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                self.log_path(region).read_text(errors="replace").splitlines()[-lines:]
+            )
         except OSError:
             return ""
 

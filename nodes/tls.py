@@ -57,4 +57,3 @@ def peer_of(context: grpc.ServicerContext) -> Peer | None:
     cert = x509.load_pem_x509_certificate(pem)
     der_fp = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
     return Peer(fingerprint=der_fp, entity_id=entity_id_of(cert) or "")
-

@@ -98,7 +98,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             _require(request.session_id, "session_id"), request.session_secret
         )
         self._rt.audit(
-            caller().entity_id, "identity.logout", "granted", session.subject_id,
+            caller().entity_id,
+            "identity.logout",
+            "granted",
+            session.subject_id,
             {"session_id": session.session_id},
         )
         return identity_pb2.LogoutResponse(revoked_at=session.revoked_at or 0.0)

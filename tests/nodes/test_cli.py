@@ -21,9 +21,12 @@ def _json(output: str) -> object:
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    groups = {"node": ["serve", "health"], "federation": ["init", "rotate-keys", "up", "trust-list"],
-              "identity": ["register", "enrol-face", "login", "token", "verify", "logout"],
-              "audit": ["verify", "show"]}
+    groups = {
+        "node": ["serve", "health"],
+        "federation": ["init", "rotate-keys", "up", "trust-list"],
+        "identity": ["register", "enrol-face", "login", "token", "verify", "logout"],
+        "audit": ["verify", "show"],
+    }
     assert runner.invoke(root, ["--help"]).exit_code == 0
     for group, commands in groups.items():
         assert runner.invoke(root, [group, "--help"]).exit_code == 0
@@ -36,8 +39,19 @@ def test_every_command_has_help() -> None:
 def test_init_writes_material_and_trust_list_offline(tmp_path: Path) -> None:
     runner = CliRunner()
     directory = tmp_path / "fed"
-    result = runner.invoke(root, ["federation", "init", "--dir", str(directory), "--base-port",
-                                  "0", "--password-cost", "10"])
+    result = runner.invoke(
+        root,
+        [
+            "federation",
+            "init",
+            "--dir",
+            str(directory),
+            "--base-port",
+            "0",
+            "--password-cost",
+            "10",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = _json(result.stdout)
     assert isinstance(out, dict) and len(out["configs"]) == 5
@@ -52,8 +66,9 @@ def test_init_writes_material_and_trust_list_offline(tmp_path: Path) -> None:
     regions = {m["region_code"]: m for m in trust["members"] if "region" in m["roles"]}
     assert set(regions) == {"310000", "320000", "330000", "340000"}
     assert all(m["jwks"]["keys"][0]["crv"] == "Ed25519" for m in regions.values())
-    rotated = runner.invoke(root, ["federation", "rotate-keys", "--dir", str(directory),
-                                   "--region", "ZJ"])
+    rotated = runner.invoke(
+        root, ["federation", "rotate-keys", "--dir", str(directory), "--region", "ZJ"]
+    )
     assert rotated.exit_code == 0
     assert len(_json(rotated.stdout)["keys"]) == 2  # type: ignore[index]
 
@@ -62,11 +77,39 @@ def test_identity_commands_against_running_nodes(fed_dir: Path) -> None:
     runner = CliRunner()
     subject = new_citizen()
     d = ["--dir", str(fed_dir)]
-    reg = runner.invoke(root, ["identity", "register", *d, "--region", "ZJ", "--id", subject,
-                               "--name", "CLI Person", "--password", "Lotus-pond-2024"])
+    reg = runner.invoke(
+        root,
+        [
+            "identity",
+            "register",
+            *d,
+            "--region",
+            "ZJ",
+            "--id",
+            subject,
+            "--name",
+            "CLI Person",
+            "--password",
+            "Lotus-pond-2024",
+        ],
+    )
     assert reg.exit_code == 0, reg.output
-    login = runner.invoke(root, ["identity", "login", *d, "--region", "330000", "--id", subject,
-                                 "--password", "Lotus-pond-2024", "--audience", "SH"])
+    login = runner.invoke(
+        root,
+        [
+            "identity",
+            "login",
+            *d,
+            "--region",
+            "330000",
+            "--id",
+            subject,
+            "--password",
+            "Lotus-pond-2024",
+            "--audience",
+            "SH",
+        ],
+    )
     assert login.exit_code == 0, login.output
     out = _json(login.stdout)
     assert isinstance(out, dict)
@@ -84,8 +127,9 @@ def test_identity_commands_against_running_nodes(fed_dir: Path) -> None:
 
 def test_bad_input_exit_codes(tmp_path: Path, fed_dir: Path) -> None:
     runner = CliRunner()
-    missing = runner.invoke(root, ["identity", "verify", "--dir", str(tmp_path / "none"),
-                                   "--region", "SH", "x.y.z"])
+    missing = runner.invoke(
+        root, ["identity", "verify", "--dir", str(tmp_path / "none"), "--region", "SH", "x.y.z"]
+    )
     assert missing.exit_code == 2
     assert "yrd federation init" in _json(missing.stderr)["message"]  # type: ignore[index]
     region = runner.invoke(root, ["node", "health", "--dir", str(fed_dir), "--region", "Mars"])
@@ -121,8 +165,14 @@ def test_audit_verify_detects_tampering(fed_dir: Path) -> None:
     dst.close()
     text = config.read_text().replace(str(fed_dir / "sh" / "node.sqlite3"), str(db))
     text = text.replace("{dir}/sh/node.sqlite3", str(db))
-    for key in ("ca_cert", "tls_cert", "tls_key", "anchor_jwk", "signing_keys_dir",
-                "trust_list_cache"):
+    for key in (
+        "ca_cert",
+        "tls_cert",
+        "tls_key",
+        "anchor_jwk",
+        "signing_keys_dir",
+        "trust_list_cache",
+    ):
         text = text.replace(f'{key} = "', f'{key} = "{fed_dir}/')
     bad_config = copy_dir / "sh.toml"
     bad_config.write_text(text)

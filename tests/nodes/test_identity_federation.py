@@ -53,7 +53,9 @@ def test_replay_wrong_audience_and_forgery_are_refused(client: FederationClient)
     js = client.issue_token("ZJ", login.session_id, login.session_secret, "JS")
     with pytest.raises(PermissionDenied, match="meant for yrd:js:320000"):
         client.verify_token("AH", js)
-    head, body, sig = client.issue_token("ZJ", login.session_id, login.session_secret, "SH").split(".")
+    head, body, sig = client.issue_token("ZJ", login.session_id, login.session_secret, "SH").split(
+        "."
+    )
     forged_sig = ("A" if sig[0] != "A" else "B") + sig[1:]
     with pytest.raises(Unauthenticated, match="forged"):
         client.verify_token("SH", f"{head}.{body}.{forged_sig}")
@@ -66,9 +68,18 @@ def test_expired_token_refused(client: FederationClient, fed_dir: Path) -> None:
     member = read_trust_list(layout).member(Region.ZJ.entity_id)
     key = load_active_signing_key(layout.signing_dir(Region.ZJ), member.signing_keys)
     token = mint_token(
-        key, issuer=Region.ZJ.entity_id, subject=new_citizen(), audience=Region.SH.entity_id,
-        session_id="s" * 20, assurance=Assurance.LOW, home_region="330000",
-        subject_kind="natural", name="X", amr=("pwd",), now=time.time() - 3600, ttl_s=600,
+        key,
+        issuer=Region.ZJ.entity_id,
+        subject=new_citizen(),
+        audience=Region.SH.entity_id,
+        session_id="s" * 20,
+        assurance=Assurance.LOW,
+        home_region="330000",
+        subject_kind="natural",
+        name="X",
+        amr=("pwd",),
+        now=time.time() - 3600,
+        ttl_s=600,
     )
     with pytest.raises(Unauthenticated, match="expired"):
         client.verify_token("SH", token)
@@ -117,6 +128,7 @@ def test_logout_revokes_federation_wide_within_poll_delay(client: FederationClie
     subject = _register(client)
     login = client.login("ZJ", subject, PASSWORD, ["SH", "AH"])
     client.logout("ZJ", login.session_id, login.session_secret)
+
     # the poll interval is 0.5 s in tests; accept within a bounded wait
     def refused() -> None:
         token = login.tokens[Region.AH.entity_id]

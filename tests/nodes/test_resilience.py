@@ -38,7 +38,7 @@ def test_regions_keep_serving_on_cached_trust_list_while_hub_is_down(
 def test_rotated_key_signs_new_tokens_and_old_tokens_still_verify(
     small_fed: tuple[Path, Federation],
 ) -> None:
-    directory, fed = small_fed
+    directory, _fed = small_fed
     with FederationClient(directory) as client:
         subject = new_citizen()
         client.register("ZJ", "natural", subject, "Rotation Test", PASSWORD)
@@ -94,7 +94,9 @@ def _drop_node_schemas(url: str, prefix: str) -> None:
 def test_nodes_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     """Every node in its own schema (prefix from the URL); writes survive kill -9."""
     prefix = postgres_url.rsplit("schema=", 1)[1]
-    directory = make_federation(tmp_path / "federation", store="postgresql", postgres_url=postgres_url)
+    directory = make_federation(
+        tmp_path / "federation", store="postgresql", postgres_url=postgres_url
+    )
     try:
         with Federation(directory, regions=(Region.HUB, Region.ZJ, Region.SH)) as fed:
             assert "schema=" + prefix + "_zj" in (directory / "zj.toml").read_text()
