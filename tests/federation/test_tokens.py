@@ -1,0 +1,365 @@
+"""Tests for federated tokens: minting at the home region, offline verification anywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from federation.assurance import Assurance
+from federation.clock import FixedClock
+from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from federation.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
+from federation.regions import Region
+from federation.tokens import (
+    DEFAULT_SKEW_S,
+    DEFAULT_TTL_S,
+    MAX_TTL_S,
+    TokenClaims,
+    TokenVerifier,
+    mint_token,
+)
+from federation.trustlist import Member, TrustList
+
+NOW = 1_750_000_000
+KEYS = {region: SigningKey.generate() for region in Region}
+SH, ZJ, HUB = Region.SH.entity_id, Region.ZJ.entity_id, Region.HUB.entity_id
+OPERATOR = "yrd:operator:100000"
+OPERATOR_KEY = SigningKey.generate()
+
+
+def _member(region: Region) -> Member:
+    return Member(
+        entity_id=region.entity_id,
+        region_code=region.code,
+        name=region.label,
+        roles=("hub",) if region is Region.HUB else ("region",),
+        endpoint="",
+        tls_fingerprints=(),
+        signing_keys=(KEYS[region].jwk,),
+    )
+
+
+TRUST = TrustList(
+    version=1,
+    issued_at=NOW,
+    expires_at=NOW + 86400,
+    root_ca_fingerprint="ab" * 32,
+    members=(
+        *(_member(r) for r in Region),
+        Member(OPERATOR, "100000", "op", ("operator",), "", (), (OPERATOR_KEY.jwk,)),
+    ),
+)
+
+
+class Harness:
+    """A verifier at Zhejiang with an in-memory replay cache and revocation set."""
+
+    def __init__(self, trust: TrustList = TRUST, audience: str = ZJ) -> None:
+        self.trust = trust
+        self.seen: dict[tuple[str, str], float] = {}
+        self.revoked: set[tuple[str, str]] = set()
+        self.revocation_calls: list[tuple[str, str]] = []
+        self.verifier = TokenVerifier(audience, lambda: self.trust, self._replay, self._revoked)
+
+    def _replay(self, audience: str, jti: str, expires_at: float) -> bool:
+        if (audience, jti) in self.seen:
+            return False
+        self.seen[(audience, jti)] = expires_at
+        return True
+
+    def _revoked(self, issuer: str, session_id: str) -> bool:
+        self.revocation_calls.append((issuer, session_id))
+        return (issuer, session_id) in self.revoked
+
+    def verify(
+        self, token: str, required: Assurance = Assurance.LOW, now: float = NOW
+    ) -> TokenClaims:
+        return self.verifier.verify(token, required, now)
+
+
+def mint(
+    key: SigningKey | None = None,
+    *,
+    issuer: str = SH,
+    audience: str = ZJ,
+    assurance: Assurance = Assurance.LOW,
+    now: float = NOW,
+    ttl_s: int = DEFAULT_TTL_S,
+    session_id: str = "session-1",
+) -> str:
+    return mint_token(
+        key or KEYS[Region.SH],
+        issuer=issuer,
+        subject="310101199001011234",
+        audience=audience,
+        session_id=session_id,
+        assurance=assurance,
+        home_region="310000",
+        subject_kind="natural",
+        name="张三",
+        amr=("pwd",),
+        now=now,
+        ttl_s=ttl_s,
+    )
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    return dict(json.loads(b64url_decode(token.split(".")[1])))
+
+
+def forge(claims: dict[str, Any], key: SigningKey | None = None, typ: str = "JWT") -> str:
+    """A token with arbitrary claims, properly signed by `key` (a listed SH key by default)."""
+    return sign_compact(claims, key or KEYS[Region.SH], typ=typ)
+
+
+def with_claims(token: str, **changes: Any) -> str:
+    """The same token with changed claims and the original signature (tampering)."""
+    head, _, sig = token.split(".")
+    body = b64url_encode(json.dumps({**claims_of(token), **changes}).encode())
+    return f"{head}.{body}.{sig}"
+
+
+# --- minting -----------------------------------------------------------------------------------
+
+
+def test_minted_claims() -> None:
+    claims = claims_of(mint(assurance=Assurance.HIGH, ttl_s=300))
+    assert claims["iss"] == SH and claims["aud"] == ZJ
+    assert claims["iat"] == NOW and claims["exp"] == NOW + 300
+    assert claims["acr"] == "urn:yrd:loa:high"
+    assert claims["sid"] == "session-1" and claims["home"] == "310000"
+    assert claims["sub_kind"] == "natural" and claims["name"] == "张三"
+    assert claims["amr"] == ["pwd"]
+
+
+def test_each_mint_has_a_fresh_jti() -> None:
+    assert len({claims_of(mint())["jti"] for _ in range(20)}) == 20
+
+
+@pytest.mark.parametrize("ttl", [1, DEFAULT_TTL_S, MAX_TTL_S])
+def test_mint_ttl_bounds_accepted(ttl: int) -> None:
+    claims = claims_of(mint(ttl_s=ttl))
+    assert claims["exp"] - claims["iat"] == ttl
+
+
+@pytest.mark.parametrize("ttl", [0, -1, MAX_TTL_S + 1, 10**9])
+def test_mint_ttl_bounds_refused(ttl: int) -> None:
+    with pytest.raises(InvalidArgument, match=f"1..{MAX_TTL_S}"):
+        mint(ttl_s=ttl)
+
+
+def test_mint_truncates_fractional_now() -> None:
+    claims = claims_of(mint(now=NOW + 0.99))
+    assert claims["iat"] == NOW
+
+
+# --- accepting ---------------------------------------------------------------------------------
+
+
+def test_valid_token_is_accepted_once() -> None:
+    h = Harness()
+    token = mint(assurance=Assurance.SUBSTANTIAL)
+    claims = h.verify(token, Assurance.SUBSTANTIAL)
+    assert claims.issuer == SH and claims.audience == ZJ
+    assert claims.assurance is Assurance.SUBSTANTIAL
+    assert claims.to_dict() == claims_of(token)
+    assert h.seen == {(ZJ, claims.jti): claims.expires_at + DEFAULT_SKEW_S}
+    assert h.revocation_calls == [(SH, "session-1")]
+    with pytest.raises(Unauthenticated, match="replay"):
+        h.verify(token)
+
+
+def test_a_different_audience_has_its_own_replay_cache() -> None:
+    h_zj, h_js = Harness(), Harness(audience=Region.JS.entity_id)
+    h_zj.verify(mint())
+    h_js.verify(mint(audience=Region.JS.entity_id))
+    assert len(h_zj.seen) == len(h_js.seen) == 1
+
+
+def test_higher_assurance_satisfies_a_lower_requirement() -> None:
+    claims = Harness().verify(mint(assurance=Assurance.HIGH), Assurance.LOW)
+    assert claims.assurance is Assurance.HIGH
+
+
+# --- refusing ----------------------------------------------------------------------------------
+
+
+def test_wrong_audience_is_permission_denied() -> None:
+    with pytest.raises(PermissionDenied, match=f"meant for {Region.JS.entity_id}, not {ZJ}"):
+        Harness().verify(mint(audience=Region.JS.entity_id))
+
+
+def test_expiry_with_skew() -> None:
+    token_a, token_b = mint(ttl_s=60), mint(ttl_s=60)
+    h = Harness()
+    # within the skew after exp: still accepted
+    assert h.verify(token_a, now=NOW + 60 + DEFAULT_SKEW_S).jti
+    with pytest.raises(Unauthenticated, match="expired"):
+        h.verify(token_b, now=NOW + 60 + DEFAULT_SKEW_S + 1)
+    assert len(h.seen) == 1  # the refused token did not enter the replay cache
+
+
+def test_issued_in_the_future() -> None:
+    h = Harness()
+    assert h.verify(mint(now=NOW + DEFAULT_SKEW_S)).issued_at == NOW + DEFAULT_SKEW_S
+    with pytest.raises(Unauthenticated, match="future"):
+        h.verify(mint(now=NOW + DEFAULT_SKEW_S + 1))
+
+
+def test_lifetime_too_long_is_refused_even_when_signed() -> None:
+    claims = claims_of(mint())
+    ok = forge({**claims, "exp": claims["iat"] + MAX_TTL_S, "jti": "a" * 24})
+    assert Harness().verify(ok).expires_at == NOW + MAX_TTL_S
+    long = forge({**claims, "exp": claims["iat"] + MAX_TTL_S + 1})
+    with pytest.raises(Unauthenticated, match="lifetime"):
+        Harness().verify(long)
+
+
+def test_unknown_issuer() -> None:
+    token = forge({**claims_of(mint()), "iss": "yrd:bj:110000"})
+    with pytest.raises(Unauthenticated, match="not a member"):
+        Harness().verify(token)
+
+
+def test_key_not_listed_for_the_claimed_issuer() -> None:
+    # signed with Shanghai's real key, but claiming to come from Zhejiang
+    token = mint(KEYS[Region.SH], issuer=ZJ)
+    with pytest.raises(Unauthenticated, match=f"not listed for {ZJ}"):
+        Harness().verify(token)
+
+
+def test_unlisted_key_with_a_listed_kid_is_forged() -> None:
+    impostor = SigningKey.generate()
+    token = sign_compact(claims_of(mint()), impostor, extra_header={"kid": KEYS[Region.SH].kid})
+    with pytest.raises(Unauthenticated, match="forged"):
+        Harness().verify(token)
+
+
+@pytest.mark.parametrize(("issuer", "key"), [(HUB, KEYS[Region.HUB]), (OPERATOR, OPERATOR_KEY)])
+def test_issuers_that_are_not_regions_are_refused(issuer: str, key: SigningKey) -> None:
+    token = mint(key, issuer=issuer)
+    with pytest.raises(Unauthenticated, match="not a region"):
+        Harness().verify(token)
+
+
+def test_key_expired_from_the_trust_list() -> None:
+    sh = TRUST.member(SH)
+    retired = dataclasses.replace(sh.signing_keys[0], not_after=NOW + 10)
+    h = Harness(TRUST.with_member(dataclasses.replace(sh, signing_keys=(retired,))))
+    h.verify(mint(), now=NOW + 10)
+    with pytest.raises(Unauthenticated, match="expired from the trust list"):
+        h.verify(mint(), now=NOW + 11)
+
+
+@pytest.mark.parametrize(
+    ("have", "need"),
+    [(Assurance.LOW, Assurance.SUBSTANTIAL), (Assurance.LOW, Assurance.HIGH),
+     (Assurance.SUBSTANTIAL, Assurance.HIGH)],
+)
+def test_insufficient_assurance(have: Assurance, need: Assurance) -> None:
+    h = Harness()
+    token = mint(assurance=have)
+    with pytest.raises(PermissionDenied, match=f"{have.name.lower()} is below the required"):
+        h.verify(token, need)
+    # the refusal did not burn the token: it still works where its level suffices
+    assert h.verify(token, have).assurance is have
+
+
+def test_revoked_session() -> None:
+    h = Harness()
+    h.revoked.add((SH, "session-1"))
+    with pytest.raises(Unauthenticated, match="logged out"):
+        h.verify(mint())
+    assert h.verify(mint(session_id="session-2")).session_id == "session-2"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"aud": ZJ}, {"sub": "other"}, {"exp": NOW + 10**6}, {"acr": "urn:yrd:loa:high"},
+     {"iss": ZJ}, {"sid": "other"}, {"name": "李四"}],
+)
+def test_tampered_claims_are_refused(change: dict[str, Any]) -> None:
+    # a token for Jiangsu re-addressed to Zhejiang must fail the signature, not pass
+    token = mint(audience=Region.JS.entity_id) if "aud" in change else mint()
+    with pytest.raises(Unauthenticated, match=r"forged|not listed"):
+        Harness().verify(with_claims(token, **change))
+
+
+@settings(deadline=None)
+@given(
+    claim=st.sampled_from(["iss", "sub", "aud", "iat", "exp", "jti", "acr", "sid", "home", "name"]),
+    value=st.one_of(st.text(max_size=30), st.integers(NOW - 10**6, NOW + 10**6)),
+)
+def test_any_tampered_claim_is_refused_without_consuming_anything(
+    claim: str, value: object
+) -> None:
+    token = mint()
+    if claims_of(token)[claim] == value:
+        return
+    h = Harness()
+    with pytest.raises((Unauthenticated, PermissionDenied)) as info:
+        h.verify(with_claims(token, **{claim: value}))
+    if isinstance(info.value, PermissionDenied):
+        pytest.fail(f"tampered token reached the audience check: {info.value}")
+    assert h.seen == {}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iss": SH, "aud": ZJ},
+        {**{"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "sid": "s"},
+         "acr": "urn:yrd:loa:low"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": "soon", "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:medium", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "short",
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a b" * 8,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": [NOW], "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+    ],
+)
+def test_signed_but_malformed_claims_are_unauthenticated(claims: dict[str, Any]) -> None:
+    with pytest.raises(Unauthenticated):
+        Harness().verify(forge(claims))
+
+
+def test_non_json_payload_is_unauthenticated() -> None:
+    with pytest.raises(Unauthenticated, match="unreadable"):
+        Harness().verify(sign_compact(b"not json", KEYS[Region.SH]))
+
+
+@pytest.mark.parametrize("typ", ["face-assertion+jwt", "trustlist+jwt", "at+jwt"])
+def test_other_signed_documents_are_not_tokens(typ: str) -> None:
+    with pytest.raises(Unauthenticated, match="not a federated token"):
+        Harness().verify(forge(claims_of(mint()), typ=typ))
+
+
+def test_malformed_token_is_invalid_argument() -> None:
+    with pytest.raises(InvalidArgument):
+        Harness().verify("not.a.token")
+
+
+def test_trust_list_is_read_at_verification_time() -> None:
+    h = Harness()
+    token = mint()
+    h.trust = TrustList(2, NOW, NOW + 60, "ab" * 32, (TRUST.member(ZJ),))
+    with pytest.raises(Unauthenticated, match="not a member"):
+        h.verify(token)
+
+
+def test_verification_uses_the_injected_clock_value() -> None:
+    clock = FixedClock(NOW)
+    h = Harness()
+    token = mint(ttl_s=60)
+    clock.advance(60 + DEFAULT_SKEW_S + 1)
+    with pytest.raises(Unauthenticated, match="expired 31 s ago"):
+        h.verify(token, now=clock.now())
