@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,12 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
 def b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str) or any(c in text for c in "=+/ \n"):
+    """Strict unpadded base64url: any character outside the alphabet is refused."""
+    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
         raise InvalidArgument("not base64url text")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -156,7 +161,7 @@ class ParsedJws:
     def payload(self) -> dict[str, Any]:
         try:
             value = json.loads(self.payload_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise InvalidArgument(f"JWS payload is not JSON: {exc}") from None
         if not isinstance(value, dict):
             raise InvalidArgument("JWS payload must be a JSON object")
@@ -174,7 +179,7 @@ def parse_compact(token: str) -> ParsedJws:
         raise InvalidArgument("a compact JWS has exactly three dot-separated parts")
     try:
         header = json.loads(b64url_decode(parts[0]))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidArgument("JWS header is not JSON") from None
     if not isinstance(header, dict):
         raise InvalidArgument("JWS header must be a JSON object")

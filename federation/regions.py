@@ -75,6 +75,8 @@ def parse_region(text: str) -> Region:
 def region_of_id_number(id_number: str) -> Region | None:
     """The province whose division code prefixes a citizen id number, if it is a YRD province."""
     prefix = id_number[:2]
+    if len(prefix) < 2 or not prefix.isdigit():
+        return None
     for region in PROVINCES:
         if region.code.startswith(prefix):
             return region

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from federation.audit import AuditDraft, AuditRecord
 
@@ -52,6 +52,67 @@ class QuotaResult:
     limit: int
 
 
+@dataclass(frozen=True)
+class LicenceRecord:
+    """An issued, sealed licence held by its issuing region."""
+
+    identifier: str
+    request_id: str
+    request_hash: str  # sha-256 of the issue request, to tell a retry from a reused id
+    type_code: str
+    holder_code: str
+    authority_code: str
+    sd_jwt: str  # full serialization: issuer JWT and every disclosure
+    status_index: int
+    status: int  # federation.licences.LicenceStatus value
+    issued_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A cross-province case (跨省通办) at its owner region; `version` guards transitions."""
+
+    case_id: str
+    request_id: str
+    request_hash: str
+    item_code: str
+    owner_region: str
+    window_region: str
+    window_id: str
+    applicant_id: str
+    state: str
+    data: Mapping[str, Any]
+    created_at: float
+    updated_at: float
+    deadline_at: float
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    """One persisted transition of a case (seq is per case, from 1)."""
+
+    case_id: str
+    seq: int
+    time: float
+    from_state: str
+    to_state: str
+    actor: str
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseRating:
+    """The applicant's evaluation (好差评) of a closed case."""
+
+    case_id: str
+    score: int
+    reasons: tuple[str, ...]
+    comment: str
+    rated_at: float
+
+
 @runtime_checkable
 class Store(Protocol):
     """Persistence for one node. Every method is atomic; a returned write is durable."""
@@ -96,5 +157,50 @@ class Store(Protocol):
 
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the last entry, or (0, GENESIS_HASH) if the log is empty."""
+
+    # licences (issuing region)
+    def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
+        """Insert; idempotent by request_id: a retry with the same request_hash returns the
+        stored record and False; the same request_id with another hash raises AlreadyExists;
+        a duplicate identifier or status_index raises AlreadyExists."""
+
+    def get_licence(self, identifier: str) -> LicenceRecord | None: ...
+
+    def licences_of_holder(self, holder_code: str) -> list[LicenceRecord]:
+        """Every licence of a holder, oldest first."""
+
+    def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
+        """Change the status; raises NotFound for an unknown identifier."""
+
+    def status_entries(self) -> list[tuple[int, int]]:
+        """(status_index, status) of every licence, to build the signed status list."""
+
+    # cases (owner region)
+    def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
+        """Insert the case and its first event atomically; idempotent by request_id exactly
+        like add_licence (same hash -> stored case and False, other hash -> AlreadyExists)."""
+
+    def get_case(self, case_id: str) -> CaseRecord | None: ...
+
+    def transition_case(
+        self, case_id: str, expected_version: int, state: str, data: Mapping[str, Any],
+        event: CaseEvent,
+    ) -> CaseRecord:
+        """Atomically set state and data, bump version and append the event, only if the
+        stored version equals expected_version (else FailedPrecondition); NotFound if absent.
+        The event's seq is assigned by the store (the passed seq is ignored)."""
+
+    def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]: ...
+
+    def list_cases(
+        self, owner_region: str | None = None, window_region: str | None = None,
+        applicant_id: str | None = None,
+    ) -> list[CaseRecord]:
+        """Cases matching every given filter, oldest first."""
+
+    def rate_case(self, rating: CaseRating) -> None:
+        """Store the rating; AlreadyExists if the case was rated already."""
+
+    def case_ratings(self) -> list[CaseRating]: ...
 
     def close(self) -> None: ...
