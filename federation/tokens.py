@@ -147,13 +147,13 @@ class TokenVerifier:
         if "region" not in issuer.roles:
             raise Unauthenticated(f"{issuer_id} is not a region and cannot issue tokens")
         try:
-            return issuer.key(kid, now)
+            return issuer.key(kid, now, use="sig")
         except UnknownKey:
             # the issuer may have rotated before our next scheduled refresh: look once more
             if self._refresh_trust is None:
                 raise
             self._refresh_trust()
-            return self._trust_list().member(issuer_id).key(kid, now)
+            return self._trust_list().member(issuer_id).key(kid, now, use="sig")
 
     def verify(self, token: str, required: Assurance, now: float) -> TokenClaims:
         parsed = parse_compact(token)

@@ -63,10 +63,14 @@ class Member:
         except (KeyError, TypeError) as exc:
             raise InvalidArgument(f"malformed trust list member: missing {exc}") from None
 
-    def key(self, kid: str, now: float) -> Jwk:
-        """The member's signing key `kid`, if listed and not expired from the list."""
+    def key(self, kid: str, now: float, use: str | None = None) -> Jwk:
+        """The member's key `kid`, if listed (for `use`, when given) and not expired."""
         for jwk in self.signing_keys:
             if jwk.kid == kid:
+                if use is not None and jwk.use != use:
+                    raise Unauthenticated(
+                        f"key {kid} of {self.entity_id} is listed for {jwk.use!r}, not {use!r}"
+                    )
                 if jwk.not_after is not None and now > jwk.not_after:
                     raise Unauthenticated(
                         f"key {kid} of {self.entity_id} expired from the trust list"
@@ -166,9 +170,12 @@ def newer(candidate: TrustList, current: TrustList | None) -> bool:
 
 
 def rotate_member_key(member: Member, new_key: Jwk, retire_after: int, now: float) -> Member:
-    """Add `new_key` first; earlier keys stay listed until `retire_after` for verification."""
+    """Add `new_key` first; earlier keys of its use stay listed until `retire_after`."""
     kept: list[Jwk] = []
     for jwk in member.signing_keys:
+        if jwk.use != new_key.use:
+            kept.append(jwk)  # keys of another use (e.g. seal certification) are untouched
+            continue
         if jwk.not_after is not None and jwk.not_after < now:
             continue  # long expired: drop from the list
         kept.append(jwk if jwk.not_after is not None else replace(jwk, not_after=retire_after))

@@ -38,6 +38,7 @@ class NodeConfig(BaseModel):
     tls_key: Path
     anchor_jwk: Path
     signing_keys_dir: Path
+    node_dir: Path
     trust_list_cache: Path
     trust_list_refresh_s: float = Field(30.0, gt=0)
     revocation_poll_s: float = Field(2.0, gt=0)
@@ -78,6 +79,7 @@ _PATH_KEYS = (
     "tls_key",
     "anchor_jwk",
     "signing_keys_dir",
+    "node_dir",
     "trust_list_cache",
     "trust_list_source",
     "trust_list_signed",

@@ -22,7 +22,7 @@ from federation.pki import (
 )
 from federation.pki import write_private_key as _write_private_key
 from federation.pki import write_public as _write_public
-from federation.regions import Region
+from federation.regions import PROVINCES, Region
 from federation.tokens import MAX_TTL_S
 from federation.trustlist import (
     Member,
@@ -31,6 +31,7 @@ from federation.trustlist import (
     sign_trust_list,
     verify_trust_list,
 )
+from nodes.authorities import provision_authorities
 from nodes.config import render_config
 
 TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
@@ -77,6 +78,9 @@ class Layout:
     def signing_dir(self, region: Region) -> Path:
         return self.node_dir(region) / "signing"
 
+    def sealcert_dir(self, region: Region) -> Path:
+        return self.node_dir(region) / "sealcert"
+
     @property
     def operator_dir(self) -> Path:
         return self.root / "operator"
@@ -99,11 +103,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_signing_key(directory: Path) -> Jwk:
+def _write_signing_key(directory: Path, use: str = "sig") -> Jwk:
     key = SigningKey.generate()
     directory.mkdir(parents=True, exist_ok=True)
     write_private_key(directory / f"{key.kid}.key", key.to_pem())
-    return key.jwk
+    return replace(key.jwk, use=use)
 
 
 def write_trust_list(layout: Layout, trust_list: TrustList) -> str:
@@ -166,7 +170,11 @@ def init_federation(
         key, cert = issue_node_certificate(ca_key, ca_cert, region.entity_id, region.code)
         write_private_key(node / "tls.key", key_to_pem(key))
         write_public(node / "tls.crt", cert_to_pem(cert))
-        jwk = _write_signing_key(layout.signing_dir(region))
+        keys = [_write_signing_key(layout.signing_dir(region))]
+        if region.is_province:
+            # a long-lived key that certifies issuing authorities' seals; token keys rotate
+            # without touching it, so sealed licences stay verifiable
+            keys.append(_write_signing_key(layout.sealcert_dir(region), use="seal"))
         members.append(
             Member(
                 entity_id=region.entity_id,
@@ -175,7 +183,7 @@ def init_federation(
                 roles=("hub",) if region is Region.HUB else ("region",),
                 endpoint=f"127.0.0.1:{ports[region]}",
                 tls_fingerprints=(fingerprint_sha256(cert),),
-                signing_keys=(jwk,),
+                signing_keys=tuple(keys),
             )
         )
     op_key, op_cert = issue_node_certificate(
@@ -202,6 +210,11 @@ def init_federation(
         members=tuple(members),
     )
     write_trust_list(layout, trust_list)
+    for region in PROVINCES:
+        certifier = load_active_signing_key(
+            layout.sealcert_dir(region), trust_list.member(region.entity_id).signing_keys, "seal"
+        )
+        provision_authorities(layout.node_dir(region), region, certifier, now)
     for region in Region:
         _write_node_config(
             layout,
@@ -253,6 +266,7 @@ def _write_node_config(
         "tls_key": f"{name}/tls.key",
         "anchor_jwk": "anchor/trust-anchor.jwk.json",
         "signing_keys_dir": f"{name}/signing",
+        "node_dir": name,
         "trust_list_cache": f"{name}/trustlist-cache.jwt",
         "trust_list_refresh_s": trust_list_refresh_s,
         "revocation_poll_s": revocation_poll_s,
@@ -295,10 +309,12 @@ def rotate_keys(directory: Path, region: Region, now: float | None = None) -> tu
     return new_jwk, updated
 
 
-def load_active_signing_key(directory: Path, listed: tuple[Jwk, ...]) -> SigningKey:
-    """The newest key of ours that the trust list lists and whose private half we hold."""
+def load_active_signing_key(
+    directory: Path, listed: tuple[Jwk, ...], use: str = "sig"
+) -> SigningKey:
+    """The newest key of ours for `use` that the trust list lists and whose private half we hold."""
     for jwk in listed:
-        if jwk.not_after is not None:
+        if jwk.not_after is not None or jwk.use != use:
             continue
         path = directory / f"{jwk.kid}.key"
         if path.exists():
