@@ -92,5 +92,7 @@ def test_streams_are_independent_per_source_and_reproducible() -> None:
     # A different distribution on the same source keeps the same uniforms (monotone coupling).
     d = Streams(1).sampler("service", Distribution(kind="exponential", mean=2))
     assert [d() for _ in range(10)] == pytest.approx([2 * x for x in xs[:10]])
-    other_rep = Streams(1, replication=1).sampler("service", Distribution(kind="exponential", mean=1))
+    other_rep = Streams(1, replication=1).sampler(
+        "service", Distribution(kind="exponential", mean=1)
+    )
     assert other_rep() != xs[0]

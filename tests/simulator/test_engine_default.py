@@ -91,9 +91,11 @@ def test_green_channel_waits_less(tmp_path: Path) -> None:
     sc = default_scenario(["run.horizon_days=5", "behaviour.green_share=0.1"])
     simulate(sc, trace=str(tmp_path / "t.jsonl"))
     rows = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+
     def mean_wait(priority: int) -> float:
         waits = [r["wait"] for r in rows if r["priority"] == priority]
         return sum(waits) / len(waits)
+
     assert mean_wait(0) < mean_wait(2) / 3
 
 

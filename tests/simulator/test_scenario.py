@@ -41,7 +41,11 @@ def test_scenario_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("override", "key", "problem"),
     [
-        ("regions.SH.arrivals.cross_per_hour=-1", "regions.SH.arrivals.cross_per_hour", "greater than or equal to 0"),
+        (
+            "regions.SH.arrivals.cross_per_hour=-1",
+            "regions.SH.arrivals.cross_per_hour",
+            "greater than or equal to 0",
+        ),
         ("hub.failure_prob=1.5", "hub.failure_prob", "less than or equal to 1"),
         ("behaviour.green_share=-0.1", "behaviour.green_share", "greater than or equal to 0"),
         ("regions.XX.arrivals.local_per_hour=1", "regions.XX", "'SH', 'JS', 'ZJ' or 'AH'"),
