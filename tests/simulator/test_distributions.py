@@ -58,7 +58,7 @@ def test_empirical_problems_fail_at_validation(tmp_path: Path) -> None:
     path.write_text(json.dumps({"p50": 3}))
     with pytest.raises(ValueError, match="samples_ms"):
         Distribution(kind="empirical", path=str(path))
-    with pytest.raises(ScenarioError, match="materials.default_link.latency"):
+    with pytest.raises(ScenarioError, match=r"materials\.default_link\.latency"):
         default_scenario(
             [
                 "materials.default_link.latency.kind=empirical",

@@ -101,5 +101,5 @@ def test_common_random_numbers_shrink_the_comparison_interval() -> None:
     paired = compare(base, more, "total.wait.mean", 6)
     assert paired.high < 0  # one more clerk: shorter waits, clearly
     other = mmc_scenario(4, 2.4, 1.0, 5_000, 500, seed=10)
-    with pytest.raises(ValueError, match="same run.seed"):
+    with pytest.raises(ValueError, match=r"same run\.seed"):
         compare(base, other, "total.wait.mean", 2)

@@ -47,7 +47,7 @@ def test_sweep_on_process_pool() -> None:
 
 
 def test_sweep_validates_every_point_before_running() -> None:
-    with pytest.raises(ScenarioError, match="hub.failure_prob"):
+    with pytest.raises(ScenarioError, match=r"hub\.failure_prob"):
         sweep(MMC_RAW, {"hub.failure_prob": ["0.1", "7"]}, 1, progress=False)
 
 
