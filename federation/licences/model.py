@@ -12,11 +12,12 @@ from typing import Any
 
 from federation.codes import validate_citizen_id, validate_credit_code
 from federation.errors import InvalidArgument, NotFound
-from federation.licences.identifier import LicenceIdentifier, make_identifier
+from federation.licences.identifier import LicenceIdentifier, make_identifier, parse_identifier
 from federation.licences.types import FieldValue, HolderKind, LicenceType, licence_type_by_code
 from federation.regions import PROVINCES, Region
 
 _DIVISION = re.compile(r"[1-9][0-9]{5}")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class HolderCodeType(enum.Enum):
@@ -126,6 +127,21 @@ def _validate_fields(
     }
 
 
+def parse_day(value: object, what: str) -> dt.date:
+    """An ISO date `YYYY-MM-DD`, or InvalidArgument naming `what`."""
+    # fromisoformat alone would also take 20250102 or 2025-W01-1: only one spelling is sealed
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+        return _not_a_day(what)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return _not_a_day(what)
+
+
+def _not_a_day(what: str) -> dt.date:
+    raise InvalidArgument(f"{what} must be a date YYYY-MM-DD")
+
+
 def _require_text(value: object, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"{what} must be a non-empty string")
@@ -182,7 +198,11 @@ class Licence:
         holder_code = self.holder_code_type.validate(self.holder_code)
         if holder_code != self.holder_code:
             object.__setattr__(self, "holder_code", holder_code)
-        for day, what in ((self.issue_date, "issue date"), (self.valid_from, "valid from")):
+        days: list[tuple[object, str]] = [(self.issue_date, "issue date"),
+                                          (self.valid_from, "valid from")]
+        if self.valid_until is not None:
+            days.append((self.valid_until, "valid until"))
+        for day, what in days:
             if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
                 raise InvalidArgument(f"{what} must be a date")
         if self.valid_until is not None and self.valid_until < self.valid_from:
@@ -200,6 +220,55 @@ class Licence:
     def region_code(self) -> str:
         """The issuing region's division code (the authority's)."""
         return self.authority.region_code
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (for stores and wire conversions); inverse of `from_dict`."""
+        return {
+            "name": self.name,
+            "type_code": self.type_code,
+            "number": self.number,
+            "identifier": self.identifier.format(),
+            "holder_name": self.holder_name,
+            "holder_code": self.holder_code,
+            "holder_code_type": self.holder_code_type.value,
+            "authority": {
+                "credit_code": self.authority.credit_code,
+                "name": self.authority.name,
+                "region_code": self.authority.region_code,
+            },
+            "issue_date": self.issue_date.isoformat(),
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "fields": dict(self.fields),
+            "status": {"uri": self.status.uri, "index": self.status.index}
+            if self.status else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Licence:
+        """Rebuild and fully re-validate a licence from `to_dict` output."""
+        try:
+            authority, status = data["authority"], data.get("status")
+            return cls(
+                name=data["name"],
+                type_code=data["type_code"],
+                number=data["number"],
+                identifier=parse_identifier(data["identifier"]),
+                holder_name=data["holder_name"],
+                holder_code=data["holder_code"],
+                holder_code_type=parse_holder_code_type(data["holder_code_type"]),
+                authority=IssuingAuthority(
+                    authority["credit_code"], authority["name"], authority["region_code"]
+                ),
+                issue_date=parse_day(data["issue_date"], "issue_date"),
+                valid_from=parse_day(data["valid_from"], "valid_from"),
+                valid_until=parse_day(data["valid_until"], "valid_until")
+                if data.get("valid_until") else None,
+                fields=data.get("fields") or {},
+                status=StatusReference(status["uri"], status["index"]) if status else None,
+            )
+        except (KeyError, TypeError) as exc:
+            raise InvalidArgument(f"malformed licence record: {exc!r}") from None
 
     def personal_claims(self) -> dict[str, FieldValue]:
         """Every selectively disclosable claim: holder, number and the type-specific fields."""
@@ -255,6 +324,7 @@ __all__ = [
     "Licence",
     "StatusReference",
     "build_licence",
+    "parse_day",
     "parse_holder_code_type",
     "region_of_division",
 ]

@@ -15,6 +15,7 @@ from federation.licences.model import (
     IssuingAuthority,
     Licence,
     StatusReference,
+    parse_day,
     parse_holder_code_type,
 )
 from federation.licences.sdjwt import (
@@ -156,15 +157,7 @@ class VerifiedLicence:
 
 
 def _date_claim(payload: dict[str, Any], name: str) -> dt.date:
-    value = payload.get(name)
-    try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else _no_date(name)
-    except ValueError:
-        return _no_date(name)
-
-
-def _no_date(name: str) -> dt.date:
-    raise InvalidArgument(f"sealed claim {name!r} must be a date YYYY-MM-DD")
+    return parse_day(payload.get(name), f"sealed claim {name!r}")
 
 
 def _str_claim(payload: dict[str, Any], name: str) -> str:

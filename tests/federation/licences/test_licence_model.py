@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from licence_world import BUSINESS_FIELDS, DRIVING_FIELDS, ENTERPRISE_CODE, PERSON_ID, World
 
 from federation.codes import make_credit_code
 from federation.errors import InvalidArgument
-from federation.licences import HolderCodeType, IssuingAuthority, StatusReference
-from federation.licences.model import parse_holder_code_type, region_of_division
+from federation.licences import HolderCodeType, IssuingAuthority, Licence, StatusReference
+from federation.licences.model import parse_day, parse_holder_code_type, region_of_division
 from federation.regions import Region
 
 
@@ -136,3 +137,36 @@ def test_parse_holder_code_type() -> None:
     assert parse_holder_code_type("credit_code") is HolderCodeType.CREDIT_CODE
     with pytest.raises(InvalidArgument, match="holder code type"):
         parse_holder_code_type("passport")
+
+
+def test_dict_round_trip(world: World) -> None:
+    for licence in (world.driving_licence(), world.business_licence()):
+        data = licence.to_dict()
+        assert Licence.from_dict(data) == licence
+        assert Licence.from_dict(json.loads(json.dumps(data))) == licence
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"identifier": "1.2.3"}, "starts with"),
+        ({"issue_date": "20250102"}, "issue_date must be a date"),
+        ({"valid_until": "2031-02-30"}, "valid_until must be a date"),
+        ({"holder_code_type": "passport"}, "holder code type"),
+        ({"authority": None}, "malformed licence record"),
+    ],
+)
+def test_from_dict_refuses_bad_records(world: World, change: dict[str, object],
+                                       message: str) -> None:
+    data = {**world.driving_licence().to_dict(), **change}
+    with pytest.raises(InvalidArgument, match=message):
+        Licence.from_dict(data)
+    del data["name"]
+    with pytest.raises(InvalidArgument):
+        Licence.from_dict(data)
+
+
+def test_dates_must_be_dates(world: World) -> None:
+    with pytest.raises(InvalidArgument, match="valid until must be a date"):
+        world.driving_licence(valid_until="2031-01-02")
+    assert parse_day("2025-01-02", "d") == dt.date(2025, 1, 2)
