@@ -70,7 +70,9 @@ def test_init_writes_material_and_trust_list_offline(tmp_path: Path) -> None:
         root, ["federation", "rotate-keys", "--dir", str(directory), "--region", "ZJ"]
     )
     assert rotated.exit_code == 0
-    assert len(_json(rotated.stdout)["keys"]) == 2  # type: ignore[index]
+    keys = _json(rotated.stdout)["keys"]  # type: ignore[index]
+    assert [k["use"] for k in keys] == ["sig", "sig", "seal"]
+    assert "exp" in keys[1] and "exp" not in keys[0] and "exp" not in keys[2]
 
 
 def test_identity_commands_against_running_nodes(fed_dir: Path) -> None:
