@@ -81,12 +81,7 @@ def test_region_of_id_number(id_number: str, region: Region | None) -> None:
     assert region_of_id_number(id_number) is region
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: region_of_id_number compares a prefix shorter than 2 characters with "
-    "str.startswith, so '' and '3' answer Shanghai (regions.py:78)",
-    raises=AssertionError,
-)
-@pytest.mark.parametrize("text", ["", "3"])
+# regression: '' and '3' answered Shanghai before e0c2df2
+@pytest.mark.parametrize("text", ["", "3", "3a0101", "x1"])
 def test_region_of_a_too_short_id_number_is_none(text: str) -> None:
     assert region_of_id_number(text) is None

@@ -23,7 +23,7 @@ from federation.tokens import (
     TokenVerifier,
     mint_token,
 )
-from federation.trustlist import Member, TrustList
+from federation.trustlist import Member, TrustList, UnknownKey
 
 NOW = 1_750_000_000
 KEYS = {region: SigningKey.generate() for region in Region}
@@ -363,3 +363,60 @@ def test_verification_uses_the_injected_clock_value() -> None:
     clock.advance(60 + DEFAULT_SKEW_S + 1)
     with pytest.raises(Unauthenticated, match="expired 31 s ago"):
         h.verify(token, now=clock.now())
+
+
+def test_a_seal_key_cannot_sign_tokens() -> None:
+    seal_key = SigningKey.generate()
+    seal = dataclasses.replace(seal_key.jwk, use="seal")
+    sh = TRUST.member(SH)
+    trust = TRUST.with_member(dataclasses.replace(sh, signing_keys=(*sh.signing_keys, seal)))
+    with pytest.raises(Unauthenticated, match="listed for 'seal', not 'sig'"):
+        Harness(trust).verify(mint(seal_key))
+
+
+class Refreshing(Harness):
+    """A verifier whose trust list can be refreshed on an unknown key id."""
+
+    def __init__(self, stale: TrustList, fresh: TrustList) -> None:
+        super().__init__(stale)
+        self.fresh = fresh
+        self.refreshes = 0
+        self.verifier = TokenVerifier(
+            ZJ, lambda: self.trust, self._replay, self._revoked, refresh_trust=self._refresh
+        )
+
+    def _refresh(self) -> None:
+        self.refreshes += 1
+        self.trust = self.fresh
+
+
+def test_unknown_kid_refreshes_the_trust_list_once() -> None:
+    new_key = SigningKey.generate()
+    sh = TRUST.member(SH)
+    rotated = dataclasses.replace(sh, signing_keys=(new_key.jwk, *sh.signing_keys))
+    fresh = dataclasses.replace(TRUST.with_member(rotated), version=2)
+    h = Refreshing(TRUST, fresh)
+    assert h.verify(mint()).issuer == SH
+    assert h.refreshes == 0  # a known key needs no refresh
+    assert h.verify(mint(new_key)).issuer == SH
+    assert h.refreshes == 1 and h.trust.version == 2
+    with pytest.raises(UnknownKey):
+        h.verify(mint(SigningKey.generate()))
+    assert h.refreshes == 2  # one look per token, then refused
+
+
+def test_expired_or_wrong_issuer_key_does_not_refresh() -> None:
+    sh = TRUST.member(SH)
+    retired = dataclasses.replace(sh.signing_keys[0], not_after=NOW - 1)
+    stale = TRUST.with_member(dataclasses.replace(sh, signing_keys=(retired,)))
+    h = Refreshing(stale, TRUST)
+    with pytest.raises(Unauthenticated, match="expired from the trust list"):
+        h.verify(mint())
+    with pytest.raises(Unauthenticated, match="not a region"):
+        h.verify(mint(KEYS[Region.HUB], issuer=HUB))
+    assert h.refreshes == 0
+
+
+def test_without_a_refresher_an_unknown_kid_is_refused() -> None:
+    with pytest.raises(UnknownKey, match="not listed"):
+        Harness().verify(mint(SigningKey.generate()))

@@ -16,6 +16,7 @@ from federation.trustlist import (
     TRUST_LIST_TYP,
     Member,
     TrustList,
+    UnknownKey,
     fingerprints,
     newer,
     region_members,
@@ -281,3 +282,32 @@ def test_rotation_survives_signing_and_verification() -> None:
     again = verify_trust_list(sign_trust_list(v2, ANCHOR), ANCHOR.jwk, NOW)
     assert again.member(Region.ZJ.entity_id).signing_keys == rotated.signing_keys
     assert newer(again, tl)
+
+
+def test_member_key_checks_the_use_when_asked() -> None:
+    seal = dataclasses.replace(SigningKey.generate().jwk, use="seal")
+    m = member(Region.SH, KEYS[Region.SH].jwk, seal)
+    assert m.key(seal.kid, NOW) == seal
+    assert m.key(seal.kid, NOW, use="seal") == seal
+    with pytest.raises(Unauthenticated, match="listed for 'seal', not 'sig'"):
+        m.key(seal.kid, NOW, use="sig")
+
+
+def test_an_unlisted_kid_is_unknown_key() -> None:
+    with pytest.raises(UnknownKey):
+        member(Region.SH).key(KEYS[Region.ZJ].kid, NOW)
+    # an expired key is known: a fresher list would not help
+    old = dataclasses.replace(KEYS[Region.SH].jwk, not_after=NOW - 1)
+    with pytest.raises(Unauthenticated) as info:
+        member(Region.SH, old).key(old.kid, NOW)
+    assert not isinstance(info.value, UnknownKey)
+
+
+def test_rotation_leaves_keys_of_another_use_alone() -> None:
+    sig = KEYS[Region.SH].jwk
+    seal = dataclasses.replace(SigningKey.generate().jwk, use="seal")
+    new = SigningKey.generate().jwk
+    rotated = rotate_member_key(member(Region.SH, sig, seal), new, NOW + 2100, NOW)
+    assert [(k.kid, k.use, k.not_after) for k in rotated.signing_keys] == [
+        (new.kid, "sig", None), (sig.kid, "sig", NOW + 2100), (seal.kid, "seal", None)
+    ]
