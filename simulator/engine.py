@@ -14,7 +14,7 @@ from simulator import fastpath
 from simulator.calendar import DAY, day_arrivals, next_open, staff_changes, weekday
 from simulator.recorder import PoolStats, Recorder, RunResult, TraceWriter
 from simulator.records import CaseRecord
-from simulator.resources import MonitoredPool
+from simulator.resources import GAVE_UP, MonitoredPool
 from simulator.scenario import Scenario
 from simulator.streams import Sampler, Streams, UniformStream
 
@@ -219,83 +219,30 @@ class YrdModel:
         t0 = env.now
         clerks = self.clerks[origin]
         beh = self.sc.behaviour
+        who = (case_id, visit, origin, dest, kind, priority, t0)
         if (
             beh.balk_queue is not None
             and clerks.all_busy()
             and clerks.queue_level >= beh.balk_queue
             and self.balk_u() < beh.balk_prob
         ):
-            self._done(
-                CaseRecord(
-                    case_id,
-                    visit,
-                    origin,
-                    dest,
-                    kind,
-                    priority,
-                    t0,
-                    0.0,
-                    0.0,
-                    NAN,
-                    "balked",
-                    "none",
-                    0,
-                    NAN,
-                )
-            )
+            self._done(CaseRecord(*who, 0.0, 0.0, NAN, "balked", "none", 0, NAN))
             return
         face, failures, response = "none", 0, NAN
         held = self.sc.case.clerk_held
         with clerks.request(priority) as req:
-            if req.triggered or self.patience is None:
-                yield req
-            else:
-                yield req | env.timeout(self.patience())
-                if not req.triggered:
-                    gone = env.now - t0
-                    self._done(
-                        CaseRecord(
-                            case_id,
-                            visit,
-                            origin,
-                            dest,
-                            kind,
-                            priority,
-                            t0,
-                            gone,
-                            gone,
-                            NAN,
-                            "reneged",
-                            "none",
-                            0,
-                            NAN,
-                        )
-                    )
-                    return
+            if not req.triggered and self.patience is not None:
+                env.timeout(self.patience()).callbacks.append(req.give_up)  # type: ignore[union-attr]
+            if (yield req) is GAVE_UP:
+                gone = env.now - t0
+                self._done(CaseRecord(*who, gone, gone, NAN, "reneged", "none", 0, NAN))
+                return
             wait = env.now - t0
             if kind != "remote":
-                service = (
-                    self.local_service[origin] if kind == "local" else self.contact_service[origin]
-                )
+                local = kind == "local"
+                service = self.local_service[origin] if local else self.contact_service[origin]
                 yield env.timeout(service())
-                self._done(
-                    CaseRecord(
-                        case_id,
-                        visit,
-                        origin,
-                        dest,
-                        kind,
-                        priority,
-                        t0,
-                        wait,
-                        env.now - t0,
-                        NAN,
-                        "served",
-                        "none",
-                        0,
-                        NAN,
-                    )
-                )
+                self._done(CaseRecord(*who, wait, env.now - t0, NAN, "served", "none", 0, NAN))
                 return
             yield env.timeout(self.intake())
             face = yield from self.face_check(origin)
@@ -307,24 +254,8 @@ class YrdModel:
         if not held:
             response = yield from self.review(dest, priority)
         outcome, result = self.decide(case_id, visit, origin, dest, priority, first)
-        self._done(
-            CaseRecord(
-                case_id,
-                visit,
-                origin,
-                dest,
-                kind,
-                priority,
-                t0,
-                wait,
-                env.now - t0,
-                response,
-                outcome,
-                face,
-                failures,
-                result,
-            )
-        )
+        sojourn = env.now - t0
+        self._done(CaseRecord(*who, wait, sojourn, response, outcome, face, failures, result))
 
     def face_check(self, origin: str) -> Generator[simpy.Event, Any, str]:
         """Face verification at the hub, with retries, daily quota and manual fallback."""
