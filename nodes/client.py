@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,8 @@ from nodes.pb.v1 import (
     diagnostics_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    licence_pb2,
+    licence_pb2_grpc,
     trust_pb2,
     trust_pb2_grpc,
 )
@@ -198,5 +201,120 @@ class FederationClient:
         stub = self.identity(region)
         reply: identity_pb2.VerifyTokenResponse = self.call(
             region, "verify token", lambda: stub.VerifyToken(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    # --- licences -----------------------------------------------------------------
+    def licence(self, region: Region | str) -> licence_pb2_grpc.LicenceServiceStub:
+        return licence_pb2_grpc.LicenceServiceStub(self.channel(region))
+
+    def issue_licence(
+        self,
+        region: Region | str,
+        request_id: str,
+        licence_type: str,
+        holder_code: str,
+        holder_name: str,
+        fields: Mapping[str, Any],
+        *,
+        authority_code: str = "",
+        number: str = "",
+        valid_from: str = "",
+        valid_until: str = "",
+        holder_jwk: Mapping[str, Any] | None = None,
+    ) -> licence_pb2.LicenceDocument:
+        req = licence_pb2.IssueLicenceRequest(
+            request_id=request_id,
+            licence_type=licence_type,
+            authority_code=authority_code,
+            holder_code=holder_code,
+            holder_name=holder_name,
+            number=number,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            fields_json=json.dumps(dict(fields), ensure_ascii=False),
+            holder_jwk_json=json.dumps(dict(holder_jwk)) if holder_jwk else "",
+        )
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, "issue licence", lambda: stub.IssueLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def get_licence(self, region: Region | str, identifier: str) -> licence_pb2.LicenceDocument:
+        req = licence_pb2.GetLicenceRequest(identifier=identifier)
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, "get licence", lambda: stub.GetLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def change_licence_status(
+        self, region: Region | str, identifier: str, action: str, reason: str = ""
+    ) -> licence_pb2.LicenceDocument:
+        """action: revoke, suspend or reinstate (at the issuing region)."""
+        req = licence_pb2.ChangeLicenceStatusRequest(identifier=identifier, reason=reason)
+        stub = self.licence(region)
+        method = {
+            "revoke": stub.RevokeLicence,
+            "suspend": stub.SuspendLicence,
+            "reinstate": stub.ReinstateLicence,
+        }[action]
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, f"{action} licence", lambda: method(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def verify_licence(self, region: Region | str, sd_jwt: str) -> licence_pb2.LicenceVerdict:
+        req = licence_pb2.VerifyLicenceRequest(sd_jwt=sd_jwt)
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceVerdict = self.call(
+            region, "verify licence", lambda: stub.VerifyLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def list_holder_licences(
+        self, region: Region | str, token: str, deadline_ms: int = 0
+    ) -> licence_pb2.ListHolderLicencesResponse:
+        req = licence_pb2.ListHolderLicencesRequest(token=token, deadline_ms=deadline_ms)
+        stub = self.licence(region)
+        reply: licence_pb2.ListHolderLicencesResponse = self.call(
+            region, "list licences", lambda: stub.ListHolderLicences(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def fetch_remote_licence(
+        self,
+        region: Region | str,
+        owner_region: str,
+        identifier: str,
+        service_item: str,
+        purpose: str,
+        consent_token: str,
+    ) -> licence_pb2.ReadLicenceResponse:
+        req = licence_pb2.FetchRemoteLicenceRequest(
+            owner_region=parse_region(owner_region).code,
+            read=licence_pb2.ReadLicenceRequest(
+                identifier=identifier,
+                service_item=service_item,
+                purpose=purpose,
+                consent_token=consent_token,
+            ),
+        )
+        stub = self.licence(region)
+        reply: licence_pb2.ReadLicenceResponse = self.call(
+            region, "fetch licence", lambda: stub.FetchRemoteLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def verify_presentation(
+        self, region: Region | str, presentation: str
+    ) -> licence_pb2.VerifyPresentationResponse:
+        req = licence_pb2.VerifyPresentationRequest(presentation=presentation)
+        stub = self.licence(region)
+        reply: licence_pb2.VerifyPresentationResponse = self.call(
+            region,
+            "verify presentation",
+            lambda: stub.VerifyPresentation(req, timeout=self.timeout_s),
         )
         return reply

@@ -48,6 +48,7 @@ class NodeConfig(BaseModel):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     workers: int = Field(16, ge=1, le=256)
     peer_timeout_s: float = Field(2.0, gt=0)
+    status_list_ttl_s: int = Field(300, ge=1, le=86400)
     # hub only
     trust_list_source: Path | None = None
     trust_list_signed: Path | None = None

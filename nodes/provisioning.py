@@ -143,6 +143,7 @@ def init_federation(
     face_daily_limit: int = 10_000,
     trust_list_refresh_s: float = 30.0,
     revocation_poll_s: float = 2.0,
+    status_list_ttl_s: int = 300,
     force: bool = False,
 ) -> TrustList:
     """Create hub and the four regions' material; `base_port=0` picks free ports."""
@@ -226,6 +227,7 @@ def init_federation(
             face_daily_limit,
             trust_list_refresh_s,
             revocation_poll_s,
+            status_list_ttl_s,
         )
     return trust_list
 
@@ -252,6 +254,7 @@ def _write_node_config(
     face_daily_limit: int,
     trust_list_refresh_s: float,
     revocation_poll_s: float,
+    status_list_ttl_s: int,
 ) -> None:
     name = region.short.lower()
     values: dict[str, Any] = {
@@ -271,6 +274,7 @@ def _write_node_config(
         "trust_list_refresh_s": trust_list_refresh_s,
         "revocation_poll_s": revocation_poll_s,
         "password_cost_log2": password_cost_log2,
+        "status_list_ttl_s": status_list_ttl_s,
     }
     quotas = None
     if region is Region.HUB:

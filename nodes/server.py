@@ -15,8 +15,13 @@ from grpc_reflection.v1alpha import reflection
 
 from federation.face import FaceVerificationService, QuotaPolicy
 from federation.identity import FaceCheckResult, IdentityProvider
+from federation.jose import Jwk
+from federation.licences import ElectronicSeal, default_policy
+from federation.licensing import LicenceRegistry
+from federation.regions import Region
 from federation.storage.base import Revocation
 from federation.tokens import TokenVerifier
+from nodes.authorities import AuthorityRegistry
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
@@ -27,13 +32,17 @@ from nodes.pb.v1 import (
     hub_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
+    licence_pb2,
+    licence_pb2_grpc,
     trust_pb2,
     trust_pb2_grpc,
 )
 from nodes.runtime import Background, NodeRuntime
 from nodes.servicers import hub as hub_servicers
 from nodes.servicers import identity as identity_servicers
+from nodes.servicers import licence as licence_servicers
 from nodes.servicers.diagnostics import DiagnosticsServicer
+from nodes.status_cache import StatusListCache
 
 log = logging.getLogger("yrd.node")
 
@@ -63,6 +72,7 @@ class Node:
         roles: dict[str, frozenset[str]] = {}
         roles.update(identity_servicers.ROLES)
         roles.update(hub_servicers.ROLES)
+        roles.update(licence_servicers.ROLES)
         interceptor = FederationInterceptor(self.rt.trust.current, roles, self._refused)
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
@@ -133,10 +143,53 @@ class Node:
                 identity_servicers.IdentityServicer(rt, provider, verifier), self.server
             )
             names.append("yrd.federation.v1.IdentityService")
+            licence_pb2_grpc.add_LicenceServiceServicer_to_server(
+                self._licence_servicer(verifier), self.server
+            )
+            names.append("yrd.federation.v1.LicenceService")
         for name in names:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._service_names = names
         return names
+
+    def _licence_servicer(self, verifier: TokenVerifier) -> licence_servicers.LicenceServicer:
+        rt = self.rt
+        authorities = AuthorityRegistry.load(self.config.node_dir)
+
+        def seal_for(authority_code: str, type_code: str) -> ElectronicSeal:
+            if authority_code:
+                return authorities.for_issue(authority_code, type_code).seal
+            return authorities.default_for(type_code).seal
+
+        registry = LicenceRegistry(
+            region=rt.region,
+            store=rt.store,
+            seal_for=seal_for,
+            status_key=rt.signing_key,
+            clock=rt.clock,
+            status_ttl_s=self.config.status_list_ttl_s,
+        )
+
+        def status_keys(region_code: str, kid: str) -> Jwk:
+            member = rt.trust_list().member_by_region(region_code)
+            return member.key(kid, rt.clock.now(), use="sig")
+
+        cache = StatusListCache(self._fetch_status_list, status_keys, rt.clock)
+        return licence_servicers.LicenceServicer(
+            rt, registry, verifier, cache, default_policy(), self._licence_stub
+        )
+
+    def _licence_stub(self, region: Region) -> licence_pb2_grpc.LicenceServiceStub:
+        return licence_pb2_grpc.LicenceServiceStub(self.rt.peers.channel(region.entity_id))
+
+    def _fetch_status_list(self, region: Region, uri: str) -> str:
+        try:
+            reply = self._licence_stub(region).GetStatusList(
+                licence_pb2.GetStatusListRequest(uri=uri), timeout=self.config.peer_timeout_s
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, f"status list of {region.short}") from None
+        return str(reply.token)
 
     # --- calls to peers -------------------------------------------------------------
     def _hub_face(self) -> hub_pb2_grpc.FaceServiceStub:

@@ -1,0 +1,413 @@
+"""LicenceService: thin adapters from gRPC to the licence registry, verifier and exchange."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import grpc
+
+from federation.assurance import Assurance
+from federation.errors import FederationError, InvalidArgument, PermissionDenied
+from federation.jose import Jwk
+from federation.licences import (
+    DEFAULT_MAX_AGE_S,
+    ExchangePolicy,
+    LicenceStatus,
+    LicenceVerdict,
+    judge_licence,
+    verify_licence,
+    verify_presentation,
+)
+from federation.licensing import IssueRequest, LicenceRegistry, LicenceSummary
+from federation.regions import PROVINCES, Region, parse_region
+from federation.storage.base import LicenceRecord
+from federation.tokens import TokenVerifier
+from nodes.errors import error_from_rpc
+from nodes.interceptors import caller
+from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
+from nodes.runtime import NodeRuntime
+from nodes.status_cache import StatusListCache
+
+SERVICE = "/yrd.federation.v1.LicenceService/"
+OPERATOR = frozenset({"operator"})
+REGION = frozenset({"region"})
+ROLES = {
+    SERVICE + "IssueLicence": OPERATOR,
+    SERVICE + "GetLicence": OPERATOR,
+    SERVICE + "RevokeLicence": OPERATOR,
+    SERVICE + "SuspendLicence": OPERATOR,
+    SERVICE + "ReinstateLicence": OPERATOR,
+    SERVICE + "VerifyLicence": frozenset({"operator", "region"}),
+    SERVICE + "ListHolderLicences": OPERATOR,
+    SERVICE + "ListLocalLicences": REGION,
+    SERVICE + "ReadLicence": REGION,
+    SERVICE + "FetchRemoteLicence": OPERATOR,
+    SERVICE + "VerifyPresentation": frozenset({"operator", "region"}),
+}
+DEFAULT_FANOUT_MS = 1500
+
+
+def _json_object(text: str, name: str) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    return value
+
+
+def document(record: LicenceRecord, uri: str, created: bool = False) -> licence_pb2.LicenceDocument:
+    return licence_pb2.LicenceDocument(
+        identifier=record.identifier,
+        sd_jwt=record.sd_jwt,
+        type_code=record.type_code,
+        holder_code=record.holder_code,
+        status=LicenceStatus(record.status).name.lower(),
+        status_index=record.status_index,
+        status_list_uri=uri,
+        created=created,
+    )
+
+
+def verdict_to_proto(verdict: LicenceVerdict) -> licence_pb2.LicenceVerdict:
+    return licence_pb2.LicenceVerdict(
+        verdict=verdict.verdict.value,
+        reasons=list(verdict.reasons),
+        identifier=verdict.identifier or "",
+        type_code=verdict.type_code or "",
+        licence_json=json.dumps(verdict.licence.to_dict(), ensure_ascii=False)
+        if verdict.licence
+        else "",
+        status_checked=verdict.status_checked,
+    )
+
+
+def summary_to_proto(s: LicenceSummary) -> licence_pb2.LicenceSummary:
+    return licence_pb2.LicenceSummary(
+        identifier=s.identifier,
+        type_code=s.type_code,
+        licence_name=s.licence_name,
+        issuing_region=s.issuing_region,
+        authority_name=s.authority_name,
+        valid_until=s.valid_until,
+        status=s.status,
+    )
+
+
+class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
+    def __init__(
+        self,
+        runtime: NodeRuntime,
+        registry: LicenceRegistry,
+        verifier: TokenVerifier,
+        status_cache: StatusListCache,
+        policy: ExchangePolicy,
+        stub: Callable[[Region], licence_pb2_grpc.LicenceServiceStub],
+    ) -> None:
+        self._rt = runtime
+        self._registry = registry
+        self._tokens = verifier
+        self._status = status_cache
+        self._policy = policy
+        self._stub = stub
+
+    # --- trust-list key resolvers -----------------------------------------------------
+    def seal_keys(self, region_code: str, kid: str) -> Jwk:
+        member = self._rt.trust_list().member_by_region(region_code)
+        return member.key(kid, self._rt.clock.now(), use="seal")
+
+    # --- issuing region ---------------------------------------------------------------
+    def IssueLicence(
+        self, request: licence_pb2.IssueLicenceRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceDocument:
+        issue = IssueRequest(
+            request_id=request.request_id,
+            licence_type=request.licence_type,
+            holder_code=request.holder_code,
+            holder_name=request.holder_name,
+            authority_code=request.authority_code,
+            number=request.number,
+            issue_date=request.issue_date,
+            valid_from=request.valid_from,
+            valid_until=request.valid_until,
+            fields=_json_object(request.fields_json, "fields_json"),
+            holder_jwk=_json_object(request.holder_jwk_json, "holder_jwk_json"),
+        )
+        record, created = self._registry.issue(issue)
+        self._rt.audit(
+            caller().entity_id,
+            "licence.issue",
+            "granted" if created else "retry",
+            record.holder_code,
+            {"identifier": record.identifier, "request_id": record.request_id},
+        )
+        return document(record, self._registry.status_uri, created)
+
+    def GetLicence(
+        self, request: licence_pb2.GetLicenceRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceDocument:
+        record = self._registry.get(request.identifier)
+        return document(record, self._registry.status_uri)
+
+    def _change(
+        self, request: licence_pb2.ChangeLicenceStatusRequest, target: LicenceStatus
+    ) -> Any:
+        record = self._registry.change_status(request.identifier, target)
+        self._rt.audit(
+            caller().entity_id,
+            f"licence.{target.name.lower()}",
+            "granted",
+            record.holder_code,
+            {"identifier": record.identifier, "reason": request.reason},
+        )
+        return document(record, self._registry.status_uri)
+
+    def RevokeLicence(
+        self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceDocument:
+        return self._change(request, LicenceStatus.REVOKED)  # type: ignore[no-any-return]
+
+    def SuspendLicence(
+        self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceDocument:
+        return self._change(request, LicenceStatus.SUSPENDED)  # type: ignore[no-any-return]
+
+    def ReinstateLicence(
+        self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceDocument:
+        return self._change(request, LicenceStatus.VALID)  # type: ignore[no-any-return]
+
+    def GetStatusList(
+        self, request: licence_pb2.GetStatusListRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.GetStatusListResponse:
+        if request.uri and request.uri != self._registry.status_uri:
+            raise InvalidArgument(
+                f"this region publishes {self._registry.status_uri}, not {request.uri!r}"
+            )
+        return licence_pb2.GetStatusListResponse(token=self._registry.signed_status_list())
+
+    # --- any region -------------------------------------------------------------------
+    def VerifyLicence(
+        self, request: licence_pb2.VerifyLicenceRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.LicenceVerdict:
+        if not request.sd_jwt:
+            raise InvalidArgument("sd_jwt is required")
+        verdict = verify_licence(
+            request.sd_jwt, self.seal_keys, self._status.get, self._rt.clock.now()
+        )
+        self._rt.audit(
+            caller().entity_id,
+            "licence.verify",
+            verdict.verdict.value,
+            "",
+            {"identifier": verdict.identifier, "reasons": list(verdict.reasons)[:3]},
+        )
+        return verdict_to_proto(verdict)
+
+    def VerifyPresentation(
+        self, request: licence_pb2.VerifyPresentationRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.VerifyPresentationResponse:
+        if not request.presentation:
+            raise InvalidArgument("presentation is required")
+        rt = self._rt
+        now = rt.clock.now()
+        audience = rt.entity_id
+
+        def fresh_nonce(nonce: str) -> bool:
+            expires = now + DEFAULT_MAX_AGE_S + 120
+            return rt.store.remember_jti(f"presentation:{audience}", nonce, expires, now)
+
+        result = verify_presentation(
+            request.presentation, self.seal_keys, audience, fresh_nonce, now
+        )
+        status = None
+        if result.metadata.status is not None:
+            status = self._status.get(result.metadata.status.uri)
+        verdict = judge_licence(result.metadata, status, now)
+        rt.audit(
+            caller().entity_id,
+            "licence.verify_presentation",
+            verdict.verdict.value,
+            "",
+            {"identifier": result.identifier, "disclosed": sorted(result.disclosed)},
+        )
+        return licence_pb2.VerifyPresentationResponse(
+            verdict=verdict_to_proto(verdict),
+            disclosed_json=json.dumps(dict(result.disclosed), ensure_ascii=False),
+            nonce=result.nonce,
+            presented_at=result.presented_at,
+        )
+
+    # --- aggregation (归集) -------------------------------------------------------------
+    def ListHolderLicences(
+        self, request: licence_pb2.ListHolderLicencesRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.ListHolderLicencesResponse:
+        claims = self._tokens.verify(request.token, Assurance.LOW, self._rt.clock.now())
+        deadline = (request.deadline_ms or DEFAULT_FANOUT_MS) / 1000.0
+        if not 0 < deadline <= 30:
+            raise InvalidArgument("deadline_ms must be 1..30000")
+        ask = licence_pb2.ListLocalLicencesRequest(
+            holder_code=claims.subject, verified_issuer=claims.issuer, verified_jti=claims.jti
+        )
+        started = time.monotonic()
+        futures: dict[Region, Future[Any]] = {}
+        errors: dict[Region, str] = {}
+        for region in PROVINCES:
+            if region is self._rt.region:
+                continue
+            try:
+                futures[region] = self._stub(region).ListLocalLicences.future(ask, timeout=deadline)
+            except FederationError as exc:
+                errors[region] = exc.message
+        results = [self._local_result(claims.subject, started)]
+        for region in PROVINCES:
+            if region is self._rt.region:
+                continue
+            results.append(self._remote_result(region, futures.get(region), errors, started))
+        self._rt.audit(
+            caller().entity_id,
+            "licence.aggregate",
+            "granted",
+            claims.subject,
+            {"regions_ok": [r.region for r in results if r.ok], "jti": claims.jti},
+        )
+        return licence_pb2.ListHolderLicencesResponse(holder_code=claims.subject, regions=results)
+
+    def _local_result(self, holder: str, started: float) -> licence_pb2.RegionResult:
+        return licence_pb2.RegionResult(
+            region=self._rt.region.code,
+            ok=True,
+            licences=[summary_to_proto(s) for s in self._registry.summaries(holder)],
+            elapsed_ms=(time.monotonic() - started) * 1000,
+        )
+
+    def _remote_result(
+        self, region: Region, future: Future[Any] | None, errors: dict[Region, str], started: float
+    ) -> licence_pb2.RegionResult:
+        if future is None:
+            return licence_pb2.RegionResult(region=region.code, ok=False, error=errors[region])
+        try:
+            reply = future.result()
+        except grpc.RpcError as exc:
+            err = error_from_rpc(exc, region.short)
+            return licence_pb2.RegionResult(
+                region=region.code,
+                ok=False,
+                error=f"{err.code_name}: {err.message}",
+                elapsed_ms=(time.monotonic() - started) * 1000,
+            )
+        return licence_pb2.RegionResult(
+            region=region.code,
+            ok=True,
+            licences=list(reply.licences),
+            elapsed_ms=(time.monotonic() - started) * 1000,
+        )
+
+    def ListLocalLicences(
+        self, request: licence_pb2.ListLocalLicencesRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.ListLocalLicencesResponse:
+        if not request.holder_code:
+            raise InvalidArgument("holder_code is required")
+        asking = caller()
+        summaries = self._registry.summaries(request.holder_code)
+        self._rt.audit(
+            asking.entity_id,
+            "licence.list_local",
+            "granted",
+            request.holder_code,
+            {
+                "verified_issuer": request.verified_issuer,
+                "verified_jti": request.verified_jti,
+                "count": len(summaries),
+            },
+        )
+        return licence_pb2.ListLocalLicencesResponse(
+            licences=[summary_to_proto(s) for s in summaries]
+        )
+
+    # --- exchange ---------------------------------------------------------------------
+    def ReadLicence(
+        self, request: licence_pb2.ReadLicenceRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.ReadLicenceResponse:
+        asking = caller()
+        requesting = parse_region(asking.region_code)
+        detail: dict[str, Any] = {
+            "identifier": request.identifier,
+            "service_item": request.service_item,
+            "purpose": request.purpose,
+        }
+        try:
+            if not request.consent_token:
+                raise PermissionDenied("no consent: the holder's token for this region is required")
+            consent = self._tokens.verify(
+                request.consent_token, Assurance.LOW, self._rt.clock.now()
+            )
+            fields, withheld, detail = self._registry.read_for_item(
+                request.identifier,
+                requesting,
+                request.service_item,
+                request.purpose,
+                consent,
+                self._policy,
+                self.seal_keys,
+            )
+        except FederationError as exc:
+            self._rt.audit(
+                asking.entity_id,
+                "exchange.read",
+                f"refused:{exc.code_name}",
+                "",
+                detail | {"reason": exc.message},
+            )
+            raise
+        self._rt.audit(asking.entity_id, "exchange.read", "granted", consent.subject, detail)
+        record = self._registry.get(request.identifier)
+        return licence_pb2.ReadLicenceResponse(
+            identifier=request.identifier,
+            type_code=record.type_code,
+            fields_json=json.dumps(fields, ensure_ascii=False),
+            withheld=withheld,
+            owner_region=self._rt.region.code,
+        )
+
+    def FetchRemoteLicence(
+        self, request: licence_pb2.FetchRemoteLicenceRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.ReadLicenceResponse:
+        owner = parse_region(request.owner_region)
+        if not owner.is_province:
+            raise InvalidArgument("owner_region must be a province")
+        if owner is self._rt.region:
+            raise InvalidArgument("the licence is held here; no cross-region read is needed")
+        try:
+            reply = self._stub(owner).ReadLicence(
+                request.read, timeout=self._rt.config.peer_timeout_s
+            )
+        except grpc.RpcError as exc:
+            err = error_from_rpc(exc, f"owner region {owner.short}")
+            self._rt.audit(
+                caller().entity_id,
+                "exchange.fetch",
+                f"refused:{err.code_name}",
+                "",
+                {"owner": owner.code, "identifier": request.read.identifier},
+            )
+            raise err from None
+        self._rt.audit(
+            caller().entity_id,
+            "exchange.fetch",
+            "granted",
+            "",
+            {
+                "owner": owner.code,
+                "identifier": request.read.identifier,
+                "service_item": request.read.service_item,
+            },
+        )
+        return reply  # type: ignore[no-any-return]
