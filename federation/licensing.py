@@ -124,7 +124,7 @@ class LicenceRegistry:
         self._status_lock = threading.Lock()
         self._signed: tuple[str, float] | None = None  # (token, signed at)
 
-    # --- issuing (a retry with the same request_id is answered by add_licence) ----------------------------------------------------------------------
+    # --- issuing (a retry with the same request_id is answered by add_licence) ---------
     def issue(self, request: IssueRequest) -> tuple[LicenceRecord, bool]:
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(f"request_id is required (1..{MAX_REQUEST_ID} characters)")
