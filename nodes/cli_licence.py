@@ -247,7 +247,6 @@ def licence_list(directory: Path, region: str, token: str, deadline_ms: int) -> 
 
 
 @licence.command("present")
-@dir_option
 @click.option(
     "--licence",
     "licence_path",
@@ -263,7 +262,6 @@ def licence_list(directory: Path, region: str, token: str, deadline_ms: int) -> 
 @click.option("--qr/--raw", default=True, show_default=True, help="QR-sized YRD1: encoding.")
 @domain_errors
 def licence_present(
-    directory: Path,
     licence_path: Path,
     wallet: Path,
     disclose: tuple[str, ...],
