@@ -252,7 +252,7 @@ def test_region_without_quota_is_permission_denied(service: FaceVerificationServ
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: verify looks the template up before checking the caller's quota, so a region "
-    "without quota learns for free whether a subject is enrolled (face.py:129)",
+    "without quota learns for free whether a subject is enrolled (face.py:131-140)",
     raises=NotFound,
 )
 def test_region_without_quota_learns_nothing_about_enrolment(

@@ -182,7 +182,7 @@ def test_register_accepts_a_name_of_exactly_100_characters(idp: IdentityProvider
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: validate_name only refuses ord(c) < 32; DEL and C1 controls pass "
-    "(identity.py:49)",
+    "(identity.py:48)",
     raises=pytest.fail.Exception,
 )
 @pytest.mark.parametrize("name", ["Zhang\x7fSan", "Zhang\x85San", "Zhang\x9bSan"])
@@ -263,7 +263,7 @@ def test_wrong_password_and_unknown_subject_look_the_same(registered: IdentityPr
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: register normalises the id (strip, upper-case X) but _check_password looks up "
-    "the raw text, so the id as typed at registration cannot log in (identity.py:152)",
+    "the raw text, so the id as typed at registration cannot log in (identity.py:154)",
     raises=Unauthenticated,
 )
 def test_login_with_the_id_as_typed_at_registration(idp: IdentityProvider) -> None:

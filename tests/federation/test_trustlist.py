@@ -136,7 +136,7 @@ def test_malformed_lists_are_invalid_argument(mutate) -> None:  # type: ignore[n
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: Member.from_dict calls .get on 'jwks' and on each key without checking they "
-    "are mappings; AttributeError escapes (trustlist.py:53)",
+    "are mappings; AttributeError escapes (trustlist.py:61)",
     raises=AttributeError,
 )
 @pytest.mark.parametrize("jwks", [[], {"keys": ["not-a-jwk"]}])
