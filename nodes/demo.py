@@ -6,7 +6,6 @@ import datetime as dt
 import random
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,51 +13,14 @@ import click
 
 from federation.assurance import Assurance
 from federation.codes import make_citizen_id
-from federation.errors import FederationError
 from federation.jose import b64url_decode, b64url_encode
 from federation.regions import Region
 from federation.tokens import mint_token
 from nodes.client import FederationClient
+from nodes.demo_licences import licence_story
+from nodes.demo_trace import Trace
 from nodes.provisioning import Layout, init_federation, load_active_signing_key, read_trust_list
 from nodes.supervisor import Federation
-
-
-class Trace:
-    """Numbered steps, each shown as done, refused-as-expected, or failed."""
-
-    def __init__(self) -> None:
-        self.step = 0
-        self.failures = 0
-
-    def section(self, title: str) -> None:
-        click.secho(f"\n== {title}", bold=True)
-
-    def ok(self, text: str, detail: str = "") -> None:
-        self.step += 1
-        click.echo(f"{self.step:>3}. " + click.style("OK     ", fg="green") + text)
-        if detail:
-            click.echo(f"       {detail}")
-
-    def expect_refusal(self, text: str, fn: Callable[[], Any], code: str) -> None:
-        self.step += 1
-        try:
-            fn()
-        except FederationError as exc:
-            if exc.code_name == code:
-                click.echo(f"{self.step:>3}. " + click.style("REFUSED", fg="yellow") + f" {text}")
-                click.echo(f"       {code}: {exc.message}")
-                return
-            self.failures += 1
-            click.echo(
-                f"{self.step:>3}. "
-                + click.style("WRONG  ", fg="red")
-                + f"{text}: expected {code}, got {exc.code_name}: {exc.message}"
-            )
-            return
-        self.failures += 1
-        click.echo(
-            f"{self.step:>3}. " + click.style("ACCEPTED", fg="red") + f" {text} (should fail)"
-        )
 
 
 def face_template(seed: int, dims: int = 128) -> list[float]:
@@ -81,9 +43,14 @@ def tamper_payload(token: str, claim: str, value: Any) -> str:
     return f"{head}.{new_body}.{sig}"
 
 
+RESIDENT = make_citizen_id("330106", dt.date(1988, 5, 17), 124)
+PASSWORD = "Qiantang-river-88"
+STATUS_TTL_S = 3
+
+
 def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> None:
-    resident = make_citizen_id("330106", dt.date(1988, 5, 17), 124)
-    password = "Qiantang-river-88"
+    resident = RESIDENT
+    password = PASSWORD
     trace.section("Identity: authenticate once at home (Zhejiang), served everywhere")
     reply = client.register("ZJ", "natural", resident, "Chen Jing 陈静", password)
     trace.ok(
@@ -196,7 +163,13 @@ def run_demo(keep: Path | None = None) -> None:
     trace = Trace()
     with tempfile.TemporaryDirectory(prefix="yrd-demo-") as tmp:
         directory = keep or Path(tmp) / "federation"
-        init_federation(directory, base_port=0, force=keep is not None, password_cost_log2=14)
+        init_federation(
+            directory,
+            base_port=0,
+            force=keep is not None,
+            password_cost_log2=14,
+            status_list_ttl_s=STATUS_TTL_S,
+        )
         layout = Layout(directory.resolve())
         trace.section(f"Federation material in {layout.root}")
         trace.ok("root CA, node certificates, signing keys and hub-signed trust list created")
@@ -207,5 +180,6 @@ def run_demo(keep: Path | None = None) -> None:
             )
             with FederationClient(directory) as client:
                 identity_story(client, layout, trace)
+                licence_story(client, trace, RESIDENT, PASSWORD, STATUS_TTL_S)
     if trace.failures:
         raise click.ClickException(f"{trace.failures} demo step(s) did not behave as expected")
