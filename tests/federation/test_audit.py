@@ -8,7 +8,7 @@ import itertools
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation.audit import (
@@ -75,6 +75,7 @@ def test_link_copies_the_detail() -> None:
     assert verify_chain([record]).ok
 
 
+@settings(deadline=None)
 @given(st.lists(drafts, max_size=12))
 def test_chains_link_and_verify(items: list[AuditDraft]) -> None:
     chain = build_chain(items)
@@ -100,6 +101,7 @@ def _changed(record: AuditRecord, field: str) -> AuditRecord:
     return dataclasses.replace(record, **{field: new})
 
 
+@settings(deadline=None)
 @given(
     items=st.lists(drafts, min_size=1, max_size=10),
     data=st.data(),
@@ -120,6 +122,7 @@ def test_a_changed_field_is_found_at_its_entry(
     assert report.head_hash == (chain[index - 1].hash if index else GENESIS_HASH)
 
 
+@settings(deadline=None)
 @given(items=st.lists(drafts, min_size=1, max_size=10), data=st.data())
 def test_a_rehashed_entry_breaks_the_link_to_the_next_one(
     items: list[AuditDraft], data: st.DataObject
@@ -141,6 +144,7 @@ def test_a_rehashed_entry_breaks_the_link_to_the_next_one(
         assert report.reason == "prev_hash does not match"
 
 
+@settings(deadline=None)
 @given(items=st.lists(drafts, min_size=2, max_size=10), data=st.data())
 def test_a_removed_entry_is_found(items: list[AuditDraft], data: st.DataObject) -> None:
     chain = build_chain(items)
@@ -159,6 +163,7 @@ def test_a_removed_entry_is_found(items: list[AuditDraft], data: st.DataObject) 
         assert report.reason == f"expected seq {index + 1}"
 
 
+@settings(deadline=None)
 @given(items=st.lists(drafts, min_size=2, max_size=10), data=st.data())
 def test_reordered_entries_are_found(items: list[AuditDraft], data: st.DataObject) -> None:
     chain = build_chain(items)

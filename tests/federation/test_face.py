@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from federation.clock import CHINA_STANDARD_TIME, FixedClock, china_day
@@ -91,12 +91,14 @@ def norm(v: list[float]) -> float:
     return math.sqrt(math.fsum(x * x for x in v))
 
 
+@settings(deadline=None)
 @given(vectors)
 def test_cosine_is_symmetric(pair: tuple[list[float], list[float]]) -> None:
     a, b = pair
     assert cosine_similarity(a, b) == cosine_similarity(b, a)
 
 
+@settings(deadline=None)
 @given(vectors)
 def test_cosine_is_within_minus_one_and_one_up_to_rounding(
     pair: tuple[list[float], list[float]],
@@ -117,6 +119,7 @@ def test_cosine_never_exceeds_one() -> None:
     assert cosine_similarity(a, a) <= 1.0
 
 
+@settings(deadline=None)
 @given(
     vectors,
     st.floats(min_value=1e-3, max_value=1e3),
@@ -133,6 +136,7 @@ def test_cosine_is_scale_invariant(
     assert math.isclose(cosine_similarity(scaled, b), expected, rel_tol=1e-9, abs_tol=1e-9)
 
 
+@settings(deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=16))
 def test_cosine_of_a_vector_with_itself_and_its_opposite(a: list[float]) -> None:
     assume(norm(a) > 1e-3)
@@ -344,6 +348,7 @@ def test_rate_limited_calls_do_not_spend_the_daily_quota(store: Store, clock: Fi
         svc.verify("310000", SUBJECT, TEMPLATE)
 
 
+@settings(deadline=None)
 @given(
     rate=st.floats(min_value=0.1, max_value=100),
     burst=st.integers(min_value=1, max_value=20),

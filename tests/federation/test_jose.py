@@ -64,6 +64,7 @@ json_objects = st.dictionaries(st.text(max_size=12), json_values, max_size=6)
 # --- base64url and canonical JSON -------------------------------------------------------------
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200))
 def test_b64url_round_trip_without_padding(data: bytes) -> None:
     text = b64url_encode(data)
@@ -127,7 +128,7 @@ def _flip_byte(data: bytes, index: int, mask: int) -> bytes:
     return data[:index] + bytes([data[index] ^ mask]) + data[index + 1 :]
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=100)
 @given(
     payload=json_objects,
     part=st.sampled_from([0, 1, 2]),
@@ -149,7 +150,7 @@ def test_any_single_byte_change_is_refused(
     assert type(info.value) in (InvalidArgument, Unauthenticated)
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=100)
 @given(
     payload=json_objects,
     data=st.data(),
@@ -273,14 +274,14 @@ def test_pathological_json_in_header_or_payload_is_invalid_argument(evil: bytes)
         parsed.payload()
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(st.text(max_size=300))
 def test_arbitrary_text_gives_invalid_argument_only(text: str) -> None:
     with pytest.raises(InvalidArgument):
         parse_compact(text)
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=150)
 @given(
     parts=st.lists(
         st.text(alphabet=B64URL_ALPHABET + "=+/!. ", max_size=40), min_size=1, max_size=5
@@ -291,7 +292,7 @@ def test_arbitrary_dotted_base64ish_text_gives_invalid_argument_only(parts: list
         parse_compact(".".join(parts))
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=100)
 @given(header=json_values, payload=st.binary(max_size=40), sig=st.binary(max_size=80))
 def test_well_encoded_but_arbitrary_parts_never_escape_the_error_tree(
     header: object, payload: bytes, sig: bytes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation.errors import InvalidArgument
@@ -61,6 +61,7 @@ def test_unknown_region_names_the_valid_choices(text: str) -> None:
         assert f"{region.short}={region.code}" in message
 
 
+@settings(deadline=None)
 @given(st.text(max_size=30))
 def test_parse_region_either_answers_a_region_or_raises_invalid_argument(text: str) -> None:
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation.assurance import Assurance
@@ -44,6 +44,7 @@ revocations = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(token_claims)
 def test_claims_round_trip(claims: TokenClaims) -> None:
     message = claims_to_proto(claims)
@@ -80,6 +81,7 @@ def test_claims_with_an_unknown_acr_are_invalid_argument(acr: str) -> None:
         claims_from_proto(common_pb2.TokenClaims(iss="x", acr=acr))
 
 
+@settings(deadline=None)
 @given(revocations)
 def test_revocations_round_trip(rev: Revocation) -> None:
     message = revocation_to_proto(rev)
