@@ -19,6 +19,7 @@ def make_federation(directory: Path, **kwargs: object) -> Path:
         "password_cost_log2": 10,
         "trust_list_refresh_s": 1.0,
         "revocation_poll_s": 0.5,
+        "status_list_ttl_s": 2,
     }
     options.update(kwargs)
     init_federation(directory, **options)  # type: ignore[arg-type]
