@@ -12,6 +12,7 @@ import simpy
 
 from simulator import fastpath
 from simulator.calendar import DAY, day_arrivals, next_open, staff_changes, weekday
+from simulator.environment import Environment
 from simulator.recorder import PoolStats, Recorder, RunResult, TraceWriter
 from simulator.records import CaseRecord
 from simulator.resources import GAVE_UP, MonitoredPool
@@ -370,7 +371,7 @@ def simulate(
     if kernel == "fast" or (kernel == "auto" and why_not is None):
         data = fastpath.run_station(scenario, replication, recorder)
         return RunResult(scenario.name, replication, run.seed, data)
-    env = simpy.Environment()
+    env = Environment()
     model = YrdModel(env, scenario, replication, recorder)
     model.start()
     until: simpy.Event = model.drained
