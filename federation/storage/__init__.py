@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from federation.errors import InvalidArgument
-from federation.storage.base import QuotaResult, Revocation, SessionRecord, Store, SubjectRecord
+from federation.storage.base import (
+    CaseEvent,
+    CaseRating,
+    CaseRecord,
+    LicenceRecord,
+    QuotaResult,
+    Revocation,
+    SessionRecord,
+    Store,
+    SubjectRecord,
+)
 from federation.storage.sqlite import SqliteStore, default_sqlite_url
 
 if TYPE_CHECKING:
@@ -42,6 +52,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CaseEvent",
+    "CaseRating",
+    "CaseRecord",
+    "LicenceRecord",
     "PostgresStore",
     "QuotaResult",
     "Revocation",

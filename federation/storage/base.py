@@ -167,40 +167,54 @@ class Store(Protocol):
     def get_licence(self, identifier: str) -> LicenceRecord | None: ...
 
     def licences_of_holder(self, holder_code: str) -> list[LicenceRecord]:
-        """Every licence of a holder, oldest first."""
+        """Every licence of a holder, oldest first (issued_at, then insertion order)."""
 
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
-        """Change the status; raises NotFound for an unknown identifier."""
+        """Change the status and set updated_at to `at`; raises NotFound for an unknown
+        identifier."""
 
     def status_entries(self) -> list[tuple[int, int]]:
-        """(status_index, status) of every licence, to build the signed status list."""
+        """(status_index, status) of every licence, by status_index, to build the signed
+        status list."""
 
     # cases (owner region)
     def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event atomically; idempotent by request_id exactly
-        like add_licence (same hash -> stored case and False, other hash -> AlreadyExists)."""
+        like add_licence (same hash -> stored case and False, other hash -> AlreadyExists);
+        a duplicate case_id raises AlreadyExists. The first event is filed under case.case_id
+        as seq 1 (its own case_id and seq are ignored)."""
 
     def get_case(self, case_id: str) -> CaseRecord | None: ...
 
     def transition_case(
-        self, case_id: str, expected_version: int, state: str, data: Mapping[str, Any],
+        self,
+        case_id: str,
+        expected_version: int,
+        state: str,
+        data: Mapping[str, Any],
         event: CaseEvent,
     ) -> CaseRecord:
         """Atomically set state and data, bump version and append the event, only if the
         stored version equals expected_version (else FailedPrecondition); NotFound if absent.
-        The event's seq is assigned by the store (the passed seq is ignored)."""
+        The event is filed under case_id with the next seq, assigned by the store in the same
+        transaction (the passed case_id and seq are ignored); updated_at becomes event.time."""
 
-    def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]: ...
+    def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:
+        """Events of the case with seq > after_seq, in order ([] for an unknown case)."""
 
     def list_cases(
-        self, owner_region: str | None = None, window_region: str | None = None,
+        self,
+        owner_region: str | None = None,
+        window_region: str | None = None,
         applicant_id: str | None = None,
     ) -> list[CaseRecord]:
-        """Cases matching every given filter, oldest first."""
+        """Cases matching every given filter (None: any), oldest first (created_at, then
+        insertion order)."""
 
     def rate_case(self, rating: CaseRating) -> None:
         """Store the rating; AlreadyExists if the case was rated already."""
 
-    def case_ratings(self) -> list[CaseRating]: ...
+    def case_ratings(self) -> list[CaseRating]:
+        """Every rating, oldest first (rated_at, then insertion order)."""
 
     def close(self) -> None: ...

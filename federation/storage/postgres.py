@@ -16,15 +16,16 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, link
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from federation.storage._records import encode_json
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
-from federation.storage.sqlite import encode_detail
+from federation.storage.postgres_cases import PostgresCases
+from federation.storage.postgres_licences import PostgresLicences
+from federation.storage.postgres_schema import Connection, migrate
 
-SCHEMA_VERSION = 1
 # lower case only: an unquoted name in search_path is folded to lower case by the server
 _SCHEMA_NAME = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
 JTI_PURGE_INTERVAL = 30.0
@@ -33,36 +34,10 @@ AUDIT_PAGE = 500
 AUDIT_APPEND_ATTEMPTS = 50
 AUDIT_CONTENDED_SECONDS = 5.0
 
-# `detail` is `json`, not `jsonb`: jsonb normalises numbers (1e300 comes back as an integer) and
-# rejects \u0000, which would change the canonical JSON and so break the audit hash chain.
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS subjects (subject_id text PRIMARY KEY, kind text NOT NULL,"
-    " name text NOT NULL, home_region text NOT NULL, password_hash text NOT NULL,"
-    " created_at double precision NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS face_templates (subject_id text PRIMARY KEY,"
-    " template double precision[] NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY, subject_id text NOT NULL,"
-    " secret_hash text NOT NULL, acr text NOT NULL, created_at double precision NOT NULL,"
-    " expires_at double precision NOT NULL, revoked_at double precision)",
-    "CREATE INDEX IF NOT EXISTS sessions_revoked ON sessions (revoked_at)"
-    " WHERE revoked_at IS NOT NULL",
-    "CREATE TABLE IF NOT EXISTS replay_cache (audience text NOT NULL, jti text NOT NULL,"
-    " expires_at double precision NOT NULL, PRIMARY KEY (audience, jti))",
-    "CREATE INDEX IF NOT EXISTS replay_cache_expiry ON replay_cache (expires_at)",
-    "CREATE TABLE IF NOT EXISTS quotas (bucket text NOT NULL, period text NOT NULL,"
-    " used bigint NOT NULL, PRIMARY KEY (bucket, period))",
-    "CREATE TABLE IF NOT EXISTS audit_log (seq bigint PRIMARY KEY,"
-    " time double precision NOT NULL, actor text NOT NULL, action text NOT NULL,"
-    " outcome text NOT NULL, subject text NOT NULL, detail json NOT NULL,"
-    " prev_hash text NOT NULL, hash text NOT NULL)",
-)
 _SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at"
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 _AUDIT_READ = "seq, time, actor, action, outcome, subject, detail::text, prev_hash, hash"
-
-Connection = psycopg.Connection[TupleRow]
 
 
 def parse_postgres_url(url: str) -> tuple[str, str | None]:
@@ -102,17 +77,29 @@ def _session(row: Sequence[Any]) -> SessionRecord:
 
 def _audit(row: Sequence[Any]) -> AuditRecord:
     return AuditRecord(
-        seq=row[0], time=row[1], actor=row[2], action=row[3], outcome=row[4],
-        subject=row[5], detail=json.loads(row[6]), prev_hash=row[7], hash=row[8],
+        seq=row[0],
+        time=row[1],
+        actor=row[2],
+        action=row[3],
+        outcome=row[4],
+        subject=row[5],
+        detail=json.loads(row[6]),
+        prev_hash=row[7],
+        hash=row[8],
     )
 
 
-class PostgresStore:
+class PostgresStore(PostgresLicences, PostgresCases):
     """The Store protocol on a psycopg pool; hot-path calls are one autocommit round trip."""
 
     def __init__(
-        self, conninfo: str, schema: str | None = None, *, min_size: int = 1,
-        max_size: int = 8, timeout: float = 10.0,
+        self,
+        conninfo: str,
+        schema: str | None = None,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 10.0,
     ) -> None:
         self.schema = schema
         self._closed = False
@@ -127,8 +114,13 @@ class PostgresStore:
         self._audit_lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._setup(conninfo, schema)
         self._pool: ConnectionPool[Connection] = ConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
-            kwargs={"autocommit": True}, name=f"yrd-store-{schema or 'default'}",
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            kwargs={"autocommit": True},
+            name=f"yrd-store-{schema or 'default'}",
         )
         try:
             self._pool.open(wait=True, timeout=timeout)
@@ -146,24 +138,12 @@ class PostgresStore:
         try:
             with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
                 # nodes opening the same schema at once would race on CREATE ... IF NOT EXISTS
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"yrd-store:{schema}",)
-                )
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"yrd-store:{schema}",))
                 if schema is not None:
                     conn.execute(
                         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                     )
-                for ddl in _DDL:
-                    conn.execute(ddl)
-                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-                version = None if row is None else row[0]
-                if version is None:
-                    conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
-                elif version > SCHEMA_VERSION:
-                    raise FailedPrecondition(
-                        f"store schema version {version} is newer than this code"
-                        f" ({SCHEMA_VERSION})"
-                    )
+                migrate(conn)
         except psycopg.OperationalError as exc:
             raise Unavailable(f"PostgreSQL store unreachable: {str(exc).strip()}") from None
         except psycopg.Error as exc:
@@ -192,8 +172,14 @@ class PostgresStore:
             try:
                 conn.execute(
                     f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (subject.subject_id, subject.kind, subject.name, subject.home_region,
-                     subject.password_hash, float(subject.created_at)),
+                    (
+                        subject.subject_id,
+                        subject.kind,
+                        subject.name,
+                        subject.home_region,
+                        subject.password_hash,
+                        float(subject.created_at),
+                    ),
                 )
             except pg_errors.UniqueViolation:
                 raise AlreadyExists(f"subject {subject.subject_id} already exists") from None
@@ -233,10 +219,16 @@ class PostgresStore:
         with self._connection() as conn:
             try:
                 conn.execute(
-                    f"INSERT INTO sessions ({_SESSION_COLS})"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (session.session_id, session.subject_id, session.secret_hash, session.acr,
-                     float(session.created_at), float(session.expires_at), revoked),
+                    f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        session.session_id,
+                        session.subject_id,
+                        session.secret_hash,
+                        session.acr,
+                        float(session.created_at),
+                        float(session.expires_at),
+                        revoked,
+                    ),
                 )
             except pg_errors.UniqueViolation:
                 raise AlreadyExists(f"session {session.session_id} already exists") from None
@@ -316,7 +308,7 @@ class PostgresStore:
     # audit log
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
-        detail = encode_detail(draft.detail)
+        detail = encode_json(draft.detail, "audit detail")
         with self._audit_lock, self._connection() as conn:
             for _ in range(AUDIT_APPEND_ATTEMPTS):
                 if time.monotonic() < self._audit_contended_until:
@@ -345,8 +337,17 @@ class PostgresStore:
         inserted = conn.execute(
             f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (seq) DO NOTHING RETURNING seq",
-            (record.seq, float(record.time), record.actor, record.action, record.outcome,
-             record.subject, detail, record.prev_hash, record.hash),
+            (
+                record.seq,
+                float(record.time),
+                record.actor,
+                record.action,
+                record.outcome,
+                record.subject,
+                detail,
+                record.prev_hash,
+                record.hash,
+            ),
         ).fetchone()
         if inserted is None:
             return None
@@ -360,8 +361,7 @@ class PostgresStore:
             page = AUDIT_PAGE if remaining is None else min(AUDIT_PAGE, remaining)
             with self._connection() as conn:
                 rows = conn.execute(
-                    f"SELECT {_AUDIT_READ} FROM audit_log"
-                    " WHERE seq > %s ORDER BY seq LIMIT %s",
+                    f"SELECT {_AUDIT_READ} FROM audit_log WHERE seq > %s ORDER BY seq LIMIT %s",
                     (after_seq, page),
                 ).fetchall()
             for row in rows:

@@ -21,9 +21,12 @@ from federation.errors import (
     InvalidArgument,
     Unavailable,
 )
+from federation.storage._records import encode_json
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
+from federation.storage.sqlite_cases import SqliteCases
+from federation.storage.sqlite_licences import SqliteLicences
+from federation.storage.sqlite_schema import migrate
 
-SCHEMA_VERSION = 1
 MEMORY = ":memory:"
 DEFAULT_FILENAME = "node.sqlite3"
 BUSY_TIMEOUT_MS = 5000
@@ -38,27 +41,6 @@ AUDIT_PAGE = 500
 # the WAL on every commit and survives power loss, at a large latency cost: `?synchronous=full`.
 SYNCHRONOUS_MODES = {"normal": "NORMAL", "full": "FULL"}
 
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS subjects (subject_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
-    " name TEXT NOT NULL, home_region TEXT NOT NULL, password_hash TEXT NOT NULL,"
-    " created_at REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS face_templates (subject_id TEXT PRIMARY KEY,"
-    " template BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
-    " secret_hash TEXT NOT NULL, acr TEXT NOT NULL, created_at REAL NOT NULL,"
-    " expires_at REAL NOT NULL, revoked_at REAL)",
-    "CREATE INDEX IF NOT EXISTS sessions_revoked ON sessions (revoked_at)"
-    " WHERE revoked_at IS NOT NULL",
-    "CREATE TABLE IF NOT EXISTS replay_cache (audience TEXT NOT NULL, jti TEXT NOT NULL,"
-    " expires_at REAL NOT NULL, PRIMARY KEY (audience, jti))",
-    "CREATE INDEX IF NOT EXISTS replay_cache_expiry ON replay_cache (expires_at)",
-    "CREATE TABLE IF NOT EXISTS quotas (bucket TEXT NOT NULL, period TEXT NOT NULL,"
-    " used INTEGER NOT NULL, PRIMARY KEY (bucket, period))",
-    "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY, time REAL NOT NULL,"
-    " actor TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, subject TEXT NOT NULL,"
-    " detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
-)
 _SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at"
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
@@ -94,10 +76,7 @@ def parse_sqlite_url(url: str) -> tuple[str, str]:
 
 def encode_detail(detail: Mapping[str, Any]) -> str:
     """Audit detail as strict JSON text that decodes to a value with the same canonical hash."""
-    try:
-        return json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"audit detail is not JSON-serialisable: {exc}") from None
+    return encode_json(detail, "audit detail")
 
 
 def pack_template(template: Sequence[float]) -> bytes:
@@ -122,12 +101,19 @@ def _session(row: Sequence[Any]) -> SessionRecord:
 
 def _audit(row: Sequence[Any]) -> AuditRecord:
     return AuditRecord(
-        seq=row[0], time=float(row[1]), actor=row[2], action=row[3], outcome=row[4],
-        subject=row[5], detail=json.loads(row[6]), prev_hash=row[7], hash=row[8],
+        seq=row[0],
+        time=float(row[1]),
+        actor=row[2],
+        action=row[3],
+        outcome=row[4],
+        subject=row[5],
+        detail=json.loads(row[6]),
+        prev_hash=row[7],
+        hash=row[8],
     )
 
 
-class SqliteStore:
+class SqliteStore(SqliteLicences, SqliteCases):
     """The Store protocol on one SQLite connection, serialised by a lock (calls are short)."""
 
     def __init__(
@@ -140,7 +126,9 @@ class SqliteStore:
         self._next_purge = float("-inf")
         try:
             conn = sqlite3.connect(
-                path, timeout=busy_timeout_ms / 1000, isolation_level=None,
+                path,
+                timeout=busy_timeout_ms / 1000,
+                isolation_level=None,
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
@@ -165,15 +153,7 @@ class SqliteStore:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_MODES[synchronous]}")
             with self._transaction(conn):
-                for ddl in _DDL:
-                    conn.execute(ddl)
-                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-                if row[0] is None:
-                    conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
-                    raise FailedPrecondition(
-                        f"store schema version {row[0]} is newer than this code ({SCHEMA_VERSION})"
-                    )
+                migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise Unavailable(f"cannot open SQLite store {self.path}: {exc}") from None
 
@@ -218,8 +198,14 @@ class SqliteStore:
             try:
                 conn.execute(
                     f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    (subject.subject_id, subject.kind, subject.name, subject.home_region,
-                     subject.password_hash, subject.created_at),
+                    (
+                        subject.subject_id,
+                        subject.kind,
+                        subject.name,
+                        subject.home_region,
+                        subject.password_hash,
+                        subject.created_at,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"subject {subject.subject_id} already exists") from None
@@ -256,8 +242,15 @@ class SqliteStore:
             try:
                 conn.execute(
                     f"INSERT INTO sessions ({_SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (session.session_id, session.subject_id, session.secret_hash, session.acr,
-                     session.created_at, session.expires_at, session.revoked_at),
+                    (
+                        session.session_id,
+                        session.subject_id,
+                        session.secret_hash,
+                        session.acr,
+                        session.created_at,
+                        session.expires_at,
+                        session.revoked_at,
+                    ),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"session {session.session_id} already exists") from None
@@ -339,8 +332,17 @@ class SqliteStore:
                 raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
             conn.execute(
                 f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.seq, record.time, record.actor, record.action, record.outcome,
-                 record.subject, detail, record.prev_hash, record.hash),
+                (
+                    record.seq,
+                    record.time,
+                    record.actor,
+                    record.action,
+                    record.outcome,
+                    record.subject,
+                    detail,
+                    record.prev_hash,
+                    record.hash,
+                ),
             )
         return record
 

@@ -1,0 +1,76 @@
+"""SQLite schema: the tables each schema version adds, and the migration run when a store opens."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from federation.errors import FailedPrecondition
+
+SCHEMA_VERSION = 2
+
+_V1 = (
+    "CREATE TABLE IF NOT EXISTS subjects (subject_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+    " name TEXT NOT NULL, home_region TEXT NOT NULL, password_hash TEXT NOT NULL,"
+    " created_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS face_templates (subject_id TEXT PRIMARY KEY,"
+    " template BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (session_id TEXT PRIMARY KEY, subject_id TEXT NOT NULL,"
+    " secret_hash TEXT NOT NULL, acr TEXT NOT NULL, created_at REAL NOT NULL,"
+    " expires_at REAL NOT NULL, revoked_at REAL)",
+    "CREATE INDEX IF NOT EXISTS sessions_revoked ON sessions (revoked_at)"
+    " WHERE revoked_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS replay_cache (audience TEXT NOT NULL, jti TEXT NOT NULL,"
+    " expires_at REAL NOT NULL, PRIMARY KEY (audience, jti))",
+    "CREATE INDEX IF NOT EXISTS replay_cache_expiry ON replay_cache (expires_at)",
+    "CREATE TABLE IF NOT EXISTS quotas (bucket TEXT NOT NULL, period TEXT NOT NULL,"
+    " used INTEGER NOT NULL, PRIMARY KEY (bucket, period))",
+    "CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY, time REAL NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, outcome TEXT NOT NULL, subject TEXT NOT NULL,"
+    " detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+)
+# Lists are ordered by time, then by rowid (insertion order); `last_seq` is the number of the
+# case's newest event, bumped by the same UPDATE that checks the version.
+_V2 = (
+    "CREATE TABLE IF NOT EXISTS licences (identifier TEXT PRIMARY KEY,"
+    " request_id TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, type_code TEXT NOT NULL,"
+    " holder_code TEXT NOT NULL, authority_code TEXT NOT NULL, sd_jwt TEXT NOT NULL,"
+    " status_index INTEGER NOT NULL UNIQUE, status INTEGER NOT NULL, issued_at REAL NOT NULL,"
+    " updated_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS licences_holder ON licences (holder_code)",
+    "CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY,"
+    " request_id TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, item_code TEXT NOT NULL,"
+    " owner_region TEXT NOT NULL, window_region TEXT NOT NULL, window_id TEXT NOT NULL,"
+    " applicant_id TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL,"
+    " created_at REAL NOT NULL, updated_at REAL NOT NULL, deadline_at REAL NOT NULL,"
+    " version INTEGER NOT NULL, last_seq INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS cases_owner_region ON cases (owner_region)",
+    "CREATE INDEX IF NOT EXISTS cases_window_region ON cases (window_region)",
+    "CREATE INDEX IF NOT EXISTS cases_applicant ON cases (applicant_id)",
+    "CREATE TABLE IF NOT EXISTS case_events (case_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " time REAL NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,"
+    " actor TEXT NOT NULL, detail TEXT NOT NULL, PRIMARY KEY (case_id, seq))",
+    "CREATE TABLE IF NOT EXISTS case_ratings (case_id TEXT PRIMARY KEY,"
+    " score INTEGER NOT NULL, reasons TEXT NOT NULL, comment TEXT NOT NULL,"
+    " rated_at REAL NOT NULL)",
+)
+# STEPS[v - 1] turns a version v - 1 database into version v
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to SCHEMA_VERSION inside the caller's transaction; the old version."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = 0 if row[0] is None else int(row[0])
+    if current > SCHEMA_VERSION:
+        raise FailedPrecondition(
+            f"store schema version {current} is newer than this code ({SCHEMA_VERSION})"
+        )
+    for step in STEPS[current:]:
+        for ddl in step:
+            conn.execute(ddl)
+    if current == 0:
+        conn.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+    elif current < SCHEMA_VERSION:
+        conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    return current
