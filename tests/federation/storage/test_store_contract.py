@@ -25,6 +25,7 @@ from federation.storage import (
     SubjectRecord,
     open_store,
 )
+from federation.storage.sqlite_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from conftest import Backend  # tests/federation/storage/conftest.py
@@ -32,8 +33,11 @@ if TYPE_CHECKING:
 
 def subject(subject_id: str = "310101199001011234", **kw: Any) -> SubjectRecord:
     fields: dict[str, Any] = {
-        "kind": "natural", "name": "张三", "home_region": "310000",
-        "password_hash": "scrypt$abc", "created_at": 1_700_000_000.25,
+        "kind": "natural",
+        "name": "张三",
+        "home_region": "310000",
+        "password_hash": "scrypt$abc",
+        "created_at": 1_700_000_000.25,
     }
     fields.update(kw)
     return SubjectRecord(subject_id=subject_id, **fields)
@@ -41,8 +45,11 @@ def subject(subject_id: str = "310101199001011234", **kw: Any) -> SubjectRecord:
 
 def session(session_id: str, expires_at: float = 2000.0, **kw: Any) -> SessionRecord:
     fields: dict[str, Any] = {
-        "subject_id": "310101199001011234", "secret_hash": "h", "acr": "substantial",
-        "created_at": 1000.0, "expires_at": expires_at,
+        "subject_id": "310101199001011234",
+        "secret_hash": "h",
+        "acr": "substantial",
+        "created_at": 1000.0,
+        "expires_at": expires_at,
     }
     fields.update(kw)
     return SessionRecord(session_id=session_id, **fields)
@@ -50,8 +57,11 @@ def session(session_id: str, expires_at: float = 2000.0, **kw: Any) -> SessionRe
 
 def draft(i: int = 0, **detail: Any) -> AuditDraft:
     return AuditDraft(
-        time=1_700_000_000.0 + i / 7, actor="330000", action="exchange.read",
-        outcome="granted" if i % 2 == 0 else "refused", subject=f"s{i}",
+        time=1_700_000_000.0 + i / 7,
+        actor="330000",
+        action="exchange.read",
+        outcome="granted" if i % 2 == 0 else "refused",
+        subject=f"s{i}",
         detail={"i": i, **detail},
     )
 
@@ -66,6 +76,7 @@ def test_backend_satisfies_the_protocol(store: Store) -> None:
 
 
 # subjects
+
 
 def test_subject_round_trip(store: Store) -> None:
     legal = subject("91310000MA1FL8XQ3C", kind="legal", name="上海某公司", created_at=5)
@@ -86,6 +97,7 @@ def test_duplicate_subject_is_refused_and_the_first_kept(store: Store) -> None:
 
 # face templates
 
+
 def test_face_template_round_trip_is_exact_and_replaceable(store: Store) -> None:
     assert store.get_face_template("s") is None
     template = [0.1, -2.5e-300, 1e308, 3, -0.0, 1 / 3]
@@ -103,6 +115,7 @@ def test_face_template_of_non_numbers_is_invalid(store: Store) -> None:
 
 
 # sessions
+
 
 def test_session_round_trip(store: Store) -> None:
     store.add_session(session("a"))
@@ -138,12 +151,16 @@ def test_revoked_sessions_window(store: Store) -> None:
         Revocation("late", 1250.0, 5000.0),
     ]
     assert [r.session_id for r in store.revoked_sessions(0.0, 1000.0)] == [
-        "old", "same", "expired", "late",
+        "old",
+        "same",
+        "expired",
+        "late",
     ]
     assert store.revoked_sessions(since=1251.0, now=1000.0) == []
 
 
 # replay cache
+
 
 def test_jti_first_then_replay_then_after_expiry(store: Store) -> None:
     assert store.remember_jti("320000", "j1", expires_at=160.0, now=100.0) is True
@@ -175,11 +192,15 @@ def test_concurrent_first_use_of_one_jti_wins_once(store: Store) -> None:
 
 # quotas
 
+
 def test_quota_counts_up_to_the_limit(store: Store) -> None:
     results = [store.consume_quota("330000", "2025-06-01", 3) for _ in range(5)]
     assert results == [
-        QuotaResult(True, 1, 3), QuotaResult(True, 2, 3), QuotaResult(True, 3, 3),
-        QuotaResult(False, 3, 3), QuotaResult(False, 3, 3),
+        QuotaResult(True, 1, 3),
+        QuotaResult(True, 2, 3),
+        QuotaResult(True, 3, 3),
+        QuotaResult(False, 3, 3),
+        QuotaResult(False, 3, 3),
     ]
 
 
@@ -200,6 +221,7 @@ def test_zero_quota_refuses_without_counting(store: Store) -> None:
 def test_concurrent_consumers_never_exceed_the_limit(store: Store, backend: Backend) -> None:
     other = backend.open()  # a second store on the same database stands in for another process
     try:
+
         def consume(worker: int) -> int:
             target = other if worker % 2 else store
             return sum(target.consume_quota("hub", "p", 50).allowed for _ in range(15))
@@ -211,6 +233,7 @@ def test_concurrent_consumers_never_exceed_the_limit(store: Store, backend: Back
 
 
 # audit log
+
 
 def test_empty_log_head_is_genesis(store: Store) -> None:
     assert store.audit_head() == (0, GENESIS_HASH)
@@ -248,6 +271,7 @@ def test_long_log_is_read_across_pages(store: Store) -> None:
 def test_concurrent_appends_keep_a_valid_chain(store: Store, backend: Backend) -> None:
     other = backend.open()
     try:
+
         def append(worker: int) -> list[int]:
             target = other if worker % 2 else store
             return [target.append_audit(draft(worker * 100 + n)).seq for n in range(20)]
@@ -282,13 +306,17 @@ def test_tampering_with_a_row_is_detected(
 
 
 json_scalars = (
-    st.none() | st.booleans() | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
-                                                                 max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 
@@ -303,8 +331,14 @@ def test_audit_detail_round_trips_exactly(store: Store, detail: dict[str, Any]) 
     assert canonical_json(read.detail) == canonical_json(detail)
     assert read == AuditRecord(**{**record.to_dict(), "detail": read.detail})
     recomputed = entry_hash(
-        read.seq, read.prev_hash, read.time, read.actor, read.action, read.outcome,
-        read.subject, read.detail,
+        read.seq,
+        read.prev_hash,
+        read.time,
+        read.actor,
+        read.action,
+        read.outcome,
+        read.subject,
+        read.detail,
     )
     assert recomputed == read.hash
 
@@ -319,6 +353,7 @@ def test_non_json_detail_is_refused_without_appending(store: Store, detail: dict
 
 
 # lifetime
+
 
 def test_everything_survives_reopening(backend: Backend) -> None:
     first = backend.open()
@@ -347,7 +382,7 @@ def test_everything_survives_reopening(backend: Backend) -> None:
 
 def test_schema_version_is_recorded_and_a_newer_one_refused(backend: Backend) -> None:
     backend.open().close()
-    assert backend.raw("SELECT version FROM schema_version") == [(1,)]
+    assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     backend.raw("UPDATE schema_version SET version = 99")
     with pytest.raises(FailedPrecondition, match="newer"):
         backend.open()
@@ -365,11 +400,23 @@ def test_a_closed_store_refuses_calls_and_closes_twice(backend: Backend) -> None
 
 # URLs and the public API
 
+
 def test_public_api_is_sorted_and_complete() -> None:
     assert storage.__all__ == sorted(storage.__all__)
     assert set(storage.__all__) == {
-        "PostgresStore", "QuotaResult", "Revocation", "SessionRecord", "SqliteStore", "Store",
-        "SubjectRecord", "default_sqlite_url", "open_store",
+        "CaseEvent",
+        "CaseRating",
+        "CaseRecord",
+        "LicenceRecord",
+        "PostgresStore",
+        "QuotaResult",
+        "Revocation",
+        "SessionRecord",
+        "SqliteStore",
+        "Store",
+        "SubjectRecord",
+        "default_sqlite_url",
+        "open_store",
     }
     for name in storage.__all__:
         assert getattr(storage, name) is not None
@@ -390,8 +437,11 @@ def test_sqlite_url_path_and_synchronous(tmp_path: Any) -> None:
     url = storage.default_sqlite_url(tmp_path / "dir with space%")
     assert url.startswith("sqlite:///") and url.endswith("/node.sqlite3")
     (tmp_path / "dir with space%").mkdir()
-    for query, mode in [("", "normal"), ("?synchronous=full", "full"), ("?synchronous=NORMAL",
-                                                                          "normal")]:
+    for query, mode in [
+        ("", "normal"),
+        ("?synchronous=full", "full"),
+        ("?synchronous=NORMAL", "normal"),
+    ]:
         opened = open_store(url + query)
         assert isinstance(opened, storage.SqliteStore)
         assert opened.synchronous == mode
