@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import sys
 
+from store_builders import case, event, licence
+
 from federation.audit import AuditDraft
 from federation.storage import SessionRecord, SubjectRecord, open_store
+
+CASE_ID = "crash-case"
 
 
 def main(url: str) -> None:
     store = open_store(url)
+    store.create_case(case(CASE_ID), event(CASE_ID))
     print("ready", flush=True)
     i = 0
     while True:
@@ -22,6 +27,8 @@ def main(url: str) -> None:
         store.remember_jti("320000", f"j{i}", 1e12, 0.0)
         store.consume_quota("hub", "p", 10**9)
         store.append_audit(AuditDraft(float(i), "crash", "write", "ok", f"s{i}", {"i": i}))
+        store.add_licence(licence(i))
+        store.transition_case(CASE_ID, i + 1, f"step{i}", {"i": i}, event(CASE_ID, f"step{i}"))
         sys.stdout.write(f"ack {i}\n")
         sys.stdout.flush()
         i += 1

@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crash_writer import CASE_ID
+from store_builders import licence
+
 from federation.audit import verify_chain
 
 if TYPE_CHECKING:
@@ -45,8 +48,11 @@ def test_acknowledged_writes_survive_sigkill(backend: Backend) -> None:
     paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), backend.url], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, str(WRITER), backend.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         last = read_acks(proc, ACKS)
@@ -70,6 +76,15 @@ def test_acknowledged_writes_survive_sigkill(backend: Backend) -> None:
         entries = list(store.audit_entries())
         assert verify_chain(entries).ok
         assert [e.detail["i"] for e in entries[: last + 1]] == list(range(last + 1))
+        for i in range(last + 1):
+            assert store.get_licence(licence(i).identifier) == licence(i), f"licence {i} lost"
+        # transition i moved the case to version i + 2 and appended event i + 2
+        crashed = store.get_case(CASE_ID)
+        assert crashed is not None and crashed.version >= last + 2
+        assert crashed.data == {"i": crashed.version - 2}
+        events = store.case_events(CASE_ID)
+        assert [e.seq for e in events] == list(range(1, crashed.version + 1))
+        assert [e.to_state for e in events[1 : last + 2]] == [f"step{i}" for i in range(last + 1)]
     finally:
         store.close()
     if backend.name == "sqlite":
