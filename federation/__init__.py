@@ -1,1 +1,11 @@
-"""Pure domain core of the Yangtze River Delta federation: no gRPC, protobuf or database drivers."""
+"""Pure domain core of the Yangtze River Delta federation: no gRPC, protobuf or database drivers.
+
+Subpackages and modules: `regions`, `codes`, `jose`, `trustlist`, `tokens`, `identity`, `face`,
+`audit`, `licences`, `licensing`, `storage`. The names below are the ones most callers need.
+"""
+
+from federation.assurance import Assurance
+from federation.errors import FederationError
+from federation.regions import PROVINCES, Region, parse_region
+
+__all__ = ["PROVINCES", "Assurance", "FederationError", "Region", "parse_region"]

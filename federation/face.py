@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.clock import Clock, china_day
-from federation.errors import NotFound, PermissionDenied, ResourceExhausted
+from federation.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 from federation.identity import FaceCheckResult, validate_face_template
 from federation.jose import SigningKey, sign_compact
 from federation.storage.base import Store, SubjectRecord
@@ -27,7 +27,7 @@ def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
     nb = math.sqrt(math.fsum(y * y for y in b))
     if na == 0 or nb == 0:
         return 0.0
-    return dot / (na * nb)
+    return max(-1.0, min(1.0, dot / (na * nb)))
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,7 @@ class FaceVerificationService:
     def verify(
         self, caller_region: str, subject_id: str, template: Sequence[float]
     ) -> FaceCheckResult:
+        self._policy(caller_region)  # a region without quota learns nothing about enrolment
         values = validate_face_template(template)
         enrolled = self._store.get_face_template(subject_id)
         if enrolled is None:
@@ -134,7 +135,7 @@ class FaceVerificationService:
                 "no face template is enrolled for this subject; enrol at the home region"
             )
         if len(enrolled) != len(values):
-            raise PermissionDenied(
+            raise InvalidArgument(
                 f"presented template has {len(values)} dimensions, enrolled has {len(enrolled)}"
             )
         self._admit(caller_region)

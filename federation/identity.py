@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +46,8 @@ def validate_name(name: str) -> str:
         raise InvalidArgument("name must not be empty")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidArgument(f"name longer than {MAX_NAME_LENGTH} characters")
-    if any(ord(c) < 32 for c in name):
-        raise InvalidArgument("name contains control characters")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        raise InvalidArgument("name contains control or unassigned characters")
     return name
 
 
@@ -138,7 +139,7 @@ class IdentityProvider:
     def register(self, kind: str, subject_id: str, name: str, password: str) -> SubjectRecord:
         subject_id = validate_subject_id(kind, subject_id)
         name = validate_name(name)
-        check_password_policy(password)
+        check_password_policy(password, user_inputs=(subject_id, name))
         record = SubjectRecord(
             subject_id=subject_id,
             kind=kind,
@@ -151,7 +152,9 @@ class IdentityProvider:
         return record
 
     def _check_password(self, subject_id: str, password: str) -> SubjectRecord:
-        subject = self._store.get_subject(subject_id)
+        # the same normalisation registration applies (not validation: the refusal must not
+        # reveal whether an id is well-formed or registered)
+        subject = self._store.get_subject(subject_id.strip().upper())
         stored = subject.password_hash if subject else self._dummy_hash
         if not verify_password(password, stored) or subject is None:
             raise Unauthenticated("unknown subject or wrong password")

@@ -32,9 +32,12 @@ def b64url_decode(text: str) -> bytes:
     if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
         raise InvalidArgument("not base64url text")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidArgument(f"not base64url text: {exc}") from None
+    if b64url_encode(raw) != text:  # unused trailing bits set: not the canonical encoding
+        raise InvalidArgument("not canonical base64url text")
+    return raw
 
 
 def canonical_json(value: Any) -> bytes:

@@ -181,8 +181,8 @@ class TokenVerifier:
             )
         if claims.issued_at > now + self.skew_s:
             raise Unauthenticated("token issued in the future (check clocks)")
-        if claims.expires_at - claims.issued_at > MAX_TTL_S:
-            raise Unauthenticated(f"token lifetime exceeds {MAX_TTL_S} s")
+        if not 0 < claims.expires_at - claims.issued_at <= MAX_TTL_S:
+            raise Unauthenticated(f"token lifetime must be 1..{MAX_TTL_S} s")
         if claims.assurance < required:
             raise PermissionDenied(
                 f"level of assurance {claims.assurance.name.lower()} is below the required "

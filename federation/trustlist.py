@@ -19,6 +19,15 @@ class UnknownKey(Unauthenticated):
 ROLES = frozenset({"hub", "region", "operator"})
 
 
+def _member_keys(jwks: object) -> tuple[Jwk, ...]:
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys", []), list):
+        raise InvalidArgument("trust list member 'jwks' must be an object with a 'keys' list")
+    keys = jwks.get("keys", [])
+    if not all(isinstance(k, dict) for k in keys):
+        raise InvalidArgument("every JWKS key must be a JSON object")
+    return tuple(Jwk.from_dict(k) for k in keys)
+
+
 @dataclass(frozen=True)
 class Member:
     """One federation member as listed by the hub."""
@@ -58,7 +67,7 @@ class Member:
                 roles=roles,
                 endpoint=str(data.get("endpoint", "")),
                 tls_fingerprints=tuple(str(f).lower() for f in data["tls_fingerprints"]),
-                signing_keys=tuple(Jwk.from_dict(k) for k in data.get("jwks", {}).get("keys", [])),
+                signing_keys=_member_keys(data.get("jwks", {})),
             )
         except (KeyError, TypeError) as exc:
             raise InvalidArgument(f"malformed trust list member: missing {exc}") from None

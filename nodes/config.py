@@ -59,7 +59,24 @@ class NodeConfig(BaseModel):
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str) -> str:
-        return parse_region(value).code
+        try:
+            return parse_region(value).code
+        except InvalidArgument as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("face_quotas")
+    @classmethod
+    def _quota_regions(cls, value: dict[str, FaceQuota]) -> dict[str, FaceQuota]:
+        out: dict[str, FaceQuota] = {}
+        for key, quota in value.items():
+            try:
+                region = parse_region(key)
+            except InvalidArgument as exc:
+                raise ValueError(f"face quota for {key!r}: {exc.message}") from None
+            if not region.is_province:
+                raise ValueError("face quotas are for provinces, not the hub")
+            out[region.code] = quota
+        return out
 
     @property
     def region_enum(self) -> Region:
@@ -98,6 +115,8 @@ def load_config(path: Path) -> NodeConfig:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise InvalidArgument(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"{path}: cannot read the config file: {exc}") from None
     base = path.resolve().parent
     for key in _PATH_KEYS:
         if key in raw:

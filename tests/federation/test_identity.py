@@ -179,12 +179,6 @@ def test_register_accepts_a_name_of_exactly_100_characters(idp: IdentityProvider
     assert len(idp.register("natural", CITIZEN, "名" * 100, PASSWORD).name) == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validate_name only refuses ord(c) < 32; DEL and C1 controls pass "
-    "(identity.py:48)",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("name", ["Zhang\x7fSan", "Zhang\x85San", "Zhang\x9bSan"])
 def test_register_refuses_del_and_c1_control_characters(idp: IdentityProvider, name: str) -> None:
     with pytest.raises(InvalidArgument, match="control"):
@@ -202,12 +196,6 @@ def test_register_refuses_weak_passwords(
     assert store.get_subject(CITIZEN) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: register calls check_password_policy without user_inputs, so a password "
-    "containing the subject's own id number or name passes (identity.py:141)",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("password", [f"my id is {CITIZEN}", "Zhang Weiming 1990!"])
 def test_register_refuses_a_password_containing_own_identifiers(
     idp: IdentityProvider, password: str
@@ -260,12 +248,6 @@ def test_wrong_password_and_unknown_subject_look_the_same(registered: IdentityPr
     assert "password" in wrong.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: register normalises the id (strip, upper-case X) but _check_password looks up "
-    "the raw text, so the id as typed at registration cannot log in (identity.py:154)",
-    raises=Unauthenticated,
-)
 def test_login_with_the_id_as_typed_at_registration(idp: IdentityProvider) -> None:
     idp.register("natural", CITIZEN_X.lower(), "李四", PASSWORD)
     assert idp.authenticate(CITIZEN_X.lower(), PASSWORD, ["330000"]).tokens

@@ -133,12 +133,6 @@ def test_malformed_lists_are_invalid_argument(mutate) -> None:  # type: ignore[n
         verify_trust_list(token, ANCHOR.jwk, NOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Member.from_dict calls .get on 'jwks' and on each key without checking they "
-    "are mappings; AttributeError escapes (trustlist.py:61)",
-    raises=AttributeError,
-)
 @pytest.mark.parametrize("jwks", [[], {"keys": ["not-a-jwk"]}])
 def test_jwks_of_the_wrong_shape_is_invalid_argument(jwks: object) -> None:
     data = trust_list().to_dict()

@@ -170,12 +170,6 @@ def test_bad_face_quota_names_the_table_and_key(
     assert message.startswith(f"{path}: face_quotas.310000.{loc}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: NodeConfig._known_region lets parse_region's InvalidArgument escape pydantic, "
-    "so the message names neither the file nor the key (config.py:61)",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("region", ["XX", "110000"])
 def test_bad_region_names_file_and_key(tmp_path: Path, region: str) -> None:
     path, message = _error_for(tmp_path, {**REQUIRED, "region": region})
@@ -187,23 +181,16 @@ def test_bad_region_is_still_invalid_argument(tmp_path: Path) -> None:
     assert "unknown region 'XX'" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: face_quotas keys are not validated, so a quota for a non-region (a typo such "
-    "as '31000' or 'SH') is silently never applied (config.py:56)",
-    raises=pytest.fail.Exception,
-)
-@pytest.mark.parametrize("code", ["31000", "SH", "999999"])
+@pytest.mark.parametrize("code", ["31000", "999999", "HUB"])
 def test_face_quota_for_an_unknown_region_is_refused(tmp_path: Path, code: str) -> None:
     _error_for(tmp_path, REQUIRED, {code: {"daily_limit": 5}})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_config catches only FileNotFoundError and TOMLDecodeError; a file that "
-    "is not UTF-8 or a directory leaks UnicodeDecodeError/IsADirectoryError (config.py:93)",
-    raises=(UnicodeDecodeError, IsADirectoryError),
-)
+def test_face_quota_keys_accept_short_names_and_become_codes(tmp_path: Path) -> None:
+    path = write(tmp_path, REQUIRED, {"SH": {"daily_limit": 5}})
+    assert load_config(path).face_quotas["310000"].daily_limit == 5
+
+
 @pytest.mark.parametrize("kind", ["gb18030", "directory"])
 def test_unreadable_config_is_invalid_argument_naming_the_file(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "node.toml"
