@@ -6,6 +6,6 @@ Subpackages and modules: `regions`, `codes`, `jose`, `trustlist`, `tokens`, `ide
 
 from federation.assurance import Assurance
 from federation.errors import FederationError
-from federation.regions import PROVINCES, Region, parse_region
+from federation.regions import Region, parse_region
 
-__all__ = ["PROVINCES", "Assurance", "FederationError", "Region", "parse_region"]
+__all__ = ["Assurance", "FederationError", "Region", "parse_region"]
