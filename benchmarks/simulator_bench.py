@@ -21,8 +21,8 @@ import numpy as np
 import simpy
 
 from simulator.engine import simulate
+from simulator.loading import default_scenario, mmc_scenario
 from simulator.queueing import erlang_c_wait
-from simulator.scenario import default_scenario, mmc_scenario
 
 SERVERS = (1, 8, 40, 100)
 RHO = 0.9

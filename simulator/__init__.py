@@ -3,17 +3,11 @@
 from simulator.cli import sim
 from simulator.distributions import Distribution, load_empirical
 from simulator.engine import Kernel, YrdModel, simulate
+from simulator.loading import default_scenario, load_scenario, mmc_scenario
 from simulator.queueing import erlang_a, erlang_b, erlang_c, erlang_c_tail, erlang_c_wait, mmck
 from simulator.recorder import RunResult
 from simulator.records import CaseRecord, Summary, TimeWeighted
-from simulator.scenario import (
-    REGIONS,
-    Scenario,
-    ScenarioError,
-    default_scenario,
-    load_scenario,
-    mmc_scenario,
-)
+from simulator.scenario import REGIONS, Scenario, ScenarioError
 from simulator.statistics import (
     Estimate,
     compare,

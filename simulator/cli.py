@@ -11,16 +11,10 @@ from typing import Any
 import click
 
 from simulator.engine import Kernel, simulate
+from simulator.loading import apply_overrides, build_scenario, load_scenario, mmc_scenario, read_raw
 from simulator.output import clean_json, group_rows, resource_rows, write_csv, write_json
 from simulator.queueing import erlang_c_wait
-from simulator.scenario import (
-    ScenarioError,
-    apply_overrides,
-    build_scenario,
-    load_scenario,
-    mmc_scenario,
-    read_raw,
-)
+from simulator.scenario import ScenarioError
 from simulator.statistics import (
     estimate_warmup,
     littles_law_holds,

@@ -10,7 +10,8 @@ from typing import Any
 from tqdm import tqdm
 
 from simulator.engine import Kernel
-from simulator.scenario import Scenario, ScenarioError, apply_overrides, build_scenario
+from simulator.loading import apply_overrides, build_scenario
+from simulator.scenario import Scenario, ScenarioError
 from simulator.statistics import replicate, summarise
 
 __all__ = ["DEFAULT_METRICS", "grid_points", "parse_grid", "run_point", "sweep"]

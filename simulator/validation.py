@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.engine import Kernel
+from simulator.loading import mmc_scenario
 from simulator.queueing import erlang_a, erlang_c, erlang_c_wait, mmck
-from simulator.scenario import mmc_scenario
 from simulator.statistics import Estimate, littles_law_holds, replicate, summarise
 
 __all__ = ["CASES", "Case", "Check", "run_validation"]

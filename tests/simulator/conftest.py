@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.scenario import Scenario, default_scenario
+from simulator.loading import default_scenario
+from simulator.scenario import Scenario
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from simulator.distributions import Distribution, load_empirical
-from simulator.scenario import ScenarioError, default_scenario
+from simulator.loading import default_scenario
+from simulator.scenario import ScenarioError
 from simulator.streams import Streams
 
 U = (np.arange(200_000) + 0.5) / 200_000

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from simulator.engine import simulate
-from simulator.scenario import Scenario, default_scenario
+from simulator.loading import default_scenario
+from simulator.scenario import Scenario
 from simulator.statistics import littles_law_holds
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from simulator.engine import Kernel, simulate
 from simulator.fastpath import reason_not_reducible
+from simulator.loading import default_scenario, mmc_scenario
 from simulator.queueing import erlang_a, erlang_c, erlang_c_wait, mmck
-from simulator.scenario import default_scenario, mmc_scenario
 from simulator.statistics import littles_law_holds, replicate, summarise
 
 KERNELS: list[Kernel] = ["auto", "simpy"]

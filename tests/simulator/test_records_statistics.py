@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.loading import mmc_scenario
 from simulator.records import BatchMeans, Summary, TimeWeighted
-from simulator.scenario import mmc_scenario
 from simulator.statistics import (
     compare,
     confidence_interval,

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.scenario import (
-    ScenarioError,
+from simulator.loading import (
     apply_overrides,
     default_scenario,
     load_scenario,
     mmc_scenario,
     read_raw,
 )
+from simulator.scenario import ScenarioError
 
 
 def _error(overrides: list[str]) -> str:

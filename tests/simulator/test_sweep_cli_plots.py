@@ -67,7 +67,7 @@ def test_sweep_on_dask_local_cluster() -> None:
 
 
 def test_plots_are_pngs(tmp_path: Path) -> None:
-    from simulator.scenario import default_scenario
+    from simulator.loading import default_scenario
 
     data = simulate(default_scenario(["run.horizon_days=1"])).data
     for path in plot_all(data, tmp_path):
