@@ -112,6 +112,9 @@ class YrdModel:
                 (self.reviewers[code], spec.reviewers),
             ):
                 initial, changes = staff_changes(staffing, run.start_weekday)
+                if not spec.calendar.drain_queue_at_close:
+                    # Closing sends staff home at once; whoever waits is served next morning.
+                    changes = [(at, staff, False) for at, staff, _ in changes]
                 pool.set_staff(initial, drain_queue=True)
                 if changes:
                     env.process(pool.run_schedule(changes, 7 * DAY))
