@@ -122,8 +122,9 @@ def run_cmd(
         sc = with_warmup(sc, estimate_warmup(sc, kernel=kernel))
     first = simulate(sc, 0, kernel, trace=trace)
     if precision is not None:
-        rest, _ = run_until_precision(sc, metric, precision, max(replications, 2), kernel=kernel)
-        runs = [first, *rest[1:]]
+        runs, _ = run_until_precision(
+            sc, metric, precision, max(replications, 2), kernel=kernel, done=[first]
+        )
     else:
         runs = [first, *replicate(sc, replications - 1, kernel, first=1)]
     metrics = [*KEY_METRICS, *(f"regions.{r}.wait.mean" for r in sc.region_codes())]

@@ -63,6 +63,7 @@ def _group_row(scope: str, key: str, g: Mapping[str, Any]) -> dict[str, Any]:
         "reneged": g["abandonment"]["reneged"],
         "abandonment_rate": g["abandonment"]["rate"],
         "rework_visits": g["rework_visits"],
+        "first_time_success": g["first_time_success"],
     }
     for name in ("wait", "sojourn", "first_response", "result_time"):
         s = g[name]

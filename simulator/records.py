@@ -310,7 +310,9 @@ class GroupStats:
 
     __slots__ = (
         "completions_by_hour",
+        "first_decisions",
         "first_response",
+        "first_time_approved",
         "outcomes",
         "result_time",
         "rework",
@@ -327,6 +329,8 @@ class GroupStats:
         self.outcomes: dict[str, int] = {}
         self.visits = 0
         self.rework = 0
+        self.first_decisions = 0
+        self.first_time_approved = 0
         self.completions_by_hour = [0] * 24
 
     def add(self, rec: CaseRecord) -> None:
@@ -343,8 +347,11 @@ class GroupStats:
         self.sojourn.add(rec.sojourn)
         end = rec.arrival + rec.sojourn
         self.completions_by_hour[int(end % 1440.0) // 60] += 1
-        if rec.first_response == rec.first_response:  # not nan
+        if rec.first_response == rec.first_response:  # not nan: a remote review happened
             self.first_response.add(rec.first_response)
+            if not rec.visit:
+                self.first_decisions += 1
+                self.first_time_approved += outcome == "approved"
         if rec.result_time == rec.result_time:
             self.result_time.add(rec.result_time)
 
@@ -358,6 +365,8 @@ class GroupStats:
             self.outcomes[key] = self.outcomes.get(key, 0) + count
         self.visits += other.visits
         self.rework += other.rework
+        self.first_decisions += other.first_decisions
+        self.first_time_approved += other.first_time_approved
         self.completions_by_hour = [
             a + b for a, b in zip(self.completions_by_hour, other.completions_by_hour, strict=True)
         ]
@@ -382,6 +391,11 @@ class GroupStats:
                 "rate": left / self.visits if self.visits else math.nan,
             },
             "rework_visits": self.rework,
+            "first_time_success": (
+                self.first_time_approved / self.first_decisions
+                if self.first_decisions
+                else math.nan
+            ),
             "wait": self.wait.to_dict(with_cdf=True),
             "sojourn": self.sojourn.to_dict(),
             "first_response": self.first_response.to_dict(),

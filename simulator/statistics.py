@@ -156,9 +156,14 @@ def run_until_precision(
     min_replications: int = 3,
     max_replications: int = 50,
     kernel: Kernel = "auto",
+    done: Sequence[RunResult] = (),
 ) -> tuple[list[RunResult], Estimate]:
-    """Add replications until the CI half-width is within the relative precision."""
-    results = replicate(scenario, min_replications, kernel)
+    """Add replications until the CI half-width is within the relative precision.
+
+    ``done`` holds replications 0..k-1 already run; they are kept, not repeated.
+    """
+    results = list(done)
+    results += replicate(scenario, max(min_replications - len(results), 0), kernel, len(results))
     est = confidence_interval([r.metric(metric) for r in results])
     while est.relative_precision > relative_precision and len(results) < max_replications:
         results.append(simulate(scenario, len(results), kernel))

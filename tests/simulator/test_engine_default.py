@@ -77,6 +77,7 @@ def test_rework_loop_brings_applicants_back() -> None:
     assert data["total"]["rework_visits"] > 0
     assert data["total"]["outcomes"]["returned"] > 0
     assert data["total"]["result_time"]["count"] > 0
+    assert 0.25 < data["total"]["first_time_success"] < 0.55
 
 
 def test_clerk_not_held_frees_the_window() -> None:
