@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from federation.assurance import Assurance
@@ -284,27 +284,27 @@ class CaseDesk:
             raise InvalidArgument(f"a reason is required to {action} a case")
         case = self.get(case_id)
         item = self._own_item(case.item_code)
+        next_state(case.state, action)  # refuse a forbidden transition before any side effect
         detail = {"reason": reason[:MAX_TEXT], "reviewer": reviewer}
         data = dict(case.data)
         if action == "return":
             data["returns"] = int(data.get("returns", 0)) + 1
         if result:
             data["requested"] = {**dict(data.get("requested", {})), **dict(result)}
+        if action == "approve" and item.result_licence_type:
+            # issue first (idempotent per case): a refused issue leaves the case under review
+            data["result_licence"] = self._issue_result(replace(case, data=data), item)
         case = self._move(case, action, reviewer, detail, data)
         if action == "approve":
-            case = self._deliver(case, item)
+            case = self._move(
+                case, "issue_result", self.region_code,
+                {"delivery_method": data.get("delivery_method"),
+                 "result_licence": data.get("result_licence", "")},
+            )
+            case = self._move(case, "close", self.region_code, {"outcome": "approved"})
         elif action == "reject":
             case = self._move(case, "close", self.region_code, {"outcome": "rejected"})
         return case
-
-    def _deliver(self, case: CaseRecord, item: CatalogueItem) -> CaseRecord:
-        data = dict(case.data)
-        if item.result_licence_type:
-            data["result_licence"] = self._issue_result(case, item)
-        case = self._move(case, "issue_result", self.region_code,
-                          {"delivery_method": data.get("delivery_method"),
-                           "result_licence": data.get("result_licence", "")}, data)
-        return self._move(case, "close", self.region_code, {"outcome": "approved"})
 
     def supplement(self, case_id: str, sub: Submission) -> CaseRecord:
         """The applicant answers a return: new materials, re-checked in full, then accepted."""

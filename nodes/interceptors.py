@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
 
-from federation.errors import PermissionDenied, Unauthenticated
+from federation.errors import FederationError, PermissionDenied, Unauthenticated
 from federation.trustlist import Member, TrustList
-from nodes.errors import Refusal, run_mapped
+from nodes.errors import Refusal, run_mapped, status_of
 from nodes.tls import Peer, peer_of
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -97,8 +97,20 @@ class FederationInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
+            behaviour = handler.unary_stream
+
+            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                label = (self._peer(context) or Peer("", "")).label
+                try:
+                    current_member.set(self._admit(method, context))
+                    yield from behaviour(request, context)
+                except FederationError as exc:
+                    code = status_of(exc)
+                    self._on_refusal(label, method, code, exc.message)
+                    context.abort(code, exc.message)
+
             return grpc.unary_stream_rpc_method_handler(
-                admitted(handler.unary_stream),
+                stream,
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
