@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
@@ -52,7 +53,19 @@ def licence_params(licence: LicenceRecord) -> tuple[Any, ...]:
     )
 
 
-def licence_from_row(row: Sequence[Any]) -> LicenceRecord:
+def normalise_parties(licence: LicenceRecord) -> LicenceRecord:
+    """The licence with its parties sorted and without repeats, as the stores return it."""
+    parties = tuple(sorted(set(licence.parties)))
+    return licence if parties == licence.parties else replace(licence, parties=parties)
+
+
+def party_params(licence: LicenceRecord) -> list[tuple[str, str]]:
+    """(identifier, party_code) rows of licence_parties for a normalised licence."""
+    return [(licence.identifier, party) for party in licence.parties]
+
+
+def licence_from_row(row: Sequence[Any], parties: Iterable[str] = ()) -> LicenceRecord:
+    """The licence from its LICENCE_COLS values and the codes of its parties (any order)."""
     return LicenceRecord(
         identifier=row[0],
         request_id=row[1],
@@ -65,6 +78,7 @@ def licence_from_row(row: Sequence[Any]) -> LicenceRecord:
         status=int(row[8]),
         issued_at=float(row[9]),
         updated_at=float(row[10]),
+        parties=tuple(sorted(parties)),
     )
 
 

@@ -67,6 +67,10 @@ class LicenceRecord:
     status: int  # federation.licences.LicenceStatus value
     issued_at: float
     updated_at: float
+    # codes of other subjects the licence concerns, e.g. the citizen id of an enterprise's
+    # legal representative; her aggregation (归集) lists the licence too. Stores return them
+    # sorted and without repeats.
+    parties: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class Store(Protocol):
     def get_licence(self, identifier: str) -> LicenceRecord | None: ...
 
     def licences_of_holder(self, holder_code: str) -> list[LicenceRecord]:
-        """Every licence of a holder, oldest first (issued_at, then insertion order)."""
+        """Every licence whose holder_code is `holder_code` or whose parties include it,
+        oldest first (issued_at, then insertion order), without duplicates."""
 
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
         """Change the status and set updated_at to `at`; raises NotFound for an unknown

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from federation.errors import NotFound
 from federation.storage._records import (
@@ -12,6 +13,7 @@ from federation.storage._records import (
     duplicate_licence,
     licence_from_row,
     licence_params,
+    normalise_parties,
 )
 from federation.storage.base import LicenceRecord
 from federation.storage.postgres_schema import Connection
@@ -25,6 +27,18 @@ _INSERT = (
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT DO NOTHING RETURNING identifier"
 )
+_INSERT_PARTIES = (
+    "INSERT INTO licence_parties (identifier, party_code) SELECT %s, unnest(%s::text[])"
+)
+# every licence column, then its party codes as an array (one statement, one snapshot)
+_COLS = (
+    f"{LICENCE_COLS}, ARRAY(SELECT party_code FROM licence_parties"
+    " WHERE licence_parties.identifier = licences.identifier)"
+)
+
+
+def _licence(row: Sequence[Any]) -> LicenceRecord:
+    return licence_from_row(row, row[11])
 
 
 class PostgresLicences:
@@ -35,23 +49,25 @@ class PostgresLicences:
         def _connection(self) -> AbstractContextManager[Connection]: ...
 
     def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
-        """Insert; idempotent by request_id: a retry with the same request_hash returns the
-        stored record and False; the same request_id with another hash raises AlreadyExists;
-        a duplicate identifier or status_index raises AlreadyExists."""
+        """Insert the licence and its parties; idempotent by request_id: a retry with the same
+        request_hash returns the stored record and False; the same request_id with another
+        hash raises AlreadyExists; a duplicate identifier or status_index raises AlreadyExists."""
+        licence = normalise_parties(licence)
         params = licence_params(licence)
-        with self._connection() as conn:
+        with self._connection() as conn, conn.transaction():
             if conn.execute(_INSERT, params).fetchone() is not None:
+                if licence.parties:
+                    conn.execute(_INSERT_PARTIES, (licence.identifier, list(licence.parties)))
                 return licence, True
             row = conn.execute(
-                f"SELECT {LICENCE_COLS} FROM licences WHERE request_id = %s",
-                (licence.request_id,),
+                f"SELECT {_COLS} FROM licences WHERE request_id = %s", (licence.request_id,)
             ).fetchone()
             if row is None:
                 taken = conn.execute(
                     "SELECT 1 FROM licences WHERE identifier = %s", (licence.identifier,)
                 ).fetchone()
                 raise duplicate_licence(licence, taken is not None)
-        stored = licence_from_row(row)
+        stored = _licence(row)
         check_retry(
             "licence",
             stored.identifier,
@@ -64,31 +80,33 @@ class PostgresLicences:
     def get_licence(self, identifier: str) -> LicenceRecord | None:
         with self._connection() as conn:
             row = conn.execute(
-                f"SELECT {LICENCE_COLS} FROM licences WHERE identifier = %s", (identifier,)
+                f"SELECT {_COLS} FROM licences WHERE identifier = %s", (identifier,)
             ).fetchone()
-        return None if row is None else licence_from_row(row)
+        return None if row is None else _licence(row)
 
     def licences_of_holder(self, holder_code: str) -> list[LicenceRecord]:
-        """Every licence of a holder, oldest first (by issued_at, then insertion order)."""
+        """Licences held by `holder_code` or concerning it as a party, oldest first (by
+        issued_at, then insertion order), each once."""
         with self._connection() as conn:
             rows = conn.execute(
-                f"SELECT {LICENCE_COLS} FROM licences WHERE holder_code = %s"
+                f"SELECT {_COLS} FROM licences WHERE holder_code = %s OR identifier IN"
+                " (SELECT identifier FROM licence_parties WHERE party_code = %s)"
                 " ORDER BY issued_at, ord",
-                (holder_code,),
+                (holder_code, holder_code),
             ).fetchall()
-        return [licence_from_row(row) for row in rows]
+        return [_licence(row) for row in rows]
 
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
         """Change the status and set updated_at to `at`; NotFound for an unknown identifier."""
         with self._connection() as conn:
             row = conn.execute(
                 "UPDATE licences SET status = %s, updated_at = %s WHERE identifier = %s"
-                f" RETURNING {LICENCE_COLS}",
+                f" RETURNING {_COLS}",
                 (int(status), float(at), identifier),
             ).fetchone()
         if row is None:
             raise NotFound(f"licence {identifier} not found")
-        return licence_from_row(row)
+        return _licence(row)
 
     def status_entries(self) -> list[tuple[int, int]]:
         """(status_index, status) of every licence, by status_index."""

@@ -7,7 +7,7 @@ from psycopg.rows import TupleRow
 
 from federation.errors import FailedPrecondition
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -62,8 +62,15 @@ _V2 = (
     " score integer NOT NULL, reasons json NOT NULL, comment text NOT NULL,"
     " rated_at double precision NOT NULL, ord bigint GENERATED ALWAYS AS IDENTITY)",
 )
+# Other subjects a licence concerns (an enterprise's legal representative), so that their
+# aggregation finds it by party_code as well as by holder_code.
+_V3 = (
+    "CREATE TABLE IF NOT EXISTS licence_parties (identifier text NOT NULL,"
+    " party_code text NOT NULL, PRIMARY KEY (identifier, party_code))",
+    "CREATE INDEX IF NOT EXISTS licence_parties_party ON licence_parties (party_code)",
+)
 # STEPS[v - 1] turns a version v - 1 database into version v
-STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 
 
 def migrate(conn: Connection) -> int:

@@ -6,7 +6,7 @@ import sqlite3
 
 from federation.errors import FailedPrecondition
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = (
     "CREATE TABLE IF NOT EXISTS subjects (subject_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
@@ -53,8 +53,15 @@ _V2 = (
     " score INTEGER NOT NULL, reasons TEXT NOT NULL, comment TEXT NOT NULL,"
     " rated_at REAL NOT NULL)",
 )
+# Other subjects a licence concerns (an enterprise's legal representative), so that their
+# aggregation finds it by party_code as well as by holder_code.
+_V3 = (
+    "CREATE TABLE IF NOT EXISTS licence_parties (identifier TEXT NOT NULL,"
+    " party_code TEXT NOT NULL, PRIMARY KEY (identifier, party_code))",
+    "CREATE INDEX IF NOT EXISTS licence_parties_party ON licence_parties (party_code)",
+)
 # STEPS[v - 1] turns a version v - 1 database into version v
-STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -77,6 +77,71 @@ def test_licences_of_holder_oldest_first_with_ties_in_insertion_order(store: Sto
     assert store.licences_of_holder("nobody") == []
 
 
+REPRESENTATIVE = "320102199005171234"  # a legal representative's citizen id
+ENTERPRISE = "91320505MA1XK7Q2XX"
+
+
+def test_parties_round_trip_sorted_without_repeats(store: Store, backend: Backend) -> None:
+    given = licence(1, holder_code=ENTERPRISE, parties=("b-party", REPRESENTATIVE, "b-party"))
+    stored = replace(given, parties=tuple(sorted({"b-party", REPRESENTATIVE})))
+    assert store.add_licence(given) == (stored, True)
+    assert store.get_licence(given.identifier) == stored
+    changed = store.set_licence_status(given.identifier, 1, 5.0)
+    assert changed == replace(stored, status=1, updated_at=5.0)
+    reopened = backend.open()
+    try:
+        assert reopened.get_licence(given.identifier) == changed
+    finally:
+        reopened.close()
+
+
+def test_retry_returns_the_stored_parties_and_adds_none(store: Store) -> None:
+    first = licence(1, holder_code=ENTERPRISE, parties=(REPRESENTATIVE,))
+    store.add_licence(first)
+    retry = licence(
+        2, holder_code=ENTERPRISE, request_id="req-1", request_hash="sha256-1", parties=("x",)
+    )
+    assert store.add_licence(retry) == (first, False)
+    assert store.licences_of_holder("x") == []
+    with pytest.raises(AlreadyExists, match=REUSED):
+        store.add_licence(replace(retry, request_hash="other", parties=("y",)))
+    assert store.licences_of_holder("y") == []
+    assert store.get_licence(first.identifier) == first
+
+
+def test_aggregation_includes_licences_the_code_is_a_party_to(store: Store) -> None:
+    own = licence(1, holder_code=REPRESENTATIVE, issued_at=30.0)
+    business = licence(2, holder_code=ENTERPRISE, parties=(REPRESENTATIVE,), issued_at=10.0)
+    other = licence(3, holder_code=ENTERPRISE, parties=("310101198001010011",), issued_at=20.0)
+    for record in (own, business, other):
+        store.add_licence(record)
+    assert store.licences_of_holder(REPRESENTATIVE) == [business, own]
+    assert store.licences_of_holder(ENTERPRISE) == [business, other]
+    assert store.licences_of_holder("310101198001010011") == [other]
+
+
+def test_holder_who_is_also_a_party_gets_the_licence_once(store: Store) -> None:
+    both = licence(1, holder_code=REPRESENTATIVE, parties=(REPRESENTATIVE, ENTERPRISE))
+    store.add_licence(both)
+    store.add_licence(licence(2, holder_code=REPRESENTATIVE))
+    assert store.licences_of_holder(REPRESENTATIVE) == [
+        both,
+        licence(2, holder_code=REPRESENTATIVE),
+    ]
+    assert store.licences_of_holder(ENTERPRISE) == [both]
+
+
+def test_refused_licence_leaves_no_parties(store: Store) -> None:
+    store.add_licence(licence(1))
+    with pytest.raises(AlreadyExists, match="status index 1 is already assigned"):
+        store.add_licence(licence(2, status_index=1, parties=(REPRESENTATIVE,)))
+    assert store.licences_of_holder(REPRESENTATIVE) == []
+    # the refused identifier is free, so its parties would have collided here if kept
+    refreshed = licence(2, parties=(REPRESENTATIVE,))
+    assert store.add_licence(refreshed) == (refreshed, True)
+    assert store.licences_of_holder(REPRESENTATIVE) == [refreshed]
+
+
 def test_set_status_changes_status_and_updated_at_only(store: Store, backend: Backend) -> None:
     store.add_licence(licence(1))
     changed = store.set_licence_status(licence(1).identifier, 2, at=1_800_000_000.25)
@@ -157,12 +222,22 @@ _serial = itertools.count(1000)
     sd_jwt=texts,
     status=st.integers(0, 2),
     issued_at=st.floats(-1e15, 1e15, allow_nan=False),
+    parties=st.lists(texts, max_size=4, unique=True).map(lambda p: tuple(sorted(p))),
 )
 def test_licence_fields_round_trip_exactly(
-    store: Store, holder: str, sd_jwt: str, status: int, issued_at: float
+    store: Store, holder: str, sd_jwt: str, status: int, issued_at: float, parties: tuple[str, ...]
 ) -> None:
     n = next(_serial)
-    record = licence(n, holder_code=holder, sd_jwt=sd_jwt, status=status, issued_at=issued_at)
+    record = licence(
+        n,
+        holder_code=holder,
+        sd_jwt=sd_jwt,
+        status=status,
+        issued_at=issued_at,
+        parties=parties,
+    )
     assert store.add_licence(record) == (record, True)
     assert store.get_licence(record.identifier) == record
     assert record in store.licences_of_holder(holder)
+    for party in parties:
+        assert record in store.licences_of_holder(party)

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from conftest import Backend  # tests/federation/storage/conftest.py
 
 
-def make_v1_database(backend: Backend) -> None:
-    """Create exactly what a version 1 store created: its tables and a version row of 1."""
+def make_old_database(backend: Backend, version: int) -> None:
+    """Create exactly what a store of `version` created: its tables and that version row."""
     if backend.name == "postgresql":
         schema = dict(parse_qsl(urlsplit(backend.url).query))["schema"]
         backend.raw(f"CREATE SCHEMA {schema}")
@@ -23,9 +23,10 @@ def make_v1_database(backend: Backend) -> None:
     else:
         steps = sqlite_schema.STEPS
     backend.raw("CREATE TABLE schema_version (version integer NOT NULL)")
-    for ddl in steps[0]:
-        backend.raw(ddl)
-    backend.raw("INSERT INTO schema_version VALUES (1)")
+    for step in steps[:version]:
+        for ddl in step:
+            backend.raw(ddl)
+    backend.raw("INSERT INTO schema_version VALUES (?)", (version,))
 
 
 def tables(backend: Backend) -> set[str]:
@@ -39,12 +40,12 @@ def tables(backend: Backend) -> set[str]:
 
 
 def test_both_backends_are_at_the_same_schema_version() -> None:
-    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == 2
-    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 2
+    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == 3
+    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 3
 
 
 def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
-    make_v1_database(backend)
+    make_old_database(backend, 1)
     backend.raw(
         "INSERT INTO subjects VALUES (?, ?, ?, ?, ?, ?)",
         ("310101199001011234", "natural", "张三", "310000", "scrypt$abc", 5.0),
@@ -53,8 +54,10 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(2,)]
-        assert {"licences", "cases", "case_events", "case_ratings"} <= tables(backend)
+        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert {"licences", "licence_parties", "cases", "case_events", "case_ratings"} <= tables(
+            backend
+        )
         # the old data is intact and the old tables still work
         assert store.get_subject("310101199001011234") == SubjectRecord(
             "310101199001011234", "natural", "张三", "310000", "scrypt$abc", 5.0
@@ -76,7 +79,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()  # a migrated database opens as it is
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(2,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
         assert reopened.get_case("c1") == moved
         assert verify_chain(reopened.audit_entries()).entries == 1
     finally:
@@ -86,7 +89,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 def test_a_new_database_gets_every_table_and_one_version_row(backend: Backend) -> None:
     backend.open().close()
     backend.open().close()
-    assert backend.raw("SELECT version FROM schema_version") == [(2,)]
+    assert backend.raw("SELECT version FROM schema_version") == [(3,)]
     assert {
         "subjects",
         "face_templates",
@@ -95,8 +98,55 @@ def test_a_new_database_gets_every_table_and_one_version_row(backend: Backend) -
         "quotas",
         "audit_log",
         "licences",
+        "licence_parties",
         "cases",
         "case_events",
         "case_ratings",
         "schema_version",
     } == tables(backend)
+
+
+def test_a_version_2_database_is_migrated_on_open(backend: Backend) -> None:
+    make_old_database(backend, 2)
+    old = licence(1)
+    backend.raw(
+        "INSERT INTO licences (identifier, request_id, request_hash, type_code, holder_code,"
+        " authority_code, sd_jwt, status_index, status, issued_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            old.identifier,
+            old.request_id,
+            old.request_hash,
+            old.type_code,
+            old.holder_code,
+            old.authority_code,
+            old.sd_jwt,
+            old.status_index,
+            old.status,
+            old.issued_at,
+            old.updated_at,
+        ),
+    )
+    assert "licence_parties" not in tables(backend)
+
+    store = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert "licence_parties" in tables(backend)
+        # a licence issued before parties existed has none, and is still its holder's
+        assert store.get_licence(old.identifier) == old
+        assert store.licences_of_holder(old.holder_code) == [old]
+        assert store.add_licence(old) == (old, False)
+        # new licences keep their parties
+        new = licence(2, holder_code="91320505MA1XK7Q2XX", parties=(old.holder_code,))
+        assert store.add_licence(new) == (new, True)
+        assert store.licences_of_holder(old.holder_code) == [old, new]
+    finally:
+        store.close()
+
+    reopened = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert reopened.get_licence(new.identifier) == new
+    finally:
+        reopened.close()
