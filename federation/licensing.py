@@ -157,6 +157,8 @@ class LicenceRegistry:
             )
             now = self._clock.now()
             sealed = seal_licence(licence, seal, now, holder_jwk)
+            # the enterprise's legal representative sees its licence in her own aggregation
+            representative = licence.fields.get("legal_representative_id")
             record = LicenceRecord(
                 identifier=licence.identifier.format(),
                 request_id=request.request_id,
@@ -169,6 +171,7 @@ class LicenceRegistry:
                 status=int(LicenceStatus.VALID),
                 issued_at=now,
                 updated_at=now,
+                parties=(str(representative),) if representative else (),
             )
             stored, created = self._store.add_licence(record)
             if created:
