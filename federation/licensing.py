@@ -252,9 +252,10 @@ class LicenceRegistry:
         Returns (granted fields, withheld field names, the audit detail of the decision).
         """
         record = self.get(identifier)
-        if consent.subject != record.holder_code:
+        if consent.subject != record.holder_code and consent.subject not in record.parties:
             raise PermissionDenied(
-                "the consent token is not the licence holder's; only the holder can consent"
+                "the consent token is not the licence holder's (nor its legal "
+                "representative's); only they can consent"
             )
         decision = policy.decide(requesting_region, record.type_code, service_item, purpose)
         detail = decision.audit_detail() | {"identifier": identifier, "consent_jti": consent.jti}
