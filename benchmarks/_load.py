@@ -156,6 +156,7 @@ class _Meter:
         self.completed = 0
         self.errors = 0
         self.first_error = ""
+        self.last_done = 0.0
         self.restart()
 
     def restart(self) -> None:
@@ -163,9 +164,10 @@ class _Meter:
         self._server0 = self._server.seconds() if self._server else None
         self._client0 = time.process_time()
 
-    def ok(self) -> None:
+    def ok(self, done: float = 0.0) -> None:
         with self._lock:
             self.completed += 1
+            self.last_done = max(self.last_done, done)
 
     def failed(self, exc: BaseException) -> None:
         with self._lock:
@@ -282,7 +284,6 @@ def run_open_loop(
     gate = threading.Barrier(workers + 1)
     meter = _Meter(server)
     start = 0.0
-    last_done = [0.0]
 
     def worker() -> None:
         gate.wait()
@@ -300,8 +301,7 @@ def run_open_loop(
             done = time.perf_counter()
             latency.record(done - intended)
             lag.record(max(0.0, sent - intended))
-            meter.ok()
-            last_done[0] = max(last_done[0], done)
+            meter.ok(done)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for t in threads:
@@ -311,7 +311,7 @@ def run_open_loop(
     gate.wait()
     for t in threads:
         t.join()
-    elapsed = max(last_done[0], time.perf_counter()) - start
+    elapsed = max(meter.last_done, time.perf_counter()) - start
     server_cpu, client_cpu = meter.cpu()
     return LoadResult(
         mode=f"open-{arrivals}",

@@ -43,6 +43,7 @@ __all__ = [
     "SupplyExhausted",
     "arrival_offsets",
     "compare",
+    "load_warnings",
     "machine_info",
     "ratio",
     "ratios",
@@ -155,7 +156,7 @@ def _git_revision() -> str | None:
 
 
 def machine_info() -> dict[str, Any]:
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = _loadavg()
     return {
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -203,13 +204,31 @@ def write_report(data: Mapping[str, Any], out: Path | None = None) -> str:
 
 @contextlib.contextmanager
 def temporary_federation(
-    password_cost_log2: int = 10, directory: Path | None = None
+    password_cost_log2: int = 10, parent: Path | None = None
 ) -> Iterator[tuple[Path, Federation]]:
-    """A fresh federation (hub + four regions) with every node running as its own process,
-    in `directory` or a temporary one that is removed afterwards."""
-    with contextlib.ExitStack() as stack:
-        if directory is None:
-            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="yrd-bench-")))
+    """A fresh federation (hub + four regions) with every node running as its own process, in
+    a temporary directory (under `parent` if given: its file system matters to SQLite) that is
+    removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="yrd-bench-", dir=parent) as tmp:
+        directory = Path(tmp)
         init_federation(directory, base_port=0, password_cost_log2=password_cost_log2, force=True)
-        federation = stack.enter_context(Federation(directory))
-        yield directory, federation
+        with Federation(directory) as federation:
+            yield directory, federation
+
+
+def load_warnings(load_at_start: tuple[float, float, float] | None = None) -> list[str]:
+    """Say when other work competed for the CPUs, which makes every figure noisy."""
+    cpus = os.cpu_count() or 1
+    out = []
+    for when, load in (("start", load_at_start), ("end", _loadavg())):
+        if load is not None and load[0] > cpus * 0.75:
+            out.append(
+                f"1-minute load average {load[0]:.1f} at the {when} on {cpus} CPUs: other "
+                "processes competed with the nodes and the load generator; compare only the "
+                "ratios measured in this run, and repeat on a quiet machine"
+            )
+    return out
+
+
+def _loadavg() -> tuple[float, float, float] | None:
+    return os.getloadavg() if hasattr(os, "getloadavg") else None
