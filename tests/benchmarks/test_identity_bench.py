@@ -84,6 +84,7 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
         assert isinstance(line["met"], bool)
         assert line["value"] > 0
     assert isinstance(report["all_targets_met"], bool)
+    assert isinstance(report["warnings"], list)
     samples = report["latency_samples_ms"]
     for t in TARGETS:
         values = samples[t]
