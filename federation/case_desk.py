@@ -22,7 +22,7 @@ from federation.storage.base import CaseEvent, CaseRating, CaseRecord, Store
 from federation.tokens import TokenClaims
 
 if TYPE_CHECKING:
-    from federation.catalogue import Catalogue, CatalogueItem, RequiredLicence
+    from federation.catalogue import CatalogueItem, RequiredLicence
 
 DELIVERY_METHODS = ("electronic", "express", "collect_at_window")
 MAX_TEXT = 2000
@@ -39,8 +39,12 @@ class Material:
     presentation: str = ""
 
     def fingerprint(self) -> dict[str, str]:
-        return {"type": self.licence_type, "id": self.identifier, "owner": self.owner_region,
-                "presentation": hashlib.sha256(self.presentation.encode()).hexdigest()}
+        return {
+            "type": self.licence_type,
+            "id": self.identifier,
+            "owner": self.owner_region,
+            "presentation": hashlib.sha256(self.presentation.encode()).hexdigest(),
+        }
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,14 @@ class MaterialFacts:
     via: str  # "exchange", "local" or "presentation"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"licence_type": self.licence_type, "identifier": self.identifier,
-                "owner_region": self.owner_region, "holder_code": self.holder_code,
-                "fields": dict(self.fields), "via": self.via}
+        return {
+            "licence_type": self.licence_type,
+            "identifier": self.identifier,
+            "owner_region": self.owner_region,
+            "holder_code": self.holder_code,
+            "fields": dict(self.fields),
+            "via": self.via,
+        }
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,13 @@ class Submission:
 
     def fingerprint(self) -> str:
         body = {
-            "item": self.item_code, "window": [self.window_region, self.window_id],
+            "item": self.item_code,
+            "window": [self.window_region, self.window_id],
             "materials": [m.fingerprint() for m in self.materials],
-            "on_behalf_of": self.on_behalf_of, "requested": dict(self.requested),
-            "delivery": self.delivery_method, "note": self.note,
+            "on_behalf_of": self.on_behalf_of,
+            "requested": dict(self.requested),
+            "delivery": self.delivery_method,
+            "note": self.note,
         }
         return hashlib.sha256(canonical_json(body)).hexdigest()
 
@@ -89,7 +101,7 @@ class Submission:
 VerifyToken = Callable[[str, Assurance], TokenClaims]
 VerifyFace = Callable[[str, str, str], float]
 """(assertion, subject id, window region code) -> similarity score; raises when not valid."""
-FetchMaterial = Callable[[Material, "RequiredLicence", TokenClaims], MaterialFacts]
+FetchMaterial = Callable[[Material, "CatalogueItem", "RequiredLicence", TokenClaims], MaterialFacts]
 IssueResult = Callable[[CaseRecord, "CatalogueItem"], str]
 """(approved case, its item) -> identifier of the result licence issued to the holder."""
 Audit = Callable[[str, str, str, str, Mapping[str, Any]], None]
@@ -109,7 +121,7 @@ class CaseDesk:
         *,
         region_code: str,
         store: Store,
-        catalogue: Callable[[], Catalogue],
+        item_of: Callable[[str], CatalogueItem],
         verify_token: VerifyToken,
         verify_face: VerifyFace,
         fetch_material: FetchMaterial,
@@ -120,7 +132,7 @@ class CaseDesk:
     ) -> None:
         self.region_code = region_code
         self._store = store
-        self._catalogue = catalogue
+        self._item_of = item_of  # the catalogue lookup (raises NotFound)
         self._verify_token = verify_token
         self._verify_face = verify_face
         self._fetch = fetch_material
@@ -131,7 +143,7 @@ class CaseDesk:
 
     # --- submission ---------------------------------------------------------------------
     def _own_item(self, code: str) -> CatalogueItem:
-        item = self._catalogue().get(code)
+        item = self._item_of(code)
         if item.owner_region != self.region_code:
             raise PermissionDenied(
                 f"service item {code} is owned by region {item.owner_region}, "
@@ -174,7 +186,7 @@ class CaseDesk:
                     f"(fields {', '.join(required.fields)}); attach a licence reference "
                     "or a presentation"
                 )
-            fact = self._fetch(material, required, applicant)
+            fact = self._fetch(material, item, required, applicant)
             missing = sorted(set(required.fields) - set(fact.fields))
             if missing:
                 raise FailedPrecondition(
@@ -236,18 +248,38 @@ class CaseDesk:
             "returns": 0,
         }
         case = CaseRecord(
-            case_id=case_id, request_id=sub.request_id, request_hash=sub.fingerprint(),
-            item_code=item.code, owner_region=self.region_code, window_region=sub.window_region,
-            window_id=sub.window_id, applicant_id=applicant.subject,
-            state=CaseState.SUBMITTED.value, data=data, created_at=now, updated_at=now,
+            case_id=case_id,
+            request_id=sub.request_id,
+            request_hash=sub.fingerprint(),
+            item_code=item.code,
+            owner_region=self.region_code,
+            window_region=sub.window_region,
+            window_id=sub.window_id,
+            applicant_id=applicant.subject,
+            state=CaseState.SUBMITTED.value,
+            data=data,
+            created_at=now,
+            updated_at=now,
             deadline_at=self._working_days(now, item.time_limit_days),
         )
-        first = CaseEvent(case_id, 1, now, "", CaseState.SUBMITTED.value, sub.window_region,
-                          {"window_id": sub.window_id, "materials": len(facts)})
+        first = CaseEvent(
+            case_id,
+            1,
+            now,
+            "",
+            CaseState.SUBMITTED.value,
+            sub.window_region,
+            {"window_id": sub.window_id, "materials": len(facts)},
+        )
         stored, created = self._store.create_case(case, first)
         if created:
-            self._audit(sub.window_region, "case.submit", "granted", applicant.subject,
-                        {"case_id": case_id, "item": item.code})
+            self._audit(
+                sub.window_region,
+                "case.submit",
+                "granted",
+                applicant.subject,
+                {"case_id": case_id, "item": item.code},
+            )
             stored = self._move(stored, "accept", self.region_code, {"checked": "materials"})
         return stored, created
 
@@ -255,26 +287,46 @@ class CaseDesk:
     def get(self, case_id: str) -> CaseRecord:
         case = self._store.get_case(case_id)
         if case is None or case.owner_region != self.region_code:
+            prefix = f"C{self.region_code[:2]}-"
+            if case_id.startswith("C") and case_id[3:4] == "-" and not case_id.startswith(prefix):
+                raise PermissionDenied(
+                    f"case {case_id} belongs to region {case_id[1:3]}0000; only the region "
+                    "owning the service item acts on it"
+                )
             raise NotFound(f"no case {case_id!r} at region {self.region_code}")
         return case
 
     def _move(
-        self, case: CaseRecord, action: str, actor: str, detail: Mapping[str, Any],
+        self,
+        case: CaseRecord,
+        action: str,
+        actor: str,
+        detail: Mapping[str, Any],
         data: Mapping[str, Any] | None = None,
     ) -> CaseRecord:
         target = next_state(case.state, action)
         now = self._clock.now()
-        event = CaseEvent(case.case_id, 0, now, case.state, target.value, actor,
-                          {"action": action, **detail})
+        event = CaseEvent(
+            case.case_id, 0, now, case.state, target.value, actor, {"action": action, **detail}
+        )
         moved = self._store.transition_case(
             case.case_id, case.version, target.value, dict(data or case.data), event
         )
-        self._audit(actor, f"case.{action}", "granted", case.applicant_id,
-                    {"case_id": case.case_id, "from": case.state, "to": target.value})
+        self._audit(
+            actor,
+            f"case.{action}",
+            "granted",
+            case.applicant_id,
+            {"case_id": case.case_id, "from": case.state, "to": target.value},
+        )
         return moved
 
     def decide(
-        self, case_id: str, action: str, reviewer: str, reason: str = "",
+        self,
+        case_id: str,
+        action: str,
+        reviewer: str,
+        reason: str = "",
         result: Mapping[str, Any] | None = None,
     ) -> CaseRecord:
         """A reviewer at the owner region: start_review, approve, return or reject."""
@@ -297,9 +349,13 @@ class CaseDesk:
         case = self._move(case, action, reviewer, detail, data)
         if action == "approve":
             case = self._move(
-                case, "issue_result", self.region_code,
-                {"delivery_method": data.get("delivery_method"),
-                 "result_licence": data.get("result_licence", "")},
+                case,
+                "issue_result",
+                self.region_code,
+                {
+                    "delivery_method": data.get("delivery_method"),
+                    "result_licence": data.get("result_licence", ""),
+                },
             )
             case = self._move(case, "close", self.region_code, {"outcome": "approved"})
         elif action == "reject":
@@ -327,8 +383,9 @@ class CaseDesk:
         case = self._move(case, "resubmit", sub.window_region, {"note": sub.note[:200]}, data)
         return self._move(case, "accept", self.region_code, {"checked": "supplement"})
 
-    def rate(self, case_id: str, token: str, score: int, reasons: Sequence[str],
-             comment: str) -> CaseRating:
+    def rate(
+        self, case_id: str, token: str, score: int, reasons: Sequence[str], comment: str
+    ) -> CaseRating:
         case = self.get(case_id)
         if case.state != CaseState.CLOSED.value:
             raise FailedPrecondition(f"case {case_id} is {case.state}; rate it once it is closed")
@@ -341,6 +398,11 @@ class CaseDesk:
             raise PermissionDenied("only the applicant may rate the case")
         rating = CaseRating(case_id, score, tuple(reasons), comment, self._clock.now())
         self._store.rate_case(rating)
-        self._audit(claims.subject, "case.rate", "granted", claims.subject,
-                    {"case_id": case_id, "score": score})
+        self._audit(
+            claims.subject,
+            "case.rate",
+            "granted",
+            claims.subject,
+            {"case_id": case_id, "score": score},
+        )
         return rating

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from federation.regions import parse_region
+from nodes.cli_case import case, catalogue, stats
 from nodes.cli_common import dir_option, domain_errors, emit
 from nodes.cli_licence import licence
 
@@ -406,6 +407,9 @@ def demo(keep: Path | None) -> None:
 
 
 root.add_command(licence)
+root.add_command(catalogue)
+root.add_command(case)
+root.add_command(stats)
 
 
 def _register_optional() -> None:

@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from federation.errors import Unavailable
 from federation.regions import Region, parse_region
 from federation.trustlist import TrustList, verify_trust_list
+from nodes.client_cases import CaseCalls
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import (
     diagnostics_pb2,
@@ -36,7 +37,7 @@ def to_dict(message: Any) -> dict[str, Any]:
     return MessageToDict(message, preserving_proto_field_name=True)
 
 
-class FederationClient:
+class FederationClient(CaseCalls):
     """Talks to any node of a federation directory with the operator's mTLS identity."""
 
     def __init__(self, directory: Path, timeout_s: float = 5.0) -> None:

@@ -19,6 +19,7 @@ from federation.tokens import mint_token
 from nodes.client import FederationClient
 from nodes.demo_licences import licence_story
 from nodes.demo_trace import Trace
+from nodes.demo_window import window_story
 from nodes.provisioning import Layout, init_federation, load_active_signing_key, read_trust_list
 from nodes.supervisor import Federation
 
@@ -181,5 +182,6 @@ def run_demo(keep: Path | None = None) -> None:
             with FederationClient(directory) as client:
                 identity_story(client, layout, trace)
                 licence_story(client, trace, RESIDENT, PASSWORD, STATUS_TTL_S)
+                window_story(client, trace, face_template(21))
     if trace.failures:
         raise click.ClickException(f"{trace.failures} demo step(s) did not behave as expected")

@@ -15,34 +15,33 @@ from grpc_reflection.v1alpha import reflection
 
 from federation.face import FaceVerificationService, QuotaPolicy
 from federation.identity import FaceCheckResult, IdentityProvider
-from federation.jose import Jwk
-from federation.licences import ElectronicSeal, default_policy
-from federation.licensing import LicenceRegistry
-from federation.regions import Region
 from federation.storage.base import Revocation
 from federation.tokens import TokenVerifier
-from nodes.authorities import AuthorityRegistry
+from nodes.catalogue_view import CatalogueView, HubCatalogue
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
 from nodes.interceptors import FederationInterceptor
 from nodes.pb.v1 import (
+    case_pb2_grpc,
     diagnostics_pb2_grpc,
     hub_pb2,
     hub_pb2_grpc,
     identity_pb2,
     identity_pb2_grpc,
-    licence_pb2,
     licence_pb2_grpc,
     trust_pb2,
     trust_pb2_grpc,
 )
+from nodes.region_services import RegionServices
 from nodes.runtime import Background, NodeRuntime
+from nodes.servicers import case as case_servicers
+from nodes.servicers import catalogue as catalogue_servicers
 from nodes.servicers import hub as hub_servicers
 from nodes.servicers import identity as identity_servicers
 from nodes.servicers import licence as licence_servicers
+from nodes.servicers.catalogue import CatalogueServicer
 from nodes.servicers.diagnostics import DiagnosticsServicer
-from nodes.status_cache import StatusListCache
 
 log = logging.getLogger("yrd.node")
 
@@ -69,10 +68,14 @@ class Node:
         self.health = health.HealthServicer()
         self._refresh_lock = threading.Lock()
         self._last_forced_refresh = 0.0
+        self._published = False
         roles: dict[str, frozenset[str]] = {}
         roles.update(identity_servicers.ROLES)
         roles.update(hub_servicers.ROLES)
         roles.update(licence_servicers.ROLES)
+        roles.update(case_servicers.ROLES)
+        roles.update(catalogue_servicers.ROLES)
+        self.region_services: RegionServices | None = None
         interceptor = FederationInterceptor(self.rt.trust.current, roles, self._refused)
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
@@ -118,6 +121,18 @@ class Node:
                 hub_servicers.FaceServicer(rt, face), self.server
             )
             names.append("yrd.federation.v1.FaceService")
+            view = CatalogueView(
+                lambda kid: rt.trust_list().member(rt.entity_id).key(kid, rt.clock.now(), "sig"),
+                rt.config.node_dir / "catalogue-cache.jwt",
+                rt.clock,
+            )
+            hub_catalogue = HubCatalogue(
+                rt.config.node_dir / "catalogue.jwt", rt.signing_key, view, rt.clock
+            )
+            case_pb2_grpc.add_CatalogueServiceServicer_to_server(
+                CatalogueServicer(rt, view, hub_catalogue), self.server
+            )
+            names.append("yrd.federation.v1.CatalogueService")
         else:
             provider = IdentityProvider(
                 region_code=rt.region.code,
@@ -143,53 +158,23 @@ class Node:
                 identity_servicers.IdentityServicer(rt, provider, verifier), self.server
             )
             names.append("yrd.federation.v1.IdentityService")
+            self.region_services = RegionServices(rt, verifier, self._face_check)
             licence_pb2_grpc.add_LicenceServiceServicer_to_server(
-                self._licence_servicer(verifier), self.server
+                self.region_services.licences, self.server
             )
-            names.append("yrd.federation.v1.LicenceService")
+            case_pb2_grpc.add_CaseServiceServicer_to_server(self.region_services.cases, self.server)
+            case_pb2_grpc.add_CatalogueServiceServicer_to_server(
+                CatalogueServicer(rt, self.region_services.catalogue, None), self.server
+            )
+            names += [
+                "yrd.federation.v1.LicenceService",
+                "yrd.federation.v1.CaseService",
+                "yrd.federation.v1.CatalogueService",
+            ]
         for name in names:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._service_names = names
         return names
-
-    def _licence_servicer(self, verifier: TokenVerifier) -> licence_servicers.LicenceServicer:
-        rt = self.rt
-        authorities = AuthorityRegistry.load(self.config.node_dir)
-
-        def seal_for(authority_code: str, type_code: str) -> ElectronicSeal:
-            if authority_code:
-                return authorities.for_issue(authority_code, type_code).seal
-            return authorities.default_for(type_code).seal
-
-        registry = LicenceRegistry(
-            region=rt.region,
-            store=rt.store,
-            seal_for=seal_for,
-            status_key=rt.signing_key,
-            clock=rt.clock,
-            status_ttl_s=self.config.status_list_ttl_s,
-        )
-
-        def status_keys(region_code: str, kid: str) -> Jwk:
-            member = rt.trust_list().member_by_region(region_code)
-            return member.key(kid, rt.clock.now(), use="sig")
-
-        cache = StatusListCache(self._fetch_status_list, status_keys, rt.clock)
-        return licence_servicers.LicenceServicer(
-            rt, registry, verifier, cache, default_policy(), self._licence_stub
-        )
-
-    def _licence_stub(self, region: Region) -> licence_pb2_grpc.LicenceServiceStub:
-        return licence_pb2_grpc.LicenceServiceStub(self.rt.peers.channel(region.entity_id))
-
-    def _fetch_status_list(self, region: Region, uri: str) -> str:
-        try:
-            reply = self._licence_stub(region).GetStatusList(
-                licence_pb2.GetStatusListRequest(uri=uri), timeout=self.config.peer_timeout_s
-            )
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc, f"status list of {region.short}") from None
-        return str(reply.token)
 
     # --- calls to peers -------------------------------------------------------------
     def _hub_face(self) -> hub_pb2_grpc.FaceServiceStub:
@@ -250,12 +235,28 @@ class Node:
     def _update_health(self) -> None:
         try:
             self.rt.trust.current()
+            if self.region_services is not None:
+                self.region_services.catalogue.current()
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
         self.health.set("", status)
         for name in self._service_names:
             self.health.set(name, status)
+
+    def _catalogue_loop(self) -> None:
+        services = self.region_services
+        assert services is not None
+        if not self._published:
+            try:
+                services.publish_own_items()
+                self._published = True
+            except Exception as exc:  # the hub may be down: retried on the next round
+                log.warning("publishing service items failed: %s", exc)
+            self._update_health()
+            return
+        services.refresh_catalogue()
+        self._update_health()
 
     def _revocation_loop(self) -> None:
         try:
@@ -275,6 +276,9 @@ class Node:
             self.background.every(
                 self.config.revocation_poll_s, "revocations", self._revocation_loop
             )
+        if self.region_services is not None:
+            # the catalogue changes when any region publishes: look often, it is one small call
+            self.background.every(min(refresh, 2.0), "catalogue", self._catalogue_loop)
         log.info("%s serving on %s:%d", self.rt.entity_id, self.config.host, self.port)
 
     def stop(self, grace: float = 5.0) -> None:

@@ -53,8 +53,7 @@ def _check_authority_code(authority_code: str) -> None:
 def _check_serial(serial: str) -> None:
     if not _SERIAL.fullmatch(serial):
         raise InvalidArgument(
-            f"identifier serial must be 1-{SERIAL_MAX_LENGTH} characters 0-9 or A-Z, "
-            f"got {serial!r}"
+            f"identifier serial must be 1-{SERIAL_MAX_LENGTH} characters 0-9 or A-Z, got {serial!r}"
         )
 
 
@@ -138,8 +137,7 @@ def parse_identifier(text: str) -> LicenceIdentifier:
     value = _upper(text, "text")
     if len(value) > MAX_IDENTIFIER_LENGTH:
         raise InvalidArgument(
-            f"a licence identifier has at most {MAX_IDENTIFIER_LENGTH} characters, "
-            f"got {len(value)}"
+            f"a licence identifier has at most {MAX_IDENTIFIER_LENGTH} characters, got {len(value)}"
         )
     if not value.startswith(IDENTIFIER_PREFIX):
         raise InvalidArgument(

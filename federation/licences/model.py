@@ -105,9 +105,7 @@ class StatusReference:
         return cls(uri=inner.get("uri"), index=inner.get("idx"))  # type: ignore[arg-type]
 
 
-def _validate_fields(
-    licence_type: LicenceType, fields: Mapping[str, Any]
-) -> dict[str, FieldValue]:
+def _validate_fields(licence_type: LicenceType, fields: Mapping[str, Any]) -> dict[str, FieldValue]:
     if not isinstance(fields, Mapping):
         raise InvalidArgument("licence fields must be a mapping of field name to value")
     unknown = sorted(set(fields) - set(licence_type.field_names))
@@ -116,8 +114,11 @@ def _validate_fields(
             f"{licence_type.key} has no field(s) {', '.join(map(repr, unknown))}; "
             f"its fields: {', '.join(licence_type.field_names)}"
         )
-    missing = [name for name in licence_type.field_names
-               if name in licence_type.required_fields and name not in fields]
+    missing = [
+        name
+        for name in licence_type.field_names
+        if name in licence_type.required_fields and name not in fields
+    ]
     if missing:
         raise InvalidArgument(f"{licence_type.key} requires field(s) {', '.join(missing)}")
     return {
@@ -176,8 +177,11 @@ class Licence:
             raise InvalidArgument(exc.message) from None
         if self.type_code != licence_type.code:
             raise InvalidArgument(f"type code must be upper-case: {self.type_code!r}")
-        for value, what in ((self.name, "licence name"), (self.number, "licence number"),
-                            (self.holder_name, "holder name")):
+        for value, what in (
+            (self.name, "licence name"),
+            (self.number, "licence number"),
+            (self.holder_name, "holder name"),
+        ):
             _require_text(value, what)
         if self.identifier.type_code != self.type_code:
             raise InvalidArgument(
@@ -198,8 +202,10 @@ class Licence:
         holder_code = self.holder_code_type.validate(self.holder_code)
         if holder_code != self.holder_code:
             object.__setattr__(self, "holder_code", holder_code)
-        days: list[tuple[object, str]] = [(self.issue_date, "issue date"),
-                                          (self.valid_from, "valid from")]
+        days: list[tuple[object, str]] = [
+            (self.issue_date, "issue date"),
+            (self.valid_from, "valid from"),
+        ]
         if self.valid_until is not None:
             days.append((self.valid_until, "valid until"))
         for day, what in days:
@@ -240,8 +246,7 @@ class Licence:
             "valid_from": self.valid_from.isoformat(),
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "fields": dict(self.fields),
-            "status": {"uri": self.status.uri, "index": self.status.index}
-            if self.status else None,
+            "status": {"uri": self.status.uri, "index": self.status.index} if self.status else None,
         }
 
     @classmethod
@@ -263,7 +268,8 @@ class Licence:
                 issue_date=parse_day(data["issue_date"], "issue_date"),
                 valid_from=parse_day(data["valid_from"], "valid_from"),
                 valid_until=parse_day(data["valid_until"], "valid_until")
-                if data.get("valid_until") else None,
+                if data.get("valid_until")
+                else None,
                 fields=data.get("fields") or {},
                 status=StatusReference(status["uri"], status["index"]) if status else None,
             )

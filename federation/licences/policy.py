@@ -151,19 +151,25 @@ class ExchangePolicy:
             raise InvalidArgument(f"policy is not valid TOML: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"service_items": {
-            item.code: {"name": item.name, "rules": [
-                {
-                    "licence_type": rule.licence_type,
-                    "regions": [ANY_REGION] if rule.regions is None
-                    else sorted(r.code for r in rule.regions),
-                    "fields": sorted(rule.fields),
-                    "allow_sensitive": rule.allow_sensitive,
+        return {
+            "service_items": {
+                item.code: {
+                    "name": item.name,
+                    "rules": [
+                        {
+                            "licence_type": rule.licence_type,
+                            "regions": [ANY_REGION]
+                            if rule.regions is None
+                            else sorted(r.code for r in rule.regions),
+                            "fields": sorted(rule.fields),
+                            "allow_sensitive": rule.allow_sensitive,
+                        }
+                        for rule in item.rules
+                    ],
                 }
-                for rule in item.rules
-            ]}
-            for item in self._items.values()
-        }}
+                for item in self._items.values()
+            }
+        }
 
     def decide(
         self,
@@ -175,11 +181,14 @@ class ExchangePolicy:
     ) -> PolicyDecision:
         """Grant the fields the item needs (narrowed to those requested), or refuse with why."""
         region = (
-            requesting_region if isinstance(requesting_region, Region)
+            requesting_region
+            if isinstance(requesting_region, Region)
             else parse_region(requesting_region)
         )
-        kind = licence_type if isinstance(licence_type, LicenceType) else get_licence_type(
+        kind = (
             licence_type
+            if isinstance(licence_type, LicenceType)
+            else get_licence_type(licence_type)
         )
         purpose_text = purpose.strip() if isinstance(purpose, str) else ""
 
@@ -224,8 +233,10 @@ class ExchangePolicy:
 
 def default_policy() -> ExchangePolicy:
     """The starter catalogue shipped as `default_policy.toml` beside this module."""
-    text = resources.files("federation.licences").joinpath("default_policy.toml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("federation.licences")
+        .joinpath("default_policy.toml")
+        .read_text(encoding="utf-8")
     )
     return ExchangePolicy.from_toml(text)
 

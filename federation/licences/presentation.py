@@ -145,8 +145,9 @@ def verify_presentation(
         raise Unauthenticated(
             "presentation has no key-binding JWT after the last '~'; the holder must sign it"
         )
-    metadata, disclosures = verify_seal(parts.issuer_jwt, parts.disclosures, region_key, now,
-                                        skew_s)
+    metadata, disclosures = verify_seal(
+        parts.issuer_jwt, parts.disclosures, region_key, now, skew_s
+    )
     holder_jwk = metadata.holder_jwk
     if holder_jwk is None:
         raise Unauthenticated("the licence is not bound to a holder key (no cnf); not presentable")

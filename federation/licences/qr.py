@@ -24,28 +24,30 @@ _NESTED = "sealcert"
 
 # Frozen with format 1: both ends must hold the same bytes, so a changed dictionary needs a new
 # prefix (YRD2:), never an edit here. Most frequent material last (shortest match distances).
-_DICTIONARY = "".join((
-    '"111000000000143498001""居民身份证""111000000000143498002""居住证"',
-    '"111000000000143498003""机动车驾驶证""111000000000143498004""机动车行驶证"',
-    '"111000000000143498005""居民户口簿""11100000MB0149294B001""营业执照"',
-    '"11100000MB0149294B002""食品经营许可证""11100000000013186G001""结婚证"',
-    '"11100000MB01473528001""出生医学证明""11100000717829553F001""社会保障卡"',
-    '"11100000717829553F002""养老保险参保缴费凭证"',
-    '"上海市""江苏省""浙江省""安徽省""公安厅""公安局""交通警察支队""市场监督管理局"',
-    '"民政局""卫生健康委员会""人力资源和社会保障局""https://"',
-    '"yrd:sh:310000""yrd:ah:340000""yrd:zj:330000""yrd:js:320000"',
-    '"sex""ethnicity""nationality""address""first_issue_date""vehicle_class""file_number"',
-    '"plate_number""entity_type""legal_representative""registered_capital""domicile"',
-    '{"alg":"EdDSA","kid":"","typ":"dc+sd-jwt"}{"alg":"EdDSA","kid":"","typ":"seal-cert+jwt"}',
-    '{"cnf":{"jwk":{"crv":"Ed25519","kty":"OKP","x":""}},"exp":18,"iat":17,',
-    '"iss":"yrd:js:320000","name":"","region":"320000","sub":"1132"}',
-    '{"_sd":["","","","","",""],"_sd_alg":"sha-256","cnf":{"jwk":{"crv":"Ed25519","kty":"OKP",',
-    '"x":""}},"holder_code_type":"citizen_id","iat":17,"id":"1.2.156.3005.2.1110000000",',
-    '"iss":"1132","iss_name":"","issue_date":"202","licence_name":"","region":"320000",',
-    '"status":{"status_list":{"idx":,"uri":"https://"}},"valid_from":"202","valid_until":"20",',
-    '"vct":"11100000"}["","holder_name",""]["","holder_code",""]["","number",""]',
-    '{"alg":"EdDSA","kid":"","typ":"kb+jwt"}{"aud":"yrd:zj:330000","iat":17,"nonce":"","sd_hash":""}',
-)).encode()
+_DICTIONARY = "".join(
+    (
+        '"111000000000143498001""居民身份证""111000000000143498002""居住证"',
+        '"111000000000143498003""机动车驾驶证""111000000000143498004""机动车行驶证"',
+        '"111000000000143498005""居民户口簿""11100000MB0149294B001""营业执照"',
+        '"11100000MB0149294B002""食品经营许可证""11100000000013186G001""结婚证"',
+        '"11100000MB01473528001""出生医学证明""11100000717829553F001""社会保障卡"',
+        '"11100000717829553F002""养老保险参保缴费凭证"',
+        '"上海市""江苏省""浙江省""安徽省""公安厅""公安局""交通警察支队""市场监督管理局"',
+        '"民政局""卫生健康委员会""人力资源和社会保障局""https://"',
+        '"yrd:sh:310000""yrd:ah:340000""yrd:zj:330000""yrd:js:320000"',
+        '"sex""ethnicity""nationality""address""first_issue_date""vehicle_class""file_number"',
+        '"plate_number""entity_type""legal_representative""registered_capital""domicile"',
+        '{"alg":"EdDSA","kid":"","typ":"dc+sd-jwt"}{"alg":"EdDSA","kid":"","typ":"seal-cert+jwt"}',
+        '{"cnf":{"jwk":{"crv":"Ed25519","kty":"OKP","x":""}},"exp":18,"iat":17,',
+        '"iss":"yrd:js:320000","name":"","region":"320000","sub":"1132"}',
+        '{"_sd":["","","","","",""],"_sd_alg":"sha-256","cnf":{"jwk":{"crv":"Ed25519","kty":"OKP",',
+        '"x":""}},"holder_code_type":"citizen_id","iat":17,"id":"1.2.156.3005.2.1110000000",',
+        '"iss":"1132","iss_name":"","issue_date":"202","licence_name":"","region":"320000",',
+        '"status":{"status_list":{"idx":,"uri":"https://"}},"valid_from":"202","valid_until":"20",',
+        '"vct":"11100000"}["","holder_name",""]["","holder_code",""]["","number",""]',
+        '{"alg":"EdDSA","kid":"","typ":"kb+jwt"}{"aud":"yrd:zj:330000","iat":17,"nonce":"","sd_hash":""}',
+    )
+).encode()
 
 
 def _varint(value: int) -> bytes:
@@ -94,8 +96,10 @@ class _Packer:
         packed = self._jws(segments) if len(segments) == 3 else None
         if packed is not None:
             return packed
-        return bytes([_KIND_PLAIN]) + _varint(len(segments)) + b"".join(
-            _field(_segment(s)) for s in segments
+        return (
+            bytes([_KIND_PLAIN])
+            + _varint(len(segments))
+            + b"".join(_field(_segment(s)) for s in segments)
         )
 
     def _jws(self, segments: list[str]) -> bytes | None:

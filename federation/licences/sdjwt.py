@@ -107,9 +107,7 @@ def split_sd_jwt(text: str) -> SdJwtParts:
     return SdJwtParts(issuer_jwt, tuple(middle), last or None)
 
 
-def match_disclosures(
-    encoded: Sequence[str], digests: Sequence[str]
-) -> tuple[Disclosure, ...]:
+def match_disclosures(encoded: Sequence[str], digests: Sequence[str]) -> tuple[Disclosure, ...]:
     """Parse disclosures and require each digest to be among the sealed `_sd`, once only."""
     sealed = set(digests)
     seen_digests: set[str] = set()

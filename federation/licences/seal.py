@@ -41,10 +41,25 @@ from federation.licences.types import FieldValue, licence_type_by_code
 SEAL_CERT_HEADER = "sealcert"
 DEFAULT_SKEW_S = 60
 
-_RESERVED = frozenset({
-    "iss", "iss_name", "region", "vct", "licence_name", "id", "iat", "issue_date", "valid_from",
-    "valid_until", "holder_code_type", "status", "cnf", "_sd", "_sd_alg",
-})
+_RESERVED = frozenset(
+    {
+        "iss",
+        "iss_name",
+        "region",
+        "vct",
+        "licence_name",
+        "id",
+        "iat",
+        "issue_date",
+        "valid_from",
+        "valid_until",
+        "holder_code_type",
+        "status",
+        "cnf",
+        "_sd",
+        "_sd_alg",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -266,8 +281,9 @@ def verify_sealed(
     parts = split_sd_jwt(sd_jwt)
     if parts.kb_jwt is not None:
         raise InvalidArgument("a full licence ends with '~'; use verify_presentation for a KB-JWT")
-    metadata, disclosures = verify_seal(parts.issuer_jwt, parts.disclosures, region_key, now,
-                                        skew_s)
+    metadata, disclosures = verify_seal(
+        parts.issuer_jwt, parts.disclosures, region_key, now, skew_s
+    )
     if len(disclosures) != len(metadata.digests):
         raise InvalidArgument(
             f"{len(metadata.digests) - len(disclosures)} sealed claim(s) are not disclosed; "

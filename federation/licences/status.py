@@ -142,9 +142,7 @@ class StatusList:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, StatusList)
-            and other.bits == self.bits
-            and other._data == self._data
+            isinstance(other, StatusList) and other.bits == self.bits and other._data == self._data
         )
 
     __hash__ = None  # type: ignore[assignment]

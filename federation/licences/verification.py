@@ -31,8 +31,14 @@ class Verdict(enum.Enum):
 
 
 # When several findings apply, the verdict is the gravest; every finding is kept as a reason.
-_GRAVITY = (Verdict.FORGED, Verdict.REVOKED, Verdict.SUSPENDED, Verdict.EXPIRED,
-            Verdict.NOT_YET_VALID, Verdict.VALID)
+_GRAVITY = (
+    Verdict.FORGED,
+    Verdict.REVOKED,
+    Verdict.SUSPENDED,
+    Verdict.EXPIRED,
+    Verdict.NOT_YET_VALID,
+    Verdict.VALID,
+)
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,16 @@ def judge_licence(
     findings: list[tuple[Verdict, str]] = []
     today = licence_day(now)
     if metadata.valid_until is not None and today > metadata.valid_until:
-        findings.append((Verdict.EXPIRED, f"expired: valid until {metadata.valid_until}, "
-                                          f"today is {today}"))
+        findings.append(
+            (Verdict.EXPIRED, f"expired: valid until {metadata.valid_until}, today is {today}")
+        )
     if today < metadata.valid_from:
-        findings.append((Verdict.NOT_YET_VALID, f"not yet valid: valid from "
-                                                f"{metadata.valid_from}, today is {today}"))
+        findings.append(
+            (
+                Verdict.NOT_YET_VALID,
+                f"not yet valid: valid from {metadata.valid_from}, today is {today}",
+            )
+        )
     status_checked = False
     if metadata.status is None:
         findings.append((Verdict.VALID, "licence names no status list; status not checked"))
@@ -123,8 +134,11 @@ def judge_licence(
     verdict = min((v for v, _ in findings), key=_GRAVITY.index, default=Verdict.VALID)
     reasons = [reason for _, reason in sorted(findings, key=lambda f: _GRAVITY.index(f[0]))]
     if verdict is Verdict.VALID:
-        reasons.insert(0, f"seal by {metadata.authority.name} ({metadata.authority.credit_code}) "
-                          f"certified by {metadata.certificate.region.short} verifies")
+        reasons.insert(
+            0,
+            f"seal by {metadata.authority.name} ({metadata.authority.credit_code}) "
+            f"certified by {metadata.certificate.region.short} verifies",
+        )
     return LicenceVerdict(
         verdict,
         tuple(reasons),

@@ -108,7 +108,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         registry: LicenceRegistry,
         verifier: TokenVerifier,
         status_cache: StatusListCache,
-        policy: ExchangePolicy,
+        policy: Callable[[], ExchangePolicy],
         stub: Callable[[Region], licence_pb2_grpc.LicenceServiceStub],
     ) -> None:
         self._rt = runtime
@@ -355,7 +355,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 request.service_item,
                 request.purpose,
                 consent,
-                self._policy,
+                self._policy(),
                 self.seal_keys,
             )
         except FederationError as exc:

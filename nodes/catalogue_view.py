@@ -1,0 +1,113 @@
+"""The service catalogue at each node: the hub signs and keeps it, regions fetch and cache it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from federation.catalogue import Catalogue, CatalogueItem, sign_catalogue, verify_catalogue
+from federation.clock import Clock
+from federation.errors import FederationError, InvalidArgument, NotFound, Unavailable
+from federation.jose import Jwk, SigningKey
+from nodes.trust_view import _write_atomic
+
+log = logging.getLogger("yrd.catalogue")
+
+
+class CatalogueView:
+    """The newest verified catalogue this node knows; never rolls back to an older version."""
+
+    def __init__(self, hub_key: Callable[[str], Jwk], cache_path: Path, clock: Clock) -> None:
+        self._hub_key = hub_key
+        self._cache = cache_path
+        self._clock = clock
+        self._current: Catalogue | None = None
+        self.signed = ""
+        self._lock = threading.Lock()
+        self.refresher: Callable[[], None] | None = None
+        self._last_forced = 0.0
+
+    def current(self) -> Catalogue:
+        current = self._current
+        if current is None:
+            raise Unavailable(
+                "no service catalogue yet: the hub has not been reached and nothing is cached"
+            )
+        return current
+
+    def offer(self, signed: str) -> bool:
+        catalogue = verify_catalogue(signed, self._hub_key, self._clock.now())
+        with self._lock:
+            if self._current is not None and catalogue.version <= self._current.version:
+                return False
+            self._current = catalogue
+            self.signed = signed
+        _write_atomic(self._cache, signed)
+        log.info(
+            "service catalogue version %d adopted (%d items)",
+            catalogue.version,
+            len(catalogue.items),
+        )
+        return True
+
+    def item(self, code: str) -> CatalogueItem:
+        """Look an item up; on a miss, ask the hub once (rate-limited) for a newer version."""
+        try:
+            return self.current().get(code)
+        except NotFound:
+            if self.refresher is None:
+                raise
+            now = self._clock.now()
+            if now - self._last_forced < 1.0:
+                raise
+            self._last_forced = now
+            self.refresher()
+            return self.current().get(code)
+
+    def load_cache(self) -> None:
+        if self._cache.exists():
+            try:
+                self.offer(self._cache.read_text(encoding="utf-8").strip())
+            except FederationError as exc:
+                log.warning("ignoring cached catalogue: %s", exc)
+
+
+class HubCatalogue:
+    """The hub's authoritative catalogue: regions publish their own items into it."""
+
+    def __init__(
+        self, path: Path, key: Callable[[], SigningKey], view: CatalogueView, clock: Clock
+    ) -> None:
+        self._path = path
+        self._key = key
+        self._view = view
+        self._clock = clock
+        self._lock = threading.Lock()
+        if path.exists():
+            view.offer(path.read_text(encoding="utf-8").strip())
+        else:
+            self._publish(Catalogue(0, int(clock.now()), ()))
+
+    def _publish(self, catalogue: Catalogue) -> str:
+        signed = sign_catalogue(catalogue, self._key())
+        _write_atomic(self._path, signed)
+        self._view.offer(signed)
+        return signed
+
+    def publish(self, region_code: str, items_json: str) -> Catalogue:
+        try:
+            raw = json.loads(items_json)
+        except ValueError as exc:
+            raise InvalidArgument(f"items_json is not JSON: {exc}") from None
+        if not isinstance(raw, list):
+            raise InvalidArgument("items_json must be a JSON list of items")
+        items = [CatalogueItem.from_dict(entry) for entry in raw]
+        with self._lock:
+            current = self._view.current()
+            updated = current.with_region_items(region_code, items, self._clock.now())
+            if updated is not current:
+                self._publish(updated)
+            return updated

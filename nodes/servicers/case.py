@@ -1,0 +1,294 @@
+"""CaseService: the window region forwards, the owner region's case desk decides."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from federation.case_desk import CaseDesk, Material, Submission
+from federation.case_states import CaseState
+from federation.catalogue import CatalogueItem
+from federation.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from federation.identity import FaceCheckResult
+from federation.regions import Region, parse_region
+from federation.storage.base import CaseEvent, CaseRecord
+from federation.workdays import is_overdue
+from nodes.errors import error_from_rpc
+from nodes.interceptors import caller
+from nodes.pb.v1 import case_pb2, case_pb2_grpc
+from nodes.runtime import NodeRuntime
+
+SERVICE = "/yrd.federation.v1.CaseService/"
+OPERATOR = frozenset({"operator"})
+EITHER = frozenset({"operator", "region"})
+ROLES = {
+    SERVICE + "SubmitCase": EITHER,
+    SERVICE + "GetCase": EITHER,
+    SERVICE + "DecideCase": OPERATOR,
+    SERVICE + "SupplementCase": EITHER,
+    SERVICE + "WatchCase": EITHER,
+    SERVICE + "RateCase": EITHER,
+    SERVICE + "ExportCase": OPERATOR,
+    SERVICE + "GetStats": OPERATOR,
+    SERVICE + "CheckFace": OPERATOR,
+}
+WATCH_POLL_S = 0.2
+DECIDED_STATES = {"approved", "rejected", "result_issued", "closed"}
+
+
+def _json(text: str, name: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    return value
+
+
+def case_view(case: CaseRecord, now: float, created: bool = False) -> case_pb2.CaseView:
+    decided = case.updated_at if case.state in DECIDED_STATES else None
+    return case_pb2.CaseView(
+        case_id=case.case_id,
+        item_code=case.item_code,
+        owner_region=case.owner_region,
+        window_region=case.window_region,
+        window_id=case.window_id,
+        applicant_id=case.applicant_id,
+        state=case.state,
+        data_json=json.dumps(dict(case.data), ensure_ascii=False),
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        deadline_at=case.deadline_at,
+        overdue=is_overdue(case.deadline_at, now, decided),
+        version=case.version,
+        created=created,
+    )
+
+
+def event_message(event: CaseEvent) -> case_pb2.CaseEventMessage:
+    return case_pb2.CaseEventMessage(
+        case_id=event.case_id,
+        seq=event.seq,
+        time=event.time,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor,
+        detail_json=json.dumps(dict(event.detail), ensure_ascii=False),
+    )
+
+
+def submission_from(req: case_pb2.SubmitCaseRequest, window_region: str) -> Submission:
+    return Submission(
+        request_id=req.request_id,
+        item_code=req.item_code,
+        window_region=window_region,
+        window_id=req.window_id,
+        applicant_token=req.applicant_token,
+        face_assertion=req.face_assertion,
+        materials=tuple(
+            Material(m.licence_type, m.identifier, m.owner_region, m.consent_token, m.presentation)
+            for m in req.materials
+        ),
+        on_behalf_of=req.on_behalf_of,
+        requested=_json(req.requested_json, "requested_json"),
+        delivery_method=req.delivery_method or "electronic",
+        note=req.note,
+    )
+
+
+class CaseServicer(case_pb2_grpc.CaseServiceServicer):
+    def __init__(
+        self,
+        runtime: NodeRuntime,
+        desk: CaseDesk,
+        item_of: Callable[[str], CatalogueItem],
+        stub: Callable[[Region], case_pb2_grpc.CaseServiceStub],
+        face_check: Callable[[str, list[float]], FaceCheckResult],
+        export: Callable[[CaseRecord], str],
+        stats: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._rt = runtime
+        self._desk = desk
+        self._item_of = item_of
+        self._stub = stub
+        self._face = face_check
+        self._export = export
+        self._stats = stats
+
+    # --- routing ----------------------------------------------------------------------
+    def _owner(self, owner_region: str, item_code: str = "") -> Region:
+        if owner_region:
+            return parse_region(owner_region)
+        if item_code:
+            return parse_region(self._item_of(item_code).owner_region)
+        raise InvalidArgument("owner_region is required")
+
+    def _window_region(self) -> str:
+        member = caller()
+        return member.region_code if "region" in member.roles else self._rt.region.code
+
+    def _forward(self, owner: Region, what: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, f"{what} at owner region {owner.short}") from None
+
+    def _timeout(self) -> float:
+        return self._rt.config.peer_timeout_s * 3
+
+    # --- window side and owner side ---------------------------------------------------
+    def SubmitCase(
+        self, request: case_pb2.SubmitCaseRequest, context: grpc.ServicerContext
+    ) -> case_pb2.CaseView:
+        owner = self._owner(request.owner_region, request.item_code)
+        if owner is not self._rt.region:
+            if "region" in caller().roles:
+                raise InvalidArgument("a forwarded case must be submitted to its owner region")
+            item = self._item_of(request.item_code)
+            if item.owner_region != owner.code:
+                raise InvalidArgument(
+                    f"service item {item.code} is owned by {item.owner_region}, not {owner.code}"
+                )
+            view = self._forward(
+                owner,
+                "submit",
+                lambda: self._stub(owner).SubmitCase(request, timeout=self._timeout()),
+            )
+            self._rt.audit(
+                caller().entity_id,
+                "case.forward",
+                "granted",
+                view.applicant_id,
+                {"case_id": view.case_id, "owner": owner.code},
+            )
+            return view  # type: ignore[no-any-return]
+        case, created = self._desk.submit(submission_from(request, self._window_region()))
+        return case_view(case, self._rt.clock.now(), created)
+
+    def GetCase(self, request: case_pb2.CaseRef, context: grpc.ServicerContext) -> Any:
+        owner = self._owner(request.owner_region)
+        if owner is not self._rt.region:
+            return self._forward(
+                owner, "show", lambda: self._stub(owner).GetCase(request, timeout=self._timeout())
+            )
+        return case_view(self._desk.get(request.case_id), self._rt.clock.now())
+
+    def DecideCase(
+        self, request: case_pb2.DecideCaseRequest, context: grpc.ServicerContext
+    ) -> case_pb2.CaseView:
+        case = self._desk.decide(
+            request.case_id,
+            request.action,
+            request.reviewer or caller().entity_id,
+            request.reason,
+            _json(request.result_json, "result_json"),
+        )
+        return case_view(case, self._rt.clock.now())
+
+    def SupplementCase(
+        self, request: case_pb2.SupplementCaseRequest, context: grpc.ServicerContext
+    ) -> Any:
+        owner = self._owner(request.case.owner_region)
+        if owner is not self._rt.region:
+            return self._forward(
+                owner,
+                "supplement",
+                lambda: self._stub(owner).SupplementCase(request, timeout=self._timeout()),
+            )
+        sub = submission_from(request.supplement, self._window_region())
+        return case_view(self._desk.supplement(request.case.case_id, sub), self._rt.clock.now())
+
+    def WatchCase(
+        self, request: case_pb2.WatchCaseRequest, context: grpc.ServicerContext
+    ) -> Iterator[case_pb2.CaseEventMessage]:
+        max_s = request.max_seconds or 60
+        if not 0 < max_s <= 600:
+            raise InvalidArgument("max_seconds must be 1..600")
+        owner = self._owner(request.case.owner_region)
+        if owner is not self._rt.region:
+            try:
+                yield from self._stub(owner).WatchCase(request, timeout=max_s + 5)
+            except grpc.RpcError as exc:
+                raise error_from_rpc(exc, f"watch at owner region {owner.short}") from None
+            return
+        case_id = request.case.case_id
+        self._desk.get(case_id)
+        after = request.after_seq
+        deadline = time.monotonic() + max_s
+        while context.is_active() and time.monotonic() < deadline:
+            for event in self._rt.store.case_events(case_id, after):
+                after = event.seq
+                yield event_message(event)
+                if event.to_state == CaseState.CLOSED.value:
+                    return
+            time.sleep(WATCH_POLL_S)
+
+    def RateCase(self, request: case_pb2.RateCaseRequest, context: grpc.ServicerContext) -> Any:
+        owner = self._owner(request.case.owner_region)
+        if owner is not self._rt.region:
+            return self._forward(
+                owner, "rate", lambda: self._stub(owner).RateCase(request, timeout=self._timeout())
+            )
+        rating = self._desk.rate(
+            request.case.case_id,
+            request.applicant_token,
+            request.score,
+            list(request.reasons),
+            request.comment,
+        )
+        return case_pb2.RateCaseResponse(
+            case_id=rating.case_id, score=rating.score, rated_at=rating.rated_at
+        )
+
+    def ExportCase(
+        self, request: case_pb2.CaseRef, context: grpc.ServicerContext
+    ) -> case_pb2.ExportCaseResponse:
+        case = self._desk.get(request.case_id)
+        if case.state != CaseState.CLOSED.value:
+            raise FailedPrecondition(
+                f"case {case.case_id} is {case.state}; only closed cases are archived"
+            )
+        archive = self._export(case)
+        self._rt.audit(
+            caller().entity_id,
+            "case.export",
+            "granted",
+            case.applicant_id,
+            {"case_id": case.case_id},
+        )
+        return case_pb2.ExportCaseResponse(archive=archive)
+
+    def GetStats(
+        self, request: case_pb2.StatsRequest, context: grpc.ServicerContext
+    ) -> case_pb2.StatsResponse:
+        return case_pb2.StatsResponse(
+            region=self._rt.region.code, stats_json=json.dumps(self._stats(), ensure_ascii=False)
+        )
+
+    def CheckFace(
+        self, request: case_pb2.CheckFaceRequest, context: grpc.ServicerContext
+    ) -> case_pb2.CheckFaceResponse:
+        if not request.subject_id:
+            raise InvalidArgument("subject_id is required")
+        result = self._face(request.subject_id, list(request.template))
+        self._rt.audit(
+            caller().entity_id,
+            "case.face_check",
+            "match" if result.match else "no-match",
+            request.subject_id,
+            {"score": round(result.score, 4)},
+        )
+        if not result.match:
+            raise Unauthenticated(
+                f"face verification failed at the hub (similarity {result.score:.3f})"
+            )
+        return case_pb2.CheckFaceResponse(
+            match=True, score=result.score, assertion=result.assertion
+        )
