@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -47,6 +48,12 @@ def canonical_json(value: Any) -> bytes:
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(x: str) -> Ed25519PublicKey:
+    """Decoded keys are immutable: decode each trust-list key once, not per signature."""
+    return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class Jwk:
         return out
 
     def public_key(self) -> Ed25519PublicKey:
-        return Ed25519PublicKey.from_public_bytes(b64url_decode(self.x))
+        return _public_key(self.x)
 
 
 @dataclass(frozen=True)
