@@ -388,6 +388,35 @@ def audit_show(config_path: Path, last: int) -> None:
         store.close()
 
 
+# --- yrd bench ----------------------------------------------------------------------
+BENCHMARKS = {
+    "identity": "benchmarks.identity_bench",
+    "licence": "benchmarks.licence_bench",
+    "case": "benchmarks.case_bench",
+    "simulator": "benchmarks.simulator_bench",
+}
+
+
+@root.command(
+    "bench",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("name", type=click.Choice(sorted(BENCHMARKS)))
+@click.pass_context
+def bench(ctx: click.Context, name: str) -> None:
+    """Run a benchmark script (JSON report); extra options go to it, e.g. `--quick`.
+
+    Each compares itself with a baseline measured in the same run (raw mTLS echo or bare
+    SimPy). `yrd bench identity -- --help` shows a benchmark's own options.
+    """
+    import runpy
+    import sys
+
+    module = BENCHMARKS[name]
+    sys.argv = [module, *ctx.args]
+    runpy.run_module(module, run_name="__main__")
+
+
 # --- yrd demo -------------------------------------------------------------------------
 @root.command()
 @click.option(
