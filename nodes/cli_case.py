@@ -12,7 +12,7 @@ import click
 
 from federation.errors import InvalidArgument
 from federation.regions import parse_region
-from nodes.cli_common import dir_option, domain_errors, emit
+from nodes.cli_common import dir_option, domain_errors, emit, parse_pairs
 
 region_option = click.option("--region", required=True, help="Region asked (code or SH/JS/ZJ/AH).")
 owner_option = click.option("--owner", required=True, help="Region owning the case's item.")
@@ -28,23 +28,13 @@ def _view(reply: Any) -> dict[str, Any]:
     return out
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    out = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"{what} expects key=value, got {value!r}")
-        out[key] = rest
-    return out
-
-
 def _materials(
     refs: tuple[str, ...], consents: tuple[str, ...], presentations: tuple[str, ...]
 ) -> list[Any]:
     """--material TYPE:IDENTIFIER@OWNER, --consent OWNER=TOKEN, --presentation TYPE=TEXT|@FILE."""
     from nodes.client_cases import material
 
-    consent = {parse_region(k).code: v for k, v in _pairs(consents, "--consent").items()}
+    consent = {parse_region(k).code: v for k, v in parse_pairs(consents, "--consent").items()}
     out = []
     for ref in refs:
         kind, sep, rest = ref.partition(":")
@@ -53,7 +43,7 @@ def _materials(
             raise InvalidArgument(f"--material expects TYPE:IDENTIFIER@OWNER, got {ref!r}")
         code = parse_region(owner).code
         out.append(material(kind, identifier, code, consent.get(code, "")))
-    for kind, text in _pairs(presentations, "--presentation").items():
+    for kind, text in parse_pairs(presentations, "--presentation").items():
         if text.startswith("@"):
             text = Path(text[1:]).read_text(encoding="utf-8").strip()
         out.append(material(kind, presentation=text))
@@ -199,7 +189,7 @@ def case_submit(
             materials=_materials(refs, consents, presentations),
             face_assertion=face_assertion,
             on_behalf_of=on_behalf_of,
-            requested=_pairs(requested, "--request"),
+            requested=parse_pairs(requested, "--request"),
             delivery_method=delivery,
             note=note,
         )
@@ -286,7 +276,7 @@ def case_decide(
         emit(
             _view(
                 client.decide_case(
-                    region, case_id, action, reason, reviewer, _pairs(result, "--result")
+                    region, case_id, action, reason, reviewer, parse_pairs(result, "--result")
                 )
             )
         )
@@ -327,7 +317,7 @@ def case_supplement(
                     token,
                     _materials(refs, consents, presentations),
                     note,
-                    _pairs(requested, "--request"),
+                    parse_pairs(requested, "--request"),
                 )
             )
         )

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from federation.errors import FederationError
+from federation.errors import FederationError, InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,3 +66,14 @@ dir_option = click.option(
     show_default="$YRD_FEDERATION_DIR or ./federation-dir",
     help="Federation directory created by `yrd federation init`.",
 )
+
+
+def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """Repeated `name=value` options as a dict; a malformed one is InvalidArgument."""
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"{option} expects name=value, got {value!r}")
+        out[key] = rest
+    return out

@@ -13,7 +13,7 @@ import click
 from federation.errors import InvalidArgument
 from federation.jose import SigningKey
 from federation.regions import parse_region
-from nodes.cli_common import dir_option, domain_errors, emit
+from nodes.cli_common import dir_option, domain_errors, emit, parse_pairs
 
 
 def _doc(reply: Any) -> dict[str, Any]:
@@ -36,11 +36,7 @@ def _fields(pairs: tuple[str, ...], fields_json: Path | None) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise InvalidArgument(f"{fields_json}: expected a JSON object of fields")
         out.update(loaded)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"--field expects name=value, got {pair!r}")
-        out[key] = value
+    out.update(parse_pairs(pairs, "--field"))
     return out
 
 

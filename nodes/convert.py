@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from federation.assurance import Assurance
+from federation.errors import InvalidArgument
 from federation.storage.base import Revocation
 from federation.tokens import TokenClaims
 from nodes.pb.v1 import common_pb2, identity_pb2
@@ -52,3 +56,16 @@ def revocation_from_proto(msg: identity_pb2.Revocation) -> Revocation:
     return Revocation(
         session_id=msg.session_id, revoked_at=msg.revoked_at, expires_at=msg.expires_at
     )
+
+
+def json_object(text: str, name: str) -> dict[str, Any] | None:
+    """A request's JSON-object field: None when empty, InvalidArgument when not an object."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    return value

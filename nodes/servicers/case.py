@@ -17,6 +17,7 @@ from federation.identity import FaceCheckResult
 from federation.regions import Region, parse_region
 from federation.storage.base import CaseEvent, CaseRecord
 from federation.workdays import is_overdue
+from nodes.convert import json_object
 from nodes.errors import error_from_rpc
 from nodes.interceptors import caller
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
@@ -38,18 +39,6 @@ ROLES = {
 }
 WATCH_POLL_S = 0.2
 DECIDED_STATES = {"approved", "rejected", "result_issued", "closed"}
-
-
-def _json(text: str, name: str) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{name} must be a JSON object")
-    return value
 
 
 def case_view(case: CaseRecord, now: float, created: bool = False) -> case_pb2.CaseView:
@@ -97,7 +86,7 @@ def submission_from(req: case_pb2.SubmitCaseRequest, window_region: str) -> Subm
             for m in req.materials
         ),
         on_behalf_of=req.on_behalf_of,
-        requested=_json(req.requested_json, "requested_json"),
+        requested=(json_object(req.requested_json, "requested_json") or {}),
         delivery_method=req.delivery_method or "electronic",
         note=req.note,
     )
@@ -188,7 +177,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             request.action,
             request.reviewer or caller().entity_id,
             request.reason,
-            _json(request.result_json, "result_json"),
+            (json_object(request.result_json, "result_json") or {}),
         )
         return case_view(case, self._rt.clock.now())
 

@@ -26,6 +26,7 @@ from federation.licensing import IssueRequest, LicenceRegistry, LicenceSummary
 from federation.regions import PROVINCES, Region, parse_region
 from federation.storage.base import LicenceRecord
 from federation.tokens import TokenVerifier
+from nodes.convert import json_object
 from nodes.errors import error_from_rpc
 from nodes.interceptors import caller
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
@@ -49,18 +50,6 @@ ROLES = {
     SERVICE + "VerifyPresentation": frozenset({"operator", "region"}),
 }
 DEFAULT_FANOUT_MS = 1500
-
-
-def _json_object(text: str, name: str) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{name} must be a JSON object")
-    return value
 
 
 def document(record: LicenceRecord, uri: str, created: bool = False) -> licence_pb2.LicenceDocument:
@@ -137,8 +126,8 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             issue_date=request.issue_date,
             valid_from=request.valid_from,
             valid_until=request.valid_until,
-            fields=_json_object(request.fields_json, "fields_json"),
-            holder_jwk=_json_object(request.holder_jwk_json, "holder_jwk_json"),
+            fields=json_object(request.fields_json, "fields_json"),
+            holder_jwk=json_object(request.holder_jwk_json, "holder_jwk_json"),
         )
         record, created = self._registry.issue(issue)
         self._rt.audit(
