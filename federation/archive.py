@@ -14,10 +14,8 @@ from federation.licences.seal import DEFAULT_SKEW_S, SEAL_CERT_HEADER, Electroni
 from federation.licences.sealcert import (
     RegionKeyResolver,
     SealCertificate,
-    int_claim,
     parse_jws,
-    read_seal_certificate,
-    verify_signature,
+    verify_sealed_jws,
 )
 from federation.storage.base import CaseEvent, CaseRating, CaseRecord
 
@@ -190,39 +188,15 @@ def verify_archive(
     token: str, region_key: RegionKeyResolver, now: float, skew_s: int = DEFAULT_SKEW_S
 ) -> VerifiedArchive:
     """Check seal certificate chain, seal signature, owner region and digest, offline."""
-    parsed = parse_jws(token)
-    if parsed.header.get("typ") != ARCHIVE_TYP:
-        raise Unauthenticated(f"not a case archive (typ {parsed.header.get('typ')!r})")
-    cert_token = parsed.header.get(SEAL_CERT_HEADER)
-    if not isinstance(cert_token, str):
-        raise Unauthenticated(f"case archive carries no seal certificate ({SEAL_CERT_HEADER!r})")
-    cert = read_seal_certificate(cert_token, region_key)
-    if parsed.header["kid"] != cert.seal_jwk.kid:
-        raise Unauthenticated(
-            f"archive sealed with key {parsed.header['kid']}, "
-            f"but the certificate is for seal key {cert.seal_jwk.kid}"
-        )
-    verify_signature(parsed, cert.seal_jwk, "case archive seal")
-    payload = parsed.payload()
-    if payload.get("iss") != cert.authority_code:
-        raise Unauthenticated(
-            f"seal certificate is for authority {cert.authority_code}, "
-            f"the archive names sealer {payload.get('iss')!r}"
-        )
+    sealed = verify_sealed_jws(
+        token, frozenset({ARCHIVE_TYP}), "case archive", region_key, now, skew_s
+    )
+    payload, cert, sealed_at = sealed.payload, sealed.certificate, sealed.sealed_at
     if payload.get("region") != cert.region.code:
         raise Unauthenticated(
             f"archive names region {payload.get('region')!r}, its seal is certified by "
             f"region {cert.region.code}"
         )
-    sealed_at = int_claim(payload, "iat", "case archive")
-    # Judged at sealing time, like a signature time: old archives outlive the certificate's term.
-    if not cert.issued_at - skew_s <= sealed_at <= cert.expires_at:
-        raise Unauthenticated(
-            f"archive sealed at {sealed_at}, outside its seal certificate's validity "
-            f"{cert.issued_at}..{cert.expires_at}"
-        )
-    if sealed_at > now + skew_s:
-        raise Unauthenticated(f"archive sealed in the future ({sealed_at} > {int(now)})")
     archive = payload.get("archive")
     if not isinstance(archive, dict):
         raise InvalidArgument("case archive payload has no 'archive' object")

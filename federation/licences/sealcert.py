@@ -14,6 +14,7 @@ from federation.licences.model import IssuingAuthority
 from federation.regions import Region
 
 SEAL_CERT_TYP = "seal-cert+jwt"
+SEAL_CERT_HEADER = "sealcert"  # JWS header carrying the seal certificate
 MAX_SEAL_CERT_TTL_S = 10 * 366 * 86400
 
 RegionKeyResolver = Callable[[str, str], Jwk]
@@ -140,16 +141,74 @@ def read_seal_certificate(token: str, region_key: RegionKeyResolver) -> SealCert
     )
 
 
+@dataclass(frozen=True)
+class SealedJws:
+    """A JWS whose seal, seal certificate and sealing time verified; its payload is trusted."""
+
+    parsed: ParsedJws
+    payload: dict[str, Any]
+    certificate: SealCertificate
+    sealed_at: int
+
+
+def verify_sealed_jws(
+    token: str,
+    typs: frozenset[str],
+    what: str,
+    region_key: RegionKeyResolver,
+    now: float,
+    skew_s: int,
+) -> SealedJws:
+    """Shared check of anything an authority seals (licences, case archives).
+
+    The seal certificate in the `sealcert` header must chain to a region key in the trust
+    list, certify the signing key and name the payload's `iss`; the seal is judged at the time
+    it was applied (its `iat`, like a signature time), so it stays verifiable after the
+    certificate's term, and a seal from the future is refused.
+    """
+    parsed = parse_jws(token)
+    if parsed.header.get("typ") not in typs:
+        raise Unauthenticated(f"not a {what} (typ {parsed.header.get('typ')!r})")
+    cert_token = parsed.header.get(SEAL_CERT_HEADER)
+    if not isinstance(cert_token, str):
+        raise Unauthenticated(f"{what} carries no seal certificate ({SEAL_CERT_HEADER!r})")
+    cert = read_seal_certificate(cert_token, region_key)
+    if parsed.header["kid"] != cert.seal_jwk.kid:
+        raise Unauthenticated(
+            f"{what} sealed with key {parsed.header['kid']}, "
+            f"but the certificate is for seal key {cert.seal_jwk.kid}"
+        )
+    verify_signature(parsed, cert.seal_jwk, f"{what} seal")
+    payload = parsed.payload()
+    if payload.get("iss") != cert.authority_code:
+        raise Unauthenticated(
+            f"seal certificate is for authority {cert.authority_code}, "
+            f"the {what} names issuer {payload.get('iss')!r}"
+        )
+    sealed_at = int_claim(payload, "iat", what)
+    if not cert.issued_at - skew_s <= sealed_at <= cert.expires_at:
+        raise Unauthenticated(
+            f"{what} sealed at {sealed_at}, outside its seal certificate's validity "
+            f"{cert.issued_at}..{cert.expires_at}"
+        )
+    if sealed_at > now + skew_s:
+        raise Unauthenticated(f"{what} sealed in the future ({sealed_at} > {int(now)})")
+    return SealedJws(parsed, payload, cert, sealed_at)
+
+
 __all__ = [
     "MAX_SEAL_CERT_TTL_S",
+    "SEAL_CERT_HEADER",
     "SEAL_CERT_TYP",
     "RegionKeyResolver",
     "SealCertificate",
+    "SealedJws",
     "certify_seal_key",
     "int_claim",
     "minimal_jwk",
     "parse_jws",
     "read_seal_certificate",
     "resolve_region_key",
+    "verify_sealed_jws",
     "verify_signature",
 ]

@@ -255,7 +255,7 @@ def test_another_regions_seal_cannot_pass_as_the_owner(token: str) -> None:
     with pytest.raises(Unauthenticated, match="certified by region 320000"):
         verify_archive(wrong_region, TRUST, NOW + 20_000)
     wrong_issuer = _resign(token, lambda p: p.update(iss=ZJ_MARKET.credit_code), JS_SEAL.key)
-    with pytest.raises(Unauthenticated, match="the archive names sealer"):
+    with pytest.raises(Unauthenticated, match="the case archive names issuer"):
         verify_archive(wrong_issuer, TRUST, NOW + 20_000)
 
 
