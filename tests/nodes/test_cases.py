@@ -419,8 +419,15 @@ def test_watch_after_a_sequence_number_resumes_and_ends_at_closed(
 
 
 # --- bad input --------------------------------------------------------------------------------
-def refused(fed_dir: Path, region: str, after: int, code: str) -> list[Any]:
-    return [e for e in audit_since(fed_dir, region, after) if e.outcome == f"refused:{code}"]
+def refused(
+    fed_dir: Path, region: str, after: int, code: str, method: str = "SubmitCase"
+) -> list[Any]:
+    """Refusals of CaseService `method` audited at `region` after audit entry `after`."""
+    return [
+        e
+        for e in audit_since(fed_dir, region, after)
+        if e.outcome == f"refused:{code}" and e.action.endswith(f"CaseService/{method}")
+    ]
 
 
 def test_bad_submissions_get_precise_codes_leave_no_case_and_are_audited(
@@ -432,7 +439,8 @@ def test_bad_submissions_get_precise_codes_leave_no_case_and_are_audited(
     with pytest.raises(FailedPrecondition, match="missing material for item YRD-JS-QY-0101"):
         li.submit("bad-missing-" + li.window_id, materials=li.materials(with_idc=False))
     [missing] = refused(fed_dir, "js", head, "FAILED_PRECONDITION")
-    assert missing.action.endswith("CaseService/SubmitCase")
+    sh_entity = client.trust_list.member_by_region(SH).entity_id
+    assert missing.actor == sh_entity  # the window region forwarded it
     assert "resident_identity_card" in missing.detail["reason"]
 
     low = client.login("ZJ", li.citizen, PASSWORD, ["JS"], "low")
@@ -494,7 +502,7 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
     head = audit_head(fed_dir, "js")
     with pytest.raises(FailedPrecondition, match="cannot approve a case that is accepted"):
         client.decide_case("JS", case.case_id, "approve")
-    assert refused(fed_dir, "js", head, "FAILED_PRECONDITION")
+    assert refused(fed_dir, "js", head, "FAILED_PRECONDITION", "DecideCase")
     # a region that does not own the item cannot decide: the operator asking Shanghai ...
     with pytest.raises(PermissionDenied, match="belongs to region 320000"):
         client.decide_case("SH", case.case_id, "start_review")
@@ -520,6 +528,39 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
         client.supplement_case("SH", case.case_id, "JS", li.token("JS"), [])
     view = client.get_case("SH", case.case_id, "JS")
     assert view.state == "under_review" and view.version == 3
+
+
+def test_the_window_region_reads_its_case_at_the_owner(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("read-" + li.window_id)
+    with region_channel(fed_dir, client, "sh", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        view = stub.GetCase(case_pb2.CaseRef(case_id=case.case_id, owner_region=JS), timeout=5)
+    assert view.case_id == case.case_id and view.window_region == SH
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: CaseService GetCase/WatchCase admit any region role and never check that the "
+    "calling region is the case's window region, so a third region reads the applicant's "
+    "materials (names, id numbers, addresses) from data_json",
+)
+def test_a_third_region_cannot_read_a_case(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("third-" + li.window_id)
+    ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=JS)
+    with region_channel(fed_dir, client, "zj", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetCase(ref, timeout=5)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.RpcError) as info:
+            list(stub.WatchCase(case_pb2.WatchCaseRequest(case=ref, max_seconds=2), timeout=5))
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.mark.xfail(
