@@ -1,0 +1,123 @@
+"""Benchmark fixtures on a running federation: minted tokens, echo calls, a region's identity."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from benchmarks._load import Call, ProcessCpu
+from federation.assurance import Assurance
+from federation.jose import SigningKey, b64url_decode
+from federation.regions import Region
+from federation.tokens import MAX_TTL_S, mint_token
+from federation.trustlist import TrustList
+from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+from nodes.peers import CHANNEL_OPTIONS
+from nodes.provisioning import Layout, load_active_signing_key
+from nodes.tls import TlsMaterial
+
+
+class ProcessesCpu(ProcessCpu):
+    """CPU seconds used so far by several processes together (e.g. every node a call touches)."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        super().__init__(pids[0])
+        self._all = [ProcessCpu(pid) for pid in pids]
+
+    def seconds(self) -> float | None:
+        values = [p.seconds() for p in self._all]
+        return None if any(v is None for v in values) else sum(v or 0.0 for v in values)
+
+
+def wait_until_ok(call: Call, timeout_s: float = 30.0, pause_s: float = 0.25) -> tuple[float, int]:
+    """Retry `call` until it succeeds (peer channels may still be in reconnect backoff after
+    the nodes started in parallel); returns (seconds waited, failed attempts)."""
+    start = time.monotonic()
+    failures = 0
+    while True:
+        try:
+            call()
+        except Exception:
+            failures += 1
+            if time.monotonic() - start > timeout_s:
+                raise
+            time.sleep(pause_s)
+            continue
+        return time.monotonic() - start, failures
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS, NOT verified (to copy the shape of a real login's token)."""
+    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return claims
+
+
+class TokenMinter:
+    """Mints single-use federated tokens with a home region's signing key, before any timing,
+    exactly as the home region's IssueToken would (same key, claims and lifetime rules)."""
+
+    def __init__(self, directory: Path, trust_list: TrustList, home: Region) -> None:
+        self.home = home
+        self._member = trust_list.member(home.entity_id)
+        self._key: SigningKey = load_active_signing_key(
+            Layout(directory).signing_dir(home), self._member.signing_keys
+        )
+
+    def mint(
+        self,
+        count: int,
+        *,
+        subject: str,
+        session_id: str,
+        audience: Region,
+        name: str,
+        assurance: Assurance = Assurance.LOW,
+        amr: Sequence[str] = ("pwd",),
+        ttl_s: int = MAX_TTL_S,
+    ) -> list[str]:
+        now = time.time()
+        return [
+            mint_token(
+                self._key,
+                issuer=self._member.entity_id,
+                subject=subject,
+                audience=audience.entity_id,
+                session_id=session_id,
+                assurance=assurance,
+                home_region=self.home.code,
+                subject_kind="natural",
+                name=name,
+                amr=tuple(amr),
+                now=now,
+                ttl_s=ttl_s,
+            )
+            for _ in range(count)
+        ]
+
+
+def echo_call(channel: grpc.Channel, payload: bytes, timeout_s: float) -> Call:
+    """DiagnosticsService/Echo: the raw mTLS round trip to a node, the baseline of every ratio."""
+    echo = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel).Echo
+    request = diagnostics_pb2.EchoRequest(payload=payload)
+
+    def call() -> object:
+        reply = echo(request, timeout=timeout_s)
+        if len(reply.payload) != len(payload):
+            raise RuntimeError("echo answered a different payload")
+        return reply
+
+    return call
+
+
+def region_channel(directory: Path, identity: Region, endpoint: str) -> grpc.Channel:
+    """A channel to `endpoint` carrying `identity`'s node certificate: the benchmark calls a
+    peer exactly as that region's node does (region-only RPCs such as ListLocalLicences)."""
+    layout = Layout(directory.resolve())
+    node = layout.node_dir(identity)
+    tls = TlsMaterial.load(layout.ca_cert, node / "tls.crt", node / "tls.key")
+    return grpc.secure_channel(endpoint, tls.channel_credentials(), options=CHANNEL_OPTIONS)
