@@ -1,0 +1,117 @@
+"""Smoke test: the licence benchmark runs end to end in --quick mode and reports sane JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "licence_bench.py"
+VERIFY_PHASES = ("verify_sequential", "verify_closed_c1", "verify_closed_c8", "verify_open_loop")
+AGG_PHASES = ("aggregate_sequential", "aggregate_closed_c8")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "licence.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    assert json.loads(proc.stdout) == data  # the same report on stdout and in the file
+    return data
+
+
+def check_latency(summary: dict[str, Any]) -> None:
+    assert summary["count"] > 0
+    assert 0 < summary["min"] <= summary["p50"] <= summary["p90"] <= summary["p99"]
+    assert summary["p99"] <= summary["max"]
+    assert summary["min"] <= summary["mean"] <= summary["max"]
+
+
+def check_result(result: dict[str, Any], where: tuple[str, str]) -> None:
+    assert result["completed"] > 0, where
+    assert result["errors"] == 0, (*where, result.get("first_error"))
+    assert result["throughput_per_s"] > 0, where
+    check_latency(result["latency_ms"])
+
+
+@pytest.mark.slow
+def test_report_has_provenance(report: dict[str, Any]) -> None:
+    assert report["benchmark"] == "licence_bench"
+    assert "--quick" in report["command"]
+    assert report["timestamp"]
+    assert report["machine"]["cpu_count"] >= 1
+    assert report["machine"]["python"] and report["machine"]["grpcio"]
+    assert isinstance(report["warnings"], list)
+
+
+@pytest.mark.slow
+def test_local_verification(report: dict[str, Any]) -> None:
+    local = report["local_verification"]
+    assert local["verifications"] > 0 and local["distinct_licences"] >= 2
+    assert local["per_s"] > 0 and local["us_per_verification"] > 0
+    assert 0 < local["ed25519_verify_us"] < local["us_per_verification"]
+    lat = local["latency_us"]
+    assert lat["count"] == local["verifications"]
+    assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+
+
+@pytest.mark.slow
+def test_verification_phases_measure_echo_and_verify(report: dict[str, Any]) -> None:
+    phases = report["phases"]
+    for name in VERIFY_PHASES:
+        for t in ("echo", "verify_licence"):
+            check_result(phases[name][t], (name, t))
+        r = phases[name]["ratios"]["verify_licence/echo"]
+        assert r["p50"] is not None and r["p50"] > 0
+        assert r["throughput"] is not None and r["throughput"] > 0
+    lag = phases["verify_open_loop"]["verify_licence"]["send_lag_ms"]
+    assert lag["count"] > 0 and 0 <= lag["p50"] <= lag["p99"] <= lag["max"]
+
+
+@pytest.mark.slow
+def test_aggregation_phases(report: dict[str, Any]) -> None:
+    phases = report["phases"]
+    for t in ("echo_ah", "single_hop", "aggregate", "verify_licence"):
+        check_result(phases["aggregate_sequential"][t], ("aggregate_sequential", t))
+    for t in ("single_hop", "aggregate"):
+        check_result(phases["aggregate_closed_c8"][t], ("aggregate_closed_c8", t))
+    agg = report["summary"]["aggregation"]
+    for phase in AGG_PHASES:
+        fanout = agg["fanout_ms"][phase]
+        assert fanout["count"] > 0 and 0 < fanout["p50"] <= fanout["p99"] <= fanout["max"]
+    for name, seq in agg["sequential_latency_ms"].items():
+        assert 0 < seq["p50"] <= seq["p90"] <= seq["p99"] <= seq["max"], name
+    assert agg["throughput_c8_per_s"]["aggregate"] > 0
+    assert report["setup"]["aggregation_licences"] == 4
+
+
+@pytest.mark.slow
+def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
+    summary = report["summary"]
+    for t in ("echo", "verify_licence"):
+        seq = summary[t]["sequential_latency_ms"]
+        assert 0 < seq["p50"] <= seq["p90"] <= seq["p99"] <= seq["max"]
+        assert summary[t]["throughput_c1_per_s"] > 0 and summary[t]["throughput_c8_per_s"] > 0
+    targets = report["targets"]
+    assert set(targets) == {"verify_p50_over_echo_p50", "aggregate_p50_over_single_hop_p50"}
+    for line in targets.values():  # whether they are met is a finding, never asserted here
+        assert isinstance(line["met"], bool)
+        assert line["value"] > 0
+    assert isinstance(report["all_targets_met"], bool)
+    samples = report["latency_samples_ms"]
+    assert set(samples) == {"echo", "verify_licence", "echo_ah", "single_hop", "aggregate"}
+    for values in samples.values():
+        assert 0 < len(values) <= 2000
+        assert all(v > 0 for v in values)
