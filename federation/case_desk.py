@@ -224,6 +224,11 @@ class CaseDesk:
             raise InvalidArgument(
                 f"item {item.code} delivers by {item.delivery_methods}, not {sub.delivery_method}"
             )
+        acts_for_enterprise = any(r.holder == "enterprise" for r in item.required_licences)
+        if sub.on_behalf_of and not acts_for_enterprise:
+            raise InvalidArgument(
+                f"item {item.code} is done for the applicant in person; on_behalf_of must be empty"
+            )
         applicant = self._verify_token(sub.applicant_token, item.required_acr)
         face_score = None
         if item.face_required:
@@ -249,7 +254,8 @@ class CaseDesk:
         }
         case = CaseRecord(
             case_id=case_id,
-            request_id=sub.request_id,
+            # request ids are the window region's own: scoped, two regions never clash
+            request_id=f"{sub.window_region}/{sub.request_id}",
             request_hash=sub.fingerprint(),
             item_code=item.code,
             owner_region=self.region_code,

@@ -12,7 +12,12 @@ import grpc
 from federation.case_desk import CaseDesk, Material, Submission
 from federation.case_states import CaseState
 from federation.catalogue import CatalogueItem
-from federation.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from federation.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
 from federation.identity import FaceCheckResult
 from federation.regions import Region, parse_region
 from federation.storage.base import CaseEvent, CaseRecord
@@ -119,6 +124,17 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             return parse_region(self._item_of(item_code).owner_region)
         raise InvalidArgument("owner_region is required")
 
+    def _own_case(self, case_id: str) -> CaseRecord:
+        """A case at this owner region, readable by the operator or by its window's region."""
+        case = self._desk.get(case_id)
+        member = caller()
+        if "region" in member.roles and member.region_code != case.window_region:
+            raise PermissionDenied(
+                f"case {case_id} was filed from region {case.window_region}; region "
+                f"{member.region_code} may not read or act on it"
+            )
+        return case
+
     def _window_region(self) -> str:
         member = caller()
         return member.region_code if "region" in member.roles else self._rt.region.code
@@ -167,7 +183,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             return self._forward(
                 owner, "show", lambda: self._stub(owner).GetCase(request, timeout=self._timeout())
             )
-        return case_view(self._desk.get(request.case_id), self._rt.clock.now())
+        return case_view(self._own_case(request.case_id), self._rt.clock.now())
 
     def DecideCase(
         self, request: case_pb2.DecideCaseRequest, context: grpc.ServicerContext
@@ -191,6 +207,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
                 "supplement",
                 lambda: self._stub(owner).SupplementCase(request, timeout=self._timeout()),
             )
+        self._own_case(request.case.case_id)
         sub = submission_from(request.supplement, self._window_region())
         return case_view(self._desk.supplement(request.case.case_id, sub), self._rt.clock.now())
 
@@ -208,7 +225,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
                 raise error_from_rpc(exc, f"watch at owner region {owner.short}") from None
             return
         case_id = request.case.case_id
-        self._desk.get(case_id)
+        self._own_case(case_id)
         after = request.after_seq
         deadline = time.monotonic() + max_s
         while context.is_active() and time.monotonic() < deadline:
@@ -225,6 +242,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             return self._forward(
                 owner, "rate", lambda: self._stub(owner).RateCase(request, timeout=self._timeout())
             )
+        self._own_case(request.case.case_id)
         rating = self._desk.rate(
             request.case.case_id,
             request.applicant_token,

@@ -292,13 +292,6 @@ def test_the_same_request_id_with_other_content_is_refused(d: Desk, change: dict
     assert len(d.store.case_events(first.case_id)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CaseDesk scopes request ids by window region (case_id_for hashes "
-    "window_region:request_id) but stores the bare request_id, which the stores keep unique "
-    "across all windows (cases.request_id UNIQUE; create_case looks up by request_id alone): "
-    "a second window region reusing an id gets ALREADY_EXISTS naming the other region's case",
-)
 def test_request_ids_are_scoped_by_window_region(d: Desk) -> None:
     sh, _ = d.desk.submit(d.submission())
     ah, created = d.desk.submit(
@@ -314,7 +307,12 @@ REFUSALS: list[tuple[str, dict[str, Any], type[FederationError], str]] = [
     ("unknown item", {"item_code": "YRD-JS-QY-9999"}, NotFound, "not in catalogue"),
     ("item of another region", {"item_code": SH_ITEM}, PermissionDenied, "owned by region 310000"),
     ("assurance below the item", {"applicant_token": LOW}, PermissionDenied, "below the required"),
-    ("high item, substantial login", {"item_code": HIGH_ITEM}, PermissionDenied, "below"),
+    (
+        "high item, substantial login",
+        {"item_code": HIGH_ITEM, "on_behalf_of": ""},
+        PermissionDenied,
+        "below",
+    ),
     ("face missing", {"face_assertion": ""}, PermissionDenied, "requires a face verification"),
     (
         "face of another window",
@@ -420,12 +418,6 @@ def test_high_item_is_filed_with_a_high_token(d: Desk) -> None:
     assert d.tokens.calls[-1][1] is Assurance.HIGH  # the item's level was demanded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CaseDesk.submit checks on_behalf_of only against enterprise materials; for an "
-    "item done for the applicant it is kept unchecked in case.data, and the node's issue_result "
-    "issues the result licence to it",
-)
 def test_on_behalf_of_is_not_kept_unchecked_for_an_item_done_for_the_applicant(d: Desk) -> None:
     d.licences.held["DL-1"] = (
         "driving_licence",

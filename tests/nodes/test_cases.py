@@ -541,12 +541,6 @@ def test_the_window_region_reads_its_case_at_the_owner(
     assert view.case_id == case.case_id and view.window_region == SH
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CaseService GetCase/WatchCase admit any region role and never check that the "
-    "calling region is the case's window region, so a third region reads the applicant's "
-    "materials (names, id numbers, addresses) from data_json",
-)
 def test_a_third_region_cannot_read_a_case(
     client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
 ) -> None:
@@ -563,12 +557,6 @@ def test_a_third_region_cannot_read_a_case(
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on_behalf_of is only checked for items with an enterprise material; for an "
-    "applicant-only item CaseDesk.submit keeps it unchecked and RegionServices.issue_result "
-    "issues the result licence to it (holder_code = on_behalf_of or applicant_id)",
-)
 def test_the_result_of_an_applicant_item_is_issued_to_the_applicant(
     client: FederationClient, catalogue_ready: Catalogue
 ) -> None:
