@@ -83,7 +83,7 @@ def test_verification_phases_measure_echo_and_verify(report: dict[str, Any]) -> 
 @pytest.mark.slow
 def test_aggregation_phases(report: dict[str, Any]) -> None:
     phases = report["phases"]
-    for t in ("echo_ah", "single_hop", "aggregate", "verify_licence"):
+    for t in ("echo_ah", "single_hop", "aggregate", "relayed_read", "verify_licence"):
         check_result(phases["aggregate_sequential"][t], ("aggregate_sequential", t))
     for t in ("single_hop", "aggregate"):
         check_result(phases["aggregate_closed_c8"][t], ("aggregate_closed_c8", t))
@@ -94,6 +94,7 @@ def test_aggregation_phases(report: dict[str, Any]) -> None:
     for name, seq in agg["sequential_latency_ms"].items():
         assert 0 < seq["p50"] <= seq["p90"] <= seq["p99"] <= seq["max"], name
     assert agg["throughput_c8_per_s"]["aggregate"] > 0
+    assert agg["ratios_sequential"]["aggregate/relayed_read"]["p50"] > 0
     assert report["setup"]["aggregation_licences"] == 4
 
 
@@ -111,7 +112,14 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
         assert line["value"] > 0
     assert isinstance(report["all_targets_met"], bool)
     samples = report["latency_samples_ms"]
-    assert set(samples) == {"echo", "verify_licence", "echo_ah", "single_hop", "aggregate"}
+    assert set(samples) == {
+        "echo",
+        "verify_licence",
+        "echo_ah",
+        "single_hop",
+        "aggregate",
+        "relayed_read",
+    }
     for values in samples.values():
         assert 0 < len(values) <= 2000
         assert all(v > 0 for v in values)
