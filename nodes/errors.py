@@ -51,6 +51,8 @@ def error_from_rpc(exc: grpc.RpcError, peer: str) -> FederationError:
     """Turn a failed call to a peer back into a domain error (client side of the table)."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return FailedPrecondition(f"{peer}: this node does not serve that call ({details})")
     cls = ERROR_OF.get(code)
     if cls is None:
         return Unavailable(f"{peer}: {code.name if code else 'UNKNOWN'}: {details}")

@@ -229,11 +229,14 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         after = request.after_seq
         deadline = time.monotonic() + max_s
         while context.is_active() and time.monotonic() < deadline:
-            for event in self._rt.store.case_events(case_id, after):
+            events = self._rt.store.case_events(case_id, after)
+            for event in events:
                 after = event.seq
                 yield event_message(event)
                 if event.to_state == CaseState.CLOSED.value:
                     return
+            if not events and self._desk.get(case_id).state == CaseState.CLOSED.value:
+                return  # resumed after the last event of a closed case: nothing more will come
             time.sleep(WATCH_POLL_S)
 
     def RateCase(self, request: case_pb2.RateCaseRequest, context: grpc.ServicerContext) -> Any:
