@@ -321,6 +321,14 @@ class Catalogue:
 
     def exchange_policy(self) -> ExchangePolicy:
         """One policy rule per required licence: any region may read the listed fields."""
+        cached = self.__dict__.get("_policy")
+        if cached is not None:  # a catalogue is immutable: build its policy once
+            return cached  # type: ignore[no-any-return]
+        policy = self._build_policy()
+        object.__setattr__(self, "_policy", policy)
+        return policy
+
+    def _build_policy(self) -> ExchangePolicy:
         service_items = {
             item.code: {
                 "name": item.name,

@@ -123,6 +123,7 @@ class LicenceRegistry:
         self._issue_lock = threading.Lock()
         self._status_lock = threading.Lock()
         self._signed: tuple[str, float] | None = None  # (token, signed at)
+        self._used: set[int] | None = None  # status indices taken, loaded on first issue
 
     # --- issuing (a retry with the same request_id is answered by add_licence) ---------
     def issue(self, request: IssueRequest) -> tuple[LicenceRecord, bool]:
@@ -139,8 +140,9 @@ class LicenceRegistry:
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
         with self._issue_lock:  # one index allocation at a time within this node
-            used = {index for index, _ in self._store.status_entries()}
-            index = random_free_index(STATUS_LIST_SIZE, used.__contains__, self._rng)
+            if self._used is None:  # this registry is the list's only writer: read it once
+                self._used = {index for index, _ in self._store.status_entries()}
+            index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
             serial = new_serial()
             licence = build_licence(
                 licence_type,
@@ -174,6 +176,7 @@ class LicenceRegistry:
                 parties=(str(representative),) if representative else (),
             )
             stored, created = self._store.add_licence(record)
+            self._used.add(stored.status_index)
             if created:
                 self._invalidate()
             return stored, created

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +143,32 @@ def read_seal_certificate(token: str, region_key: RegionKeyResolver) -> SealCert
     )
 
 
+_VERIFIED: OrderedDict[str, SealCertificate] = OrderedDict()
+_VERIFIED_MAX = 512
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _certificate(token: str, region_key: RegionKeyResolver) -> SealCertificate:
+    """Verify each seal certificate once (every licence of an authority carries the same).
+
+    A cached certificate is still re-checked against the trust list on every use: the region
+    key it names must be listed now (kids are key thumbprints, so that check is exact).
+    """
+    with _VERIFIED_LOCK:
+        cert = _VERIFIED.get(token)
+        if cert is not None:
+            _VERIFIED.move_to_end(token)
+    if cert is None:
+        cert = read_seal_certificate(token, region_key)
+        with _VERIFIED_LOCK:
+            _VERIFIED[token] = cert
+            while len(_VERIFIED) > _VERIFIED_MAX:
+                _VERIFIED.popitem(last=False)
+    else:
+        resolve_region_key(region_key, cert.region.code, parse_jws(token).header["kid"])
+    return cert
+
+
 @dataclass(frozen=True)
 class SealedJws:
     """A JWS whose seal, seal certificate and sealing time verified; its payload is trusted."""
@@ -172,7 +200,7 @@ def verify_sealed_jws(
     cert_token = parsed.header.get(SEAL_CERT_HEADER)
     if not isinstance(cert_token, str):
         raise Unauthenticated(f"{what} carries no seal certificate ({SEAL_CERT_HEADER!r})")
-    cert = read_seal_certificate(cert_token, region_key)
+    cert = _certificate(cert_token, region_key)
     if parsed.header["kid"] != cert.seal_jwk.kid:
         raise Unauthenticated(
             f"{what} sealed with key {parsed.header['kid']}, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -106,6 +106,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         self._status = status_cache
         self._policy = policy
         self._stub = stub
+        self._fanout = ThreadPoolExecutor(max_workers=12, thread_name_prefix="fanout")
 
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
@@ -252,7 +253,9 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             if region is self._rt.region:
                 continue
             try:
-                futures[region] = self._stub(region).ListLocalLicences.future(ask, timeout=deadline)
+                stub = self._stub(region)
+                # a kept pool: grpc's .future() would start a thread per idle channel and call
+                futures[region] = self._fanout.submit(stub.ListLocalLicences, ask, timeout=deadline)
             except FederationError as exc:
                 errors[region] = exc.message
         results = [self._local_result(claims.subject, started)]
