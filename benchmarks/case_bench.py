@@ -29,14 +29,13 @@ from benchmarks.harness import (
     PhaseComparison,
     Supply,
     compare,
+    finish,
     load_warnings,
     ratios,
-    report,
     run_closed_loop,
     run_open_loop,
     temporary_federation,
     warm_up,
-    write_report,
 )
 from federation.assurance import Assurance
 from federation.codes import make_citizen_id, make_credit_code
@@ -609,23 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with temporary_federation(parent=opts.parent) as (directory, federation):
         pids = {r: p.pid for r, p in federation.procs.items()}
         results = measure(directory, pids, opts)
-    data = report(
-        "case_bench",
-        results,
-        argv=sys.argv if argv is None else ["benchmarks/case_bench.py", *argv],
-        started=started,
-    )
-    write_report(data, opts.out)
-    errors = sum(
-        r["errors"]
-        for phase in data["phases"].values()
-        for name, r in phase.items()
-        if name != "ratios"
-    )
-    if errors:
-        log(f"{errors} requests failed; see first_error in the phases")
-        return 1
-    return 0
+    return finish("case_bench", results, argv, started, opts.out)
 
 
 if __name__ == "__main__":

@@ -191,6 +191,33 @@ def report(
     }
 
 
+def finish(
+    benchmark: str,
+    results: Mapping[str, Any],
+    argv: Sequence[str] | None,
+    started: float,
+    out: Path | None,
+) -> int:
+    """Wrap, print and save the report; the exit code says whether any request failed."""
+    command = sys.argv if argv is None else [f"benchmarks/{benchmark}.py", *argv]
+    data = report(benchmark, results, argv=command, started=started)
+    write_report(data, out)
+    errors = sum(
+        r["errors"]
+        for phase in data["phases"].values()
+        for name, r in phase.items()
+        if name != "ratios"
+    )
+    if errors:
+        print(
+            f"[{benchmark}] {errors} requests failed; see first_error in the phases",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    return 0
+
+
 def write_report(data: Mapping[str, Any], out: Path | None = None) -> str:
     """Print the report as JSON on stdout and, if `out` is given, write it there too."""
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str)

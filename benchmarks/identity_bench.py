@@ -19,16 +19,15 @@ from benchmarks.harness import (
     ProcessCpu,
     Supply,
     compare,
+    finish,
     load_warnings,
     ratios,
-    report,
     run_closed_loop,
     run_open_loop,
     run_sequential,
     target,
     temporary_federation,
     warm_up,
-    write_report,
 )
 from federation.assurance import Assurance
 from federation.codes import make_citizen_id
@@ -349,23 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("starting a temporary federation (hub + 4 regions as processes)")
     with temporary_federation(parent=opts.parent) as (directory, federation):
         results = measure(directory, federation.procs[SERVER].pid, opts)
-    data = report(
-        "identity_bench",
-        results,
-        argv=sys.argv if argv is None else ["benchmarks/identity_bench.py", *argv],
-        started=started,
-    )
-    write_report(data, opts.out)
-    errors = sum(
-        r["errors"]
-        for phase in data["phases"].values()
-        for name, r in phase.items()
-        if name != "ratios"
-    )
-    if errors:
-        log(f"{errors} requests failed; see first_error in the phases")
-        return 1
-    return 0
+    return finish("identity_bench", results, argv, started, opts.out)
 
 
 if __name__ == "__main__":
