@@ -28,6 +28,8 @@ from benchmarks.harness import (
     LoadResult,
     PhaseComparison,
     Supply,
+    add_run_options,
+    check_run_options,
     compare,
     finish,
     load_warnings,
@@ -91,7 +93,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="cases per phase (closed c1, closed cN, open loop), split over the rounds (200)",
     )
-    p.add_argument("--concurrency", type=int, default=4, help="closed-loop concurrency (4)")
     p.add_argument(
         "--rate",
         type=float,
@@ -99,40 +100,20 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="open-loop cases per second (default: 0.5 x case throughput at --concurrency, "
         "measured in the same run)",
     )
-    p.add_argument("--rounds", type=int, default=2, help="ABBA rounds per phase (2)")
-    p.add_argument("--warmup", type=int, default=None, help="unrecorded warm-up cases (10)")
-    p.add_argument(
-        "--open-workers",
-        type=int,
-        default=16,
-        help="client threads available to the open-loop schedule (16)",
-    )
-    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform")
     p.add_argument("--applicants", type=int, default=4, help="distinct applicants (4)")
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=2000,
-        help="latency samples per target kept in latency_samples_ms (2000)",
-    )
-    p.add_argument("--quick", action="store_true", help="a small, fast run (smoke tests)")
-    p.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
-    p.add_argument(
-        "--tmp-parent",
-        type=Path,
-        default=None,
-        help="create the temporary federation under this directory (e.g. /dev/shm to keep the "
-        "disk's fsync stalls out of the figures); default: the system temporary directory",
+    add_run_options(
+        p,
+        concurrency=4,
+        open_workers=16,
+        rounds_help="ABBA rounds per phase (2)",
+        warmup_help="unrecorded warm-up cases (10)",
     )
     a = p.parse_args(argv)
     requests = a.requests if a.requests is not None else (16 if a.quick else 200)
     warmup = a.warmup if a.warmup is not None else (2 if a.quick else 10)
-    if requests < a.rounds or a.concurrency < 1 or a.rounds < 1 or warmup < 0:
-        p.error("need --requests >= --rounds >= 1, --concurrency >= 1 and --warmup >= 0")
+    check_run_options(p, a, requests, warmup)
     if a.applicants < 1:
         p.error("need --applicants >= 1")
-    if a.rate is not None and a.rate <= 0:
-        p.error("--rate must be positive")
     if warmup + 3 * requests + a.applicants >= FACE_DAILY_LIMIT:
         p.error(f"every case takes one face check of {WINDOW.short}'s daily {FACE_DAILY_LIMIT}")
     return Options(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -189,6 +190,57 @@ def report(
         "machine": machine_info(),
         **results,
     }
+
+
+def add_run_options(
+    p: argparse.ArgumentParser,
+    *,
+    concurrency: int,
+    open_workers: int,
+    rounds_help: str,
+    warmup_help: str,
+) -> None:
+    """The options every node benchmark shares (each adds its own --requests and --rate)."""
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=concurrency,
+        help=f"closed-loop concurrency ({concurrency})",
+    )
+    p.add_argument("--rounds", type=int, default=2, help=rounds_help)
+    p.add_argument("--warmup", type=int, default=None, help=warmup_help)
+    p.add_argument(
+        "--open-workers",
+        type=int,
+        default=open_workers,
+        help=f"client threads available to the open-loop schedule ({open_workers})",
+    )
+    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=2000,
+        help="latency samples per target kept in latency_samples_ms (2000)",
+    )
+    p.add_argument("--quick", action="store_true", help="a small, fast run (smoke tests)")
+    p.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    p.add_argument(
+        "--tmp-parent",
+        type=Path,
+        default=None,
+        help="create the temporary federation under this directory (e.g. /dev/shm to keep the "
+        "disk's fsync stalls out of the figures); default: the system temporary directory",
+    )
+
+
+def check_run_options(
+    p: argparse.ArgumentParser, a: argparse.Namespace, requests: int, warmup: int
+) -> None:
+    """Refuse run sizes no phase can honour (argparse exits with the message)."""
+    if requests < a.rounds or a.concurrency < 1 or a.rounds < 1 or warmup < 0:
+        p.error("need --requests >= --rounds >= 1, --concurrency >= 1 and --warmup >= 0")
+    if a.rate is not None and a.rate <= 0:
+        p.error("--rate must be positive")
 
 
 def finish(

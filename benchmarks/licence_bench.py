@@ -30,6 +30,8 @@ from benchmarks.harness import (
     PhaseComparison,
     ProcessCpu,
     Supply,
+    add_run_options,
+    check_run_options,
     compare,
     finish,
     load_warnings,
@@ -92,28 +94,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="requests per target per phase, split over the rounds (default 2000)",
     )
-    p.add_argument("--concurrency", type=int, default=8, help="closed-loop concurrency (8)")
     p.add_argument(
         "--rate",
         type=float,
         default=None,
         help="open-loop verifications per second (default: 0.5 x verification throughput "
         "at --concurrency, measured in the same run)",
-    )
-    p.add_argument("--rounds", type=int, default=2, help="ABBA rounds per closed/open phase (2)")
-    p.add_argument("--warmup", type=int, default=None, help="unrecorded calls per target (300)")
-    p.add_argument(
-        "--open-workers",
-        type=int,
-        default=32,
-        help="client threads available to the open-loop schedule (32)",
-    )
-    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform")
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=2000,
-        help="latency samples per target kept in latency_samples_ms (2000)",
     )
     p.add_argument(
         "--local-requests",
@@ -127,26 +113,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="distinct JS-issued licences verified in rotation (32)",
     )
-    p.add_argument("--quick", action="store_true", help="a small, fast run (smoke tests)")
-    p.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
-    p.add_argument(
-        "--tmp-parent",
-        type=Path,
-        default=None,
-        help="create the temporary federation under this directory (e.g. /dev/shm to keep the "
-        "disk's fsync stalls out of the figures); default: the system temporary directory",
+    add_run_options(
+        p,
+        concurrency=8,
+        open_workers=32,
+        rounds_help="ABBA rounds per closed/open phase (2)",
+        warmup_help="unrecorded calls per target (300)",
     )
     a = p.parse_args(argv)
     requests = a.requests if a.requests is not None else (200 if a.quick else 2000)
     warmup = a.warmup if a.warmup is not None else (30 if a.quick else 300)
     local = a.local_requests if a.local_requests is not None else (500 if a.quick else 5000)
     licences = a.licences if a.licences is not None else (8 if a.quick else 32)
-    if requests < a.rounds or a.concurrency < 1 or a.rounds < 1 or warmup < 0:
-        p.error("need --requests >= --rounds >= 1, --concurrency >= 1 and --warmup >= 0")
+    check_run_options(p, a, requests, warmup)
     if local < 1 or licences < 2:
         p.error("need --local-requests >= 1 and --licences >= 2")
-    if a.rate is not None and a.rate <= 0:
-        p.error("--rate must be positive")
     return Options(
         requests,
         a.concurrency,
