@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from federation.codes import make_credit_code
-from federation.errors import InvalidArgument, NotFound, PermissionDenied
+from federation.errors import NotFound, PermissionDenied
 from federation.jose import SigningKey
 from federation.licences import CATALOGUE, ElectronicSeal, IssuingAuthority, certify_seal_key
 from federation.pki import write_private_key, write_public
@@ -125,9 +125,3 @@ class AuthorityRegistry:
             if type_code in authority.licence_types:
                 return authority
         raise NotFound(f"no authority in this region issues licence type {type_code}")
-
-
-def check_known(authority_code: str) -> str:
-    if not authority_code:
-        raise InvalidArgument("authority credit code is required")
-    return authority_code
