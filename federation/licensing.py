@@ -261,7 +261,12 @@ class LicenceRegistry:
                 "representative's); only they can consent"
             )
         decision = policy.decide(requesting_region, record.type_code, service_item, purpose)
-        detail = decision.audit_detail() | {"identifier": identifier, "consent_jti": consent.jti}
+        detail = decision.audit_detail() | {
+            "identifier": identifier,
+            "type_code": record.type_code,
+            "holder_code": record.holder_code,
+            "consent_jti": consent.jti,
+        }
         if not decision.granted:
             raise PermissionDenied(decision.reason)
         if record.status != LicenceStatus.VALID:

@@ -65,7 +65,7 @@ class MaterialFetcher:
         owner = parse_region(material.owner_region)
         purpose = f"case for service item {item.code} ({item.name})"
         if owner is self._rt.region:
-            fields, _, _ = self._registry.read_for_item(
+            fields, _, detail = self._registry.read_for_item(
                 material.identifier,
                 owner,
                 item.code,
@@ -74,8 +74,8 @@ class MaterialFetcher:
                 self._catalogue().exchange_policy(),
                 self._seal_keys,
             )
-            record = self._registry.get(material.identifier)
-            type_code, holder, via = record.type_code, record.holder_code, "local"
+            type_code, holder = str(detail["type_code"]), str(detail["holder_code"])
+            via = "local"
         else:
             if not material.consent_token:
                 raise PermissionDenied(

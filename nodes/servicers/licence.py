@@ -360,10 +360,9 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             )
             raise
         self._rt.audit(asking.entity_id, "exchange.read", "granted", consent.subject, detail)
-        record = self._registry.get(request.identifier)
         return licence_pb2.ReadLicenceResponse(
             identifier=request.identifier,
-            type_code=record.type_code,
+            type_code=str(detail["type_code"]),
             fields_json=json.dumps(fields, ensure_ascii=False),
             withheld=withheld,
             owner_region=self._rt.region.code,
