@@ -129,8 +129,10 @@ class CaseDesk:
         audit: Audit,
         clock: Clock,
         working_days: Callable[[float, int], float],
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.region_code = region_code
+        self._on_event = on_event or (lambda case_id: None)  # wakes the case's watchers
         self._store = store
         self._item_of = item_of  # the catalogue lookup (raises NotFound)
         self._verify_token = verify_token
@@ -279,6 +281,7 @@ class CaseDesk:
         )
         stored, created = self._store.create_case(case, first)
         if created:
+            self._on_event(case_id)
             self._audit(
                 sub.window_region,
                 "case.submit",
@@ -318,6 +321,7 @@ class CaseDesk:
         moved = self._store.transition_case(
             case.case_id, case.version, target.value, dict(data or case.data), event
         )
+        self._on_event(case.case_id)
         self._audit(
             actor,
             f"case.{action}",

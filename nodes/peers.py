@@ -55,3 +55,31 @@ class PeerChannels:
             for _, channel in self._channels.values():
                 channel.close()
             self._channels.clear()
+
+
+class AioPeerChannels:
+    """`grpc.aio` channels to peers, for calls made from the event loop (forwarded streams).
+
+    Used only on the server's loop, so no lock: channels are created lazily by coroutines.
+    """
+
+    def __init__(self, tls: TlsMaterial, trust: Callable[[], TrustList]) -> None:
+        self._creds = tls.channel_credentials()
+        self._trust = trust
+        self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
+
+    def channel(self, entity_id: str) -> grpc.aio.Channel:
+        member = self._trust().member(entity_id)
+        if not member.endpoint:
+            raise Unavailable(f"{entity_id} lists no endpoint in the trust list")
+        known = self._channels.get(entity_id)
+        if known and known[0] == member.endpoint:
+            return known[1]
+        channel = grpc.aio.secure_channel(member.endpoint, self._creds, options=CHANNEL_OPTIONS)
+        self._channels[entity_id] = (member.endpoint, channel)
+        return channel
+
+    async def close(self) -> None:
+        for _, channel in self._channels.values():
+            await channel.close()
+        self._channels.clear()

@@ -31,9 +31,11 @@ from federation.tokens import TokenVerifier
 from federation.workdays import add_working_days
 from nodes.authorities import AuthorityRegistry
 from nodes.case_materials import MaterialFetcher
+from nodes.case_watch import CaseChanges
 from nodes.catalogue_view import CatalogueView
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc, licence_pb2, licence_pb2_grpc
+from nodes.peers import AioPeerChannels
 from nodes.runtime import NodeRuntime
 from nodes.servicers.case import CaseServicer
 from nodes.servicers.licence import LicenceServicer
@@ -69,6 +71,8 @@ class RegionServices:
         )
         self.catalogue.load_cache()
         self.catalogue.refresher = self.refresh_catalogue
+        self.changes = CaseChanges()
+        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current)
         self.licences = LicenceServicer(
             rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub
         )
@@ -93,6 +97,7 @@ class RegionServices:
             ),
             clock=rt.clock,
             working_days=add_working_days,
+            on_event=self.changes.changed,
         )
         self.cases = CaseServicer(
             rt,
@@ -102,6 +107,8 @@ class RegionServices:
             lambda subject, template: face_check(subject, template),
             self.export,
             self.stats,
+            self.changes,
+            self.aio_case_stub,
         )
 
     # --- keys from the trust list ------------------------------------------------------
@@ -134,6 +141,10 @@ class RegionServices:
 
     def case_stub(self, region: Region) -> case_pb2_grpc.CaseServiceStub:
         return case_pb2_grpc.CaseServiceStub(self.rt.peers.channel(region.entity_id))
+
+    def aio_case_stub(self, region: Region) -> case_pb2_grpc.CaseServiceStub:
+        """A stub on an aio channel: only for calls made from the event loop."""
+        return case_pb2_grpc.CaseServiceStub(self.aio_peers.channel(region.entity_id))
 
     def _fetch_status_list(self, region: Region, uri: str) -> str:
         try:

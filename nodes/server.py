@@ -1,13 +1,19 @@
-"""Build and run one node: mTLS gRPC server, interceptors, health, reflection, background loops."""
+"""Build and run one node: mTLS gRPC server, interceptors, health, reflection, background loops.
+
+The server is `grpc.aio`: health, reflection and streams run on the event loop and never wait
+for a worker; unary servicers run on a bounded pool of `workers` threads, admitted by budget.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,7 +27,7 @@ from nodes.catalogue_view import CatalogueView, HubCatalogue
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
-from nodes.interceptors import FederationInterceptor
+from nodes.interceptors import Budget, FederationInterceptor
 from nodes.pb.v1 import (
     case_pb2_grpc,
     diagnostics_pb2_grpc,
@@ -58,14 +64,22 @@ def server_options(config: NodeConfig) -> list[tuple[str, int]]:
     ]
 
 
+# a unary call queues for a worker; beyond this many per worker the node says RESOURCE_EXHAUSTED
+QUEUED_PER_WORKER = 64
+MAX_STREAMS = 4096
+MAX_STREAMS_PER_CALLER = 1024
+
+
 class Node:
     """One running federation node (hub or region)."""
 
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, loop: asyncio.AbstractEventLoop) -> None:
+        """Build on the running event loop `loop` (grpc.aio binds the server to it)."""
         self.config = config
+        self.loop = loop
         self.rt = NodeRuntime(config)
         self.background = Background()
-        self.health = health.HealthServicer()
+        self.health = health.aio.HealthServicer()
         self._refresh_lock = threading.Lock()
         self._last_forced_refresh = 0.0
         self._published = False
@@ -76,12 +90,23 @@ class Node:
         roles.update(case_servicers.ROLES)
         roles.update(catalogue_servicers.ROLES)
         self.region_services: RegionServices | None = None
-        interceptor = FederationInterceptor(self.rt.trust.current, roles, self._refused)
-        self.server = grpc.server(
-            ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
+        self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc")
+        queued = config.workers * QUEUED_PER_WORKER
+        self.unary_budget = Budget("calls in progress", queued, max(queued // 2, 1))
+        self.stream_budget = Budget("open streams", MAX_STREAMS, MAX_STREAMS_PER_CALLER)
+        interceptor = FederationInterceptor(
+            self.rt.trust.current,
+            roles,
+            self._refused,
+            self.workers,
+            self.unary_budget,
+            self.stream_budget,
+        )
+        self.server = grpc.aio.server(
+            migration_thread_pool=self.workers,
             interceptors=[interceptor],
             options=server_options(config),
-            maximum_concurrent_rpcs=config.workers * 64,
+            maximum_concurrent_rpcs=None,
         )
         names = self._add_services()
         self.port = self.server.add_secure_port(config.endpoint, self.rt.tls.server_credentials())
@@ -159,6 +184,7 @@ class Node:
             )
             names.append("yrd.federation.v1.IdentityService")
             self.region_services = RegionServices(rt, verifier, self._face_check)
+            self.region_services.changes.bind(self.loop)
             licence_pb2_grpc.add_LicenceServiceServicer_to_server(
                 self.region_services.licences, self.server
             )
@@ -171,8 +197,6 @@ class Node:
                 "yrd.federation.v1.CaseService",
                 "yrd.federation.v1.CatalogueService",
             ]
-        for name in names:
-            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._service_names = names
         return names
 
@@ -240,9 +264,20 @@ class Node:
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
-        self.health.set("", status)
-        for name in self._service_names:
-            self.health.set(name, status)
+        self._on_loop(self._set_health(status))
+
+    async def _set_health(self, status: Any) -> None:
+        for name in ("", *self._service_names):
+            await self.health.set(name, status)
+
+    def _on_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine on the server's loop from a background thread, and wait for it."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
+            return
+        raise RuntimeError("_on_loop is for background threads; await the coroutine instead")
 
     def _catalogue_loop(self) -> None:
         services = self.region_services
@@ -265,11 +300,14 @@ class Node:
             return
         self.rt.revocations.poll(list(members), self._poll_revocations)
 
-    def start(self) -> None:
-        self.server.start()
+    async def start(self) -> None:
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.start()
         if self.rt.hub_source is None:
-            self.rt.trust.refresh(self._fetch_trust_list)
-        self._update_health()
+            await self.loop.run_in_executor(
+                self.workers, self.rt.trust.refresh, self._fetch_trust_list
+            )
+        await self.loop.run_in_executor(self.workers, self._update_health)
         refresh = self.config.trust_list_refresh_s
         self.background.every(refresh, "trust-refresh", self._refresh_trust, first_delay=1.0)
         if not self.config.is_hub:
@@ -281,25 +319,29 @@ class Node:
             self.background.every(min(refresh, 2.0), "catalogue", self._catalogue_loop)
         log.info("%s serving on %s:%d", self.rt.entity_id, self.config.host, self.port)
 
-    def stop(self, grace: float = 5.0) -> None:
-        self.health.enter_graceful_shutdown()
-        self.background.stop()
-        self.server.stop(grace).wait(grace + 1)
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.loop.run_in_executor(None, self.background.stop)
+        await self.server.stop(grace)
+        if self.region_services is not None:
+            await self.region_services.aio_peers.close()
+        self.workers.shutdown(wait=False, cancel_futures=True)
         self.rt.close()
+
+
+async def _serve(config: NodeConfig) -> None:
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, done.set)
+    node = Node(config, loop)
+    await node.start()
+    print(f"READY {config.entity_id} {config.host}:{node.port}", flush=True)
+    await done.wait()
+    log.info("%s shutting down", config.entity_id)
+    await node.stop()
 
 
 def serve(config: NodeConfig) -> None:
     """Run until SIGINT or SIGTERM, then drain in-flight calls and stop."""
-    node = Node(config)
-    done = threading.Event()
-
-    def _stop(signum: int, frame: object) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    node.start()
-    print(f"READY {config.entity_id} {config.host}:{node.port}", flush=True)
-    done.wait()
-    log.info("%s shutting down", config.entity_id)
-    node.stop()
+    asyncio.run(_serve(config))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 
@@ -21,10 +24,12 @@ from federation.errors import (
 from federation.identity import FaceCheckResult
 from federation.regions import Region, parse_region
 from federation.storage.base import CaseEvent, CaseRecord
+from federation.trustlist import Member
 from federation.workdays import is_overdue
+from nodes.case_watch import RECHECK_S, CaseChanges
 from nodes.convert import json_object
 from nodes.errors import error_from_rpc
-from nodes.interceptors import caller
+from nodes.interceptors import FORWARDED_FOR, caller, forwarded_for
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 from nodes.runtime import NodeRuntime
 
@@ -42,7 +47,8 @@ ROLES = {
     SERVICE + "GetStats": OPERATOR,
     SERVICE + "CheckFace": OPERATOR,
 }
-WATCH_POLL_S = 0.2
+T = TypeVar("T")
+WATCH_READERS = 4
 DECIDED_STATES = {"approved", "rejected", "result_issued", "closed"}
 
 
@@ -107,8 +113,14 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         face_check: Callable[[str, list[float]], FaceCheckResult],
         export: Callable[[CaseRecord], str],
         stats: Callable[[], dict[str, Any]],
+        changes: CaseChanges,
+        aio_stub: Callable[[Region], case_pb2_grpc.CaseServiceStub],
     ) -> None:
         self._rt = runtime
+        self._changes = changes
+        self._aio_stub = aio_stub
+        # watchers read the store on their own small pool: a separate budget from requests
+        self._watch_pool = ThreadPoolExecutor(max_workers=WATCH_READERS, thread_name_prefix="watch")
         self._desk = desk
         self._item_of = item_of
         self._stub = stub
@@ -124,26 +136,67 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             return parse_region(self._item_of(item_code).owner_region)
         raise InvalidArgument("owner_region is required")
 
+    def _acting_for(self) -> Member:
+        """Who the call is ultimately made for: the caller itself, or the operator it forwards for.
+
+        A region forwards only its own operator's calls (see `_may_forward`) and names that
+        operator in metadata; a region naming anyone else (another region, an unknown entity)
+        is refused, so no region can be made a deputy for a third.
+        """
+        member = caller()
+        origin = forwarded_for()
+        if "region" not in member.roles or not origin or origin == member.entity_id:
+            return member
+        try:
+            actor = self._rt.trust_list().member(origin)
+        except Exception:
+            raise PermissionDenied(f"{origin!r} is not a member of the trust list") from None
+        if "operator" not in actor.roles:
+            raise PermissionDenied(
+                f"{member.entity_id} forwarded a call for {origin}, which is not an operator; "
+                "a region forwards only its own window operator's calls"
+            )
+        return actor
+
     def _own_case(self, case_id: str) -> CaseRecord:
         """A case at this owner region, readable by the operator or by its window's region."""
         case = self._desk.get(case_id)
         member = caller()
-        if "region" in member.roles and member.region_code != case.window_region:
-            raise PermissionDenied(
-                f"case {case_id} was filed from region {case.window_region}; region "
-                f"{member.region_code} may not read or act on it"
-            )
+        if "region" in member.roles:
+            if member.region_code != case.window_region:
+                raise PermissionDenied(
+                    f"case {case_id} was filed from region {case.window_region}; region "
+                    f"{member.region_code} may not read or act on it"
+                )
+            self._acting_for()
         return case
 
     def _window_region(self) -> str:
         member = caller()
-        return member.region_code if "region" in member.roles else self._rt.region.code
+        if "region" in member.roles:
+            self._acting_for()
+            return member.region_code
+        return self._rt.region.code
+
+    def _may_forward(self, owner: Region, what: str) -> None:
+        """Forward only for our own operator: never as a deputy for another region."""
+        member = caller()
+        if "operator" not in member.roles:
+            raise PermissionDenied(
+                f"{member.entity_id} asked region {self._rt.region.short} to {what} a case "
+                f"owned by {owner.short}; a region forwards only its own operator's calls, so ask "
+                "the owner region directly"
+            )
 
     def _forward(self, owner: Region, what: str, call: Callable[[], Any]) -> Any:
+        self._may_forward(owner, what)
         try:
             return call()
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, f"{what} at owner region {owner.short}") from None
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return ((FORWARDED_FOR, caller().entity_id),)
 
     def _timeout(self) -> float:
         return self._rt.config.peer_timeout_s * 3
@@ -155,7 +208,9 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         owner = self._owner(request.owner_region, request.item_code)
         if owner is not self._rt.region:
             if "region" in caller().roles:
-                raise InvalidArgument("a forwarded case must be submitted to its owner region")
+                raise PermissionDenied(
+                    "a region forwards a case only to its owner region, never through a third"
+                )
             item = self._item_of(request.item_code)
             if item.owner_region != owner.code:
                 raise InvalidArgument(
@@ -164,7 +219,9 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             view = self._forward(
                 owner,
                 "submit",
-                lambda: self._stub(owner).SubmitCase(request, timeout=self._timeout()),
+                lambda: self._stub(owner).SubmitCase(
+                    request, timeout=self._timeout(), metadata=self._metadata()
+                ),
             )
             self._rt.audit(
                 caller().entity_id,
@@ -181,7 +238,11 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         owner = self._owner(request.owner_region)
         if owner is not self._rt.region:
             return self._forward(
-                owner, "show", lambda: self._stub(owner).GetCase(request, timeout=self._timeout())
+                owner,
+                "show",
+                lambda: self._stub(owner).GetCase(
+                    request, timeout=self._timeout(), metadata=self._metadata()
+                ),
             )
         return case_view(self._own_case(request.case_id), self._rt.clock.now())
 
@@ -205,45 +266,74 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             return self._forward(
                 owner,
                 "supplement",
-                lambda: self._stub(owner).SupplementCase(request, timeout=self._timeout()),
+                lambda: self._stub(owner).SupplementCase(
+                    request, timeout=self._timeout(), metadata=self._metadata()
+                ),
             )
         self._own_case(request.case.case_id)
         sub = submission_from(request.supplement, self._window_region())
         return case_view(self._desk.supplement(request.case.case_id, sub), self._rt.clock.now())
 
-    def WatchCase(
-        self, request: case_pb2.WatchCaseRequest, context: grpc.ServicerContext
-    ) -> Iterator[case_pb2.CaseEventMessage]:
+    async def WatchCase(
+        self, request: case_pb2.WatchCaseRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[case_pb2.CaseEventMessage]:
+        """Events after `after_seq`, then each new one: a coroutine, it holds no worker."""
         max_s = request.max_seconds or 60
         if not 0 < max_s <= 600:
             raise InvalidArgument("max_seconds must be 1..600")
         owner = self._owner(request.case.owner_region)
         if owner is not self._rt.region:
+            self._may_forward(owner, "watch")
+            call = self._aio_stub(owner).WatchCase(
+                request, timeout=max_s + 5, metadata=self._metadata()
+            )
             try:
-                yield from self._stub(owner).WatchCase(request, timeout=max_s + 5)
+                async for message in call:
+                    yield message
             except grpc.RpcError as exc:
                 raise error_from_rpc(exc, f"watch at owner region {owner.short}") from None
             return
         case_id = request.case.case_id
-        self._own_case(case_id)
+        await self._on_worker(self._own_case, case_id)
         after = request.after_seq
         deadline = time.monotonic() + max_s
-        while context.is_active() and time.monotonic() < deadline:
-            events = self._rt.store.case_events(case_id, after)
+        while (remaining := deadline - time.monotonic()) > 0:
+            woken = self._changes.listen(case_id)
+            events = await self._on_worker(self._rt.store.case_events, case_id, after)
             for event in events:
                 after = event.seq
                 yield event_message(event)
                 if event.to_state == CaseState.CLOSED.value:
+                    woken.cancel()
                     return
-            if not events and self._desk.get(case_id).state == CaseState.CLOSED.value:
-                return  # resumed after the last event of a closed case: nothing more will come
-            time.sleep(WATCH_POLL_S)
+            if not events:
+                case = await self._on_worker(self._desk.get, case_id)
+                if case.state == CaseState.CLOSED.value:
+                    # closed after our read: its last events committed with the state, so one
+                    # more read sees them all; then nothing more comes
+                    woken.cancel()
+                    for event in await self._on_worker(
+                        self._rt.store.case_events, case_id, after
+                    ):
+                        yield event_message(event)
+                    return
+            await self._changes.wait(case_id, woken, min(remaining, RECHECK_S))
+
+    async def _on_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """A short store read off the event loop, keeping the caller for `caller()`."""
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._watch_pool, ctx.run, fn, *args)
 
     def RateCase(self, request: case_pb2.RateCaseRequest, context: grpc.ServicerContext) -> Any:
         owner = self._owner(request.case.owner_region)
         if owner is not self._rt.region:
             return self._forward(
-                owner, "rate", lambda: self._stub(owner).RateCase(request, timeout=self._timeout())
+                owner,
+                "rate",
+                lambda: self._stub(owner).RateCase(
+                    request, timeout=self._timeout(), metadata=self._metadata()
+                ),
             )
         self._own_case(request.case.case_id)
         rating = self._desk.rate(
