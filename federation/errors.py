@@ -67,6 +67,12 @@ class DeadlineExceeded(FederationError):
     code_name = "DEADLINE_EXCEEDED"
 
 
+class Internal(FederationError):
+    """Something failed unexpectedly, here or at a peer: retrying the same call will not help."""
+
+    code_name = "INTERNAL"
+
+
 class IntegrityError(FederationError):
     """Stored data fails its integrity check (a tampered audit chain, a bad signature at rest)."""
 
@@ -79,6 +85,7 @@ __all__ = [
     "FailedPrecondition",
     "FederationError",
     "IntegrityError",
+    "Internal",
     "InvalidArgument",
     "NotFound",
     "PermissionDenied",

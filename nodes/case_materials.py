@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from federation.case_desk import Material, MaterialFacts
 from federation.catalogue import Catalogue, CatalogueItem, RequiredLicence
 from federation.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from federation.jose import Jwk
+from federation.jsontext import loads_untrusted
 from federation.licences import (
     DEFAULT_MAX_AGE_S,
     Verdict,
@@ -92,7 +92,9 @@ class MaterialFetcher:
                 reply = self._stub(owner).ReadLicence(read, timeout=self._rt.config.peer_timeout_s)
             except grpc.RpcError as exc:
                 raise error_from_rpc(exc, f"material from {owner.short}") from None
-            fields = json.loads(reply.fields_json)
+            fields = loads_untrusted(reply.fields_json, f"fields from {owner.short}")
+            if not isinstance(fields, dict):
+                raise InvalidArgument(f"{owner.short} answered fields that are not an object")
             type_code, via = reply.type_code, "exchange"
             holder = str(fields.get("holder_code", ""))
         if type_code != wanted.code:

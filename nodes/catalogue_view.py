@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from federation.catalogue import Catalogue, CatalogueItem, sign_catalogue, verif
 from federation.clock import Clock
 from federation.errors import FederationError, InvalidArgument, NotFound, Unavailable
 from federation.jose import Jwk, SigningKey
+from federation.jsontext import loads_untrusted
 from nodes.trust_view import _write_atomic
 
 log = logging.getLogger("yrd.catalogue")
@@ -98,10 +98,7 @@ class HubCatalogue:
         return signed
 
     def publish(self, region_code: str, items_json: str) -> Catalogue:
-        try:
-            raw = json.loads(items_json)
-        except ValueError as exc:
-            raise InvalidArgument(f"items_json is not JSON: {exc}") from None
+        raw = loads_untrusted(items_json, "items_json")
         if not isinstance(raw, list):
             raise InvalidArgument("items_json must be a JSON list of items")
         items = [CatalogueItem.from_dict(entry) for entry in raw]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from federation.assurance import Assurance
 from federation.errors import InvalidArgument
+from federation.jsontext import loads_untrusted
 from federation.storage.base import Revocation
 from federation.tokens import TokenClaims
 from nodes.pb.v1 import common_pb2, identity_pb2
@@ -62,10 +62,7 @@ def json_object(text: str, name: str) -> dict[str, Any] | None:
     """A request's JSON-object field: None when empty, InvalidArgument when not an object."""
     if not text:
         return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidArgument(f"{name} is not JSON: {exc}") from None
+    value = loads_untrusted(text, name)
     if not isinstance(value, dict):
         raise InvalidArgument(f"{name} must be a JSON object")
     return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import grpc
 
@@ -14,6 +13,7 @@ from federation.errors import (
     FailedPrecondition,
     FederationError,
     IntegrityError,
+    Internal,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -35,6 +35,7 @@ STATUS_OF: dict[type[FederationError], grpc.StatusCode] = {
     Unavailable: grpc.StatusCode.UNAVAILABLE,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     IntegrityError: grpc.StatusCode.DATA_LOSS,
+    Internal: grpc.StatusCode.INTERNAL,
 }
 
 ERROR_OF: dict[grpc.StatusCode, type[FederationError]] = {v: k for k, v in STATUS_OF.items()}
@@ -53,6 +54,11 @@ def error_from_rpc(exc: grpc.RpcError, peer: str) -> FederationError:
     details = exc.details() if hasattr(exc, "details") else str(exc)
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return FailedPrecondition(f"{peer}: this node does not serve that call ({details})")
+    if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+        # a peer's bug is not an outage: retrying the same call will fail the same way
+        return Internal(f"{peer} failed internally ({code.name}): {details}")
+    if code == grpc.StatusCode.OUT_OF_RANGE:
+        return InvalidArgument(f"{peer}: {details}")
     cls = ERROR_OF.get(code)
     if cls is None:
         return Unavailable(f"{peer}: {code.name if code else 'UNKNOWN'}: {details}")
@@ -61,26 +67,3 @@ def error_from_rpc(exc: grpc.RpcError, peer: str) -> FederationError:
 
 Refusal = Callable[[str, str, grpc.StatusCode, str], None]
 """(peer label, method, status, message) -> records a refused call in the audit log."""
-
-
-def run_mapped(
-    method: str,
-    peer: str,
-    behaviour: Callable[[Any, grpc.ServicerContext], Any],
-    request: Any,
-    context: grpc.ServicerContext,
-    on_refusal: Refusal,
-) -> Any:
-    """Call a handler; domain errors become their status, anything else INTERNAL (logged)."""
-    try:
-        return behaviour(request, context)
-    except FederationError as exc:
-        code = status_of(exc)
-        on_refusal(peer, method, code, exc.message)
-        context.abort(code, exc.message)
-    except Exception:
-        if context.code() is not None:  # already aborted with a chosen status
-            raise
-        log.exception("unhandled error in %s from %s", method, peer)
-        on_refusal(peer, method, grpc.StatusCode.INTERNAL, "internal error")
-        context.abort(grpc.StatusCode.INTERNAL, "internal error; the node logged the details")

@@ -160,6 +160,8 @@ class PostgresStore(PostgresLicences, PostgresCases):
             raise FailedPrecondition("the store is closed") from None
         except PoolTimeout as exc:
             raise Unavailable(f"no PostgreSQL connection available: {exc}") from None
+        except pg_errors.ProgramLimitExceeded as exc:  # e.g. a value too large for its index
+            raise InvalidArgument(f"value too large for the store: {exc}") from None
         except psycopg.OperationalError as exc:
             raise Unavailable(f"PostgreSQL store unavailable: {str(exc).strip()}") from None
         except psycopg.DataError as exc:

@@ -557,6 +557,56 @@ def test_a_third_region_cannot_read_a_case(
         assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_a_third_region_cannot_make_the_window_region_its_deputy(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    """Anhui asks Shanghai (the window) to forward calls on a Jiangsu case it has no part in."""
+    li = new_applicant(client)
+    case = li.submit("deputy-" + li.window_id)
+    ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=JS)
+    head = audit_head(fed_dir, "sh")
+    with region_channel(fed_dir, client, "ah", "SH") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        calls: dict[str, Callable[[], object]] = {
+            "GetCase": lambda: stub.GetCase(ref, timeout=5),
+            "WatchCase": lambda: list(
+                stub.WatchCase(case_pb2.WatchCaseRequest(case=ref, max_seconds=2), timeout=5)
+            ),
+            "RateCase": lambda: stub.RateCase(
+                case_pb2.RateCaseRequest(case=ref, applicant_token=li.token("SH"), score=5),
+                timeout=5,
+            ),
+            "SupplementCase": lambda: stub.SupplementCase(
+                case_pb2.SupplementCaseRequest(case=ref), timeout=5
+            ),
+        }
+        for method, call in calls.items():
+            with pytest.raises(grpc.RpcError) as info:
+                call()
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, method
+            assert "forwards only its own operator" in (info.value.details() or ""), method
+            assert refused(fed_dir, "sh", head, "PERMISSION_DENIED", method), method
+
+
+def test_the_owner_refuses_a_region_forwarding_for_anyone_but_an_operator(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    """Shanghai is the case's window, but says it acts for Anhui: the owner refuses."""
+    li = new_applicant(client)
+    case = li.submit("for-whom-" + li.window_id)
+    ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=JS)
+    ah = client.trust_list.member_by_region(AH).entity_id
+    with region_channel(fed_dir, client, "sh", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        for origin in (ah, "yrd:nobody:999999"):
+            with pytest.raises(grpc.RpcError) as info:
+                stub.GetCase(ref, timeout=5, metadata=(("yrd-forwarded-for", origin),))
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        operator = "yrd:operator:100000"
+        view = stub.GetCase(ref, timeout=5, metadata=(("yrd-forwarded-for", operator),))
+        assert view.case_id == case.case_id
+
+
 def test_the_result_of_an_applicant_item_is_issued_to_the_applicant(
     client: FederationClient, catalogue_ready: Catalogue
 ) -> None:
