@@ -53,7 +53,13 @@ log = logging.getLogger("yrd.node")
 
 
 def server_options(config: NodeConfig) -> list[tuple[str, int]]:
+    # gRPC core cancels calls at random once more than `max_pending_requests` wait to be
+    # picked up (default 1000): a burst of watchers would then see CANCELLED. Our own budgets
+    # answer overload with RESOURCE_EXHAUSTED instead, so the core's queue must hold them all.
+    pending = MAX_STREAMS + config.workers * QUEUED_PER_WORKER
     return [
+        ("grpc.server.max_pending_requests", pending),
+        ("grpc.server.max_pending_requests_hard_limit", 2 * pending),
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.keepalive_time_ms", 30_000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import secrets
@@ -14,6 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from node_helpers import eventually, new_citizen, template
 
 from federation.archive import verify_archive
@@ -605,6 +607,52 @@ def test_the_owner_refuses_a_region_forwarding_for_anyone_but_an_operator(
         operator = "yrd:operator:100000"
         view = stub.GetCase(ref, timeout=5, metadata=(("yrd-forwarded-for", operator),))
         assert view.case_id == case.case_id
+
+
+def test_two_thousand_watchers_hold_no_worker_and_health_keeps_answering(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    """1,000 watchers at the owner and 1,000 forwarded by the window: Jiangsu holds 2,000."""
+    li = new_applicant(client)
+    case = li.submit("watchers-" + li.window_id)
+    ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=JS)
+    op = Layout(fed_dir).operator_dir
+    creds = grpc.ssl_channel_credentials(
+        Layout(fed_dir).ca_cert.read_bytes(),
+        (op / "tls.key").read_bytes(),
+        (op / "tls.crt").read_bytes(),
+    )
+    per_caller = 1000
+
+    async def scenario() -> dict[str, Any]:
+        channels = {r: grpc.aio.secure_channel(client.endpoint(r), creds) for r in ("JS", "SH")}
+        calls = [
+            case_pb2_grpc.CaseServiceStub(channels[r]).WatchCase(
+                case_pb2.WatchCaseRequest(case=ref, max_seconds=60), timeout=70
+            )
+            for r in ("JS", "SH")
+            for _ in range(per_caller)
+        ]
+        try:
+            first = await asyncio.wait_for(asyncio.gather(*[c.read() for c in calls]), 60)
+            health = health_pb2_grpc.HealthStub(channels["JS"])
+            unary = case_pb2_grpc.CaseServiceStub(channels["JS"])
+            answers = []
+            for _ in range(5):
+                answers.append(
+                    (await health.Check(health_pb2.HealthCheckRequest(), timeout=5)).status
+                )
+                answers.append((await unary.GetCase(ref, timeout=5)).state)
+            return {"first": [m.seq for m in first], "answers": answers}
+        finally:
+            for call in calls:
+                call.cancel()
+            for channel in channels.values():
+                await channel.close()
+
+    outcome = asyncio.run(scenario())
+    assert outcome["first"] == [1] * (2 * per_caller)
+    assert outcome["answers"] == [health_pb2.HealthCheckResponse.SERVING, "accepted"] * 5
 
 
 def test_the_result_of_an_applicant_item_is_issued_to_the_applicant(
