@@ -145,8 +145,20 @@ class Store(Protocol):
         """Sessions revoked at or after `since` that have not yet expired at `now`."""
 
     # replay cache
-    def remember_jti(self, audience: str, jti: str, expires_at: float, now: float) -> bool:
-        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows."""
+    def remember_jti(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool:
+        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
+
+        When first seen, `audit` (if given) is appended to the audit log in the same
+        transaction: the row and its entry commit together or not at all (a failed append
+        raises federation.errors.Unavailable and leaves the jti unused). A replay appends
+        nothing."""
 
     # quotas (hub face verification)
     def consume_quota(self, bucket: str, period: str, limit: int) -> QuotaResult:
@@ -163,10 +175,16 @@ class Store(Protocol):
         """(seq, hash) of the last entry, or (0, GENESIS_HASH) if the log is empty."""
 
     # licences (issuing region)
-    def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
+    def add_licence(
+        self, licence: LicenceRecord, audit: AuditDraft | None = None
+    ) -> tuple[LicenceRecord, bool]:
         """Insert; idempotent by request_id: a retry with the same request_hash returns the
         stored record and False; the same request_id with another hash raises AlreadyExists;
-        a duplicate identifier or status_index raises AlreadyExists."""
+        a duplicate identifier or status_index raises AlreadyExists.
+
+        When the licence is inserted, `audit` (if given) is appended to the audit log in the
+        same transaction, so no licence is ever stored without its entry (a failed append
+        raises federation.errors.Unavailable and stores nothing). A retry appends nothing."""
 
     def get_licence(self, identifier: str) -> LicenceRecord | None: ...
 
