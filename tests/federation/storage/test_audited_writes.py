@@ -19,11 +19,11 @@ FROZEN = "the audit log is read-only"
 
 
 def issued(n: int) -> AuditDraft:
-    return AuditDraft(1_700_000_000.0 + n, "yrd:operator", "licence.issue", "granted", "h", {"n": n})
+    return AuditDraft(1_700_000_000.0 + n, "op", "licence.issue", "granted", "h", {"n": n})
 
 
 def verified(jti: str) -> AuditDraft:
-    return AuditDraft(1_700_000_000.0, "330000", "identity.verify_token", "granted", "s", {"j": jti})
+    return AuditDraft(1_700_000_000.0, "330000", "token.verify", "granted", "s", {"j": jti})
 
 
 def freeze_audit(backend: Backend) -> None:
