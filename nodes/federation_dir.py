@@ -30,6 +30,20 @@ def made_by_init(layout: Layout) -> list[Path]:
     return entries
 
 
+def _postgres_stores(layout: Layout) -> list[str]:
+    """PostgreSQL store URLs of the old nodes (SQLite stores live in their node dirs)."""
+    urls = []
+    for region in Region:
+        try:
+            raw = tomllib.loads(layout.config(region).read_text(encoding="utf-8"))
+        except (OSError, ValueError, tomllib.TOMLDecodeError):
+            continue
+        url = str(raw.get("store_url", ""))
+        if url.startswith(("postgresql://", "postgres://")):
+            urls.append(url)
+    return urls
+
+
 def _listening(layout: Layout) -> list[str]:
     """Nodes of the old federation that still answer on their configured port."""
     running = []
@@ -70,6 +84,10 @@ def clear_for_reinit(layout: Layout) -> None:
         raise FailedPrecondition(
             f"the federation in {layout.root} still runs ({', '.join(running)}); stop it first"
         )
+    for url in _postgres_stores(layout):
+        from federation.storage.postgres import drop_node_schema
+
+        drop_node_schema(url)  # the new nodes would otherwise open the old stores
     for path in made_by_init(layout):
         if path.is_symlink() or path.is_file():
             path.unlink()

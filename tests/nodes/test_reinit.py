@@ -81,3 +81,36 @@ def test_force_over_a_used_federation_starts_fresh(tmp_path: Path) -> None:
         assert again.subject_id == subject
         login = client.login("ZJ", subject, PASSWORD, ["SH"])
         assert client.verify_token("SH", login.tokens[Region.SH.entity_id]).claims.sub == subject
+
+
+@pytest.mark.postgres
+def test_force_over_a_postgresql_federation_drops_only_its_node_schemas(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    import psycopg
+
+    prefix = postgres_url.rsplit("schema=", 1)[1]
+    base = postgres_url.split("?")[0]
+    directory = tmp_path / "fed"
+    regions = (Region.HUB, Region.ZJ, Region.SH)
+    options = {"base_port": 0, "password_cost_log2": 10, "store": "postgresql"}
+    init_federation(directory, postgres_url=postgres_url, **options)  # type: ignore[arg-type]
+    subject = new_citizen()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {prefix}_js")  # named like a node's, but no node store
+        conn.execute(f"CREATE TABLE {prefix}_js.mine (x int)")
+    try:
+        with Federation(directory, regions=regions), FederationClient(directory) as client:
+            client.register("ZJ", "natural", subject, "旧人", PASSWORD)
+        init_federation(directory, postgres_url=postgres_url, force=True, **options)  # type: ignore[arg-type]
+        with Federation(directory, regions=regions), FederationClient(directory) as client:
+            with pytest.raises((NotFound, Unauthenticated)):
+                client.login("ZJ", subject, PASSWORD, ["SH"])
+            assert client.register("ZJ", "natural", subject, "新人", PASSWORD).subject_id
+        with psycopg.connect(base, autocommit=True) as conn:
+            kept = conn.execute(f"SELECT count(*) FROM {prefix}_js.mine").fetchone()
+        assert kept == (0,)
+    finally:
+        from test_resilience import _drop_node_schemas
+
+        _drop_node_schemas(postgres_url, prefix)
