@@ -85,7 +85,7 @@ def clear_for_reinit(layout: Layout) -> None:
             f"the federation in {layout.root} still runs ({', '.join(running)}); stop it first"
         )
     for url in _postgres_stores(layout):
-        from federation.storage.postgres import drop_node_schema
+        from federation.storage.postgres_admin import drop_node_schema
 
         drop_node_schema(url)  # the new nodes would otherwise open the old stores
     for path in made_by_init(layout):
