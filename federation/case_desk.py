@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from federation.assurance import Assurance
+from federation.audit import AuditDraft
 from federation.case_states import REVIEWER_ACTIONS, CaseState, next_state
 from federation.clock import Clock
 from federation.errors import (
@@ -277,15 +278,16 @@ class CaseDesk:
             sub.window_region,
             {"window_id": sub.window_id, "materials": len(facts)},
         )
-        stored, created = self._store.create_case(case, first)
+        entry = AuditDraft(
+            self._clock.now(),
+            sub.window_region,
+            "case.submit",
+            "granted",
+            applicant.subject,
+            {"case_id": case_id, "item": item.code},
+        )
+        stored, created = self._store.create_case(case, first, audit=entry)  # one transaction
         if created:
-            self._audit(
-                sub.window_region,
-                "case.submit",
-                "granted",
-                applicant.subject,
-                {"case_id": case_id, "item": item.code},
-            )
             stored = self._move(stored, "accept", self.region_code, {"checked": "materials"})
         return stored, created
 
@@ -315,17 +317,18 @@ class CaseDesk:
         event = CaseEvent(
             case.case_id, 0, now, case.state, target.value, actor, {"action": action, **detail}
         )
-        moved = self._store.transition_case(
-            case.case_id, case.version, target.value, dict(data or case.data), event
-        )
-        self._audit(
+        entry = AuditDraft(
+            now,
             actor,
             f"case.{action}",
             "granted",
             case.applicant_id,
             {"case_id": case.case_id, "from": case.state, "to": target.value},
         )
-        return moved
+        # the transition and its audit entry commit together: no case moves unaudited
+        return self._store.transition_case(
+            case.case_id, case.version, target.value, dict(data or case.data), event, entry
+        )
 
     def decide(
         self,

@@ -201,11 +201,14 @@ class Store(Protocol):
         status list."""
 
     # cases (owner region)
-    def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
+    def create_case(
+        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+    ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event atomically; idempotent by request_id exactly
         like add_licence (same hash -> stored case and False, other hash -> AlreadyExists);
         a duplicate case_id raises AlreadyExists. The first event is filed under case.case_id
-        as seq 1 (its own case_id and seq are ignored)."""
+        as seq 1 (its own case_id and seq are ignored). An insert appends `audit` (if given)
+        in the same transaction (a failed append raises Unavailable and stores nothing)."""
 
     def get_case(self, case_id: str) -> CaseRecord | None: ...
 
@@ -216,11 +219,13 @@ class Store(Protocol):
         state: str,
         data: Mapping[str, Any],
         event: CaseEvent,
+        audit: AuditDraft | None = None,
     ) -> CaseRecord:
         """Atomically set state and data, bump version and append the event, only if the
         stored version equals expected_version (else FailedPrecondition); NotFound if absent.
         The event is filed under case_id with the next seq, assigned by the store in the same
-        transaction (the passed case_id and seq are ignored); updated_at becomes event.time."""
+        transaction (the passed case_id and seq are ignored); updated_at becomes event.time.
+        `audit` (if given) is appended in that transaction too (Unavailable if it cannot be)."""
 
     def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:
         """Events of the case with seq > after_seq, in order ([] for an unknown case)."""

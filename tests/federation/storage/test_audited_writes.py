@@ -6,10 +6,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
-from store_builders import licence, run_threads
+from store_builders import case, event, licence, run_threads
 
 from federation.audit import GENESIS_HASH, AuditDraft, verify_chain
-from federation.errors import AlreadyExists, Unavailable
+from federation.errors import AlreadyExists, FailedPrecondition, Unavailable
 from federation.storage import Store
 
 if TYPE_CHECKING:
@@ -133,3 +133,34 @@ def test_audited_and_plain_appends_from_two_stores_keep_one_chain(
         assert verify_chain(other.audit_entries()).ok
     finally:
         other.close()
+
+
+def moved(to: str) -> AuditDraft:
+    return AuditDraft(1_700_000_000.0, "320000", f"case.{to}", "granted", "s", {"to": to})
+
+
+def test_a_case_and_its_transitions_commit_with_their_entries(store: Store) -> None:
+    assert store.create_case(case(), event(), audit=moved("submit"))[1] is True
+    assert store.create_case(case(), event(), audit=moved("again"))[1] is False
+    store.transition_case("c1", 1, "accepted", {}, event(to_state="accepted"), moved("accept"))
+    with pytest.raises(FailedPrecondition):  # a stale version moves nothing and logs nothing
+        store.transition_case("c1", 1, "review", {}, event(to_state="review"), moved("stale"))
+    assert [e.detail["to"] for e in store.audit_entries()] == ["submit", "accept"]
+    assert verify_chain(store.audit_entries()).ok
+
+
+def test_a_case_move_whose_entry_cannot_be_written_does_not_happen(
+    store: Store, backend: Backend
+) -> None:
+    store.create_case(case(), event(), audit=moved("submit"))
+    freeze_audit(backend)
+    with pytest.raises(Unavailable, match="nothing was granted"):
+        store.create_case(case("c2"), event("c2"), audit=moved("submit"))
+    with pytest.raises(Unavailable, match="nothing was granted"):
+        store.transition_case("c1", 1, "accepted", {"x": 1}, event(to_state="accepted"), moved("a"))
+    thaw_audit(backend)
+    assert store.get_case("c2") is None and store.case_events("c2") == []
+    stored = store.get_case("c1")
+    assert stored is not None and (stored.version, stored.state) == (1, "submitted")
+    assert len(store.case_events("c1")) == 1
+    assert store.audit_head()[0] == 1
