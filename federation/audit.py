@@ -10,6 +10,8 @@ from typing import Any
 from federation.jose import canonical_json
 
 GENESIS_HASH = "0" * 64
+# What a caller is told when a decision could not be written to the log: it is then refused.
+AUDIT_UNAVAILABLE = "the audit log cannot be written; nothing was granted"
 
 
 @dataclass(frozen=True)

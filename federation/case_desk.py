@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from federation.assurance import Assurance
+from federation.audit import AuditDraft
 from federation.case_states import REVIEWER_ACTIONS, CaseState, next_state
 from federation.clock import Clock
 from federation.errors import (
@@ -279,16 +280,17 @@ class CaseDesk:
             sub.window_region,
             {"window_id": sub.window_id, "materials": len(facts)},
         )
-        stored, created = self._store.create_case(case, first)
+        entry = AuditDraft(
+            self._clock.now(),
+            sub.window_region,
+            "case.submit",
+            "granted",
+            applicant.subject,
+            {"case_id": case_id, "item": item.code},
+        )
+        stored, created = self._store.create_case(case, first, audit=entry)  # one transaction
         if created:
             self._on_event(case_id)
-            self._audit(
-                sub.window_region,
-                "case.submit",
-                "granted",
-                applicant.subject,
-                {"case_id": case_id, "item": item.code},
-            )
             stored = self._move(stored, "accept", self.region_code, {"checked": "materials"})
         return stored, created
 
@@ -318,17 +320,19 @@ class CaseDesk:
         event = CaseEvent(
             case.case_id, 0, now, case.state, target.value, actor, {"action": action, **detail}
         )
-        moved = self._store.transition_case(
-            case.case_id, case.version, target.value, dict(data or case.data), event
-        )
-        self._on_event(case.case_id)
-        self._audit(
+        entry = AuditDraft(
+            now,
             actor,
             f"case.{action}",
             "granted",
             case.applicant_id,
             {"case_id": case.case_id, "from": case.state, "to": target.value},
         )
+        # the transition and its audit entry commit together: no case moves unaudited
+        moved = self._store.transition_case(
+            case.case_id, case.version, target.value, dict(data or case.data), event, entry
+        )
+        self._on_event(case.case_id)
         return moved
 
     def decide(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from federation.audit import AuditDraft
 from federation.clock import Clock
 from federation.errors import InvalidArgument, NotFound, PermissionDenied
 from federation.jose import Jwk, SigningKey, canonical_json
@@ -126,7 +127,10 @@ class LicenceRegistry:
         self._used: set[int] | None = None  # status indices taken, loaded on first issue
 
     # --- issuing (a retry with the same request_id is answered by add_licence) ---------
-    def issue(self, request: IssueRequest) -> tuple[LicenceRecord, bool]:
+    def issue(self, request: IssueRequest, actor: str = "") -> tuple[LicenceRecord, bool]:
+        """Seal and store a licence with its `licence.issue` audit entry, in one transaction:
+        no licence is ever stored unaudited. `actor` defaults to the region itself (a case
+        result). A retry returns the stored licence and appends nothing; its caller audits it."""
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(f"request_id is required (1..{MAX_REQUEST_ID} characters)")
         licence_type = get_licence_type(request.licence_type)
@@ -175,7 +179,15 @@ class LicenceRegistry:
                 updated_at=now,
                 parties=(str(representative),) if representative else (),
             )
-            stored, created = self._store.add_licence(record)
+            entry = AuditDraft(
+                time=now,
+                actor=actor or self.region.entity_id,
+                action="licence.issue",
+                outcome="granted",
+                subject=record.holder_code,
+                detail={"identifier": record.identifier, "request_id": record.request_id},
+            )
+            stored, created = self._store.add_licence(record, audit=entry)
             self._used.add(stored.status_index)
             if created:
                 self._invalidate()

@@ -6,11 +6,12 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 
 from federation.assurance import Assurance
+from federation.audit import AuditDraft
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.trustlist import TrustList, UnknownKey
@@ -116,8 +117,17 @@ def _claims_from(payload: dict[str, Any]) -> TokenClaims:
     return claims
 
 
-ReplayCheck = Callable[[str, str, float], bool]
-"""(audience, jti, expires_at) -> True when first seen."""
+class ReplayCheck(Protocol):
+    """(audience, jti, expires_at[, audit]) -> True when first seen; a first sighting commits
+    `audit`, when one is passed, in the same transaction as the replay row."""
+
+    def __call__(
+        self, audience: str, jti: str, expires_at: float, audit: AuditDraft | None = ..., /
+    ) -> bool: ...
+
+
+AuditOf = Callable[[TokenClaims], AuditDraft]
+"""Verified claims -> the audit entry of accepting them."""
 
 RevocationCheck = Callable[[str, str], bool]
 """(issuer entity id, session id) -> True when the session was revoked."""
@@ -155,7 +165,11 @@ class TokenVerifier:
             self._refresh_trust()
             return self._trust_list().member(issuer_id).key(kid, now, use="sig")
 
-    def verify(self, token: str, required: Assurance, now: float) -> TokenClaims:
+    def verify(
+        self, token: str, required: Assurance, now: float, audit: AuditOf | None = None
+    ) -> TokenClaims:
+        """The token's claims, or a refusal; with `audit`, acceptance is recorded atomically
+        with the jti (the replay row and the audit entry commit together or not at all)."""
         parsed = parse_compact(token)
         if parsed.header.get("typ") != TOKEN_TYP:
             raise Unauthenticated(f"not a federated token (typ {parsed.header.get('typ')!r})")
@@ -190,6 +204,12 @@ class TokenVerifier:
             )
         if self._revoked(claims.issuer, claims.session_id):
             raise Unauthenticated("the session behind this token was logged out")
-        if not self._replay(claims.audience, claims.jti, claims.expires_at + self.skew_s):
+        keep_until = claims.expires_at + self.skew_s
+        first = (
+            self._replay(claims.audience, claims.jti, keep_until)
+            if audit is None
+            else self._replay(claims.audience, claims.jti, keep_until, audit(claims))
+        )
+        if not first:
             raise Unauthenticated(f"token {claims.jti} was already used here (replay)")
         return claims

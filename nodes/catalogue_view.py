@@ -9,12 +9,24 @@ from pathlib import Path
 
 from federation.catalogue import Catalogue, CatalogueItem, sign_catalogue, verify_catalogue
 from federation.clock import Clock
-from federation.errors import FederationError, InvalidArgument, NotFound, Unavailable
+from federation.errors import (
+    FailedPrecondition,
+    FederationError,
+    IntegrityError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from federation.jose import Jwk, SigningKey
 from federation.jsontext import loads_untrusted
+from federation.licences import ExchangePolicy
 from nodes.trust_view import _write_atomic
 
 log = logging.getLogger("yrd.catalogue")
+
+
+class NoCatalogueYet(Unavailable):
+    """Nothing received and nothing cached: the one case where the starter policy applies."""
 
 
 class CatalogueView:
@@ -25,6 +37,7 @@ class CatalogueView:
         self._cache = cache_path
         self._clock = clock
         self._current: Catalogue | None = None
+        self._rejected: str | None = None  # why the only catalogue we were offered failed
         self.signed = ""
         self._lock = threading.Lock()
         self.refresher: Callable[[], None] | None = None
@@ -33,17 +46,52 @@ class CatalogueView:
     def current(self) -> Catalogue:
         current = self._current
         if current is None:
-            raise Unavailable(
+            if self._rejected is not None:
+                raise IntegrityError(
+                    f"the service catalogue failed verification ({self._rejected}); "
+                    "no decision is made until the hub sends a valid one"
+                )
+            raise NoCatalogueYet(
                 "no service catalogue yet: the hub has not been reached and nothing is cached"
             )
         return current
 
+    def exchange_policy(self, starter: Callable[[], ExchangePolicy]) -> ExchangePolicy:
+        """The current catalogue's policy; `starter` only while no catalogue was ever offered.
+
+        Fail closed: a catalogue that failed verification, or one whose policy cannot be
+        built, refuses every decision instead of falling back to the starter policy.
+        """
+        try:
+            catalogue = self.current()
+        except NoCatalogueYet:
+            return starter()
+        try:
+            return catalogue.exchange_policy()
+        except FederationError as exc:
+            raise FailedPrecondition(
+                f"service catalogue version {catalogue.version} yields no exchange policy: "
+                f"{exc.message}"
+            ) from None
+
     def offer(self, signed: str) -> bool:
-        catalogue = verify_catalogue(signed, self._hub_key, self._clock.now())
+        try:
+            catalogue = verify_catalogue(signed, self._hub_key, self._clock.now())
+        except FederationError as exc:
+            with self._lock:
+                if self._current is None:
+                    self._rejected = exc.message
+            raise
+        except Exception as exc:  # a corrupt token may break the parser in other ways
+            with self._lock:
+                if self._current is None:
+                    self._rejected = f"unreadable: {type(exc).__name__}"
+            raise IntegrityError(f"the service catalogue is unreadable: {exc}") from None
         with self._lock:
             if self._current is not None and catalogue.version <= self._current.version:
                 return False
             self._current = catalogue
+            self._rejected = None
             self.signed = signed
         _write_atomic(self._cache, signed)
         log.info(
@@ -70,9 +118,9 @@ class CatalogueView:
     def load_cache(self) -> None:
         if self._cache.exists():
             try:
-                self.offer(self._cache.read_text(encoding="utf-8").strip())
-            except FederationError as exc:
-                log.warning("ignoring cached catalogue: %s", exc)
+                self.offer(self._cache.read_text(encoding="utf-8", errors="replace").strip())
+            except FederationError as exc:  # remembered: decisions fail closed until a good one
+                log.error("the cached service catalogue is not valid: %s", exc)
 
 
 class HubCatalogue:

@@ -100,7 +100,12 @@ def federation() -> None:
     help="scrypt cost as log2(N).",
 )
 @click.option("--face-daily-limit", default=10_000, show_default=True, type=click.IntRange(0))
-@click.option("--force", is_flag=True, help="Overwrite an existing federation directory.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing, stopped federation: its material, node stores, caches and keys "
+    "(PostgreSQL node schemas too). Refuses a non-empty directory that holds no federation.",
+)
 @domain_errors
 def federation_init(
     directory: Path,

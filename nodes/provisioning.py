@@ -156,6 +156,10 @@ def init_federation(
         raise InvalidArgument("store must be 'sqlite' or 'postgresql'")
     if store == "postgresql" and not postgres_url.startswith(("postgresql://", "postgres://")):
         raise InvalidArgument("--postgres-url must be a postgresql:// URL")
+    if force:
+        from nodes.federation_dir import clear_for_reinit
+
+        clear_for_reinit(layout)  # old stores, caches and keys would not match the new root
     layout.root.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = create_root_ca()
     write_private_key(layout.ca_key, key_to_pem(ca_key))

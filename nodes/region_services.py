@@ -130,10 +130,8 @@ class RegionServices:
         return self.authorities.default_for(type_code).seal
 
     def policy(self) -> ExchangePolicy:
-        try:
-            return self.catalogue.current().exchange_policy()
-        except Exception:  # no catalogue yet: the shipped starter policy
-            return default_policy()
+        # the starter policy only while no catalogue exists; anything broken fails closed
+        return self.catalogue.exchange_policy(default_policy)
 
     # --- peers -------------------------------------------------------------------------
     def licence_stub(self, region: Region) -> licence_pb2_grpc.LicenceServiceStub:

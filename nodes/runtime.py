@@ -8,8 +8,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from federation.audit import AuditDraft
+from federation.audit import AUDIT_UNAVAILABLE, AuditDraft
 from federation.clock import Clock, SystemClock
+from federation.errors import Unavailable
 from federation.jose import Jwk, SigningKey
 from federation.regions import Region
 from federation.storage import open_store
@@ -78,6 +79,24 @@ class NodeRuntime:
     def hub_entity(self) -> str:
         return self.trust.current().member_by_region(Region.HUB.code, role="hub").entity_id
 
+    def draft(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuditDraft:
+        """An entry stamped now, for a store write that commits it with its own change."""
+        return AuditDraft(
+            time=self.clock.now(),
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            subject=subject,
+            detail=dict(detail or {}),
+        )
+
     def audit(
         self,
         actor: str,
@@ -86,18 +105,30 @@ class NodeRuntime:
         subject: str = "",
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        draft = AuditDraft(
-            time=self.clock.now(),
-            actor=actor,
-            action=action,
-            outcome=outcome,
-            subject=subject,
-            detail=dict(detail or {}),
-        )
+        """Record a decision before its answer leaves; Unavailable if it cannot be recorded.
+
+        Fail closed (as X-Road's message log does): a grant that cannot be audited is refused.
+        """
+        draft = self.draft(actor, action, outcome, subject, detail)
         try:
             self.store.append_audit(draft)
-        except Exception:  # an audit failure is logged loudly but never hides the answer
-            log.exception("could not append to the audit log: %s", draft)
+        except Exception as exc:
+            log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
+            raise Unavailable(AUDIT_UNAVAILABLE) from exc
+
+    def audit_refusal(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a refusal; the call is refused anyway, so a failed write is only logged."""
+        try:
+            self.audit(actor, action, outcome, subject, detail)
+        except Unavailable:
+            log.critical("refusal of %s by %s could not be audited: %s", action, actor, detail)
 
     def close(self) -> None:
         self.peers.close()

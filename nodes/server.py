@@ -121,7 +121,8 @@ class Node:
         reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
 
     def _refused(self, peer: str, method: str, code: grpc.StatusCode, message: str) -> None:
-        self.rt.audit(peer, method, f"refused:{code.name}", "", {"reason": message})
+        # the call is refused whatever happens here: a failed audit write is logged, not raised
+        self.rt.audit_refusal(peer, method, f"refused:{code.name}", "", {"reason": message})
 
     def _add_services(self) -> Sequence[str]:
         rt = self.rt
@@ -180,7 +181,9 @@ class Node:
             verifier = TokenVerifier(
                 rt.entity_id,
                 rt.trust.current,
-                lambda aud, jti, exp: rt.store.remember_jti(aud, jti, exp, rt.clock.now()),
+                lambda aud, jti, exp, audit=None: rt.store.remember_jti(
+                    aud, jti, exp, rt.clock.now(), audit
+                ),
                 rt.revocations.is_revoked,
                 skew_s=self.config.clock_skew_s,
                 refresh_trust=self._refresh_on_unknown_key,

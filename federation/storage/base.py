@@ -145,8 +145,20 @@ class Store(Protocol):
         """Sessions revoked at or after `since` that have not yet expired at `now`."""
 
     # replay cache
-    def remember_jti(self, audience: str, jti: str, expires_at: float, now: float) -> bool:
-        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows."""
+    def remember_jti(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool:
+        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
+
+        When first seen, `audit` (if given) is appended to the audit log in the same
+        transaction: the row and its entry commit together or not at all (a failed append
+        raises federation.errors.Unavailable and leaves the jti unused). A replay appends
+        nothing."""
 
     # quotas (hub face verification)
     def consume_quota(self, bucket: str, period: str, limit: int) -> QuotaResult:
@@ -163,10 +175,16 @@ class Store(Protocol):
         """(seq, hash) of the last entry, or (0, GENESIS_HASH) if the log is empty."""
 
     # licences (issuing region)
-    def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
+    def add_licence(
+        self, licence: LicenceRecord, audit: AuditDraft | None = None
+    ) -> tuple[LicenceRecord, bool]:
         """Insert; idempotent by request_id: a retry with the same request_hash returns the
         stored record and False; the same request_id with another hash raises AlreadyExists;
-        a duplicate identifier or status_index raises AlreadyExists."""
+        a duplicate identifier or status_index raises AlreadyExists.
+
+        When the licence is inserted, `audit` (if given) is appended to the audit log in the
+        same transaction, so no licence is ever stored without its entry (a failed append
+        raises federation.errors.Unavailable and stores nothing). A retry appends nothing."""
 
     def get_licence(self, identifier: str) -> LicenceRecord | None: ...
 
@@ -183,11 +201,14 @@ class Store(Protocol):
         status list."""
 
     # cases (owner region)
-    def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
+    def create_case(
+        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+    ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event atomically; idempotent by request_id exactly
         like add_licence (same hash -> stored case and False, other hash -> AlreadyExists);
         a duplicate case_id raises AlreadyExists. The first event is filed under case.case_id
-        as seq 1 (its own case_id and seq are ignored)."""
+        as seq 1 (its own case_id and seq are ignored). An insert appends `audit` (if given)
+        in the same transaction (a failed append raises Unavailable and stores nothing)."""
 
     def get_case(self, case_id: str) -> CaseRecord | None: ...
 
@@ -198,11 +219,13 @@ class Store(Protocol):
         state: str,
         data: Mapping[str, Any],
         event: CaseEvent,
+        audit: AuditDraft | None = None,
     ) -> CaseRecord:
         """Atomically set state and data, bump version and append the event, only if the
         stored version equals expected_version (else FailedPrecondition); NotFound if absent.
         The event is filed under case_id with the next seq, assigned by the store in the same
-        transaction (the passed case_id and seq are ignored); updated_at becomes event.time."""
+        transaction (the passed case_id and seq are ignored); updated_at becomes event.time.
+        `audit` (if given) is appended in that transaction too (Unavailable if it cannot be)."""
 
     def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:
         """Events of the case with seq > after_seq, in order ([] for an unknown case)."""

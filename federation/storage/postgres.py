@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, link
+from federation.audit import AUDIT_UNAVAILABLE, GENESIS_HASH, AuditDraft, AuditRecord, link
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage._records import encode_json
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
@@ -264,22 +264,48 @@ class PostgresStore(PostgresLicences, PostgresCases):
         return [Revocation(r[0], r[1], r[2]) for r in rows]
 
     # replay cache
-    def remember_jti(self, audience: str, jti: str, expires_at: float, now: float) -> bool:
-        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows."""
+    def remember_jti(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool:
+        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
+        A first sighting appends `audit` (if given) in the same transaction."""
+        if audit is None:
+            with self._connection() as conn:
+                first = self._insert_jti(conn, audience, jti, expires_at, now)
+                self._maybe_purge(conn, now)
+            return first
+        with self._audited() as (conn, append):
+            first = self._insert_jti(conn, audience, jti, expires_at, now)
+            if first:
+                append(audit)
         with self._connection() as conn:
-            # a row that has already expired counts as absent, whether or not it was purged yet
-            first = conn.execute(
-                "INSERT INTO replay_cache (audience, jti, expires_at) VALUES (%s, %s, %s)"
-                " ON CONFLICT (audience, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at"
-                " WHERE replay_cache.expires_at <= %s RETURNING 1",
-                (audience, jti, float(expires_at), float(now)),
-            ).fetchone()
-            if now >= self._next_purge and self._purge_lock.acquire(blocking=False):
-                try:
-                    self._purge_expired(conn, float(now))
-                finally:
-                    self._purge_lock.release()
-        return first is not None
+            self._maybe_purge(conn, now)
+        return first
+
+    @staticmethod
+    def _insert_jti(
+        conn: Connection, audience: str, jti: str, expires_at: float, now: float
+    ) -> bool:
+        # a row that has already expired counts as absent, whether or not it was purged yet
+        row = conn.execute(
+            "INSERT INTO replay_cache (audience, jti, expires_at) VALUES (%s, %s, %s)"
+            " ON CONFLICT (audience, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+            " WHERE replay_cache.expires_at <= %s RETURNING 1",
+            (audience, jti, float(expires_at), float(now)),
+        ).fetchone()
+        return row is not None
+
+    def _maybe_purge(self, conn: Connection, now: float) -> None:
+        if now >= self._next_purge and self._purge_lock.acquire(blocking=False):
+            try:
+                self._purge_expired(conn, float(now))
+            finally:
+                self._purge_lock.release()
 
     def _purge_expired(self, conn: Connection, now: float) -> None:
         deleted = conn.execute(
@@ -331,11 +357,20 @@ class PostgresStore(PostgresLicences, PostgresCases):
         self, conn: Connection, draft: AuditDraft, detail: str, head: tuple[int, str]
     ) -> AuditRecord | None:
         """Insert the draft as entry head+1; None if that seq was taken meanwhile."""
+        self._audit_head = None  # unknown until the insert is known to have committed
+        record = self._link_insert(conn, draft, detail, head)
+        if record is not None:
+            self._audit_head = (record.seq, record.hash)
+        return record
+
+    @staticmethod
+    def _link_insert(
+        conn: Connection, draft: AuditDraft, detail: str, head: tuple[int, str]
+    ) -> AuditRecord | None:
         try:
             record = link(draft, head[0] + 1, head[1])
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
-        self._audit_head = None  # unknown until the insert is known to have committed
         inserted = conn.execute(
             f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (seq) DO NOTHING RETURNING seq",
@@ -351,10 +386,38 @@ class PostgresStore(PostgresLicences, PostgresCases):
                 record.hash,
             ),
         ).fetchone()
-        if inserted is None:
-            return None
-        self._audit_head = (record.seq, record.hash)
-        return record
+        return None if inserted is None else record
+
+    @contextmanager
+    def _audited(self) -> Iterator[tuple[Connection, Callable[[AuditDraft], AuditRecord]]]:
+        """A transaction whose audit appends commit or roll back with its other writes."""
+        appended: list[AuditRecord] = []
+        with self._audit_lock, self._connection() as conn:
+            with conn.transaction():
+
+                def append(draft: AuditDraft) -> AuditRecord:
+                    record = self._append_within(conn, draft)
+                    appended.append(record)
+                    return record
+
+                yield conn, append
+            # committed: only now may later appends link to this entry
+            if appended:
+                self._audit_head = (appended[-1].seq, appended[-1].hash)
+
+    def _append_within(self, conn: Connection, draft: AuditDraft) -> AuditRecord:
+        detail = encode_json(draft.detail, "audit detail")
+        head = self._audit_head or self._head(conn)
+        try:
+            for _ in range(AUDIT_APPEND_ATTEMPTS):
+                record = self._link_insert(conn, draft, detail, head)
+                if record is not None:
+                    return record
+                # another process appended meanwhile; each statement sees the newest commit
+                head = self._head(conn)
+        except psycopg.Error as exc:
+            raise Unavailable(f"{AUDIT_UNAVAILABLE} ({str(exc).strip()})") from exc
+        raise Unavailable(f"{AUDIT_UNAVAILABLE} (audit log too contended)")
 
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order (read in pages; no connection held between)."""

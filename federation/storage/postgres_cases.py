@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from psycopg import errors as pg_errors
 
+from federation.audit import AuditDraft, AuditRecord
 from federation.errors import AlreadyExists, NotFound
 from federation.storage._records import (
     CASE_COLS,
@@ -63,14 +64,32 @@ class PostgresCases:
 
         def _connection(self) -> AbstractContextManager[Connection]: ...
 
-    def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
+        def _audited(
+            self,
+        ) -> AbstractContextManager[tuple[Connection, Callable[[AuditDraft], AuditRecord]]]: ...
+
+    def _maybe_audited(
+        self, stack: ExitStack, audit: AuditDraft | None
+    ) -> tuple[Connection, Callable[[], object]]:
+        """A pooled connection; with `audit`, inside a transaction that appends it on demand."""
+        if audit is None:
+            return stack.enter_context(self._connection()), lambda: None
+        conn, append = stack.enter_context(self._audited())
+        return conn, lambda: append(audit)
+
+    def create_case(
+        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+    ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event (filed as seq 1 of this case) atomically;
-        idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists."""
+        idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists.
+        An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         data = encode_json(case.data, "case data")
         detail = encode_json(first.detail, "case event detail")
         event = event_params(case.case_id, 1, first, detail)[2:]
-        with self._connection() as conn:
+        with ExitStack() as stack:
+            conn, append = self._maybe_audited(stack, audit)
             if conn.execute(_CREATE, case_params(case, data) + event).fetchone() is not None:
+                append()
                 return replace(case, data=decode_json(data)), True
             row = conn.execute(
                 f"SELECT {_CASE_READ} FROM cases WHERE request_id = %s", (case.request_id,)
@@ -95,18 +114,21 @@ class PostgresCases:
         state: str,
         data: Mapping[str, Any],
         event: CaseEvent,
+        audit: AuditDraft | None = None,
     ) -> CaseRecord:
         """Atomically set state, data and updated_at (= event.time), bump version and append
         the event as the case's next seq, only if the stored version equals expected_version
-        (else FailedPrecondition); NotFound if absent."""
+        (else FailedPrecondition); NotFound if absent. `audit` (if given) commits with it."""
         data_text = encode_json(data, "case data")
         detail = encode_json(event.detail, "case event detail")
         params = (state, data_text, float(event.time), case_id, int(expected_version))
-        with self._connection() as conn:
+        with ExitStack() as stack:
+            conn, append = self._maybe_audited(stack, audit)
             row = conn.execute(
                 _TRANSITION, params + event_params(case_id, 0, event, detail)[2:]
             ).fetchone()
             if row is not None:
+                append()
                 return case_from_row(row)
             found = conn.execute(
                 "SELECT version FROM cases WHERE case_id = %s", (case_id,)

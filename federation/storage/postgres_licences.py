@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from typing import TYPE_CHECKING, Any
 
+from federation.audit import AuditDraft, AuditRecord
 from federation.errors import NotFound
 from federation.storage._records import (
     LICENCE_COLS,
@@ -48,16 +49,30 @@ class PostgresLicences:
 
         def _connection(self) -> AbstractContextManager[Connection]: ...
 
-    def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
+        def _audited(
+            self,
+        ) -> AbstractContextManager[tuple[Connection, Callable[[AuditDraft], AuditRecord]]]: ...
+
+    def add_licence(
+        self, licence: LicenceRecord, audit: AuditDraft | None = None
+    ) -> tuple[LicenceRecord, bool]:
         """Insert the licence and its parties; idempotent by request_id: a retry with the same
         request_hash returns the stored record and False; the same request_id with another
-        hash raises AlreadyExists; a duplicate identifier or status_index raises AlreadyExists."""
+        hash raises AlreadyExists; a duplicate identifier or status_index raises AlreadyExists.
+        An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         licence = normalise_parties(licence)
         params = licence_params(licence)
-        with self._connection() as conn, conn.transaction():
+        with ExitStack() as stack:
+            if audit is None:
+                conn = stack.enter_context(self._connection())
+                stack.enter_context(conn.transaction())
+            else:
+                conn, append = stack.enter_context(self._audited())
             if conn.execute(_INSERT, params).fetchone() is not None:
                 if licence.parties:
                     conn.execute(_INSERT_PARTIES, (licence.identifier, list(licence.parties)))
+                if audit is not None:
+                    append(audit)
                 return licence, True
             row = conn.execute(
                 f"SELECT {_COLS} FROM licences WHERE request_id = %s", (licence.request_id,)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, link
+from federation.audit import AUDIT_UNAVAILABLE, GENESIS_HASH, AuditDraft, AuditRecord, link
 from federation.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -284,9 +284,17 @@ class SqliteStore(SqliteLicences, SqliteCases):
         return [Revocation(r[0], float(r[1]), float(r[2])) for r in rows]
 
     # replay cache
-    def remember_jti(self, audience: str, jti: str, expires_at: float, now: float) -> bool:
-        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows."""
-        with self._connection() as conn:
+    def remember_jti(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool:
+        """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
+        A first sighting appends `audit` (if given) in the same transaction."""
+        with self._connection() as conn, self._transaction(conn):
             # a row that has already expired counts as absent, whether or not it was purged yet
             first = conn.execute(
                 "INSERT INTO replay_cache (audience, jti, expires_at) VALUES (?, ?, ?)"
@@ -294,6 +302,8 @@ class SqliteStore(SqliteLicences, SqliteCases):
                 " WHERE replay_cache.expires_at <= ? RETURNING 1",
                 (audience, jti, expires_at, now),
             ).fetchall()
+            if first and audit is not None:
+                self._append_within(conn, audit)
             if now >= self._next_purge:
                 deleted = conn.execute(
                     "DELETE FROM replay_cache WHERE rowid IN (SELECT rowid FROM replay_cache"
@@ -323,28 +333,38 @@ class SqliteStore(SqliteLicences, SqliteCases):
     # audit log
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
-        detail = encode_detail(draft.detail)
         with self._connection() as conn, self._transaction(conn):
-            seq, prev = self._head(conn)
-            try:
-                record = link(draft, seq + 1, prev)
-            except (TypeError, ValueError) as exc:
-                raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
-            conn.execute(
-                f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.seq,
-                    record.time,
-                    record.actor,
-                    record.action,
-                    record.outcome,
-                    record.subject,
-                    detail,
-                    record.prev_hash,
-                    record.hash,
-                ),
-            )
+            return self._append_linked(conn, draft)
+
+    def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
+        detail = encode_detail(draft.detail)
+        seq, prev = self._head(conn)
+        try:
+            record = link(draft, seq + 1, prev)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
+        conn.execute(
+            f"INSERT INTO audit_log ({_AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.seq,
+                record.time,
+                record.actor,
+                record.action,
+                record.outcome,
+                record.subject,
+                detail,
+                record.prev_hash,
+                record.hash,
+            ),
+        )
         return record
+
+    def _append_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
+        """Append inside the caller's open transaction, which commits or rolls back with it."""
+        try:
+            return self._append_linked(conn, draft)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"{AUDIT_UNAVAILABLE} ({exc})") from exc
 
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order (read in pages; the lock is not held between)."""

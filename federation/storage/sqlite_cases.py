@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from federation.audit import AuditDraft, AuditRecord
 from federation.errors import AlreadyExists, NotFound
 from federation.storage._records import (
     CASE_COLS,
@@ -49,14 +50,21 @@ class SqliteCases:
         @staticmethod
         def _transaction(conn: sqlite3.Connection) -> AbstractContextManager[None]: ...
 
-    def create_case(self, case: CaseRecord, first: CaseEvent) -> tuple[CaseRecord, bool]:
+        def _append_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord: ...
+
+    def create_case(
+        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+    ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event (filed as seq 1 of this case) atomically;
-        idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists."""
+        idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists.
+        An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         data = encode_json(case.data, "case data")
         detail = encode_json(first.detail, "case event detail")
         with self._connection() as conn, self._transaction(conn):
             if conn.execute(_INSERT_CASE, case_params(case, data)).fetchall():
                 conn.execute(_INSERT_EVENT, event_params(case.case_id, 1, first, detail))
+                if audit is not None:
+                    self._append_within(conn, audit)
                 return replace(case, data=decode_json(data)), True
             row = conn.execute(
                 f"SELECT {CASE_COLS} FROM cases WHERE request_id = ?", (case.request_id,)
@@ -81,10 +89,11 @@ class SqliteCases:
         state: str,
         data: Mapping[str, Any],
         event: CaseEvent,
+        audit: AuditDraft | None = None,
     ) -> CaseRecord:
         """Atomically set state, data and updated_at (= event.time), bump version and append
         the event as the case's next seq, only if the stored version equals expected_version
-        (else FailedPrecondition); NotFound if absent."""
+        (else FailedPrecondition); NotFound if absent. `audit` (if given) commits with it."""
         data_text = encode_json(data, "case data")
         detail = encode_json(event.detail, "case event detail")
         with self._connection() as conn, self._transaction(conn):
@@ -100,6 +109,8 @@ class SqliteCases:
                     raise NotFound(f"case {case_id} not found")
                 raise changed_concurrently(case_id, int(found[0]), expected_version)
             conn.execute(_INSERT_EVENT, event_params(case_id, int(rows[0][-1]), event, detail))
+            if audit is not None:
+                self._append_within(conn, audit)
         return case_from_row(rows[0])
 
     def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:

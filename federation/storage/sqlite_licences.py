@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from federation.audit import AuditDraft, AuditRecord
 from federation.errors import NotFound
 from federation.storage._records import (
     LICENCE_COLS,
@@ -46,15 +47,22 @@ class SqliteLicences:
         @staticmethod
         def _transaction(conn: sqlite3.Connection) -> AbstractContextManager[None]: ...
 
-    def add_licence(self, licence: LicenceRecord) -> tuple[LicenceRecord, bool]:
+        def _append_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord: ...
+
+    def add_licence(
+        self, licence: LicenceRecord, audit: AuditDraft | None = None
+    ) -> tuple[LicenceRecord, bool]:
         """Insert the licence and its parties; idempotent by request_id: a retry with the same
         request_hash returns the stored record and False; the same request_id with another
-        hash raises AlreadyExists; a duplicate identifier or status_index raises AlreadyExists."""
+        hash raises AlreadyExists; a duplicate identifier or status_index raises AlreadyExists.
+        An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         licence = normalise_parties(licence)
         params = licence_params(licence)
         with self._connection() as conn, self._transaction(conn):
             if conn.execute(_INSERT, params).fetchall():
                 conn.executemany(_INSERT_PARTY, party_params(licence))
+                if audit is not None:
+                    self._append_within(conn, audit)
                 return licence, True
             row = conn.execute(
                 f"SELECT {_COLS} FROM licences WHERE request_id = ?", (licence.request_id,)

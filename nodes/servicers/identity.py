@@ -118,15 +118,19 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def VerifyToken(
         self, request: identity_pb2.VerifyTokenRequest, context: grpc.ServicerContext
     ) -> identity_pb2.VerifyTokenResponse:
+        asking = caller().entity_id
+        # the jti and the audit entry of accepting it commit together (fail closed)
         claims = self._verifier.verify(
-            _require(request.token, "token"), _level(request.required_acr), self._rt.clock.now()
-        )
-        self._rt.audit(
-            caller().entity_id,
-            "identity.verify_token",
-            "granted",
-            claims.subject,
-            {"iss": claims.issuer, "jti": claims.jti, "acr": claims.assurance.acr},
+            _require(request.token, "token"),
+            _level(request.required_acr),
+            self._rt.clock.now(),
+            audit=lambda c: self._rt.draft(
+                asking,
+                "identity.verify_token",
+                "granted",
+                c.subject,
+                {"iss": c.issuer, "jti": c.jti, "acr": c.assurance.acr},
+            ),
         )
         return identity_pb2.VerifyTokenResponse(claims=claims_to_proto(claims))
 

@@ -11,7 +11,12 @@ from typing import Any
 import grpc
 
 from federation.assurance import Assurance
-from federation.errors import FederationError, InvalidArgument, PermissionDenied
+from federation.errors import (
+    FederationError,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
 from federation.jose import Jwk
 from federation.licences import (
     DEFAULT_MAX_AGE_S,
@@ -90,6 +95,11 @@ def summary_to_proto(s: LicenceSummary) -> licence_pb2.LicenceSummary:
     )
 
 
+def _consumed_later(nonce: str) -> bool:
+    """Defer the nonce: VerifyPresentation stores it together with the verdict's audit entry."""
+    return True
+
+
 class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
     def __init__(
         self,
@@ -130,14 +140,17 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             fields=json_object(request.fields_json, "fields_json"),
             holder_jwk=json_object(request.holder_jwk_json, "holder_jwk_json"),
         )
-        record, created = self._registry.issue(issue)
-        self._rt.audit(
-            caller().entity_id,
-            "licence.issue",
-            "granted" if created else "retry",
-            record.holder_code,
-            {"identifier": record.identifier, "request_id": record.request_id},
-        )
+        asking = caller().entity_id
+        # a new licence commits with its audit entry; a retry is audited before it is answered
+        record, created = self._registry.issue(issue, actor=asking)
+        if not created:
+            self._rt.audit(
+                asking,
+                "licence.issue",
+                "retry",
+                record.holder_code,
+                {"identifier": record.identifier, "request_id": record.request_id},
+            )
         return document(record, self._registry.status_uri, created)
 
     def GetLicence(
@@ -210,24 +223,28 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         now = rt.clock.now()
         audience = rt.entity_id
 
-        def fresh_nonce(nonce: str) -> bool:
-            expires = now + DEFAULT_MAX_AGE_S + 120
-            return rt.store.remember_jti(f"presentation:{audience}", nonce, expires, now)
-
+        # the nonce is consumed below, in one transaction with the audit entry of the verdict
         result = verify_presentation(
-            request.presentation, self.seal_keys, audience, fresh_nonce, now
+            request.presentation, self.seal_keys, audience, _consumed_later, now
         )
         status = None
         if result.metadata.status is not None:
             status = self._status.get(result.metadata.status.uri)
         verdict = judge_licence(result.metadata, status, now)
-        rt.audit(
+        entry = rt.draft(
             caller().entity_id,
             "licence.verify_presentation",
             verdict.verdict.value,
             "",
             {"identifier": result.identifier, "disclosed": sorted(result.disclosed)},
         )
+        expires = now + DEFAULT_MAX_AGE_S + 120
+        if not rt.store.remember_jti(
+            f"presentation:{audience}", result.nonce, expires, now, audit=entry
+        ):
+            raise Unauthenticated(
+                f"nonce {result.nonce!r} was already used here: replayed presentation"
+            )
         return licence_pb2.VerifyPresentationResponse(
             verdict=verdict_to_proto(verdict),
             disclosed_json=json.dumps(dict(result.disclosed), ensure_ascii=False),
@@ -351,7 +368,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 self.seal_keys,
             )
         except FederationError as exc:
-            self._rt.audit(
+            self._rt.audit_refusal(
                 asking.entity_id,
                 "exchange.read",
                 f"refused:{exc.code_name}",
@@ -382,7 +399,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             )
         except grpc.RpcError as exc:
             err = error_from_rpc(exc, f"owner region {owner.short}")
-            self._rt.audit(
+            self._rt.audit_refusal(
                 caller().entity_id,
                 "exchange.fetch",
                 f"refused:{err.code_name}",

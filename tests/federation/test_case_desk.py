@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from federation.assurance import Assurance
+from federation.audit import AuditDraft
 from federation.case_desk import CaseDesk, Material, MaterialFacts, Submission, case_id_for
 from federation.catalogue import CatalogueItem, RequiredLicence, starter_catalogue
 from federation.clock import CHINA_STANDARD_TIME, FixedClock
@@ -147,7 +148,14 @@ class Desk:
     tokens: FakeTokens
     licences: FakeLicences
     issuer: FakeIssuer
-    audit: list[tuple[str, str, str, str, dict[str, Any]]]
+
+    @property
+    def audit(self) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+        """The store's audit log: transitions commit their entries there, the rest appends."""
+        return [
+            (e.actor, e.action, e.outcome, e.subject, dict(e.detail))
+            for e in self.store.audit_entries()
+        ]
 
     def submission(self, **changes: Any) -> Submission:
         base = Submission(
@@ -201,7 +209,6 @@ def d(tmp_path: Path) -> Iterator[Desk]:
         }
     )
     issuer = FakeIssuer()
-    audit: list[tuple[str, str, str, str, dict[str, Any]]] = []
     desk = CaseDesk(
         region_code=JS,
         store=store,
@@ -210,14 +217,14 @@ def d(tmp_path: Path) -> Iterator[Desk]:
         verify_face=fake_face,
         fetch_material=licences,
         issue_result=issuer,
-        audit=lambda actor, action, outcome, subject, detail: audit.append(
-            (actor, action, outcome, subject, dict(detail))
+        audit=lambda actor, action, outcome, subject, detail: store.append_audit(
+            AuditDraft(clock.now(), actor, action, outcome, subject, dict(detail))
         ),
         clock=clock,
         working_days=add_working_days,
     )
     try:
-        yield Desk(desk, store, clock, tokens, licences, issuer, audit)
+        yield Desk(desk, store, clock, tokens, licences, issuer)
     finally:
         store.close()
 

@@ -6,24 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from node_helpers import make_federation
 
 from federation.regions import Region
 from nodes.client import FederationClient
-from nodes.provisioning import init_federation
 from nodes.supervisor import Federation
-
-
-def make_federation(directory: Path, **kwargs: object) -> Path:
-    options: dict[str, object] = {
-        "base_port": 0,
-        "password_cost_log2": 10,
-        "trust_list_refresh_s": 1.0,
-        "revocation_poll_s": 0.5,
-        "status_list_ttl_s": 2,
-    }
-    options.update(kwargs)
-    init_federation(directory, **options)  # type: ignore[arg-type]
-    return directory
 
 
 @pytest.fixture(scope="session")

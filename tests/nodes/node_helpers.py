@@ -7,9 +7,11 @@ import itertools
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from federation.codes import make_citizen_id
+from nodes.provisioning import init_federation
 
 T = TypeVar("T")
 _seq = itertools.count(100)
@@ -34,3 +36,16 @@ def eventually(check: Callable[[], T], timeout_s: float = 10.0, pause_s: float =
             if time.monotonic() > deadline:
                 raise
             time.sleep(pause_s)
+
+
+def make_federation(directory: Path, **kwargs: object) -> Path:
+    options: dict[str, object] = {
+        "base_port": 0,
+        "password_cost_log2": 10,
+        "trust_list_refresh_s": 1.0,
+        "revocation_poll_s": 0.5,
+        "status_list_ttl_s": 2,
+    }
+    options.update(kwargs)
+    init_federation(directory, **options)  # type: ignore[arg-type]
+    return directory

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import make_federation
+from node_helpers import make_federation
 
 from federation.regions import Region
 from nodes.client import FederationClient

@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import make_federation
-from node_helpers import eventually, new_citizen
+from node_helpers import eventually, make_federation, new_citizen
 
 from federation.regions import Region
 from nodes.client import FederationClient
