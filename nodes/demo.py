@@ -15,7 +15,7 @@ from federation.assurance import Assurance
 from federation.codes import make_citizen_id
 from federation.jose import b64url_decode, b64url_encode
 from federation.regions import Region
-from federation.tokens import mint_token
+from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.demo_licences import licence_story
 from nodes.demo_trace import Trace
@@ -126,6 +126,7 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
         subject_kind="natural",
         name="Chen Jing",
         amr=("pwd",),
+        home_attestation=unverified_home_attestation(fresh),
         now=time.time() - 1800,
         ttl_s=600,
     )
