@@ -72,6 +72,11 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
         ),
         "INVALID_ARGUMENT",
     )
+    trace.expect_refusal(
+        "registering the same resident again at Shanghai (one person, one home: the hub)",
+        lambda: client.register("SH", "natural", resident, "Impostor", "Another-pass-99"),
+        "ALREADY_EXISTS",
+    )
     login = client.login("ZJ", resident, password, ["SH", "JS", "AH"])
     trace.ok(
         "one password login at Zhejiang -> tokens for Shanghai, Jiangsu and Anhui",
