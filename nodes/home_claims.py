@@ -24,6 +24,9 @@ class HubHomes:
             reply = stub.ClaimHome(
                 hub_pb2.ClaimHomeRequest(subject_id=subject_id, subject_kind=kind),
                 timeout=rt.config.peer_timeout_s,
+                # a hub that is restarting is waited for within the timeout; one that stays
+                # down is reported as unavailable when it expires
+                wait_for_ready=True,
             )
         except grpc.RpcError as exc:
             err = error_from_rpc(exc, "hub home registry")

@@ -292,3 +292,25 @@ def test_aggregation_waits_for_a_peer_that_is_starting(
         # JS and AH are not running: reported as not ok, within the deadline
         assert not up["320000"].ok and not up["340000"].ok
         assert time.monotonic() - started < 4.5
+
+
+def test_the_hubs_home_registry_over_the_wire(
+    client: FederationClient, as_sh: dict[Region, grpc.Channel]
+) -> None:
+    homes = hub_pb2_grpc.HomeRegistryServiceStub(as_sh[Region.HUB])
+    zj_subject = new_citizen()
+    client.register("ZJ", "natural", zj_subject, "Zhejiang resident", PASSWORD)
+    with pytest.raises(grpc.RpcError) as taken:
+        homes.ClaimHome(hub_pb2.ClaimHomeRequest(subject_id=zj_subject, subject_kind="natural"))
+    assert taken.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "home region 330000" in str(taken.value.details())
+    with pytest.raises(grpc.RpcError) as bad:
+        homes.ClaimHome(hub_pb2.ClaimHomeRequest(subject_id="12345", subject_kind="natural"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # the operator certificate is not a region: it claims nothing
+    operator = hub_pb2_grpc.HomeRegistryServiceStub(client.channel(Region.HUB))
+    with pytest.raises(grpc.RpcError) as denied:
+        operator.ClaimHome(
+            hub_pb2.ClaimHomeRequest(subject_id=new_citizen(), subject_kind="natural")
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
