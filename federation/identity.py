@@ -174,15 +174,19 @@ class IdentityProvider:
         if self._home_claim is None or self._home_check is None:
             raise FailedPrecondition("this node has no hub connection to claim subjects' homes")
         attestation = self._home_claim(subject_id, kind)
-        self._checked_home(attestation, subject_id)
+        self._checked_home(attestation, subject_id, kind)
         return attestation
 
-    def _checked_home(self, attestation: str, subject_id: str) -> str:
+    def _checked_home(self, attestation: str, subject_id: str, kind: str) -> str:
         assert self._home_check is not None
         home = self._home_check(attestation, self._clock.now())
-        if home.subject != subject_id or home.home_region != self.region_code:
+        if (home.subject, home.home_region, home.subject_kind) != (
+            subject_id,
+            self.region_code,
+            kind,
+        ):
             raise FailedPrecondition(
-                f"the hub attested home {home.home_region} for another subject or region"
+                f"the hub attested home {home.home_region} for another subject, kind or region"
             )
         return attestation
 
@@ -191,7 +195,9 @@ class IdentityProvider:
         (subjects registered before attestations, or after the hub's key retired)."""
         if subject.home_attestation and self._home_check is not None:
             try:
-                return self._checked_home(subject.home_attestation, subject.subject_id)
+                return self._checked_home(
+                    subject.home_attestation, subject.subject_id, subject.kind
+                )
             except (Unauthenticated, FailedPrecondition, InvalidArgument):
                 pass  # claimed again below
         try:
