@@ -223,6 +223,8 @@ class IdentityProvider:
         values = validate_face_template(template)
         if self._face_enrol is None:
             raise FailedPrecondition("this node has no hub connection for face enrolment")
+        # the hub enrols only for the subject's home: make sure it knows (registered earlier)
+        self.home_attestation(subject)
         self._face_enrol(subject.subject_id, subject.kind, values)
         self._store.put_face_template(subject.subject_id, values)
 

@@ -597,3 +597,18 @@ def test_a_legacy_duplicate_whose_home_is_elsewhere_gets_no_tokens(
     sh_hub.homes[CITIZEN] = SubjectHome(CITIZEN, "natural", "330000", NOW)
     with pytest.raises(PermissionDenied, match=r"not this subject's home: .* home region 330000"):
         idp.authenticate(CITIZEN, PASSWORD, ["330000"])
+
+
+def test_face_enrolment_of_a_subject_registered_before_attestations_claims_its_home_first(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub()
+    idp = make_idp(store, clock, face, hub)
+    idp.register("natural", CITIZEN, "张三", PASSWORD)
+    store.set_home_attestation(CITIZEN, "")
+    hub.homes.clear()  # the hub's registry predates this subject
+    idp.enrol_face(CITIZEN, PASSWORD, TEMPLATE)
+    assert hub.homes[CITIZEN].home_region == "310000"
+    assert [e[0] for e in face.enrolments] == [CITIZEN]
+    stored = store.get_subject(CITIZEN)
+    assert stored is not None and stored.home_attestation
