@@ -76,6 +76,7 @@ class TokenMinter:
         session_id: str,
         audience: Region,
         name: str,
+        home_attestation: str,
         assurance: Assurance = Assurance.LOW,
         amr: Sequence[str] = ("pwd",),
         ttl_s: int = MAX_TTL_S,
@@ -93,6 +94,7 @@ class TokenMinter:
                 subject_kind="natural",
                 name=name,
                 amr=tuple(amr),
+                home_attestation=home_attestation,
                 now=now,
                 ttl_s=ttl_s,
             )

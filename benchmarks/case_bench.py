@@ -155,6 +155,7 @@ class Applicant:
     face: list[float]
     assurance: Assurance
     amr: tuple[str, ...]
+    home_attestation: str  # the hub's, from her login: minted tokens carry it like IssueToken
 
 
 def enrol_applicants(client: FederationClient, count: int, tag: str) -> list[Applicant]:
@@ -192,6 +193,7 @@ def enrol_applicants(client: FederationClient, count: int, tag: str) -> list[App
                 face,
                 Assurance.parse(str(claims["acr"])),
                 tuple(str(a) for a in claims["amr"]),
+                str(claims["home_att"]),
             )
         )
     return out
@@ -255,6 +257,7 @@ class Preparer:
             name=applicant.name,
             assurance=applicant.assurance,
             amr=applicant.amr,
+            home_attestation=applicant.home_attestation,
         )[0]
 
     def one(self) -> CaseInput:

@@ -34,7 +34,7 @@ from benchmarks.harness import (
 from federation.assurance import Assurance
 from federation.codes import make_citizen_id
 from federation.regions import Region
-from federation.tokens import mint_token
+from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc, identity_pb2, identity_pb2_grpc
 from nodes.provisioning import Layout, load_active_signing_key
@@ -116,6 +116,7 @@ class Login:
     subject_id: str
     session_id: str
     name: str
+    home_attestation: str  # the hub's, from the login: minted tokens carry it
 
 
 def login_at_home(client: FederationClient) -> Login:
@@ -124,7 +125,8 @@ def login_at_home(client: FederationClient) -> Login:
     name = "基准测试"
     client.register(HOME.short, "natural", subject_id, name, PASSWORD)
     reply = client.login(HOME.short, subject_id, PASSWORD, [SERVER.short])
-    return Login(subject_id, reply.session_id, name)
+    home = unverified_home_attestation(reply.tokens[SERVER.entity_id])
+    return Login(subject_id, reply.session_id, name, home)
 
 
 def mint_tokens(directory: Path, client: FederationClient, login: Login, count: int) -> list[str]:
@@ -144,6 +146,7 @@ def mint_tokens(directory: Path, client: FederationClient, login: Login, count: 
             subject_kind="natural",
             name=login.name,
             amr=("pwd",),
+            home_attestation=login.home_attestation,
             now=now,
         )
         for _ in range(count)

@@ -48,6 +48,7 @@ from federation.jose import Jwk
 from federation.licences import Verdict, VerifiedStatusList, verify_licence, verify_status_list
 from federation.licensing import status_list_uri
 from federation.regions import Region
+from federation.tokens import unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 
@@ -213,6 +214,7 @@ class Holder:
     session_id: str
     licences_per_region: int
     driving_licence: str  # held by JS: the relayed read's object
+    home_attestation: str  # the hub's, from the login: minted tokens carry it
 
 
 def holder_everywhere(client: FederationClient, tag: str) -> Holder:
@@ -261,7 +263,8 @@ def holder_everywhere(client: FederationClient, tag: str) -> Holder:
         {"sex": "female", "ethnicity": "汉", "card_number": "A33010688", "bank": "中国工商银行"},
     )
     login = client.login(HOME.short, subject, PASSWORD, [AGGREGATOR.short])
-    return Holder(subject, str(login.session_id), 1, str(drv.identifier))
+    home = unverified_home_attestation(str(login.tokens[AGGREGATOR.entity_id]))
+    return Holder(subject, str(login.session_id), 1, str(drv.identifier), home)
 
 
 # --- (a) local verification -----------------------------------------------------------------
@@ -403,25 +406,27 @@ class RelayedRead:
         return reply
 
 
-def single_hop_call(
-    directory: Path, client: FederationClient, holder: str, jti: str
-) -> tuple[Call, list[Any]]:
+class SingleHop:
     """ListLocalLicences with AGGREGATOR's own certificate to one peer, rotating over PEERS:
-    exactly one leg of the aggregation's fan-out, i.e. one cross-region call."""
-    channels = [region_channel(directory, AGGREGATOR, client.endpoint(r)) for r in PEERS]
-    stubs = [licence_pb2_grpc.LicenceServiceStub(c) for c in channels]
-    request = licence_pb2.ListLocalLicencesRequest(
-        holder_code=holder, verified_issuer=HOME.entity_id, verified_jti=jti
-    )
-    counter = itertools.count()
+    exactly one leg of the aggregation's fan-out, i.e. one cross-region call, forwarding a
+    fresh holder token meant for AGGREGATOR (each peer refuses a replayed one)."""
 
-    def call() -> object:
-        reply = stubs[next(counter) % len(stubs)].ListLocalLicences(request, timeout=CALL_TIMEOUT_S)
+    def __init__(self, directory: Path, client: FederationClient, holder: str) -> None:
+        self.channels = [region_channel(directory, AGGREGATOR, client.endpoint(r)) for r in PEERS]
+        self._stubs = [licence_pb2_grpc.LicenceServiceStub(c) for c in self.channels]
+        self._holder = holder
+        self._counter = itertools.count()
+        self.tokens: Supply[str] = Supply([])
+
+    def call(self) -> object:
+        request = licence_pb2.ListLocalLicencesRequest(
+            holder_code=self._holder, token=self.tokens.take()
+        )
+        stub = self._stubs[next(self._counter) % len(self._stubs)]
+        reply = stub.ListLocalLicences(request, timeout=CALL_TIMEOUT_S)
         if len(reply.licences) != 1:
             raise RuntimeError(f"single hop listed {len(reply.licences)} licences, not 1")
         return reply
-
-    return call, channels
 
 
 # --- phases ------------------------------------------------------------------------------
@@ -525,12 +530,14 @@ def measure(directory: Path, federation_pids: dict[Region, int], opts: Options) 
         # (c) aggregation at AGGREGATOR against one leg of its fan-out
         expected = 4 * holder.licences_per_region
         aggregation = Aggregation(client, expected)
-        hop, hop_channels = single_hop_call(directory, client, holder.subject_id, "bench-" + tag)
+        single_hop = SingleHop(directory, client, holder.subject_id)
+        hop, hop_channels = single_hop.call, single_hop.channels
 
         relayed = RelayedRead(client, holder.driving_licence)
 
         def refill(count: int) -> None:
-            for holder_of, audience in ((aggregation, AGGREGATOR), (relayed, ISSUER)):
+            supplies = ((aggregation, AGGREGATOR), (relayed, ISSUER), (single_hop, AGGREGATOR))
+            for holder_of, audience in supplies:
                 holder_of.tokens = Supply(
                     minter.mint(
                         count,
@@ -538,6 +545,7 @@ def measure(directory: Path, federation_pids: dict[Region, int], opts: Options) 
                         session_id=holder.session_id,
                         audience=audience,
                         name=HOLDER_NAME,
+                        home_attestation=holder.home_attestation,
                     )
                 )
 
@@ -548,6 +556,7 @@ def measure(directory: Path, federation_pids: dict[Region, int], opts: Options) 
                 session_id=holder.session_id,
                 audience=AGGREGATOR,
                 name=HOLDER_NAME,
+                home_attestation=holder.home_attestation,
             )[0]
         )
         atargets = {

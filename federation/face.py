@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.clock import Clock, china_day
-from federation.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from federation.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from federation.identity import FaceCheckResult, validate_face_template
 from federation.jose import SigningKey, sign_compact
-from federation.storage.base import Store, SubjectRecord
+from federation.storage.base import Store
 
 DEFAULT_THRESHOLD = 0.85
 FACE_ASSERTION_TYP = "face-assertion+jwt"
@@ -84,17 +90,21 @@ class FaceVerificationService:
     def enrol(
         self, caller_region: str, subject_id: str, kind: str, template: Sequence[float]
     ) -> None:
+        """Only the subject's home, as the hub's home registry knows it, enrols its face."""
         values = validate_face_template(template)
-        existing = self._store.get_subject(subject_id)
-        if existing is None:
-            self._store.add_subject(
-                SubjectRecord(subject_id, kind, "", caller_region, "", self._clock.now())
+        home = self._store.get_home(subject_id)
+        if home is None:
+            raise FailedPrecondition(
+                "the subject has no home in the hub's registry; register it at its home "
+                "region before enrolling a face"
             )
-        elif existing.home_region != caller_region:
+        if home.home_region != caller_region:
             raise PermissionDenied(
-                f"subject is enrolled by home region {existing.home_region}; "
-                f"region {caller_region} may not replace the template"
+                f"subject's home region is {home.home_region}; only the home enrols its "
+                f"subjects' faces, not region {caller_region}"
             )
+        if kind and kind != home.kind:
+            raise InvalidArgument(f"subject is registered as a {home.kind} person, not {kind}")
         self._store.put_face_template(subject_id, values)
 
     def _policy(self, region: str) -> QuotaPolicy:

@@ -14,12 +14,14 @@ from federation.assurance import Assurance
 from federation.clock import Clock
 from federation.codes import validate_citizen_id, validate_credit_code
 from federation.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Unauthenticated,
 )
+from federation.homes import HomeAttestation
 from federation.jose import SigningKey
 from federation.passwords import check_password_policy, hash_password, verify_password
 from federation.storage.base import SessionRecord, Store, SubjectRecord
@@ -80,6 +82,13 @@ FaceCheck = Callable[[str, Sequence[float]], FaceCheckResult]
 FaceEnrol = Callable[[str, str, Sequence[float]], None]
 """(subject_id, kind, template) -> enrols the template at the hub."""
 
+HomeClaim = Callable[[str, str], str]
+"""(subject_id, kind) -> the hub's home attestation naming this region; raises AlreadyExists
+when another region is the subject's home, Unavailable when the hub is unreachable."""
+
+HomeCheck = Callable[[str, float], HomeAttestation]
+"""(attestation, now) -> its verified content (hub key from the trust list) or raises."""
+
 
 @dataclass(frozen=True)
 class LoginResult:
@@ -119,6 +128,8 @@ class IdentityProvider:
         clock: Clock,
         face_check: FaceCheck | None = None,
         face_enrol: FaceEnrol | None = None,
+        home_claim: HomeClaim | None = None,
+        home_check: HomeCheck | None = None,
         token_ttl_s: int = DEFAULT_TTL_S,
         password_cost_log2: int = 14,
     ) -> None:
@@ -130,6 +141,8 @@ class IdentityProvider:
         self._clock = clock
         self._face_check = face_check
         self._face_enrol = face_enrol
+        self._home_claim = home_claim
+        self._home_check = home_check
         self.token_ttl_s = token_ttl_s
         self._cost = password_cost_log2
         # A real hash to compare against when the subject is unknown, so the time to
@@ -140,6 +153,11 @@ class IdentityProvider:
         subject_id = validate_subject_id(kind, subject_id)
         name = validate_name(name)
         check_password_policy(password, user_inputs=(subject_id, name))
+        if self._store.get_subject(subject_id) is not None:
+            raise AlreadyExists(f"subject {subject_id} already exists")
+        # one person, one home: the hub must accept this region as the home before anything
+        # is stored here (hub unreachable -> Unavailable, nothing registered)
+        attestation = self._claim_home(subject_id, kind)
         record = SubjectRecord(
             subject_id=subject_id,
             kind=kind,
@@ -147,9 +165,49 @@ class IdentityProvider:
             home_region=self.region_code,
             password_hash=hash_password(password, n_log2=self._cost),
             created_at=self._clock.now(),
+            home_attestation=attestation,
         )
         self._store.add_subject(record)
         return record
+
+    def _claim_home(self, subject_id: str, kind: str) -> str:
+        if self._home_claim is None or self._home_check is None:
+            raise FailedPrecondition("this node has no hub connection to claim subjects' homes")
+        attestation = self._home_claim(subject_id, kind)
+        self._checked_home(attestation, subject_id, kind)
+        return attestation
+
+    def _checked_home(self, attestation: str, subject_id: str, kind: str) -> str:
+        assert self._home_check is not None
+        home = self._home_check(attestation, self._clock.now())
+        if (home.subject, home.home_region, home.subject_kind) != (
+            subject_id,
+            self.region_code,
+            kind,
+        ):
+            raise FailedPrecondition(
+                f"the hub attested home {home.home_region} for another subject, kind or region"
+            )
+        return attestation
+
+    def home_attestation(self, subject: SubjectRecord) -> str:
+        """The stored attestation when it still verifies, else one claimed from the hub now
+        (subjects registered before attestations, or after the hub's key retired)."""
+        if subject.home_attestation and self._home_check is not None:
+            try:
+                return self._checked_home(
+                    subject.home_attestation, subject.subject_id, subject.kind
+                )
+            except (Unauthenticated, FailedPrecondition, InvalidArgument):
+                pass  # claimed again below
+        try:
+            attestation = self._claim_home(subject.subject_id, subject.kind)
+        except AlreadyExists as exc:
+            raise PermissionDenied(
+                f"region {self.region_code} is not this subject's home: {exc.message}"
+            ) from None
+        self._store.set_home_attestation(subject.subject_id, attestation)
+        return attestation
 
     def _check_password(self, subject_id: str, password: str) -> SubjectRecord:
         # the same normalisation registration applies (not validation: the refusal must not
@@ -165,6 +223,8 @@ class IdentityProvider:
         values = validate_face_template(template)
         if self._face_enrol is None:
             raise FailedPrecondition("this node has no hub connection for face enrolment")
+        # the hub enrols only for the subject's home: make sure it knows (registered earlier)
+        self.home_attestation(subject)
         self._face_enrol(subject.subject_id, subject.kind, values)
         self._store.put_face_template(subject.subject_id, values)
 
@@ -191,6 +251,7 @@ class IdentityProvider:
             raise InvalidArgument("name at least one audience region for the tokens")
         targets = [self.resolve_audience(a) for a in audiences]
         subject = self._check_password(subject_id, password)
+        home = self.home_attestation(subject)
         amr: tuple[str, ...] = ("pwd",)
         level = Assurance.LOW
         assertion = ""
@@ -224,7 +285,7 @@ class IdentityProvider:
         )
         session = self._store.get_session(session_id)
         assert session is not None
-        tokens = {aud: self._mint(subject, session, aud, amr, now) for aud in targets}
+        tokens = {aud: self._mint(subject, session, aud, amr, now, home) for aud in targets}
         return LoginResult(session_id, secret, level, now + SESSION_TTL_S, tokens, assertion)
 
     def _mint(
@@ -234,6 +295,7 @@ class IdentityProvider:
         audience: str,
         amr: tuple[str, ...],
         now: float,
+        home_attestation: str,
     ) -> str:
         return mint_token(
             self._signing_key(),
@@ -246,6 +308,7 @@ class IdentityProvider:
             subject_kind=subject.kind,
             name=subject.name,
             amr=amr,
+            home_attestation=home_attestation,
             now=now,
             ttl_s=min(self.token_ttl_s, max(1, int(session.expires_at - now))),
         )
@@ -270,7 +333,8 @@ class IdentityProvider:
         if subject is None:
             raise PermissionDenied("the session's subject is no longer registered")
         amr = ("pwd", "face") if Assurance.parse(session.acr) >= Assurance.SUBSTANTIAL else ("pwd",)
-        return self._mint(subject, session, target, amr, self._clock.now())
+        home = self.home_attestation(subject)
+        return self._mint(subject, session, target, amr, self._clock.now(), home)
 
     def logout(self, session_id: str, secret: str) -> SessionRecord:
         self._live_session(session_id, secret)

@@ -46,6 +46,30 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse duplicate object members: parsers disagree on which one wins (RFC 7515 s. 5.2)."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise InvalidArgument(f"duplicate JSON member {name!r}")
+        out[name] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidArgument(f"JSON constant {name} is not allowed")
+
+
+def strict_json(data: bytes | str) -> Any:
+    """Parse JSON refusing duplicate members and NaN/Infinity; InvalidArgument when malformed."""
+    try:
+        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"not JSON: {exc.message}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidArgument(f"not JSON: {exc}") from None
+
+
 def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -170,9 +194,9 @@ class ParsedJws:
 
     def payload(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.payload_bytes)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise InvalidArgument(f"JWS payload is not JSON: {exc}") from None
+            value = strict_json(self.payload_bytes)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"JWS payload is {exc.message}") from None
         if not isinstance(value, dict):
             raise InvalidArgument("JWS payload must be a JSON object")
         return value
@@ -188,9 +212,9 @@ def parse_compact(token: str) -> ParsedJws:
     if len(parts) != 3:
         raise InvalidArgument("a compact JWS has exactly three dot-separated parts")
     try:
-        header = json.loads(b64url_decode(parts[0]))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidArgument("JWS header is not JSON") from None
+        header = strict_json(b64url_decode(parts[0]))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"JWS header is {exc.message}") from None
     if not isinstance(header, dict):
         raise InvalidArgument("JWS header must be a JSON object")
     if header.get("alg") != "EdDSA":

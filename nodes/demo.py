@@ -15,7 +15,7 @@ from federation.assurance import Assurance
 from federation.codes import make_citizen_id
 from federation.jose import b64url_decode, b64url_encode
 from federation.regions import Region
-from federation.tokens import mint_token
+from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.demo_licences import licence_story
 from nodes.demo_trace import Trace
@@ -72,6 +72,11 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
         ),
         "INVALID_ARGUMENT",
     )
+    trace.expect_refusal(
+        "registering the same resident again at Shanghai (one person, one home: the hub)",
+        lambda: client.register("SH", "natural", resident, "Impostor", "Another-pass-99"),
+        "ALREADY_EXISTS",
+    )
     login = client.login("ZJ", resident, password, ["SH", "JS", "AH"])
     trace.ok(
         "one password login at Zhejiang -> tokens for Shanghai, Jiangsu and Anhui",
@@ -126,6 +131,7 @@ def identity_story(client: FederationClient, layout: Layout, trace: Trace) -> No
         subject_kind="natural",
         name="Chen Jing",
         amr=("pwd",),
+        home_attestation=unverified_home_attestation(fresh),
         now=time.time() - 1800,
         ttl_s=600,
     )

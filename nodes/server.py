@@ -20,6 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from federation.face import FaceVerificationService, QuotaPolicy
+from federation.homes import HomeRegistry
 from federation.identity import FaceCheckResult, IdentityProvider
 from federation.storage.base import Revocation
 from federation.tokens import TokenVerifier
@@ -27,6 +28,7 @@ from nodes.catalogue_view import CatalogueView, HubCatalogue
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
+from nodes.home_claims import HubHomes
 from nodes.interceptors import Budget, FederationInterceptor
 from nodes.pb.v1 import (
     case_pb2_grpc,
@@ -153,6 +155,16 @@ class Node:
                 hub_servicers.FaceServicer(rt, face), self.server
             )
             names.append("yrd.federation.v1.FaceService")
+            homes = HomeRegistry(
+                claim=rt.store.claim_home,
+                signing_key=rt.signing_key,
+                hub_entity_id=rt.entity_id,
+                clock=rt.clock,
+            )
+            hub_pb2_grpc.add_HomeRegistryServiceServicer_to_server(
+                hub_servicers.HomeRegistryServicer(rt, homes), self.server
+            )
+            names.append("yrd.federation.v1.HomeRegistryService")
             view = CatalogueView(
                 lambda kid: rt.trust_list().member(rt.entity_id).key(kid, rt.clock.now(), "sig"),
                 rt.config.node_dir / "catalogue-cache.jwt",
@@ -166,6 +178,7 @@ class Node:
             )
             names.append("yrd.federation.v1.CatalogueService")
         else:
+            hub_homes = HubHomes(rt)
             provider = IdentityProvider(
                 region_code=rt.region.code,
                 entity_id=rt.entity_id,
@@ -175,6 +188,8 @@ class Node:
                 clock=rt.clock,
                 face_check=self._face_check,
                 face_enrol=self._face_enrol,
+                home_claim=hub_homes.claim,
+                home_check=hub_homes.check,
                 token_ttl_s=self.config.token_ttl_s,
                 password_cost_log2=self.config.password_cost_log2,
             )

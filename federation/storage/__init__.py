@@ -14,6 +14,7 @@ from federation.storage.base import (
     Revocation,
     SessionRecord,
     Store,
+    SubjectHome,
     SubjectRecord,
 )
 from federation.storage.sqlite import SqliteStore, default_sqlite_url
@@ -62,6 +63,7 @@ __all__ = [
     "SessionRecord",
     "SqliteStore",
     "Store",
+    "SubjectHome",
     "SubjectRecord",
     "default_sqlite_url",
     "open_store",

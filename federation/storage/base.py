@@ -19,6 +19,19 @@ class SubjectRecord:
     home_region: str  # region code, e.g. "330000"
     password_hash: str
     created_at: float
+    # the hub's signed statement that this region is the subject's only home (empty for a
+    # subject registered before home attestations: it is claimed at its next login)
+    home_attestation: str = ""
+
+
+@dataclass(frozen=True)
+class SubjectHome:
+    """At the hub: the one region a subject is registered at, federation-wide."""
+
+    subject_id: str
+    kind: str
+    home_region: str
+    claimed_at: float
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,15 @@ class Store(Protocol):
         """Insert; raises federation.errors.AlreadyExists if the subject_id exists."""
 
     def get_subject(self, subject_id: str) -> SubjectRecord | None: ...
+
+    def set_home_attestation(self, subject_id: str, attestation: str) -> None:
+        """Store the hub's home attestation of a subject; raises NotFound if unknown."""
+
+    # home registry (hub)
+    def claim_home(self, home: SubjectHome) -> SubjectHome:
+        """Insert unless the subject already has a home; answer the stored home (atomic)."""
+
+    def get_home(self, subject_id: str) -> SubjectHome | None: ...
 
     # face templates (at the home region for enrolment and at the hub for comparison)
     def put_face_template(self, subject_id: str, template: Sequence[float]) -> None:

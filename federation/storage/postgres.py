@@ -23,6 +23,7 @@ from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from federation.storage._records import encode_json
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
 from federation.storage.postgres_cases import PostgresCases
+from federation.storage.postgres_homes import PostgresHomes
 from federation.storage.postgres_licences import PostgresLicences
 from federation.storage.postgres_schema import Connection, migrate
 
@@ -34,7 +35,9 @@ AUDIT_PAGE = 500
 AUDIT_APPEND_ATTEMPTS = 50
 AUDIT_CONTENDED_SECONDS = 5.0
 
-_SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at"
+_SUBJECT_COLS = (
+    "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+)
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 _AUDIT_READ = "seq, time, actor, action, outcome, subject, detail::text, prev_hash, hash"
@@ -68,7 +71,7 @@ def parse_postgres_url(url: str) -> tuple[str, str | None]:
 
 
 def _subject(row: Sequence[Any]) -> SubjectRecord:
-    return SubjectRecord(row[0], row[1], row[2], row[3], row[4], row[5])
+    return SubjectRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6])
 
 
 def _session(row: Sequence[Any]) -> SessionRecord:
@@ -89,7 +92,7 @@ def _audit(row: Sequence[Any]) -> AuditRecord:
     )
 
 
-class PostgresStore(PostgresLicences, PostgresCases):
+class PostgresStore(PostgresLicences, PostgresCases, PostgresHomes):
     """The Store protocol on a psycopg pool; hot-path calls are one autocommit round trip."""
 
     def __init__(
@@ -173,7 +176,7 @@ class PostgresStore(PostgresLicences, PostgresCases):
         with self._connection() as conn:
             try:
                 conn.execute(
-                    f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (%s, %s, %s, %s, %s, %s)",
+                    f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     (
                         subject.subject_id,
                         subject.kind,
@@ -181,6 +184,7 @@ class PostgresStore(PostgresLicences, PostgresCases):
                         subject.home_region,
                         subject.password_hash,
                         float(subject.created_at),
+                        subject.home_attestation,
                     ),
                 )
             except pg_errors.UniqueViolation:

@@ -7,7 +7,7 @@ from psycopg.rows import TupleRow
 
 from federation.errors import FailedPrecondition
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -69,8 +69,15 @@ _V3 = (
     " party_code text NOT NULL, PRIMARY KEY (identifier, party_code))",
     "CREATE INDEX IF NOT EXISTS licence_parties_party ON licence_parties (party_code)",
 )
+# One person, one home: the hub's registry of each subject's only home region (unique by
+# subject id), and the hub's signed attestation a region keeps with each subject it registered.
+_V4 = (
+    "CREATE TABLE IF NOT EXISTS subject_homes (subject_id text PRIMARY KEY, kind text NOT NULL,"
+    " home_region text NOT NULL, claimed_at double precision NOT NULL)",
+    "ALTER TABLE subjects ADD COLUMN IF NOT EXISTS home_attestation text NOT NULL DEFAULT ''",
+)
 # STEPS[v - 1] turns a version v - 1 database into version v
-STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: Connection) -> int:

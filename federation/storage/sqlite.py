@@ -24,6 +24,7 @@ from federation.errors import (
 from federation.storage._records import encode_json
 from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectRecord
 from federation.storage.sqlite_cases import SqliteCases
+from federation.storage.sqlite_homes import SqliteHomes
 from federation.storage.sqlite_licences import SqliteLicences
 from federation.storage.sqlite_schema import migrate
 
@@ -41,7 +42,9 @@ AUDIT_PAGE = 500
 # the WAL on every commit and survives power loss, at a large latency cost: `?synchronous=full`.
 SYNCHRONOUS_MODES = {"normal": "NORMAL", "full": "FULL"}
 
-_SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at"
+_SUBJECT_COLS = (
+    "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+)
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 
@@ -91,7 +94,7 @@ def _unpack_template(blob: bytes) -> list[float]:
 
 
 def _subject(row: Sequence[Any]) -> SubjectRecord:
-    return SubjectRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]))
+    return SubjectRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]), row[6])
 
 
 def _session(row: Sequence[Any]) -> SessionRecord:
@@ -113,7 +116,7 @@ def _audit(row: Sequence[Any]) -> AuditRecord:
     )
 
 
-class SqliteStore(SqliteLicences, SqliteCases):
+class SqliteStore(SqliteLicences, SqliteCases, SqliteHomes):
     """The Store protocol on one SQLite connection, serialised by a lock (calls are short)."""
 
     def __init__(
@@ -197,7 +200,7 @@ class SqliteStore(SqliteLicences, SqliteCases):
         with self._connection() as conn:
             try:
                 conn.execute(
-                    f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO subjects ({_SUBJECT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         subject.subject_id,
                         subject.kind,
@@ -205,6 +208,7 @@ class SqliteStore(SqliteLicences, SqliteCases):
                         subject.home_region,
                         subject.password_hash,
                         subject.created_at,
+                        subject.home_attestation,
                     ),
                 )
             except sqlite3.IntegrityError:

@@ -6,7 +6,7 @@ import sqlite3
 
 from federation.errors import FailedPrecondition
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = (
     "CREATE TABLE IF NOT EXISTS subjects (subject_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
@@ -60,8 +60,15 @@ _V3 = (
     " party_code TEXT NOT NULL, PRIMARY KEY (identifier, party_code))",
     "CREATE INDEX IF NOT EXISTS licence_parties_party ON licence_parties (party_code)",
 )
+# One person, one home: the hub's registry of each subject's only home region (unique by
+# subject id), and the hub's signed attestation a region keeps with each subject it registered.
+_V4 = (
+    "CREATE TABLE IF NOT EXISTS subject_homes (subject_id TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+    " home_region TEXT NOT NULL, claimed_at REAL NOT NULL)",
+    "ALTER TABLE subjects ADD COLUMN home_attestation TEXT NOT NULL DEFAULT ''",
+)
 # STEPS[v - 1] turns a version v - 1 database into version v
-STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

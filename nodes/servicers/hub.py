@@ -1,19 +1,22 @@
-"""The hub's services: the signed trust list and unified face verification."""
+"""The hub's services: the signed trust list, the home registry and face verification."""
 
 from __future__ import annotations
 
 import grpc
 
-from federation.errors import InvalidArgument, PermissionDenied
+from federation.errors import FederationError, InvalidArgument, PermissionDenied
 from federation.face import FaceVerificationService
+from federation.homes import HomeRegistry
 from nodes.interceptors import caller
 from nodes.pb.v1 import hub_pb2, hub_pb2_grpc, trust_pb2, trust_pb2_grpc
 from nodes.runtime import NodeRuntime
 
 FACE = "/yrd.federation.v1.FaceService/"
+HOMES = "/yrd.federation.v1.HomeRegistryService/"
 ROLES = {
     FACE + "EnrolFaceTemplate": frozenset({"region"}),
     FACE + "VerifyFace": frozenset({"region"}),
+    HOMES + "ClaimHome": frozenset({"region"}),
 }
 
 
@@ -41,11 +44,21 @@ class FaceServicer(hub_pb2_grpc.FaceServiceServicer):
         self, request: hub_pb2.EnrolFaceTemplateRequest, context: grpc.ServicerContext
     ) -> hub_pb2.EnrolFaceTemplateResponse:
         member = caller()
-        if not request.subject_id:
-            raise InvalidArgument("subject_id is required")
-        self._face.enrol(
-            member.region_code, request.subject_id, request.subject_kind, list(request.template)
-        )
+        try:
+            if not request.subject_id:
+                raise InvalidArgument("subject_id is required")
+            self._face.enrol(
+                member.region_code, request.subject_id, request.subject_kind, list(request.template)
+            )
+        except FederationError as exc:
+            self._rt.audit(
+                member.entity_id,
+                "face.enrol",
+                f"refused:{exc.code_name}",
+                request.subject_id[:64],
+                {"reason": exc.message},
+            )
+            raise
         self._rt.audit(member.entity_id, "face.enrol", "granted", request.subject_id)
         return hub_pb2.EnrolFaceTemplateResponse(subject_id=request.subject_id)
 
@@ -67,4 +80,36 @@ class FaceServicer(hub_pb2_grpc.FaceServiceServicer):
         )
         return hub_pb2.VerifyFaceResponse(
             match=result.match, score=result.score, assertion=result.assertion
+        )
+
+
+class HomeRegistryServicer(hub_pb2_grpc.HomeRegistryServiceServicer):
+    """One person, one home: a region claims a subject's home before registering it."""
+
+    def __init__(self, runtime: NodeRuntime, registry: HomeRegistry) -> None:
+        self._rt = runtime
+        self._homes = registry
+
+    def ClaimHome(
+        self, request: hub_pb2.ClaimHomeRequest, context: grpc.ServicerContext
+    ) -> hub_pb2.ClaimHomeResponse:
+        member = caller()
+        try:
+            if not request.subject_id:
+                raise InvalidArgument("subject_id is required")
+            attestation = self._homes.claim(
+                member.region_code, request.subject_id, request.subject_kind
+            )
+        except FederationError as exc:
+            self._rt.audit(
+                member.entity_id,
+                "home.claim",
+                f"refused:{exc.code_name}",
+                request.subject_id[:64],
+                {"reason": exc.message},
+            )
+            raise
+        self._rt.audit(member.entity_id, "home.claim", "granted", request.subject_id)
+        return hub_pb2.ClaimHomeResponse(
+            home_attestation=attestation, home_region=member.region_code
         )

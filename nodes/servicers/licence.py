@@ -260,9 +260,8 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         deadline = (request.deadline_ms or DEFAULT_FANOUT_MS) / 1000.0
         if not 0 < deadline <= 30:
             raise InvalidArgument("deadline_ms must be 1..30000")
-        ask = licence_pb2.ListLocalLicencesRequest(
-            holder_code=claims.subject, verified_issuer=claims.issuer, verified_jti=claims.jti
-        )
+        # the holder's own token goes along: each answering region checks it was meant for us
+        ask = licence_pb2.ListLocalLicencesRequest(holder_code=claims.subject, token=request.token)
         started = time.monotonic()
         futures: dict[Region, Future[Any]] = {}
         errors: dict[Region, str] = {}
@@ -271,8 +270,12 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 continue
             try:
                 stub = self._stub(region)
-                # a kept pool: grpc's .future() would start a thread per idle channel and call
-                futures[region] = self._fanout.submit(stub.ListLocalLicences, ask, timeout=deadline)
+                # a kept pool: grpc's .future() would start a thread per idle channel and call;
+                # wait_for_ready: a peer whose channel is still connecting is waited for within
+                # the deadline instead of failing at once (a peer really down still times out)
+                futures[region] = self._fanout.submit(
+                    stub.ListLocalLicences, ask, timeout=deadline, wait_for_ready=True
+                )
             except FederationError as exc:
                 errors[region] = exc.message
         results = [self._local_result(claims.subject, started)]
@@ -322,20 +325,37 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
     def ListLocalLicences(
         self, request: licence_pb2.ListLocalLicencesRequest, context: grpc.ServicerContext
     ) -> licence_pb2.ListLocalLicencesResponse:
-        if not request.holder_code:
-            raise InvalidArgument("holder_code is required")
         asking = caller()
-        summaries = self._registry.summaries(request.holder_code)
+        try:
+            if not request.holder_code:
+                raise InvalidArgument("holder_code is required")
+            if not request.token:
+                raise Unauthenticated("the holder's token is required to list their licences")
+            # forwarded by the aggregating region: meant for the caller, not for us, and
+            # single-use per (caller, jti) here
+            claims = self._tokens.verify(
+                request.token, Assurance.LOW, self._rt.clock.now(), audience=asking.entity_id
+            )
+            if claims.subject != request.holder_code:
+                raise PermissionDenied(
+                    "the token is not the listed holder's; list only its subject"
+                )
+        except FederationError as exc:
+            self._rt.audit(
+                asking.entity_id,
+                "licence.list_local",
+                f"refused:{exc.code_name}",
+                request.holder_code[:64],
+                {"reason": exc.message},
+            )
+            raise
+        summaries = self._registry.summaries(claims.subject)
         self._rt.audit(
             asking.entity_id,
             "licence.list_local",
             "granted",
-            request.holder_code,
-            {
-                "verified_issuer": request.verified_issuer,
-                "verified_jti": request.verified_jti,
-                "count": len(summaries),
-            },
+            claims.subject,
+            {"iss": claims.issuer, "jti": claims.jti, "count": len(summaries)},
         )
         return licence_pb2.ListLocalLicencesResponse(
             licences=[summary_to_proto(s) for s in summaries]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from federation.clock import CHINA_STANDARD_TIME, FixedClock, china_day
 from federation.errors import (
+    FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -30,7 +31,7 @@ from federation.face import (
 )
 from federation.jose import Jwk, SigningKey, verify_compact
 from federation.storage import open_store
-from federation.storage.base import Store
+from federation.storage.base import Store, SubjectHome
 
 HUB = "yrd:hub:100000"
 HUB_KEY = SigningKey.generate()
@@ -54,7 +55,11 @@ def clock() -> FixedClock:
     return FixedClock(LATE_EVENING)
 
 
-def make_service(store: Store, clock: FixedClock, **quotas: QuotaPolicy) -> FaceVerificationService:
+def make_service(
+    store: Store, clock: FixedClock, home: str = "310000", **quotas: QuotaPolicy
+) -> FaceVerificationService:
+    """The hub's face service, with SUBJECT's home already in the hub's home registry."""
+    store.claim_home(SubjectHome(SUBJECT, "natural", home, clock.now()))
     return FaceVerificationService(
         store=store,
         signing_key=HUB_KEY,
@@ -148,9 +153,9 @@ def test_cosine_special_cases() -> None:
 # --- enrolment ---------------------------------------------------------------------------------
 
 
-def test_enrol_records_the_home_region(service: FaceVerificationService, store: Store) -> None:
-    subject = store.get_subject(SUBJECT)
-    assert subject is not None and subject.home_region == "310000" and subject.kind == "natural"
+def test_enrol_by_the_home_region_stores_the_template(
+    service: FaceVerificationService, store: Store
+) -> None:
     stored = store.get_face_template(SUBJECT)
     assert stored == pytest.approx(TEMPLATE, rel=1e-6)
 
@@ -164,9 +169,33 @@ def test_home_region_may_re_enrol(service: FaceVerificationService) -> None:
 def test_another_region_may_not_replace_the_template(
     service: FaceVerificationService, store: Store
 ) -> None:
-    with pytest.raises(PermissionDenied, match="home region 310000; region 330000 may not"):
+    with pytest.raises(PermissionDenied, match=r"home region is 310000; .* not region 330000"):
         service.enrol("330000", SUBJECT, "natural", OTHER_FACE)
     assert store.get_face_template(SUBJECT) == pytest.approx(TEMPLATE, rel=1e-6)
+
+
+def test_no_region_may_enrol_first_for_another_regions_subject(
+    store: Store, clock: FixedClock
+) -> None:
+    """Squatting: a region enrolling a face before the true home does is refused."""
+    svc = make_service(store, clock)  # SUBJECT's home is 310000
+    with pytest.raises(PermissionDenied, match="home region is 310000"):
+        svc.enrol("330000", SUBJECT, "natural", OTHER_FACE)
+    assert store.get_face_template(SUBJECT) is None
+    svc.enrol("310000", SUBJECT, "natural", TEMPLATE)  # the true home is not blocked
+    assert store.get_face_template(SUBJECT) == pytest.approx(TEMPLATE, rel=1e-6)
+
+
+def test_a_subject_without_a_home_cannot_be_enrolled(store: Store, clock: FixedClock) -> None:
+    svc = make_service(store, clock)
+    with pytest.raises(FailedPrecondition, match="no home in the hub's registry"):
+        svc.enrol("310000", "330106198805172315", "natural", TEMPLATE)
+    assert store.get_face_template("330106198805172315") is None
+
+
+def test_the_kind_must_match_the_home_registry(store: Store, clock: FixedClock) -> None:
+    with pytest.raises(InvalidArgument, match="registered as a natural person, not legal"):
+        make_service(store, clock).enrol("310000", SUBJECT, "legal", TEMPLATE)
 
 
 @pytest.mark.parametrize(
@@ -260,7 +289,7 @@ def test_region_without_quota_learns_nothing_about_enrolment(
 def test_daily_quota_names_region_and_limit_and_resets_next_china_day(
     store: Store, clock: FixedClock
 ) -> None:
-    svc = make_service(store, clock, **{"330000": QuotaPolicy(daily_limit=2)})
+    svc = make_service(store, clock, home="330000", **{"330000": QuotaPolicy(daily_limit=2)})
     svc.enrol("330000", SUBJECT, "natural", TEMPLATE)
     svc.verify("330000", SUBJECT, TEMPLATE)
     svc.verify("330000", SUBJECT, TEMPLATE)

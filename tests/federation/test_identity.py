@@ -19,7 +19,9 @@ from federation.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
+from federation.homes import HomeAttestation, HomeRegistry, verify_home_attestation
 from federation.identity import (
     SESSION_TTL_S,
     FaceCheckResult,
@@ -29,7 +31,7 @@ from federation.identity import (
 from federation.jose import SigningKey, b64url_decode
 from federation.regions import Region
 from federation.storage import open_store
-from federation.storage.base import Store
+from federation.storage.base import Store, SubjectHome
 from federation.tokens import TokenVerifier
 from federation.trustlist import Member, TrustList
 
@@ -42,6 +44,44 @@ CITIZEN_X = "31010119900101008X"
 COMPANY = make_credit_code("9", "1", "310115", "MA1FL8X0")
 PASSWORD = "correct horse battery"
 TEMPLATE = [0.1 * ((i % 7) - 3) + 0.05 for i in range(128)]
+HUB = Region.HUB.entity_id
+HUB_KEY = SigningKey.generate()
+TRUST = TrustList(
+    1,
+    int(NOW),
+    int(NOW) + 10**6,
+    "ab" * 32,
+    (
+        Member(HUB, "100000", "hub", ("hub",), "", (), (HUB_KEY.jwk,)),
+        Member(SH, "310000", "Shanghai", ("region",), "", (), (KEY.jwk,)),
+    ),
+)
+
+
+class FakeHub:
+    """Stands in for the hub's home registry (the real HomeRegistry on a dict) as seen from
+    `region`; regions sharing `homes` share one registry."""
+
+    def __init__(self, region: str = "310000", homes: dict[str, SubjectHome] | None = None):
+        self.region = region
+        self.homes: dict[str, SubjectHome] = {} if homes is None else homes
+        self.down = False
+        self.claims: list[str] = []
+        self.registry = HomeRegistry(
+            claim=lambda home: self.homes.setdefault(home.subject_id, home),
+            signing_key=lambda: HUB_KEY,
+            hub_entity_id=HUB,
+            clock=FixedClock(NOW),
+        )
+
+    def claim(self, subject_id: str, kind: str) -> str:
+        if self.down:
+            raise Unavailable("hub home registry: connection refused")
+        self.claims.append(subject_id)
+        return self.registry.claim(self.region, subject_id, kind)
+
+    def check(self, attestation: str, now: float) -> HomeAttestation:
+        return verify_home_attestation(attestation, TRUST, now)
 
 
 class FakeFace:
@@ -79,8 +119,13 @@ def face() -> FakeFace:
 
 
 def make_idp(
-    store: Store, clock: FixedClock, face: FakeFace | None, **kw: object
+    store: Store,
+    clock: FixedClock,
+    face: FakeFace | None,
+    hub: FakeHub | None = None,
+    **kw: object,
 ) -> IdentityProvider:
+    hub = hub or FakeHub()
     return IdentityProvider(
         region_code="310000",
         entity_id=SH,
@@ -90,6 +135,8 @@ def make_idp(
         clock=clock,
         face_check=face.check if face else None,
         face_enrol=face.enrol if face else None,
+        home_claim=hub.claim,
+        home_check=hub.check,
         password_cost_log2=10,
         **kw,  # type: ignore[arg-type]
     )
@@ -111,11 +158,9 @@ def claims(token: str) -> dict[str, object]:
 
 
 def verifier_at(audience: str, store: Store, clock: FixedClock) -> TokenVerifier:
-    member = Member(SH, "310000", "Shanghai", ("region",), "", (), (KEY.jwk,))
-    trust = TrustList(1, int(NOW), int(NOW) + 10**6, "ab" * 32, (member,))
     return TokenVerifier(
         audience,
-        lambda: trust,
+        lambda: TRUST,
         lambda aud, jti, exp: store.remember_jti(aud, jti, exp, clock.now()),
         lambda iss, sid: any(r.session_id == sid for r in store.revoked_sessions(0, clock.now())),
     )
@@ -465,3 +510,105 @@ def test_issue_token_for_a_subject_no_longer_registered(
             lonely.issue_token(login.session_id, login.session_secret, "320000")
     finally:
         other.close()
+
+
+# --- one person, one home ----------------------------------------------------------------------
+
+
+def test_registration_claims_the_home_and_tokens_carry_the_attestation(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub()
+    idp = make_idp(store, clock, face, hub)
+    record = idp.register("natural", CITIZEN, "张三", PASSWORD)
+    assert hub.claims == [CITIZEN] and hub.homes[CITIZEN].home_region == "310000"
+    home = verify_home_attestation(record.home_attestation, TRUST, NOW)
+    assert (home.subject, home.home_region, home.subject_kind) == (CITIZEN, "310000", "natural")
+    token = idp.authenticate(CITIZEN, PASSWORD, ["330000"]).tokens[ZJ]
+    assert claims(token)["home_att"] == record.home_attestation
+    assert hub.claims == [CITIZEN]  # a stored attestation that verifies needs no hub call
+    assert verifier_at(ZJ, store, clock).verify(token, Assurance.LOW, NOW).subject == CITIZEN
+
+
+def test_registration_without_the_hub_registers_nothing(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub()
+    hub.down = True
+    with pytest.raises(Unavailable, match="connection refused"):
+        make_idp(store, clock, face, hub).register("natural", CITIZEN, "张三", PASSWORD)
+    assert store.get_subject(CITIZEN) is None
+
+
+def test_a_subject_homed_elsewhere_is_not_registered_here(
+    store: Store, clock: FixedClock, face: FakeFace, tmp_path: Path
+) -> None:
+    zj_hub = FakeHub("330000")
+    zj_hub.claim(CITIZEN, "natural")  # registered at Zhejiang first
+    sh_hub = FakeHub("310000", zj_hub.homes)
+    with pytest.raises(AlreadyExists, match="home region 330000; region 310000 may not"):
+        make_idp(store, clock, face, sh_hub).register("natural", CITIZEN, "李四", PASSWORD)
+    assert store.get_subject(CITIZEN) is None
+
+
+def test_registration_is_retried_safely_after_a_crash_between_hub_and_store(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub()
+    hub.claim(CITIZEN, "natural")  # the hub answered, the region never stored the subject
+    assert make_idp(store, clock, face, hub).register("natural", CITIZEN, "张三", PASSWORD)
+
+
+def test_a_wrong_attestation_from_the_hub_registers_nothing(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub("330000")  # answers an attestation naming Zhejiang to Shanghai's idp
+    with pytest.raises(FailedPrecondition, match="attested home 330000"):
+        make_idp(store, clock, face, hub).register("natural", CITIZEN, "张三", PASSWORD)
+    assert store.get_subject(CITIZEN) is None
+
+
+def test_a_subject_registered_before_attestations_is_attested_at_login(
+    store: Store, clock: FixedClock, face: FakeFace, tmp_path: Path
+) -> None:
+    hub = FakeHub()
+    idp = make_idp(store, clock, face, hub)
+    old = idp.register("natural", CITIZEN, "张三", PASSWORD)
+    store.set_home_attestation(CITIZEN, "")  # as a schema version 3 subject has it
+    hub.down = True
+    with pytest.raises(Unavailable):
+        idp.authenticate(CITIZEN, PASSWORD, ["330000"])
+    hub.down = False
+    token = idp.authenticate(CITIZEN, PASSWORD, ["330000"]).tokens[ZJ]
+    stored = store.get_subject(CITIZEN)
+    assert stored is not None and stored.home_attestation == claims(token)["home_att"]
+    assert stored.home_attestation and old.home_attestation
+    assert verifier_at(ZJ, store, clock).verify(token, Assurance.LOW, NOW).subject == CITIZEN
+
+
+def test_a_legacy_duplicate_whose_home_is_elsewhere_gets_no_tokens(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    sh_hub = FakeHub()
+    idp = make_idp(store, clock, face, sh_hub)
+    idp.register("natural", CITIZEN, "张三", PASSWORD)
+    store.set_home_attestation(CITIZEN, "")
+    # meanwhile Zhejiang claimed the subject (the duplicate existed before the registry)
+    sh_hub.homes[CITIZEN] = SubjectHome(CITIZEN, "natural", "330000", NOW)
+    with pytest.raises(PermissionDenied, match=r"not this subject's home: .* home region 330000"):
+        idp.authenticate(CITIZEN, PASSWORD, ["330000"])
+
+
+def test_face_enrolment_of_a_subject_registered_before_attestations_claims_its_home_first(
+    store: Store, clock: FixedClock, face: FakeFace
+) -> None:
+    hub = FakeHub()
+    idp = make_idp(store, clock, face, hub)
+    idp.register("natural", CITIZEN, "张三", PASSWORD)
+    store.set_home_attestation(CITIZEN, "")
+    hub.homes.clear()  # the hub's registry predates this subject
+    idp.enrol_face(CITIZEN, PASSWORD, TEMPLATE)
+    assert hub.homes[CITIZEN].home_region == "310000"
+    assert [e[0] for e in face.enrolments] == [CITIZEN]
+    stored = store.get_subject(CITIZEN)
+    assert stored is not None and stored.home_attestation

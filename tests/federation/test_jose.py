@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -23,6 +24,7 @@ from federation.jose import (
     canonical_json,
     parse_compact,
     sign_compact,
+    strict_json,
     verify_compact,
 )
 
@@ -374,3 +376,36 @@ def test_signing_key_pem_round_trip_and_non_ed25519_refused() -> None:
     )
     with pytest.raises(InvalidArgument, match="Ed25519"):
         SigningKey.from_pem(p256)
+
+
+# --- strict JSON ---------------------------------------------------------------------------------
+
+
+@given(
+    members=st.dictionaries(st.text(max_size=8), st.integers(), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_strict_json_refuses_any_duplicate_member(members: dict[str, int], data: Any) -> None:
+    name = data.draw(st.sampled_from(sorted(members)))
+    body = json.dumps(members)[:-1] + f", {json.dumps(name)}: 0}}"
+    with pytest.raises(InvalidArgument, match="duplicate JSON member"):
+        strict_json(body)
+    assert strict_json(json.dumps(members)) == members
+
+
+def test_strict_json_refuses_duplicates_in_nested_objects_and_constants() -> None:
+    with pytest.raises(InvalidArgument, match="duplicate JSON member 'b'"):
+        strict_json('{"a": {"b": 1, "b": 2}}')
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(InvalidArgument, match="not allowed"):
+            strict_json(f'{{"a": {constant}}}')
+
+
+def test_a_jws_header_or_payload_with_duplicate_members_is_refused() -> None:
+    key = SigningKey.generate()
+    token = sign_compact(b'{"sub":"a","sub":"b"}', key)
+    with pytest.raises(InvalidArgument, match="payload is not JSON: duplicate JSON member 'sub'"):
+        parse_compact(token).payload()
+    head = b64url_encode(f'{{"alg":"EdDSA","kid":"{key.kid}","alg":"none"}}'.encode())
+    with pytest.raises(InvalidArgument, match="header is not JSON: duplicate JSON member 'alg'"):
+        parse_compact(f"{head}.{token.split('.')[1]}.{token.split('.')[2]}")

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from federation.assurance import Assurance
 from federation.clock import FixedClock
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from federation.homes import HOME_ATTESTATION_TYP, sign_home_attestation
 from federation.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
 from federation.regions import Region
+from federation.storage.base import SubjectHome
 from federation.tokens import (
     DEFAULT_SKEW_S,
     DEFAULT_TTL_S,
@@ -82,6 +84,27 @@ class Harness:
         return self.verifier.verify(token, required, now)
 
 
+SUBJECT = "310101199001011234"
+
+
+def attest(
+    subject: str = SUBJECT,
+    home: str = "310000",
+    key: SigningKey | None = None,
+    kind: str = "natural",
+) -> str:
+    """The hub's home attestation (signed with the listed hub key by default)."""
+    return sign_home_attestation(
+        key or KEYS[Region.HUB],
+        hub_entity_id=HUB,
+        home=SubjectHome(subject, kind, home, NOW - 86400),
+        now=NOW - 86400,
+    )
+
+
+HOME_ATT = attest()
+
+
 def mint(
     key: SigningKey | None = None,
     *,
@@ -91,6 +114,7 @@ def mint(
     now: float = NOW,
     ttl_s: int = DEFAULT_TTL_S,
     session_id: str = "session-1",
+    home_attestation: str = HOME_ATT,
 ) -> str:
     return mint_token(
         key or KEYS[Region.SH],
@@ -103,6 +127,7 @@ def mint(
         subject_kind="natural",
         name="张三",
         amr=("pwd",),
+        home_attestation=home_attestation,
         now=now,
         ttl_s=ttl_s,
     )
@@ -427,3 +452,215 @@ def test_a_token_that_expires_before_it_is_issued_is_refused(lifetime: int) -> N
     claims = claims_of(mint())
     with pytest.raises(Unauthenticated, match="lifetime"):
         Harness().verify(forge({**claims, "exp": claims["iat"] + lifetime}))
+
+
+# --- strict claims (fail closed on anything another parser might read differently) ---------------
+
+
+def signed_raw(payload: bytes, header: bytes | None = None, key: SigningKey | None = None) -> str:
+    """A token over exactly these JSON bytes, properly signed (by a listed SH key by default)."""
+    key = key or KEYS[Region.SH]
+    head = header or json.dumps({"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}).encode()
+    signing_input = f"{b64url_encode(head)}.{b64url_encode(payload)}"
+    signature = key.private.sign(signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+NOT_AN_INTEGER = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),  # 1.0 too: a float is not a NumericDate
+    st.text(max_size=12),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(deadline=None)
+@given(claim=st.sampled_from(["iat", "exp", "nbf"]), value=NOT_AN_INTEGER)
+def test_times_must_be_integers(claim: str, value: object) -> None:
+    h = Harness()
+    with pytest.raises(Unauthenticated, match=f"'{claim}' must be an integer"):
+        h.verify(forge({**claims_of(mint()), claim: value}))
+    assert h.seen == {}
+
+
+@settings(deadline=None)
+@given(ahead=st.integers(DEFAULT_SKEW_S + 1, 10**9))
+def test_a_future_nbf_is_refused(ahead: int) -> None:
+    with pytest.raises(Unauthenticated, match="not valid yet"):
+        Harness().verify(forge({**claims_of(mint()), "nbf": NOW + ahead}))
+
+
+@settings(deadline=None)
+@given(behind=st.integers(-DEFAULT_SKEW_S, 10**6))
+def test_a_past_or_present_nbf_is_accepted(behind: int) -> None:
+    assert Harness().verify(forge({**claims_of(mint()), "nbf": NOW - behind})).not_before == (
+        NOW - behind
+    )
+
+
+@settings(deadline=None)
+@given(
+    claim=st.sampled_from(["iss", "sub", "aud", "iat", "exp", "jti", "acr", "sid", "home_att"]),
+    value=st.one_of(st.text(max_size=20), st.integers(), st.booleans()),
+    first=st.booleans(),
+)
+def test_duplicate_payload_members_are_refused(claim: str, value: object, first: bool) -> None:
+    claims = claims_of(mint())
+    body = json.dumps(claims, ensure_ascii=False)[:-1]
+    extra = f"{json.dumps(claim)}:{json.dumps(value)}"
+    raw = "{" + extra + "," + body[1:] + "}" if first else body + "," + extra + "}"
+    h = Harness()
+    with pytest.raises(Unauthenticated, match="duplicate JSON member"):
+        h.verify(signed_raw(raw.encode()))
+    assert h.seen == {}
+
+
+@pytest.mark.parametrize("name", ["alg", "kid", "typ"])
+def test_duplicate_header_members_are_refused(name: str) -> None:
+    key = KEYS[Region.SH]
+    header = f'{{"alg":"EdDSA","kid":"{key.kid}","typ":"JWT","{name}":"x"}}'.encode()
+    with pytest.raises(InvalidArgument, match=f"duplicate JSON member '{name}'"):
+        Harness().verify(signed_raw(json.dumps(claims_of(mint())).encode(), header))
+
+
+@pytest.mark.parametrize("sub", ["", " ", "\t"])
+def test_an_empty_subject_is_refused(sub: str) -> None:
+    with pytest.raises(Unauthenticated, match="'sub' is empty"):
+        Harness().verify(forge({**claims_of(mint()), "sub": sub}))
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("sub", 310101199001011234),
+        ("iss", None),
+        ("aud", [ZJ]),
+        ("jti", 7),
+        ("sid", True),
+        ("acr", 1),
+        ("amr", "pwd"),
+        ("amr", [1]),
+        ("home_att", 5),
+    ],
+)
+def test_string_claims_must_be_strings(claim: str, value: object) -> None:
+    with pytest.raises(Unauthenticated, match=f"'{claim}'|{claim}"):
+        Harness().verify(forge({**claims_of(mint()), claim: value}))
+
+
+def test_nan_and_infinity_are_not_json() -> None:
+    raw = json.dumps(claims_of(mint()))[:-1] + ', "x": NaN}'
+    with pytest.raises(Unauthenticated, match="NaN is not allowed"):
+        Harness().verify(signed_raw(raw.encode()))
+
+
+# --- home attestation: one person, one home ------------------------------------------------------
+
+
+def test_a_token_carries_and_passes_its_home_attestation() -> None:
+    claims = Harness().verify(mint())
+    assert claims.home_attestation == HOME_ATT and claims.home_region == "310000"
+
+
+def test_a_token_without_home_attestation_is_refused() -> None:
+    h = Harness()
+    with pytest.raises(Unauthenticated, match="no home attestation"):
+        h.verify(mint(home_attestation=""))
+    assert h.seen == {}
+
+
+def test_a_region_that_is_not_the_home_cannot_issue_for_the_subject() -> None:
+    """Zhejiang registered the citizen a second time: the hub attests Shanghai as home."""
+    token = mint_token(
+        KEYS[Region.ZJ],
+        issuer=ZJ,
+        subject=SUBJECT,
+        audience=SH,
+        session_id="s" * 20,
+        assurance=Assurance.LOW,
+        home_region="330000",
+        subject_kind="natural",
+        name="冒名",
+        amr=("pwd",),
+        home_attestation=HOME_ATT,  # the victim's, copied from any of her tokens
+        now=NOW,
+    )
+    with pytest.raises(PermissionDenied, match="home region is 310000; region 330000 may not"):
+        Harness(audience=SH).verify(token)
+
+
+@pytest.mark.parametrize(
+    ("attestation", "message"),
+    [
+        (attest(subject="330106198805172315"), "about another subject"),
+        (attest(home="330000"), "home region is 330000; region 310000 may not"),
+        (attest(key=KEYS[Region.SH]), "not listed for yrd:hub"),  # a region cannot attest
+        (attest(key=SigningKey.generate()), "not listed for yrd:hub"),
+        (attest(kind="legal"), "'sub_kind' contradicts"),
+        (attest(home="100000"), "names no province as home"),
+        (
+            sign_compact(
+                {"iss": HUB, "sub": SUBJECT, "home": "310000", "sub_kind": "natural", "iat": NOW},
+                KEYS[Region.HUB],
+                typ="face-assertion+jwt",
+            ),
+            "not a home attestation",
+        ),
+        (
+            sign_compact(
+                {
+                    "iss": HUB,
+                    "sub": SUBJECT,
+                    "home": "310000",
+                    "sub_kind": "natural",
+                    "iat": float(NOW),
+                },
+                KEYS[Region.HUB],
+                typ=HOME_ATTESTATION_TYP,
+            ),
+            "'iat' must be an integer",
+        ),
+        (
+            sign_compact(
+                {"iss": SH, "sub": SUBJECT, "home": "310000", "sub_kind": "natural", "iat": NOW},
+                KEYS[Region.HUB],
+                typ=HOME_ATTESTATION_TYP,
+            ),
+            "issuer must be the hub",
+        ),
+        ("not-an-attestation", "unreadable"),
+    ],
+)
+def test_forged_or_foreign_home_attestations_are_refused(attestation: str, message: str) -> None:
+    h = Harness()
+    with pytest.raises((Unauthenticated, PermissionDenied), match=message):
+        h.verify(mint(home_attestation=attestation))
+    assert h.seen == {}
+
+
+def test_a_tampered_home_attestation_is_forged() -> None:
+    head, body, sig = HOME_ATT.split(".")
+    claims = json.loads(b64url_decode(body))
+    altered = b64url_encode(json.dumps({**claims, "home": "330000"}).encode())
+    with pytest.raises(Unauthenticated, match="forged"):
+        Harness().verify(mint(home_attestation=f"{head}.{altered}.{sig}"))
+
+
+def test_the_home_claim_must_match_the_attestation() -> None:
+    forged_home = forge({**claims_of(mint()), "home": "330000"})
+    with pytest.raises(Unauthenticated, match="'home' claim contradicts"):
+        Harness().verify(forged_home)
+
+
+# --- a token forwarded by the region it was meant for -------------------------------------------
+
+
+def test_a_forwarded_token_is_checked_for_the_calling_region() -> None:
+    at_js = Harness(audience=Region.JS.entity_id)  # ZJ forwards the holder's token to JS
+    token = mint(audience=ZJ)
+    with pytest.raises(PermissionDenied, match="meant for yrd:zj:330000, not yrd:sh:310000"):
+        at_js.verifier.verify(token, Assurance.LOW, NOW, audience=SH)
+    assert at_js.verifier.verify(token, Assurance.LOW, NOW, audience=ZJ).subject == SUBJECT
+    assert (ZJ, claims_of(token)["jti"]) in at_js.seen  # replay is per (caller, jti)
+    with pytest.raises(Unauthenticated, match="replay"):
+        at_js.verifier.verify(token, Assurance.LOW, NOW, audience=ZJ)

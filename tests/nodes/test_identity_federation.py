@@ -17,7 +17,7 @@ from federation.errors import (
     Unauthenticated,
 )
 from federation.regions import Region
-from federation.tokens import mint_token
+from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.provisioning import Layout, load_active_signing_key, read_trust_list
 
@@ -64,13 +64,15 @@ def test_replay_wrong_audience_and_forgery_are_refused(client: FederationClient)
 
 
 def test_expired_token_refused(client: FederationClient, fed_dir: Path) -> None:
+    subject = _register(client)
+    genuine = client.login("ZJ", subject, PASSWORD, ["SH"]).tokens[Region.SH.entity_id]
     layout = Layout(fed_dir)
     member = read_trust_list(layout).member(Region.ZJ.entity_id)
     key = load_active_signing_key(layout.signing_dir(Region.ZJ), member.signing_keys)
     token = mint_token(
         key,
         issuer=Region.ZJ.entity_id,
-        subject=new_citizen(),
+        subject=subject,
         audience=Region.SH.entity_id,
         session_id="s" * 20,
         assurance=Assurance.LOW,
@@ -78,6 +80,7 @@ def test_expired_token_refused(client: FederationClient, fed_dir: Path) -> None:
         subject_kind="natural",
         name="X",
         amr=("pwd",),
+        home_attestation=unverified_home_attestation(genuine),
         now=time.time() - 3600,
         ttl_s=600,
     )

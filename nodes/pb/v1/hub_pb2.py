@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nodes/pb/v1/hub.proto\x12\x11yrd.federation.v1\"V\n\x18\x45nrolFaceTemplateRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_kind\x18\x02 \x01(\t\x12\x10\n\x08template\x18\x03 \x03(\x02\"/\n\x19\x45nrolFaceTemplateResponse\x12\x12\n\nsubject_id\x18\x01 \x01(\t\"9\n\x11VerifyFaceRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x03(\x02\"E\n\x12VerifyFaceResponse\x12\r\n\x05match\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x11\n\tassertion\x18\x03 \x01(\t2\xd8\x01\n\x0b\x46\x61\x63\x65Service\x12n\n\x11\x45nrolFaceTemplate\x12+.yrd.federation.v1.EnrolFaceTemplateRequest\x1a,.yrd.federation.v1.EnrolFaceTemplateResponse\x12Y\n\nVerifyFace\x12$.yrd.federation.v1.VerifyFaceRequest\x1a%.yrd.federation.v1.VerifyFaceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15nodes/pb/v1/hub.proto\x12\x11yrd.federation.v1\"V\n\x18\x45nrolFaceTemplateRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_kind\x18\x02 \x01(\t\x12\x10\n\x08template\x18\x03 \x03(\x02\"/\n\x19\x45nrolFaceTemplateResponse\x12\x12\n\nsubject_id\x18\x01 \x01(\t\"9\n\x11VerifyFaceRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x03(\x02\"E\n\x12VerifyFaceResponse\x12\r\n\x05match\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x11\n\tassertion\x18\x03 \x01(\t\"<\n\x10\x43laimHomeRequest\x12\x12\n\nsubject_id\x18\x01 \x01(\t\x12\x14\n\x0csubject_kind\x18\x02 \x01(\t\"B\n\x11\x43laimHomeResponse\x12\x18\n\x10home_attestation\x18\x01 \x01(\t\x12\x13\n\x0bhome_region\x18\x02 \x01(\t2\xd8\x01\n\x0b\x46\x61\x63\x65Service\x12n\n\x11\x45nrolFaceTemplate\x12+.yrd.federation.v1.EnrolFaceTemplateRequest\x1a,.yrd.federation.v1.EnrolFaceTemplateResponse\x12Y\n\nVerifyFace\x12$.yrd.federation.v1.VerifyFaceRequest\x1a%.yrd.federation.v1.VerifyFaceResponse2m\n\x13HomeRegistryService\x12V\n\tClaimHome\x12#.yrd.federation.v1.ClaimHomeRequest\x1a$.yrd.federation.v1.ClaimHomeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFYFACEREQUEST']._serialized_end=238
   _globals['_VERIFYFACERESPONSE']._serialized_start=240
   _globals['_VERIFYFACERESPONSE']._serialized_end=309
-  _globals['_FACESERVICE']._serialized_start=312
-  _globals['_FACESERVICE']._serialized_end=528
+  _globals['_CLAIMHOMEREQUEST']._serialized_start=311
+  _globals['_CLAIMHOMEREQUEST']._serialized_end=371
+  _globals['_CLAIMHOMERESPONSE']._serialized_start=373
+  _globals['_CLAIMHOMERESPONSE']._serialized_end=439
+  _globals['_FACESERVICE']._serialized_start=442
+  _globals['_FACESERVICE']._serialized_end=658
+  _globals['_HOMEREGISTRYSERVICE']._serialized_start=660
+  _globals['_HOMEREGISTRYSERVICE']._serialized_end=769
 # @@protoc_insertion_point(module_scope)

@@ -50,7 +50,8 @@ class FaceServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def EnrolFaceTemplate(self, request, context):
-        """Called by the subject's home region only (identified by its mTLS certificate).
+        """Called by the subject's home region only (its mTLS region is checked against the
+        hub's home registry; any other region is refused with PERMISSION_DENIED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +132,80 @@ class FaceService:
             '/yrd.federation.v1.FaceService/VerifyFace',
             nodes_dot_pb_dot_v1_dot_hub__pb2.VerifyFaceRequest.SerializeToString,
             nodes_dot_pb_dot_v1_dot_hub__pb2.VerifyFaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class HomeRegistryServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ClaimHome = channel.unary_unary(
+                '/yrd.federation.v1.HomeRegistryService/ClaimHome',
+                request_serializer=nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeRequest.SerializeToString,
+                response_deserializer=nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeResponse.FromString,
+                _registered_method=True)
+
+
+class HomeRegistryServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def ClaimHome(self, request, context):
+        """Called by a region registering a subject (the caller's mTLS region claims the home).
+        Idempotent for the same region; ALREADY_EXISTS naming the home for any other region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_HomeRegistryServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ClaimHome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimHome,
+                    request_deserializer=nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeRequest.FromString,
+                    response_serializer=nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yrd.federation.v1.HomeRegistryService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yrd.federation.v1.HomeRegistryService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class HomeRegistryService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def ClaimHome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.federation.v1.HomeRegistryService/ClaimHome',
+            nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeRequest.SerializeToString,
+            nodes_dot_pb_dot_v1_dot_hub__pb2.ClaimHomeResponse.FromString,
             options,
             channel_credentials,
             insecure,

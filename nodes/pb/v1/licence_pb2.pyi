@@ -375,22 +375,22 @@ class ListLocalLicencesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HOLDER_CODE_FIELD_NUMBER: _builtins.int
-    VERIFIED_ISSUER_FIELD_NUMBER: _builtins.int
-    VERIFIED_JTI_FIELD_NUMBER: _builtins.int
+    TOKEN_FIELD_NUMBER: _builtins.int
     holder_code: _builtins.str
-    verified_issuer: _builtins.str
-    """What the asking region verified: the token's issuer and jti, for the audit trail."""
-    verified_jti: _builtins.str
+    """Must be the token's subject."""
+    token: _builtins.str
+    """The holder's own federated token, forwarded by the aggregating region: its audience is
+    the calling region (the mTLS caller); the answering region verifies it and its replay.
+    """
     def __init__(
         self,
         *,
         holder_code: _builtins.str = ...,
-        verified_issuer: _builtins.str = ...,
-        verified_jti: _builtins.str = ...,
+        token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_code", b"holder_code", "verified_issuer", b"verified_issuer", "verified_jti", b"verified_jti"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_code", b"holder_code", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

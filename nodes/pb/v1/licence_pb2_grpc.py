@@ -151,7 +151,7 @@ class LicenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListLocalLicences(self, request, context):
-        """Region to region: summaries of one holder's licences held here.
+        """Region to region: summaries of one holder's licences held here, on the holder's token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -43,7 +43,7 @@ class LicenceServiceStub:
     ListHolderLicences: _grpc.UnaryUnaryMultiCallable[_licence_pb2.ListHolderLicencesRequest, _licence_pb2.ListHolderLicencesResponse]
     """归集: every licence of the token's holder in all four regions, fanned out in parallel."""
     ListLocalLicences: _grpc.UnaryUnaryMultiCallable[_licence_pb2.ListLocalLicencesRequest, _licence_pb2.ListLocalLicencesResponse]
-    """Region to region: summaries of one holder's licences held here."""
+    """Region to region: summaries of one holder's licences held here, on the holder's token."""
     ReadLicence: _grpc.UnaryUnaryMultiCallable[_licence_pb2.ReadLicenceRequest, _licence_pb2.ReadLicenceResponse]
     """Region to region: an authorised, consented, audited read for a service item."""
     FetchRemoteLicence: _grpc.UnaryUnaryMultiCallable[_licence_pb2.FetchRemoteLicenceRequest, _licence_pb2.ReadLicenceResponse]
@@ -66,7 +66,7 @@ class LicenceServiceAsyncStub(LicenceServiceStub):
     ListHolderLicences: _aio.UnaryUnaryMultiCallable[_licence_pb2.ListHolderLicencesRequest, _licence_pb2.ListHolderLicencesResponse]  # type: ignore[assignment]
     """归集: every licence of the token's holder in all four regions, fanned out in parallel."""
     ListLocalLicences: _aio.UnaryUnaryMultiCallable[_licence_pb2.ListLocalLicencesRequest, _licence_pb2.ListLocalLicencesResponse]  # type: ignore[assignment]
-    """Region to region: summaries of one holder's licences held here."""
+    """Region to region: summaries of one holder's licences held here, on the holder's token."""
     ReadLicence: _aio.UnaryUnaryMultiCallable[_licence_pb2.ReadLicenceRequest, _licence_pb2.ReadLicenceResponse]  # type: ignore[assignment]
     """Region to region: an authorised, consented, audited read for a service item."""
     FetchRemoteLicence: _aio.UnaryUnaryMultiCallable[_licence_pb2.FetchRemoteLicenceRequest, _licence_pb2.ReadLicenceResponse]  # type: ignore[assignment]
@@ -140,7 +140,7 @@ class LicenceServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _licence_pb2.ListLocalLicencesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_licence_pb2.ListLocalLicencesResponse, _abc.Awaitable[_licence_pb2.ListLocalLicencesResponse]]:
-        """Region to region: summaries of one holder's licences held here."""
+        """Region to region: summaries of one holder's licences held here, on the holder's token."""
 
     @_abc_1.abstractmethod
     def ReadLicence(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from store_builders import case, event, licence, rating
 
 from federation.audit import AuditDraft, verify_chain
-from federation.storage import SubjectRecord, postgres_schema, sqlite_schema
+from federation.errors import NotFound
+from federation.storage import SubjectHome, SubjectRecord, postgres_schema, sqlite_schema
 
 if TYPE_CHECKING:
     from conftest import Backend  # tests/federation/storage/conftest.py
@@ -40,8 +42,8 @@ def tables(backend: Backend) -> set[str]:
 
 
 def test_both_backends_are_at_the_same_schema_version() -> None:
-    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == 3
-    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 3
+    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == 4
+    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 4
 
 
 def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
@@ -54,7 +56,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
         assert {"licences", "licence_parties", "cases", "case_events", "case_ratings"} <= tables(
             backend
         )
@@ -79,7 +81,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()  # a migrated database opens as it is
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
         assert reopened.get_case("c1") == moved
         assert verify_chain(reopened.audit_entries()).entries == 1
     finally:
@@ -89,7 +91,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 def test_a_new_database_gets_every_table_and_one_version_row(backend: Backend) -> None:
     backend.open().close()
     backend.open().close()
-    assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+    assert backend.raw("SELECT version FROM schema_version") == [(4,)]
     assert {
         "subjects",
         "face_templates",
@@ -102,6 +104,7 @@ def test_a_new_database_gets_every_table_and_one_version_row(backend: Backend) -
         "cases",
         "case_events",
         "case_ratings",
+        "subject_homes",
         "schema_version",
     } == tables(backend)
 
@@ -131,7 +134,7 @@ def test_a_version_2_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
         assert "licence_parties" in tables(backend)
         # a licence issued before parties existed has none, and is still its holder's
         assert store.get_licence(old.identifier) == old
@@ -146,7 +149,41 @@ def test_a_version_2_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(3,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
         assert reopened.get_licence(new.identifier) == new
+    finally:
+        reopened.close()
+
+
+def test_a_version_3_database_is_migrated_on_open(backend: Backend) -> None:
+    make_old_database(backend, 3)
+    backend.raw(
+        "INSERT INTO subjects VALUES (?, ?, ?, ?, ?, ?)",
+        ("310101199001011234", "natural", "张三", "310000", "scrypt$abc", 5.0),
+    )
+    assert "subject_homes" not in tables(backend)
+
+    store = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        # a subject registered before home attestations has none (claimed at its next login)
+        old = SubjectRecord("310101199001011234", "natural", "张三", "310000", "scrypt$abc", 5.0)
+        assert store.get_subject(old.subject_id) == old
+        store.set_home_attestation(old.subject_id, "att")
+        assert store.get_subject(old.subject_id) == SubjectRecord(
+            *(old.subject_id, "natural", "张三", "310000", "scrypt$abc", 5.0, "att")
+        )
+        with pytest.raises(NotFound):
+            store.set_home_attestation("330106198805172315", "att")
+        home = SubjectHome(old.subject_id, "natural", "310000", 6.0)
+        assert store.claim_home(home) == home
+        assert store.get_home(old.subject_id) == home
+    finally:
+        store.close()
+
+    reopened = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert reopened.get_home(old.subject_id) == home
     finally:
         reopened.close()

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 import federation.storage as storage
 from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, entry_hash, verify_chain
-from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from federation.jose import canonical_json
 from federation.storage import (
     QuotaResult,
     Revocation,
     SessionRecord,
     Store,
+    SubjectHome,
     SubjectRecord,
     open_store,
 )
@@ -93,6 +94,38 @@ def test_duplicate_subject_is_refused_and_the_first_kept(store: Store) -> None:
         store.add_subject(subject(name="李四"))
     found = store.get_subject("310101199001011234")
     assert found is not None and found.name == "张三"
+
+
+def test_home_attestation_is_stored_with_the_subject(store: Store) -> None:
+    store.add_subject(subject(home_attestation="a.b.c"))
+    assert store.get_subject("310101199001011234") == subject(home_attestation="a.b.c")
+    store.set_home_attestation("310101199001011234", "d.e.f")
+    assert store.get_subject("310101199001011234") == subject(home_attestation="d.e.f")
+    with pytest.raises(NotFound):
+        store.set_home_attestation("nobody", "x")
+
+
+# home registry (hub)
+
+
+def test_the_first_claim_is_the_only_home(store: Store) -> None:
+    first = SubjectHome("310101199001011234", "natural", "310000", 10.0)
+    assert store.get_home(first.subject_id) is None
+    assert store.claim_home(first) == first
+    # a second claim, by the same region or another, answers the stored home unchanged
+    assert store.claim_home(SubjectHome(first.subject_id, "natural", "310000", 11.0)) == first
+    assert store.claim_home(SubjectHome(first.subject_id, "legal", "330000", 12.0)) == first
+    assert store.get_home(first.subject_id) == first
+
+
+def test_concurrent_claims_of_one_subject_agree_on_one_home(store: Store) -> None:
+    regions = ["310000", "320000", "330000", "340000"] * 2
+    results = run_threads(
+        8,
+        lambda i: store.claim_home(SubjectHome("310101199001011234", "natural", regions[i], i)),
+    )
+    assert len(set(results)) == 1
+    assert store.get_home("310101199001011234") == results[0]
 
 
 # face templates
@@ -414,6 +447,7 @@ def test_public_api_is_sorted_and_complete() -> None:
         "SessionRecord",
         "SqliteStore",
         "Store",
+        "SubjectHome",
         "SubjectRecord",
         "default_sqlite_url",
         "open_store",
