@@ -57,7 +57,8 @@ def wait_for_item(harness: Harness, regions: tuple[Region, ...], timeout_s: floa
         if pending:
             time.sleep(0.2)
     if pending:
-        raise TimeoutError(f"item {ITEM} not in the catalogue of {sorted(r.short for r in pending)}")
+        names = sorted(r.short for r in pending)
+        raise TimeoutError(f"item {ITEM} not in the catalogue of {names}")
 
 
 def file_case(harness: Harness) -> FiledCase:

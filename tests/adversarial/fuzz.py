@@ -1,4 +1,4 @@
-"""Fuzz corpus over every RPC, generated from the protobuf descriptors (new methods join by themselves)."""
+"""Fuzz corpus over every RPC, generated from the descriptors (new methods join by themselves)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,21 @@ from tests.adversarial.harness import (
 )
 
 MB = 1024 * 1024
-WRONG_REGIONS = ["999999", "000000", "31000", "3100000", "HUB", "100000", "-310000", " 310000",
-                 "３１００００", "310000\x00", "SH;DROP", "sh", "yrd:sh:310000"]
+WRONG_REGIONS = [
+    "999999",
+    "000000",
+    "31000",
+    "3100000",
+    "HUB",
+    "100000",
+    "-310000",
+    " 310000",
+    "３１００００",
+    "310000\x00",
+    "SH;DROP",
+    "sh",
+    "yrd:sh:310000",
+]
 VALID_REGIONS = ["310000", "320000", "330000", "340000", "SH", "JS"]
 JSON_HOSTILE = [
     "[" * 100_000,
@@ -193,8 +206,11 @@ class Generator:
             return rng.choice(FLOAT) if hostile else rng.uniform(-1.0, 1.0)
         if t == FieldDescriptor.TYPE_ENUM:
             return rng.choice([v.number for v in f.enum_type.values] + [-1, 999])
-        if t in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64,
-                 FieldDescriptor.TYPE_SFIXED64):
+        if t in (
+            FieldDescriptor.TYPE_INT64,
+            FieldDescriptor.TYPE_SINT64,
+            FieldDescriptor.TYPE_SFIXED64,
+        ):
             return rng.choice(INT64) if hostile else rng.randrange(0, 100)
         if t in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64):
             return rng.choice(UINT64) if hostile else rng.randrange(0, 100)
@@ -202,8 +218,14 @@ class Generator:
             return rng.choice(UINT32) if hostile else rng.randrange(0, 100)
         return rng.choice(INT32) if hostile else rng.randrange(0, 100)
 
-    def fill(self, msg: Message, focus: str | None, depth: int = 0, hostile_rate: float = 0.3,
-             big: bool = False) -> None:
+    def fill(
+        self,
+        msg: Message,
+        focus: str | None,
+        depth: int = 0,
+        hostile_rate: float = 0.3,
+        big: bool = False,
+    ) -> None:
         """Set every field: the `focus` field gets a hostile value, others mostly benign ones."""
         for f in msg.DESCRIPTOR.fields:
             hostile = f.name == focus or self.rng.random() < hostile_rate
@@ -226,8 +248,13 @@ class Generator:
                     for _ in range(count):
                         self.fill(getattr(msg, f.name).add(), None, depth + 1, hostile_rate)
                 elif hostile or self.rng.random() < 0.7:
-                    self.fill(getattr(msg, f.name), focus if hostile else None, depth + 1,
-                              hostile_rate, False)
+                    self.fill(
+                        getattr(msg, f.name),
+                        focus if hostile else None,
+                        depth + 1,
+                        hostile_rate,
+                        False,
+                    )
             elif _is_repeated(f):
                 if f_big:
                     count = 200_000 if f.type == FieldDescriptor.TYPE_FLOAT else 10_000
@@ -286,8 +313,9 @@ class FuzzCall:
     payload: bytes
 
 
-def fuzz_calls(harness: Harness, targets: dict[Region, list[Identity]], seed: int,
-               per_method: int) -> list[FuzzCall]:
+def fuzz_calls(
+    harness: Harness, targets: dict[Region, list[Identity]], seed: int, per_method: int
+) -> list[FuzzCall]:
     rpcs = all_rpcs()
     calls: list[FuzzCall] = []
     for region, identities in targets.items():
@@ -306,8 +334,13 @@ def fuzz_calls(harness: Harness, targets: dict[Region, list[Identity]], seed: in
     return calls
 
 
-def run_fuzz(harness: Harness, targets: dict[Region, list[Identity]], seed: int = 20261201,
-             per_method: int = 30, workers: int = 4) -> Tally:
+def run_fuzz(
+    harness: Harness,
+    targets: dict[Region, list[Identity]],
+    seed: int = 20261201,
+    per_method: int = 30,
+    workers: int = 4,
+) -> Tally:
     tally = Tally("fuzz")
     calls = fuzz_calls(harness, targets, seed, per_method)
     ledger = AuditLedger(harness, targets)

@@ -121,6 +121,14 @@ class Tally:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)
 
 
+def assert_clean(tally: Tally) -> None:
+    """The suite's one assertion per attack: no imprecise answer, crash, loss or silent refusal."""
+    assert tally.clean, (
+        f"{tally.attack}: imprecise={tally.imprecise} crashes={tally.crashes} lost={tally.lost} "
+        f"unaudited={tally.unaudited}\n{tally.explain()}"
+    )
+
+
 # --- identities ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Identity:
@@ -154,15 +162,21 @@ class Harness:
     def operator(self) -> Identity:
         op = self.layout.operator_dir
         return Identity(
-            "operator", OPERATOR_ENTITY, self._ca, (op / "tls.crt").read_bytes(),
+            "operator",
+            OPERATOR_ENTITY,
+            self._ca,
+            (op / "tls.crt").read_bytes(),
             (op / "tls.key").read_bytes(),
         )
 
     def region(self, region: Region) -> Identity:
         node = self.layout.node_dir(region)
         return Identity(
-            f"region-{region.short}", region.entity_id, self._ca,
-            (node / "tls.crt").read_bytes(), (node / "tls.key").read_bytes(),
+            f"region-{region.short}",
+            region.entity_id,
+            self._ca,
+            (node / "tls.crt").read_bytes(),
+            (node / "tls.key").read_bytes(),
         )
 
     def unlisted(self, entity_id: str = "yrd:rogue:999999", code: str = "999999") -> Identity:
@@ -170,8 +184,9 @@ class Harness:
         ca_key = load_private_key_pem(self.layout.ca_key.read_bytes())
         ca_cert = load_cert_pem(self._ca)
         key, cert = issue_node_certificate(ca_key, ca_cert, entity_id, code)
-        return Identity(f"unlisted-{entity_id}", entity_id, self._ca, cert_to_pem(cert),
-                        key_to_pem(key))
+        return Identity(
+            f"unlisted-{entity_id}", entity_id, self._ca, cert_to_pem(cert), key_to_pem(key)
+        )
 
     def foreign(self, entity_id: str = Region.SH.entity_id, code: str = "310000") -> Identity:
         """A certificate naming a member but signed by another CA."""
@@ -228,8 +243,10 @@ class Harness:
             status = self.health(region)
             if not self.alive(region) or status != "SERVING":
                 tally.crashes += 1
-                tally.sample(f"{region.short} after {tally.attack}: alive={self.alive(region)} "
-                             f"health={status}")
+                tally.sample(
+                    f"{region.short} after {tally.attack}: alive={self.alive(region)} "
+                    f"health={status}"
+                )
 
     def store(self, region: Region) -> Any:
         return open_store(load_config(self.layout.config(region)).store_url)
@@ -266,14 +283,20 @@ def outcome_of(fn: Callable[[], Any]) -> Outcome:
     return Outcome(OK, "")
 
 
-def raw_unary(channel: grpc.Channel, path: str, payload: bytes,
-              timeout_s: float = CALL_TIMEOUT_S) -> Outcome:
+def raw_unary(
+    channel: grpc.Channel, path: str, payload: bytes, timeout_s: float = CALL_TIMEOUT_S
+) -> Outcome:
     call = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
     return outcome_of(lambda: call(payload, timeout=timeout_s))
 
 
-def raw_stream(channel: grpc.Channel, path: str, payload: bytes,
-               timeout_s: float = CALL_TIMEOUT_S, max_replies: int = 3) -> Outcome:
+def raw_stream(
+    channel: grpc.Channel,
+    path: str,
+    payload: bytes,
+    timeout_s: float = CALL_TIMEOUT_S,
+    max_replies: int = 3,
+) -> Outcome:
     """A server stream read for at most `max_replies` messages; still open then counts as OK."""
     call = channel.unary_stream(path, request_serializer=None, response_deserializer=None)
     replies = 0
@@ -324,8 +347,10 @@ class AuditLedger:
                 short = count - seen.get(key, 0)
                 if short > 0:
                     total += short
-                    where.append(f"{region.short} {key[1]} {key[2]} by {key[0]}: {short} of "
-                                 f"{count} refusals not in the audit log")
+                    where.append(
+                        f"{region.short} {key[1]} {key[2]} by {key[0]}: {short} of "
+                        f"{count} refusals not in the audit log"
+                    )
         return total, where
 
     def settle(self, tally: Tally) -> None:

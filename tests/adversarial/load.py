@@ -38,8 +38,11 @@ from tests.adversarial.tokens import PASSWORD, new_citizen
 
 DIVISION = {Region.SH: "310101", Region.JS: "320102", Region.ZJ: "330106", Region.AH: "340104"}
 # while the node is being killed, callers legitimately see it go away
-DURING_KILL = PRECISE | {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                         grpc.StatusCode.CANCELLED}
+DURING_KILL = PRECISE | {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+}
 
 
 @dataclass
@@ -49,8 +52,13 @@ class Acks:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def run_kill9_under_writes(harness: Harness, region: Region, writers: int = 4,
-                           before_kill_s: float = 1.5, max_writes: int = 400) -> Tally:
+def run_kill9_under_writes(
+    harness: Harness,
+    region: Region,
+    writers: int = 4,
+    before_kill_s: float = 1.5,
+    max_writes: int = 400,
+) -> Tally:
     """Writers register subjects and issue licences; kill -9 mid-load; nothing acknowledged lost."""
     tally = Tally("kill9_under_writes")
     if harness.fed is None or region not in harness.fed.procs:
@@ -74,30 +82,50 @@ def run_kill9_under_writes(harness: Harness, region: Region, writers: int = 4,
                 n += 1
                 subject = new_citizen(DIVISION[region])
                 if n % 2:
-                    out = outcome_of(lambda subject=subject: ids.RegisterSubject(
-                        identity_pb2.RegisterSubjectRequest(
-                            kind="natural", subject_id=subject, name="写入负载",
-                            password=PASSWORD),
-                        timeout=CALL_TIMEOUT_S))
+                    out = outcome_of(
+                        lambda subject=subject: ids.RegisterSubject(
+                            identity_pb2.RegisterSubjectRequest(
+                                kind="natural",
+                                subject_id=subject,
+                                name="写入负载",
+                                password=PASSWORD,
+                            ),
+                            timeout=CALL_TIMEOUT_S,
+                        )
+                    )
                     if out.code is OK:
                         with acks.lock:
                             acks.subjects.append(subject)
                 else:
                     request_id = f"kill9-{index}-{n}-{secrets.token_hex(3)}"
                     reply: list[licence_pb2.LicenceDocument] = []
-                    out = outcome_of(lambda subject=subject, request_id=request_id: reply.append(
-                        lic.IssueLicence(licence_pb2.IssueLicenceRequest(
-                            request_id=request_id, licence_type="resident_identity_card",
-                            holder_code=subject, holder_name="写入负载", valid_until="2040-01-01",
-                            fields_json=json.dumps(ID_CARD_FIELDS, ensure_ascii=False)),
-                            timeout=CALL_TIMEOUT_S)))
+                    out = outcome_of(
+                        lambda subject=subject, request_id=request_id, reply=reply: reply.append(
+                            lic.IssueLicence(
+                                licence_pb2.IssueLicenceRequest(
+                                    request_id=request_id,
+                                    licence_type="resident_identity_card",
+                                    holder_code=subject,
+                                    holder_name="写入负载",
+                                    valid_until="2040-01-01",
+                                    fields_json=json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
+                                ),
+                                timeout=CALL_TIMEOUT_S,
+                            )
+                        )
+                    )
                     if out.code is OK:
                         with acks.lock:
                             acks.licences.append((request_id, reply[0].identifier))
                 acceptable = out.code is OK or (killed.is_set() and out.code in DURING_KILL)
                 with tally_lock:
-                    tally.record(f"writer {index} write {n}", out.code, out.details, acceptable,
-                                 bucket=out.code.name)
+                    tally.record(
+                        f"writer {index} write {n}",
+                        out.code,
+                        out.details,
+                        acceptable,
+                        bucket=out.code.name,
+                    )
                 if out.code is not OK and killed.is_set():
                     return  # the node is gone: this writer's load ends here
 
@@ -135,53 +163,72 @@ def _count_losses(harness: Harness, region: Region, acks: Acks, tally: Tally) ->
             tally.lost += 1
             tally.sample(f"audit chain broken after kill -9: {report.to_dict()}")
         audited_subjects = {e.subject for e in entries if e.action == "identity.register"}
-        audited_licences = {str(e.detail.get("identifier", "")) for e in entries
-                            if e.action == "licence.issue"}
+        audited_licences = {
+            str(e.detail.get("identifier", "")) for e in entries if e.action == "licence.issue"
+        }
         for subject in acks.subjects:
             if store.get_subject(subject) is None:
                 tally.lost += 1
                 tally.sample(f"acknowledged registration of {subject} lost", bucket="subject")
             elif subject not in audited_subjects:
                 tally.lost += 1
-                tally.sample(f"acknowledged registration of {subject} has no audit entry",
-                             bucket="subject-audit")
+                tally.sample(
+                    f"acknowledged registration of {subject} has no audit entry",
+                    bucket="subject-audit",
+                )
         for request_id, identifier in acks.licences:
             if store.get_licence(identifier) is None:
                 tally.lost += 1
-                tally.sample(f"acknowledged licence {identifier} ({request_id}) lost",
-                             bucket="licence")
+                tally.sample(
+                    f"acknowledged licence {identifier} ({request_id}) lost", bucket="licence"
+                )
             elif identifier not in audited_licences:
                 tally.lost += 1
-                tally.sample(f"acknowledged licence {identifier} has no audit entry",
-                             bucket="licence-audit")
+                tally.sample(
+                    f"acknowledged licence {identifier} has no audit entry", bucket="licence-audit"
+                )
     finally:
         store.close()
     # and the restarted node serves what it acknowledged
     stub = identity_pb2_grpc.IdentityServiceStub(harness.channel(region, harness.operator()))
     for subject in acks.subjects[:3]:
-        out = outcome_of(lambda subject=subject: stub.Authenticate(
-            identity_pb2.AuthenticateRequest(subject_id=subject, password=PASSWORD,
-                                             audiences=[region.code], requested_acr="low"),
-            timeout=CALL_TIMEOUT_S))
+        out = outcome_of(
+            lambda subject=subject: stub.Authenticate(
+                identity_pb2.AuthenticateRequest(
+                    subject_id=subject,
+                    password=PASSWORD,
+                    audiences=[region.code],
+                    requested_acr="low",
+                ),
+                timeout=CALL_TIMEOUT_S,
+            )
+        )
         if out.code is not OK:
             tally.lost += 1
-            tally.sample(f"login of acknowledged {subject} after restart: {out.code.name} "
-                         f"{out.details}")
+            tally.sample(
+                f"login of acknowledged {subject} after restart: {out.code.name} {out.details}"
+            )
 
 
 # --- many streams -------------------------------------------------------------------------------
-async def _open_streams(harness: Harness, case: FiledCase, count: int, tally: Tally,
-                        settle_s: float) -> None:
+async def _open_streams(
+    harness: Harness, case: FiledCase, count: int, tally: Tally, settle_s: float
+) -> None:
     owner = case.owner
     who = [harness.operator(), harness.region(case.window)]
-    channels = [grpc.aio.secure_channel(harness.endpoint(owner), w.credentials(),
-                                        options=CHANNEL_OPTIONS) for w in who]
+    channels = [
+        grpc.aio.secure_channel(harness.endpoint(owner), w.credentials(), options=CHANNEL_OPTIONS)
+        for w in who
+    ]
     ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=owner.code)
     # after_seq one before the last event: each stream gets exactly one event, then waits
-    request = case_pb2.WatchCaseRequest(case=ref, after_seq=max(0, case.last_seq - 1),
-                                        max_seconds=60)
-    calls = [case_pb2_grpc.CaseServiceStub(channels[i % 2]).WatchCase(request, timeout=90)
-             for i in range(count)]
+    request = case_pb2.WatchCaseRequest(
+        case=ref, after_seq=max(0, case.last_seq - 1), max_seconds=60
+    )
+    calls = [
+        case_pb2_grpc.CaseServiceStub(channels[i % 2]).WatchCase(request, timeout=90)
+        for i in range(count)
+    ]
     served = 0
     refused: dict[str, int] = {}
 
@@ -208,22 +255,30 @@ async def _open_streams(harness: Harness, case: FiledCase, count: int, tally: Ta
         for name, n in refused.items():
             code = grpc.StatusCode[name]
             for _ in range(n):
-                tally.record(f"WatchCase stream refused {name}", code, "",
-                             code in PRECISE, bucket=name)
+                tally.record(
+                    f"WatchCase stream refused {name}", code, "", code in PRECISE, bucket=name
+                )
         # liveness while every stream is still open: health and a unary call, bounded waits
         health = health_pb2_grpc.HealthStub(channels[0])
         started = time.monotonic()
         try:
-            reply = await health.Check(health_pb2.HealthCheckRequest(service=""),
-                                       timeout=HEALTH_TIMEOUT_S)
+            reply = await health.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_S
+            )
             status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-            code, details = (OK, "") if status == "SERVING" else (grpc.StatusCode.UNAVAILABLE,
-                                                                 status)
+            code, details = (
+                (OK, "") if status == "SERVING" else (grpc.StatusCode.UNAVAILABLE, status)
+            )
         except grpc.aio.AioRpcError as exc:
             code, details = exc.code(), exc.details() or ""
         tally.notes["health_check_s"] = round(time.monotonic() - started, 3)
-        tally.record("grpc.health.v1.Health/Check while streams are open", code, details,
-                     code is OK, bucket="health")
+        tally.record(
+            "grpc.health.v1.Health/Check while streams are open",
+            code,
+            details,
+            code is OK,
+            bucket="health",
+        )
         started = time.monotonic()
         try:
             await case_pb2_grpc.CaseServiceStub(channels[1]).GetCase(ref, timeout=HEALTH_TIMEOUT_S)
@@ -231,8 +286,9 @@ async def _open_streams(harness: Harness, case: FiledCase, count: int, tally: Ta
         except grpc.aio.AioRpcError as exc:
             code, details = exc.code(), exc.details() or ""
         tally.notes["unary_get_case_s"] = round(time.monotonic() - started, 3)
-        tally.record("CaseService/GetCase while streams are open", code, details, code is OK,
-                     bucket="unary")
+        tally.record(
+            "CaseService/GetCase while streams are open", code, details, code is OK, bucket="unary"
+        )
     finally:
         for c in calls:
             c.cancel()
@@ -243,8 +299,9 @@ async def _open_streams(harness: Harness, case: FiledCase, count: int, tally: Ta
             await ch.close()
 
 
-def run_many_streams(harness: Harness, case: FiledCase, count: int = 1000,
-                     settle_s: float = 10.0) -> Tally:
+def run_many_streams(
+    harness: Harness, case: FiledCase, count: int = 1000, settle_s: float = 10.0
+) -> Tally:
     tally = Tally("many_streams")
     asyncio.run(_open_streams(harness, case, count, tally, settle_s))
     # the node recovers once the streams are gone

@@ -18,11 +18,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from federation.regions import Region
-from nodes.supervisor import Federation
 from tests.adversarial.harness import Harness, Tally
 
-ATTACKS = ("fuzz", "forged_tokens", "replay_race", "wrong_roles", "confused_deputy",
-           "kill9_under_writes", "many_streams")
+ATTACKS = (
+    "fuzz",
+    "forged_tokens",
+    "replay_race",
+    "wrong_roles",
+    "confused_deputy",
+    "kill9_under_writes",
+    "many_streams",
+)
 ALL_REGIONS = (Region.HUB, Region.SH, Region.JS, Region.ZJ, Region.AH)
 
 
@@ -31,8 +37,15 @@ def summary(tallies: list[Tally], elapsed_s: float) -> dict[str, object]:
         "attacks": {t.attack: t.to_dict() for t in tallies},
         "totals": {
             key: sum(int(getattr(t, key)) for t in tallies)
-            for key in ("tried", "refused_precisely", "ok", "imprecise", "crashes", "lost",
-                        "unaudited")
+            for key in (
+                "tried",
+                "refused_precisely",
+                "ok",
+                "imprecise",
+                "crashes",
+                "lost",
+                "unaudited",
+            )
         },
         "clean": all(t.clean for t in tallies),
         "elapsed_s": round(elapsed_s, 1),
@@ -49,8 +62,9 @@ def _running(directory: Path) -> bool:
         probe.close()
 
 
-def run(directory: Path, attacks: tuple[str, ...], seed: int, per_method: int,
-        streams: int) -> dict[str, object]:
+def run(
+    directory: Path, attacks: tuple[str, ...], seed: int, per_method: int, streams: int
+) -> dict[str, object]:
     from tests.adversarial.cases import file_case
     from tests.adversarial.fuzz import run_fuzz
     from tests.adversarial.load import run_kill9_under_writes, run_many_streams
@@ -70,23 +84,30 @@ def run(directory: Path, attacks: tuple[str, ...], seed: int, per_method: int,
         plan: dict[str, Callable[[], Tally]] = {
             "fuzz": lambda: run_fuzz(
                 harness,
-                {Region.SH: [op, harness.region(Region.JS)],
-                 Region.HUB: [op, harness.region(Region.SH)]},
-                seed=seed, per_method=per_method),
+                {
+                    Region.SH: [op, harness.region(Region.JS)],
+                    Region.HUB: [op, harness.region(Region.SH)],
+                },
+                seed=seed,
+                per_method=per_method,
+            ),
             "forged_tokens": lambda: run_forged_tokens(harness, "YRD-SH-RS-0101"),
             "replay_race": lambda: run_replay_race(harness),
             "wrong_roles": lambda: run_wrong_roles(
-                harness, {Region.SH: harness.region(Region.JS),
-                          Region.HUB: harness.region(Region.SH)}),
+                harness,
+                {Region.SH: harness.region(Region.JS), Region.HUB: harness.region(Region.SH)},
+            ),
         }
         for name in attacks:
             if name in plan:
                 tallies.append(plan[name]())
             elif name in ("confused_deputy", "many_streams"):
                 case = case or file_case(harness)
-                tallies.append(run_confused_deputy(harness, case, Region.AH)
-                               if name == "confused_deputy"
-                               else run_many_streams(harness, case, streams))
+                tallies.append(
+                    run_confused_deputy(harness, case, Region.AH)
+                    if name == "confused_deputy"
+                    else run_many_streams(harness, case, streams)
+                )
             elif name == "kill9_under_writes":
                 tallies.append(run_kill9_under_writes(harness, Region.ZJ))
             else:
@@ -99,8 +120,10 @@ def run(directory: Path, attacks: tuple[str, ...], seed: int, per_method: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.adversarial.report",
-                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.adversarial.report",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
     parser.add_argument("--dir", required=True, type=Path, help="federation directory")
     parser.add_argument("--attacks", default=",".join(ATTACKS))
     parser.add_argument("--seed", type=int, default=20261201)

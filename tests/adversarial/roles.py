@@ -35,8 +35,14 @@ def role_table() -> dict[str, frozenset[str]]:
     return table
 
 
-def _call(harness: Harness, region: Region, who: Identity, path: str, streaming: bool,
-          payload: bytes = b"") -> grpc.StatusCode:
+def _call(
+    harness: Harness,
+    region: Region,
+    who: Identity,
+    path: str,
+    streaming: bool,
+    payload: bytes = b"",
+) -> grpc.StatusCode:
     channel = harness.channel(region, who)
     out = raw_stream(channel, path, payload) if streaming else raw_unary(channel, path, payload)
     return out.code
@@ -61,24 +67,39 @@ def run_wrong_roles(harness: Harness, targets: dict[Region, Identity]) -> Tally:
                     continue
                 checked += 1
                 channel = harness.channel(region, who)
-                out = (raw_stream(channel, rpc.path, empty) if rpc.streaming
-                       else raw_unary(channel, rpc.path, empty))
-                tally.record(f"{region.short} {rpc.path} as {who.name} (needs "
-                             f"{'/'.join(sorted(allowed))})", out.code, out.details,
-                             out.code is grpc.StatusCode.PERMISSION_DENIED, bucket=rpc.path)
+                out = (
+                    raw_stream(channel, rpc.path, empty)
+                    if rpc.streaming
+                    else raw_unary(channel, rpc.path, empty)
+                )
+                tally.record(
+                    f"{region.short} {rpc.path} as {who.name} (needs {'/'.join(sorted(allowed))})",
+                    out.code,
+                    out.details,
+                    out.code is grpc.StatusCode.PERMISSION_DENIED,
+                    bucket=rpc.path,
+                )
                 ledger.expect(region, who, rpc.path, out.code)
         # certificates no role can rescue: listed nowhere, or from another CA, or none at all
         path = "/yrd.federation.v1.DiagnosticsService/Echo"
         for who, expected, audited in (
             (harness.unlisted(), frozenset({grpc.StatusCode.PERMISSION_DENIED}), True),
-            (harness.unlisted(region_cert.entity_id, "310000"),
-             frozenset({grpc.StatusCode.PERMISSION_DENIED}), True),
+            (
+                harness.unlisted(region_cert.entity_id, "310000"),
+                frozenset({grpc.StatusCode.PERMISSION_DENIED}),
+                True,
+            ),
             (harness.foreign(region_cert.entity_id), HANDSHAKE_REFUSED, False),
             (harness.anonymous(), HANDSHAKE_REFUSED, False),
         ):
             out = raw_unary(harness.channel(region, who), path, b"\x0a\x02hi")
-            tally.record(f"{region.short} Echo as {who.name}", out.code, out.details,
-                         out.code in expected, bucket=who.name)
+            tally.record(
+                f"{region.short} Echo as {who.name}",
+                out.code,
+                out.details,
+                out.code in expected,
+                bucket=who.name,
+            )
             if audited:
                 ledger.expect(region, who, path, out.code)
             harness.drop_channels(region)  # the impostor channels are not reused
@@ -96,36 +117,62 @@ def run_confused_deputy(harness: Harness, case: FiledCase, outsider: Region) -> 
     service = "/yrd.federation.v1.CaseService/"
     attempts: list[tuple[str, bytes, bool]] = [
         ("GetCase", ref.SerializeToString(), False),
-        ("WatchCase", case_pb2.WatchCaseRequest(case=ref, after_seq=0, max_seconds=2)
-         .SerializeToString(), True),
-        ("RateCase", case_pb2.RateCaseRequest(case=ref, score=1, comment="deputy")
-         .SerializeToString(), False),
-        ("SupplementCase", case_pb2.SupplementCaseRequest(
-            case=ref, supplement=case_pb2.SubmitCaseRequest(
-                request_id="deputy-1", item_code="YRD-SH-RS-0101", window_id="AH-W-1",
-                requested_json="{}")).SerializeToString(), False),
+        (
+            "WatchCase",
+            case_pb2.WatchCaseRequest(case=ref, after_seq=0, max_seconds=2).SerializeToString(),
+            True,
+        ),
+        (
+            "RateCase",
+            case_pb2.RateCaseRequest(case=ref, score=1, comment="deputy").SerializeToString(),
+            False,
+        ),
+        (
+            "SupplementCase",
+            case_pb2.SupplementCaseRequest(
+                case=ref,
+                supplement=case_pb2.SubmitCaseRequest(
+                    request_id="deputy-1",
+                    item_code="YRD-SH-RS-0101",
+                    window_id="AH-W-1",
+                    requested_json="{}",
+                ),
+            ).SerializeToString(),
+            False,
+        ),
     ]
     ledger = AuditLedger(harness, [case.window, case.owner])
     for via in (case.window, case.owner):  # through the deputy, and straight to the owner
         for method, payload, streaming in attempts:
             channel = harness.channel(via, who)
-            out = (raw_stream(channel, service + method, payload) if streaming
-                   else raw_unary(channel, service + method, payload))
+            out = (
+                raw_stream(channel, service + method, payload)
+                if streaming
+                else raw_unary(channel, service + method, payload)
+            )
             leaked = f" (leaked {out.replies} events)" if out.replies else ""
-            tally.record(f"{outsider.short} -> {via.short} {method} of {case.case_id} "
-                         f"(owner {case.owner.short}, window {case.window.short}){leaked}",
-                         out.code, out.details,
-                         out.code is grpc.StatusCode.PERMISSION_DENIED and not out.replies,
-                         bucket=f"{via.short}:{method}")
+            tally.record(
+                f"{outsider.short} -> {via.short} {method} of {case.case_id} "
+                f"(owner {case.owner.short}, window {case.window.short}){leaked}",
+                out.code,
+                out.details,
+                out.code is grpc.StatusCode.PERMISSION_DENIED and not out.replies,
+                bucket=f"{via.short}:{method}",
+            )
             ledger.expect(via, who, service + method, out.code)
     # control: the window region itself may still read its case at the owner
-    control = raw_unary(harness.channel(case.owner, harness.region(case.window)),
-                        service + "GetCase", ref.SerializeToString())
+    control = raw_unary(
+        harness.channel(case.owner, harness.region(case.window)),
+        service + "GetCase",
+        ref.SerializeToString(),
+    )
     tally.notes["control_window_reads_its_case"] = control.code.name
     if control.code is not OK:
         tally.imprecise += 1
-        tally.sample(f"control: window {case.window.short} could not read its case: "
-                     f"{control.code.name} {control.details}")
+        tally.sample(
+            f"control: window {case.window.short} could not read its case: "
+            f"{control.code.name} {control.details}"
+        )
     ledger.settle(tally)
     harness.check_nodes(tally, [case.window, case.owner, outsider])
     return tally

@@ -1,7 +1,8 @@
-"""Forged federated tokens against VerifyToken and token-taking RPCs, and a 16-thread replay race."""
+"""Forged tokens against VerifyToken and the token-taking RPCs, and a 16-thread replay race."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -70,8 +71,9 @@ def register_and_login(harness: Harness, home: Region, audience: Region) -> Subj
     from nodes.pb.v1 import identity_pb2_grpc
 
     stub = identity_pb2_grpc.IdentityServiceStub(harness.channel(home, harness.operator()))
-    division = {Region.SH: "310101", Region.JS: "320102", Region.ZJ: "330106",
-                Region.AH: "340104"}[home]
+    division = {Region.SH: "310101", Region.JS: "320102", Region.ZJ: "330106", Region.AH: "340104"}[
+        home
+    ]
     subject_id = new_citizen(division)
     stub.RegisterSubject(
         identity_pb2.RegisterSubjectRequest(
@@ -81,7 +83,9 @@ def register_and_login(harness: Harness, home: Region, audience: Region) -> Subj
     )
     login = stub.Authenticate(
         identity_pb2.AuthenticateRequest(
-            subject_id=subject_id, password=PASSWORD, audiences=[audience.code],
+            subject_id=subject_id,
+            password=PASSWORD,
+            audiences=[audience.code],
             requested_acr="low",
         ),
         timeout=CALL_TIMEOUT_S,
@@ -128,8 +132,7 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
 
     def claims(**changes: Any) -> dict[str, Any]:
         base = dict(victim.claims)
-        base.update(iat=now, exp=now + 600, jti=secrets.token_urlsafe(18),
-                    aud=VERIFIER.entity_id)
+        base.update(iat=now, exp=now + 600, jti=secrets.token_urlsafe(18), aud=VERIFIER.entity_id)
         for k, v in changes.items():
             if v is _DROP:
                 base.pop(k, None)
@@ -137,13 +140,15 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
                 base[k] = v
         return base
 
-    def signed(payload: dict[str, Any], hdr: dict[str, Any] | None = None,
-               signer: SigningKey | None = key) -> str:
+    def signed(
+        payload: dict[str, Any], hdr: dict[str, Any] | None = None, signer: SigningKey | None = key
+    ) -> str:
         return jws(b64json(hdr or header), b64json(payload), signer)
 
     def raw(header_text: str, payload_text: str, signer: SigningKey | None = key) -> str:
-        return jws(b64url_encode(header_text.encode()), b64url_encode(payload_text.encode()),
-                   signer)
+        return jws(
+            b64url_encode(header_text.encode()), b64url_encode(payload_text.encode()), signer
+        )
 
     genuine = signed(claims())
     h64, p64, s64 = genuine.split(".")
@@ -159,10 +164,10 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
     out = [
         Forgery("alg none", jws(b64json({**header, "alg": "none"}), b64json(claims()), None)),
         Forgery("alg none with signature", signed(claims(), {**header, "alg": "none"})),
-        Forgery("alg HS256 keyed with the public key",
-                f"{hs_input}.{b64url_encode(hs_sig)}"),
-        Forgery("alg ES256 label on an EdDSA signature", signed(claims(), {**header,
-                                                                         "alg": "ES256"})),
+        Forgery("alg HS256 keyed with the public key", f"{hs_input}.{b64url_encode(hs_sig)}"),
+        Forgery(
+            "alg ES256 label on an EdDSA signature", signed(claims(), {**header, "alg": "ES256"})
+        ),
         Forgery("alg missing", signed(claims(), {"kid": key.kid, "typ": "JWT"})),
         Forgery("unknown kid", signed(claims(), {**header, "kid": "k" * 43})),
         Forgery("kid missing", signed(claims(), {"alg": "EdDSA", "typ": "JWT"}), True),
@@ -180,37 +185,64 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
         Forgery("nbf as a string", signed(claims(nbf=str(now - 10))), True),
         Forgery("exp missing", signed(claims(exp=_DROP)), True),
         Forgery("lifetime of a day", signed(claims(exp=now + 86400))),
-        Forgery("duplicate aud in payload, the genuine one last", raw(
-            canonical_json(header).decode(), '{"aud":"' + OTHER.entity_id + '",'
-            + dup_payload[1:]), True),
-        Forgery("duplicate aud in payload, a foreign one last", raw(canonical_json(header).decode(),
-                                                             dup_payload_aud), True),
-        Forgery("duplicate sub in payload", raw(canonical_json(header).decode(),
-                                                dup_payload_sub), True),
-        Forgery("duplicate alg in header", raw(
-            '{"alg":"none","alg":"EdDSA","kid":"' + key.kid + '","typ":"JWT"}',
-            dup_payload), True),
-        Forgery("duplicate kid in header", raw(
-            '{"alg":"EdDSA","kid":"' + other_key.kid + '","kid":"' + key.kid
-            + '","typ":"JWT"}', dup_payload), True),
+        Forgery(
+            "duplicate aud in payload, the genuine one last",
+            raw(
+                canonical_json(header).decode(),
+                '{"aud":"' + OTHER.entity_id + '",' + dup_payload[1:],
+            ),
+            True,
+        ),
+        Forgery(
+            "duplicate aud in payload, a foreign one last",
+            raw(canonical_json(header).decode(), dup_payload_aud),
+            True,
+        ),
+        Forgery(
+            "duplicate sub in payload", raw(canonical_json(header).decode(), dup_payload_sub), True
+        ),
+        Forgery(
+            "duplicate alg in header",
+            raw('{"alg":"none","alg":"EdDSA","kid":"' + key.kid + '","typ":"JWT"}', dup_payload),
+            True,
+        ),
+        Forgery(
+            "duplicate kid in header",
+            raw(
+                '{"alg":"EdDSA","kid":"' + other_key.kid + '","kid":"' + key.kid + '","typ":"JWT"}',
+                dup_payload,
+            ),
+            True,
+        ),
         Forgery("empty sub", signed(claims(sub=""))),
         Forgery("sub missing", signed(claims(sub=_DROP)), True),
         Forgery("wrong audience", signed(claims(aud=OTHER.entity_id))),
         Forgery("audience as a list", signed(claims(aud=[VERIFIER.entity_id])), True),
-        Forgery("minted by a key not in the trust list",
-                signed(claims(), {**header, "kid": stranger.kid}, stranger)),
+        Forgery(
+            "minted by a key not in the trust list",
+            signed(claims(), {**header, "kid": stranger.kid}, stranger),
+        ),
         Forgery("stranger key under a listed kid", signed(claims(), header, stranger)),
-        Forgery("signed by the hub, which issues no tokens",
-                signed(claims(iss=Region.HUB.entity_id), {**header, "kid": hub_key.kid},
-                       hub_key)),
-        Forgery("issuer AH for a subject whose home is JS (claims home JS)",
-                signed(claims(iss=OTHER.entity_id), {**header, "kid": other_key.kid},
-                       other_key)),
-        Forgery("issuer AH for a subject whose home is JS (claims home AH)",
-                signed(claims(iss=OTHER.entity_id, home=OTHER.code),
-                       {**header, "kid": other_key.kid}, other_key)),
-        Forgery("issuer JS claims key of AH", signed(claims(), {**header, "kid": other_key.kid},
-                                                     other_key)),
+        Forgery(
+            "signed by the hub, which issues no tokens",
+            signed(claims(iss=Region.HUB.entity_id), {**header, "kid": hub_key.kid}, hub_key),
+        ),
+        Forgery(
+            "issuer AH for a subject whose home is JS (claims home JS)",
+            signed(claims(iss=OTHER.entity_id), {**header, "kid": other_key.kid}, other_key),
+        ),
+        Forgery(
+            "issuer AH for a subject whose home is JS (claims home AH)",
+            signed(
+                claims(iss=OTHER.entity_id, home=OTHER.code),
+                {**header, "kid": other_key.kid},
+                other_key,
+            ),
+        ),
+        Forgery(
+            "issuer JS claims key of AH",
+            signed(claims(), {**header, "kid": other_key.kid}, other_key),
+        ),
         Forgery("jti malformed", signed(claims(jti="x")), True),
         Forgery("typ at+jwt", signed(claims(), {**header, "typ": "at+jwt"})),
         Forgery("crit header", signed(claims(), {**header, "crit": ["exp"]}), True),
@@ -241,13 +273,19 @@ def presenters(harness: Harness, item_code: str) -> list[Presenter]:
 
     def verify(token: str) -> tuple[str, Identity, Callable[[grpc.Channel], Any]]:
         req = identity_pb2.VerifyTokenRequest(token=token).SerializeToString()
-        return "/yrd.federation.v1.IdentityService/VerifyToken", op, \
-            lambda ch: raw_unary(ch, "/yrd.federation.v1.IdentityService/VerifyToken", req)
+        return (
+            "/yrd.federation.v1.IdentityService/VerifyToken",
+            op,
+            lambda ch: raw_unary(ch, "/yrd.federation.v1.IdentityService/VerifyToken", req),
+        )
 
     def verify_as_region(token: str) -> tuple[str, Identity, Callable[[grpc.Channel], Any]]:
         req = identity_pb2.VerifyTokenRequest(token=token).SerializeToString()
-        return "/yrd.federation.v1.IdentityService/VerifyToken", other, \
-            lambda ch: raw_unary(ch, "/yrd.federation.v1.IdentityService/VerifyToken", req)
+        return (
+            "/yrd.federation.v1.IdentityService/VerifyToken",
+            other,
+            lambda ch: raw_unary(ch, "/yrd.federation.v1.IdentityService/VerifyToken", req),
+        )
 
     def aggregate(token: str) -> tuple[str, Identity, Callable[[grpc.Channel], Any]]:
         path = "/yrd.federation.v1.LicenceService/ListHolderLicences"
@@ -258,15 +296,20 @@ def presenters(harness: Harness, item_code: str) -> list[Presenter]:
         path = "/yrd.federation.v1.LicenceService/ReadLicence"
         req = licence_pb2.ReadLicenceRequest(
             identifier="1.2.156.3005.2.11100000000013338W001.11310000MB2C51234X.0001.001.Q",
-            service_item=item_code, purpose="adversarial", consent_token=token,
+            service_item=item_code,
+            purpose="adversarial",
+            consent_token=token,
         ).SerializeToString()
         return path, other, lambda ch: raw_unary(ch, path, req)
 
     def submit(token: str) -> tuple[str, Identity, Callable[[grpc.Channel], Any]]:
         path = "/yrd.federation.v1.CaseService/SubmitCase"
         req = case_pb2.SubmitCaseRequest(
-            request_id=f"forged-{secrets.token_hex(6)}", item_code=item_code,
-            owner_region=VERIFIER.code, window_id="JS-W-ADV", applicant_token=token,
+            request_id=f"forged-{secrets.token_hex(6)}",
+            item_code=item_code,
+            owner_region=VERIFIER.code,
+            window_id="JS-W-ADV",
+            applicant_token=token,
         ).SerializeToString()
         return path, window, lambda ch: raw_unary(ch, path, req)
 
@@ -293,9 +336,13 @@ def run_forged_tokens(harness: Harness, item_code: str) -> Tally:
             path, who, call = present(forgery.token)
             out = call(harness.channel(VERIFIER, who))
             allowed = REFUSED_OR_MALFORMED if forgery.malformed else REFUSED
-            tally.record(f"{forgery.name} via {path.rsplit('/', 1)[1]} as {who.name}",
-                         out.code, out.details, out.code in allowed,
-                         bucket=f"{forgery.name}:{path}")
+            tally.record(
+                f"{forgery.name} via {path.rsplit('/', 1)[1]} as {who.name}",
+                out.code,
+                out.details,
+                out.code in allowed,
+                bucket=f"{forgery.name}:{path}",
+            )
             ledger.expect(VERIFIER, who, path, out.code)
     ledger.settle(tally)
     harness.check_nodes(tally, [VERIFIER, ISSUER, OTHER])
@@ -312,7 +359,7 @@ def _verify(harness: Harness, token: str) -> Any:
 
 # --- replay race --------------------------------------------------------------------------------
 def run_replay_race(harness: Harness, threads: int = 16, rounds: int = 3) -> Tally:
-    """`threads` callers present one genuine token at once: one succeeds, the rest UNAUTHENTICATED."""
+    """`threads` callers present one genuine token at once: one wins, the rest UNAUTHENTICATED."""
     tally = Tally("replay_race")
     subject = register_and_login(harness, ISSUER, VERIFIER)
     ledger = AuditLedger(harness, [VERIFIER])
@@ -328,14 +375,16 @@ def run_replay_race(harness: Harness, threads: int = 16, rounds: int = 3) -> Tal
         results: list[grpc.StatusCode] = [grpc.StatusCode.UNKNOWN] * threads
         details: list[str] = [""] * threads
 
-        def present(i: int, channels: list[grpc.Channel] = channels,
-                    barrier: threading.Barrier = barrier, payload: bytes = payload,
-                    results: list[grpc.StatusCode] = results,
-                    details: list[str] = details) -> None:
-            try:
+        def present(
+            i: int,
+            channels: list[grpc.Channel] = channels,
+            barrier: threading.Barrier = barrier,
+            payload: bytes = payload,
+            results: list[grpc.StatusCode] = results,
+            details: list[str] = details,
+        ) -> None:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(timeout=CALL_TIMEOUT_S)
-            except threading.BrokenBarrierError:
-                pass
             out = raw_unary(channels[i], path, payload)
             results[i], details[i] = out.code, out.details
 
@@ -353,9 +402,13 @@ def run_replay_race(harness: Harness, threads: int = 16, rounds: int = 3) -> Tal
                 tally.record(f"round {round_no} thread {i}", code, "", True)
                 continue
             precise = code is grpc.StatusCode.UNAUTHENTICATED
-            tally.record(f"round {round_no} thread {i}", code,
-                         details[i] or ("a second acceptance of one token" if code is OK else ""),
-                         precise, bucket=f"round{round_no}")
+            tally.record(
+                f"round {round_no} thread {i}",
+                code,
+                details[i] or ("a second acceptance of one token" if code is OK else ""),
+                precise,
+                bucket=f"round{round_no}",
+            )
             ledger.expect(VERIFIER, op, path, code)
         if ok == 0:
             tally.imprecise += 1
