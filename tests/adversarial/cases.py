@@ -31,6 +31,7 @@ class FiledCase:
     window: Region
     applicant: str
     last_seq: int
+    card: str  # the applicant's identity card, held at the owner region
 
 
 def wait_for_item(harness: Harness, regions: tuple[Region, ...], timeout_s: float = 30.0) -> None:
@@ -109,4 +110,4 @@ def file_case(harness: Harness) -> FiledCase:
         )
     )
     last = max((e.seq for e in events), default=0)
-    return FiledCase(view.case_id, OWNER, WINDOW, applicant.subject_id, last)
+    return FiledCase(view.case_id, OWNER, WINDOW, applicant.subject_id, last, card.identifier)

@@ -225,6 +225,7 @@ class Generator:
         depth: int = 0,
         hostile_rate: float = 0.3,
         big: bool = False,
+        forced: str | None = None,
     ) -> None:
         """Set every field: the `focus` field gets a hostile value, others mostly benign ones."""
         for f in msg.DESCRIPTOR.fields:
@@ -254,6 +255,7 @@ class Generator:
                         depth + 1,
                         hostile_rate,
                         False,
+                        forced,
                     )
             elif _is_repeated(f):
                 if f_big:
@@ -261,6 +263,8 @@ class Generator:
                 else:
                     count = self.rng.choice([0, 1, 3, 129]) if hostile else self.rng.choice([0, 2])
                 getattr(msg, f.name).extend(self.scalar(f, hostile, False) for _ in range(count))
+            elif forced is not None and f.name == focus and f.type == FieldDescriptor.TYPE_STRING:
+                setattr(msg, f.name, forced)
             else:
                 setattr(msg, f.name, self.scalar(f, hostile, f_big))
 
@@ -271,7 +275,9 @@ class Generator:
             msg = cls()
             focus = fields[i % len(fields)]
             big = i % 4 == 3  # every fourth request carries a megabyte in its focus field
-            self.fill(msg, focus, big=big)
+            # the first pass puts the deepest nesting into every *_json field at least once
+            forced = JSON_HOSTILE[0] if i < len(fields) and str(focus).endswith("_json") else None
+            self.fill(msg, focus, big=big and forced is None, forced=forced)
             data = msg.SerializeToString()
             yield f"hostile[{i}] focus={focus} big={big}", data
 

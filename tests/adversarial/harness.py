@@ -328,36 +328,46 @@ class AuditLedger:
         }
 
     def expect(self, region: Region, who: Identity, path: str, code: grpc.StatusCode) -> None:
-        """A refusal that reached the node: it must appear as `refused:<CODE>` for `path`."""
+        """A refusal that reached the node: it must appear as `refused:<CODE>` for `path`.
+
+        RESOURCE_EXHAUSTED may be the client's view of an answer too large to deliver (a refusal
+        whose message echoes a megabyte of input): any `refused:*` entry then matches.
+        """
         if code is OK or code in TRANSPORT_ONLY:
             return
-        self._expected[region][(who.entity_id, path, f"refused:{code.name}")] += 1
+        outcome = (
+            "refused:*" if code is grpc.StatusCode.RESOURCE_EXHAUSTED else (f"refused:{code.name}")
+        )
+        self._expected[region][(who.entity_id, path, outcome)] += 1
 
-    def missing(self) -> tuple[int, list[str]]:
-        total = 0
-        where: list[str] = []
+    def missing(self) -> list[tuple[str, int, str]]:
+        """(outcome, how many missing, description) per expectation the log does not meet."""
+        out: list[tuple[str, int, str]] = []
         for region, expected in self._expected.items():
             if not expected:
                 continue
-            seen: Counter[tuple[str, str, str]] = Counter(
-                (e.actor, e.action, e.outcome)
-                for e in self._h.audit_since(region, self._heads[region])
-            )
-            for key, count in expected.items():
+            seen: Counter[tuple[str, str, str]] = Counter()
+            for e in self._h.audit_since(region, self._heads[region]):
+                seen[(e.actor, e.action, e.outcome)] += 1
+                if e.outcome.startswith("refused:"):
+                    seen[(e.actor, e.action, "refused:*")] += 1
+            for key, count in sorted(expected.items()):
                 short = count - seen.get(key, 0)
                 if short > 0:
-                    total += short
-                    where.append(
-                        f"{region.short} {key[1]} {key[2]} by {key[0]}: {short} of "
-                        f"{count} refusals not in the audit log"
+                    out.append(
+                        (
+                            key[2],
+                            short,
+                            f"{region.short} {key[1]} {key[2]} by {key[0]}: "
+                            f"{short} of {count} refusals not in the audit log",
+                        )
                     )
-        return total, where
+        return out
 
     def settle(self, tally: Tally) -> None:
-        missing, where = self.missing()
-        tally.unaudited += missing
-        for line in where[:10]:
-            tally.sample(line)
+        for outcome, short, line in self.missing():
+            tally.unaudited += short
+            tally.sample(line, bucket=f"unaudited:{outcome}", per_bucket=4)
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, pause_s: float = 0.1) -> bool:

@@ -26,6 +26,7 @@ ATTACKS = (
     "replay_race",
     "wrong_roles",
     "confused_deputy",
+    "tokenless_reads",
     "kill9_under_writes",
     "many_streams",
 )
@@ -68,7 +69,11 @@ def run(
     from tests.adversarial.cases import file_case
     from tests.adversarial.fuzz import run_fuzz
     from tests.adversarial.load import run_kill9_under_writes, run_many_streams
-    from tests.adversarial.roles import run_confused_deputy, run_wrong_roles
+    from tests.adversarial.roles import (
+        run_confused_deputy,
+        run_tokenless_reads,
+        run_wrong_roles,
+    )
     from tests.adversarial.setup import start_federation
     from tests.adversarial.tokens import run_forged_tokens, run_replay_race
 
@@ -101,13 +106,14 @@ def run(
         for name in attacks:
             if name in plan:
                 tallies.append(plan[name]())
-            elif name in ("confused_deputy", "many_streams"):
+            elif name in ("confused_deputy", "tokenless_reads", "many_streams"):
                 case = case or file_case(harness)
-                tallies.append(
-                    run_confused_deputy(harness, case, Region.AH)
-                    if name == "confused_deputy"
-                    else run_many_streams(harness, case, streams)
-                )
+                if name == "confused_deputy":
+                    tallies.append(run_confused_deputy(harness, case, Region.AH))
+                elif name == "tokenless_reads":
+                    tallies.append(run_tokenless_reads(harness, case, Region.AH))
+                else:
+                    tallies.append(run_many_streams(harness, case, streams))
             elif name == "kill9_under_writes":
                 tallies.append(run_kill9_under_writes(harness, Region.ZJ))
             else:

@@ -1,4 +1,4 @@
-"""Wrong-role and wrong-CA certificates, and the confused deputy on case forwarding."""
+"""Wrong-role and foreign certificates, the confused deputy, personal reads without a token."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import importlib
 import pkgutil
 
 import grpc
+from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 import nodes.servicers as servicers_package
 from federation.regions import Region
 from nodes.pb.v1 import case_pb2
-from tests.adversarial.cases import FiledCase
+from tests.adversarial.cases import ITEM, FiledCase
 from tests.adversarial.fuzz import all_rpcs, served_services
 from tests.adversarial.harness import (
     OK,
+    PRECISE,
     AuditLedger,
     Harness,
     Identity,
+    Outcome,
     Tally,
     raw_stream,
     raw_unary,
@@ -33,19 +36,6 @@ def role_table() -> dict[str, frozenset[str]]:
         module = importlib.import_module(f"{servicers_package.__name__}.{info.name}")
         table.update(getattr(module, "ROLES", {}))
     return table
-
-
-def _call(
-    harness: Harness,
-    region: Region,
-    who: Identity,
-    path: str,
-    streaming: bool,
-    payload: bytes = b"",
-) -> grpc.StatusCode:
-    channel = harness.channel(region, who)
-    out = raw_stream(channel, path, payload) if streaming else raw_unary(channel, path, payload)
-    return out.code
 
 
 def run_wrong_roles(harness: Harness, targets: dict[Region, Identity]) -> Tally:
@@ -176,3 +166,87 @@ def run_confused_deputy(harness: Harness, case: FiledCase, outsider: Region) -> 
     ledger.settle(tally)
     harness.check_nodes(tally, [case.window, case.owner, outsider])
     return tally
+
+
+# --- personal data without the person's token ---------------------------------------------------
+PERSONAL_FIELDS = ("holder_code", "subject_id", "case_id", "identifier")
+TOKENLESS_REFUSED = frozenset(
+    {
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    }
+)
+
+
+def _aim(msg: Message, case: FiledCase, depth: int = 0) -> bool:
+    """Fill the fields that name a real person's data; tokens stay empty. True when any did."""
+    values = {
+        "holder_code": case.applicant,
+        "subject_id": case.applicant,
+        "case_id": case.case_id,
+        "identifier": case.card,
+        "owner_region": case.owner.code,
+        "item_code": ITEM,
+        "service_item": ITEM,
+        "purpose": "adversarial read without consent",
+    }
+    aimed = False
+    for f in msg.DESCRIPTOR.fields:
+        if f.type == f.TYPE_MESSAGE and depth < 2 and not f.message_type.GetOptions().map_entry:
+            repeated = getattr(f, "is_repeated", None)
+            if repeated is None:
+                repeated = f.label == f.LABEL_REPEATED
+            if not repeated:
+                aimed = _aim(getattr(msg, f.name), case, depth + 1) or aimed
+        elif f.type == f.TYPE_STRING and f.name in values and not getattr(msg, f.name, None):
+            try:
+                setattr(msg, f.name, values[f.name])
+            except (TypeError, AttributeError):
+                continue
+            aimed = aimed or f.name in PERSONAL_FIELDS
+    return aimed
+
+
+def run_tokenless_reads(harness: Harness, case: FiledCase, outsider: Region) -> Tally:
+    """A region names a real holder, licence or case but presents no token of that person.
+
+    Every region-callable method whose request names personal data (by the descriptors) is
+    tried at the owner region; none may answer OK. `ListLocalLicences` must refuse outright.
+    """
+    tally = Tally("tokenless_reads")
+    who = harness.region(outsider)
+    roles = role_table()
+    served = served_services(harness, case.owner, harness.operator())
+    ledger = AuditLedger(harness, [case.owner])
+    tried: list[str] = []
+    for rpc in all_rpcs():
+        if rpc.service not in served or "region" not in roles.get(rpc.path, {"region"}):
+            continue
+        msg = GetMessageClass(rpc.request)()
+        if not _aim(msg, case):
+            continue
+        tried.append(rpc.method.name)
+        out = _outcome(harness, case.owner, who, rpc.path, rpc.streaming, msg.SerializeToString())
+        strict = rpc.method.name == "ListLocalLicences"
+        acceptable = out.code in TOKENLESS_REFUSED if strict else out.code in PRECISE
+        tally.record(
+            f"{outsider.short} -> {case.owner.short} {rpc.method.name} naming "
+            f"{case.applicant} without a token",
+            out.code,
+            out.details,
+            acceptable,
+            bucket=rpc.path,
+        )
+        ledger.expect(case.owner, who, rpc.path, out.code)
+    ledger.settle(tally)
+    harness.check_nodes(tally, [case.owner])
+    tally.notes["methods"] = tried
+    return tally
+
+
+def _outcome(
+    harness: Harness, region: Region, who: Identity, path: str, streaming: bool, payload: bytes
+) -> Outcome:
+    channel = harness.channel(region, who)
+    return raw_stream(channel, path, payload) if streaming else raw_unary(channel, path, payload)
