@@ -34,7 +34,9 @@ class FiledCase:
     card: str  # the applicant's identity card, held at the owner region
 
 
-def wait_for_item(harness: Harness, regions: tuple[Region, ...], timeout_s: float = 30.0) -> None:
+def wait_for_item(
+    harness: Harness, regions: tuple[Region, ...], timeout_s: float = 30.0, item: str = ITEM
+) -> None:
     """Until every region's catalogue lists the item (regions publish on their first round)."""
     from federation.catalogue import verify_catalogue
 
@@ -51,7 +53,7 @@ def wait_for_item(harness: Harness, regions: tuple[Region, ...], timeout_s: floa
                     lambda kid: hub.key(kid, time.time(), use="sig"),
                     time.time(),
                 )
-                if any(item.code == ITEM for item in catalogue.items):
+                if any(entry.code == item for entry in catalogue.items):
                     pending.discard(region)
             except Exception:
                 pass
@@ -59,7 +61,7 @@ def wait_for_item(harness: Harness, regions: tuple[Region, ...], timeout_s: floa
             time.sleep(0.2)
     if pending:
         names = sorted(r.short for r in pending)
-        raise TimeoutError(f"item {ITEM} not in the catalogue of {names}")
+        raise TimeoutError(f"item {item} not in the catalogue of {names}")
 
 
 def file_case(harness: Harness) -> FiledCase:

@@ -384,3 +384,45 @@ def run_fuzz(
     tally.notes["seed"] = seed
     tally.notes["per_method"] = per_method
     return tally
+
+
+# --- faults behind a forwarding region ----------------------------------------------------------
+FORWARDED_ITEM = "YRD-JS-QY-0101"  # owned by Jiangsu; the Shanghai window forwards it
+
+
+def run_forwarded_faults(
+    harness: Harness, window: Region = Region.SH, owner: Region = Region.JS
+) -> Tally:
+    """Hostile JSON the window forwards untouched: the owner's refusal must come back precise
+    (not INTERNAL at the owner, and not re-labelled UNAVAILABLE by the window)."""
+    from nodes.pb.v1 import case_pb2
+
+    tally = Tally("forwarded_faults")
+    op = harness.operator()
+    path = "/yrd.federation.v1.CaseService/SubmitCase"
+    ledger = AuditLedger(harness, [window, owner])
+    for i, text in enumerate(JSON_HOSTILE):
+        request = case_pb2.SubmitCaseRequest(
+            request_id=f"fwd-{i}",
+            item_code=FORWARDED_ITEM,
+            owner_region=owner.code,
+            window_id="SH-W-FWD",
+            requested_json=text,
+        )
+        out = raw_unary(
+            harness.channel(window, op),
+            path,
+            request.SerializeToString(),
+            timeout_s=CALL_TIMEOUT_S * 3,
+        )
+        tally.record(
+            f"{window.short} -> {owner.short} SubmitCase requested_json={text[:24]!r}",
+            out.code,
+            out.details,
+            out.code in PRECISE or out.code is grpc.StatusCode.OK,
+            bucket=out.code.name,
+        )
+        ledger.expect(window, op, path, out.code)
+    ledger.settle(tally)
+    harness.check_nodes(tally, [window, owner])
+    return tally

@@ -22,6 +22,7 @@ from tests.adversarial.harness import Harness, Tally
 
 ATTACKS = (
     "fuzz",
+    "forwarded_faults",
     "forged_tokens",
     "replay_race",
     "wrong_roles",
@@ -75,7 +76,7 @@ def run(
         run_wrong_roles,
     )
     from tests.adversarial.setup import start_federation
-    from tests.adversarial.tokens import run_forged_tokens, run_replay_race
+    from tests.adversarial.tokens import run_replay_race
 
     started = time.monotonic()
     if _running(directory):
@@ -96,7 +97,8 @@ def run(
                 seed=seed,
                 per_method=per_method,
             ),
-            "forged_tokens": lambda: run_forged_tokens(harness, "YRD-SH-RS-0101"),
+            "forwarded_faults": lambda: _forwarded(harness),
+            "forged_tokens": lambda: _forged(harness),
             "replay_race": lambda: run_replay_race(harness),
             "wrong_roles": lambda: run_wrong_roles(
                 harness,
@@ -123,6 +125,22 @@ def run(
         if harness.fed is not None:
             harness.fed.stop()
     return summary(tallies, time.monotonic() - started)
+
+
+def _forwarded(harness: Harness) -> Tally:
+    from tests.adversarial.cases import wait_for_item
+    from tests.adversarial.fuzz import FORWARDED_ITEM, run_forwarded_faults
+
+    wait_for_item(harness, (Region.SH,), item=FORWARDED_ITEM)
+    return run_forwarded_faults(harness, Region.SH, Region.JS)
+
+
+def _forged(harness: Harness) -> Tally:
+    from tests.adversarial.cases import ITEM, wait_for_item
+    from tests.adversarial.tokens import run_forged_tokens
+
+    wait_for_item(harness, (Region.SH,))
+    return run_forged_tokens(harness, ITEM)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from federation.regions import Region
-from tests.adversarial.fuzz import all_rpcs
+from tests.adversarial.cases import wait_for_item
+from tests.adversarial.fuzz import FORWARDED_ITEM, all_rpcs, run_forwarded_faults
 from tests.adversarial.fuzz import run_fuzz as fuzz
 from tests.adversarial.harness import Harness, Tally, assert_clean
 
@@ -48,3 +49,12 @@ def test_fuzz_corpus_over_every_rpc_gets_precise_audited_refusals(
     )
     assert tally.notes["methods"] == len(all_rpcs())  # every method reached some node
     assert_clean(tally)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_hostile_json_forwarded_to_the_owner_region_gets_a_precise_refusal(
+    adversary: Harness, record: Callable[[Tally], Tally]
+) -> None:
+    wait_for_item(adversary, (Region.SH,), item=FORWARDED_ITEM)
+    assert_clean(record(run_forwarded_faults(adversary, Region.SH, Region.JS)))
