@@ -47,6 +47,7 @@ PRECISE = frozenset(
 TRANSPORT_ONLY = frozenset(
     {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE}
 )
+AUDIT_FAILURE = b"could not append to the audit log"  # nodes/runtime.py logs this and carries on
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -323,6 +324,7 @@ class AuditLedger:
     def __init__(self, harness: Harness, regions: Iterable[Region]) -> None:
         self._h = harness
         self._heads = {r: harness.audit_head(r) for r in regions}
+        self._log_sizes = {r: self._log_size(r) for r in self._heads}
         self._expected: dict[Region, Counter[tuple[str, str, str]]] = {
             r: Counter() for r in self._heads
         }
@@ -364,10 +366,36 @@ class AuditLedger:
                     )
         return out
 
+    def _log(self, region: Region) -> Path:
+        return self._h.layout.node_dir(region) / "node.log"
+
+    def _log_size(self, region: Region) -> int:
+        try:
+            return self._log(region).stat().st_size
+        except OSError:
+            return 0
+
+    def swallowed(self) -> int:
+        """Audit appends the nodes logged as failed (and answered anyway) since we started."""
+        failed = 0
+        for region, size in self._log_sizes.items():
+            try:
+                with self._log(region).open("rb") as log:
+                    log.seek(size)
+                    failed += log.read().count(AUDIT_FAILURE)
+            except OSError:
+                continue
+        return failed
+
     def settle(self, tally: Tally) -> None:
         for outcome, short, line in self.missing():
             tally.unaudited += short
             tally.sample(line, bucket=f"unaudited:{outcome}", per_bucket=4)
+        swallowed = self.swallowed()
+        tally.notes["audit_failures_logged"] = swallowed
+        if swallowed and not tally.unaudited:
+            tally.unaudited += swallowed
+            tally.sample(f"{swallowed} audit appends failed on the node (logged, then ignored)")
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, pause_s: float = 0.1) -> bool:
