@@ -147,14 +147,14 @@ def served_services(harness: Harness, region: Region, who: Identity) -> set[str]
 
 
 # --- generation ---------------------------------------------------------------------------------
-def _is_repeated(f: FieldDescriptor) -> bool:
+def _is_repeated(f: Any) -> bool:
     repeated = getattr(f, "is_repeated", None)  # protobuf >= 6; `label` before
     if repeated is not None:
         return bool(repeated)
     return bool(f.label == FieldDescriptor.LABEL_REPEATED)
 
 
-def _is_map(f: FieldDescriptor) -> bool:
+def _is_map(f: Any) -> bool:
     return bool(
         _is_repeated(f)
         and f.type == FieldDescriptor.TYPE_MESSAGE
@@ -169,7 +169,7 @@ class Generator:
         self.rng = rng
         self.max_bytes = max_bytes
 
-    def hostile_string(self, f: FieldDescriptor, big: bool) -> str:
+    def hostile_string(self, f: Any, big: bool) -> str:
         name = f.name.lower()
         pool = list(TEXT_HOSTILE)
         if name.endswith("_json"):
@@ -181,7 +181,7 @@ class Generator:
             value = self.rng.choice(["x" * MB, "[" * MB, "\x00" * MB, "鱼" * (MB // 3)])
         return value
 
-    def benign_string(self, f: FieldDescriptor) -> str:
+    def benign_string(self, f: Any) -> str:
         name = f.name.lower()
         if name.endswith("_json"):
             return self.rng.choice(["{}", '{"a": 1}', ""])
@@ -189,7 +189,7 @@ class Generator:
             return self.rng.choice(VALID_REGIONS)
         return self.rng.choice(["", "x", f"fz-{self.rng.randrange(10**9)}", "310101199001011234"])
 
-    def scalar(self, f: FieldDescriptor, hostile: bool, big: bool) -> Any:
+    def scalar(self, f: Any, hostile: bool, big: bool) -> Any:
         t = f.type
         rng = self.rng
         if t == FieldDescriptor.TYPE_STRING:
@@ -233,9 +233,10 @@ class Generator:
             f_big = big and f.name == focus
             if _is_map(f):
                 target = getattr(msg, f.name)
+                entry: Any = f.message_type
                 for _ in range(self.rng.choice([0, 1, 3])):
-                    k = self.scalar(f.message_type.fields_by_name["key"], hostile, False)
-                    vf = f.message_type.fields_by_name["value"]
+                    k = self.scalar(entry.fields_by_name["key"], hostile, False)
+                    vf = entry.fields_by_name["value"]
                     if vf.type == FieldDescriptor.TYPE_MESSAGE:
                         if depth < 3:
                             self.fill(target[k], None, depth + 1, hostile_rate)
@@ -270,7 +271,7 @@ class Generator:
 
     def hostile(self, rpc: Rpc, count: int) -> Iterator[tuple[str, bytes]]:
         cls = GetMessageClass(rpc.request)
-        fields = [f.name for f in rpc.request.fields] or [None]
+        fields: list[str | None] = [f.name for f in rpc.request.fields] or [None]
         for i in range(count):
             msg = cls()
             focus = fields[i % len(fields)]

@@ -273,15 +273,16 @@ class Outcome:
     code: grpc.StatusCode
     details: str
     replies: int = 0
+    reply: Any = None
 
 
 def outcome_of(fn: Callable[[], Any]) -> Outcome:
     try:
-        fn()
+        reply = fn()
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         return Outcome(code or grpc.StatusCode.UNKNOWN, str(exc.details() or ""))
-    return Outcome(OK, "")
+    return Outcome(OK, "", reply=reply)
 
 
 def raw_unary(

@@ -8,6 +8,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -82,41 +83,27 @@ def run_kill9_under_writes(
                 n += 1
                 subject = new_citizen(DIVISION[region])
                 if n % 2:
-                    out = outcome_of(
-                        lambda subject=subject: ids.RegisterSubject(
-                            identity_pb2.RegisterSubjectRequest(
-                                kind="natural",
-                                subject_id=subject,
-                                name="写入负载",
-                                password=PASSWORD,
-                            ),
-                            timeout=CALL_TIMEOUT_S,
-                        )
+                    register = identity_pb2.RegisterSubjectRequest(
+                        kind="natural", subject_id=subject, name="写入负载", password=PASSWORD
                     )
+                    out = outcome_of(partial(ids.RegisterSubject, register, timeout=CALL_TIMEOUT_S))
                     if out.code is OK:
                         with acks.lock:
                             acks.subjects.append(subject)
                 else:
                     request_id = f"kill9-{index}-{n}-{secrets.token_hex(3)}"
-                    reply: list[licence_pb2.LicenceDocument] = []
-                    out = outcome_of(
-                        lambda subject=subject, request_id=request_id, reply=reply: reply.append(
-                            lic.IssueLicence(
-                                licence_pb2.IssueLicenceRequest(
-                                    request_id=request_id,
-                                    licence_type="resident_identity_card",
-                                    holder_code=subject,
-                                    holder_name="写入负载",
-                                    valid_until="2040-01-01",
-                                    fields_json=json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
-                                ),
-                                timeout=CALL_TIMEOUT_S,
-                            )
-                        )
+                    issue = licence_pb2.IssueLicenceRequest(
+                        request_id=request_id,
+                        licence_type="resident_identity_card",
+                        holder_code=subject,
+                        holder_name="写入负载",
+                        valid_until="2040-01-01",
+                        fields_json=json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
                     )
+                    out = outcome_of(partial(lic.IssueLicence, issue, timeout=CALL_TIMEOUT_S))
                     if out.code is OK:
                         with acks.lock:
-                            acks.licences.append((request_id, reply[0].identifier))
+                            acks.licences.append((request_id, str(out.reply.identifier)))
                 acceptable = out.code is OK or (killed.is_set() and out.code in DURING_KILL)
                 with tally_lock:
                     tally.record(
@@ -192,17 +179,10 @@ def _count_losses(harness: Harness, region: Region, acks: Acks, tally: Tally) ->
     # and the restarted node serves what it acknowledged
     stub = identity_pb2_grpc.IdentityServiceStub(harness.channel(region, harness.operator()))
     for subject in acks.subjects[:3]:
-        out = outcome_of(
-            lambda subject=subject: stub.Authenticate(
-                identity_pb2.AuthenticateRequest(
-                    subject_id=subject,
-                    password=PASSWORD,
-                    audiences=[region.code],
-                    requested_acr="low",
-                ),
-                timeout=CALL_TIMEOUT_S,
-            )
+        login = identity_pb2.AuthenticateRequest(
+            subject_id=subject, password=PASSWORD, audiences=[region.code], requested_acr="low"
         )
+        out = outcome_of(partial(stub.Authenticate, login, timeout=CALL_TIMEOUT_S))
         if out.code is not OK:
             tally.lost += 1
             tally.sample(
@@ -237,7 +217,7 @@ async def _open_streams(
             await call.read()
             return "served"
         except grpc.aio.AioRpcError as exc:
-            return exc.code().name
+            return str(exc.code().name)
 
     try:
         tasks = [asyncio.ensure_future(first(c)) for c in calls]
@@ -300,7 +280,7 @@ async def _open_streams(
 
 
 def run_many_streams(
-    harness: Harness, case: FiledCase, count: int = 1000, settle_s: float = 10.0
+    harness: Harness, case: FiledCase, count: int = 2000, settle_s: float = 10.0
 ) -> Tally:
     tally = Tally("many_streams")
     asyncio.run(_open_streams(harness, case, count, tally, settle_s))

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attacks", default=",".join(ATTACKS))
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--per-method", type=int, default=30)
-    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--streams", type=int, default=2000)
     args = parser.parse_args(argv)
     attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip())
     result = run(args.dir.resolve(), attacks, args.seed, args.per_method, args.streams)

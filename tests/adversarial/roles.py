@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -192,7 +193,8 @@ def _aim(msg: Message, case: FiledCase, depth: int = 0) -> bool:
         "purpose": "adversarial read without consent",
     }
     aimed = False
-    for f in msg.DESCRIPTOR.fields:
+    fields: list[Any] = list(msg.DESCRIPTOR.fields)
+    for f in fields:
         if f.type == f.TYPE_MESSAGE and depth < 2 and not f.message_type.GetOptions().map_entry:
             repeated = getattr(f, "is_repeated", None)
             if repeated is None:

@@ -13,7 +13,7 @@ from tests.adversarial.harness import Harness, Tally, assert_clean
 from tests.adversarial.load import run_kill9_under_writes, run_many_streams
 
 REGIONS = (Region.HUB, Region.SH, Region.JS, Region.AH)
-STREAMS = int(os.environ.get("YRD_ADVERSARIAL_STREAMS", "1000"))
+STREAMS = int(os.environ.get("YRD_ADVERSARIAL_STREAMS", "2000"))
 
 
 @pytest.mark.slow
