@@ -32,4 +32,5 @@ def test_sixteen_threads_replaying_one_token_only_one_wins(
 ) -> None:
     tally = record(run_replay_race(adversary, threads=16, rounds=3))
     assert tally.notes["accepted_per_round"] == [1, 1, 1]
+    assert tally.notes["presentations_accepted_per_round"] == [1, 1, 1]
     assert_clean(tally)

@@ -18,6 +18,7 @@ import grpc
 
 from federation.codes import make_citizen_id
 from federation.jose import SigningKey, b64url_decode, b64url_encode, canonical_json
+from federation.licences.presentation import create_presentation
 from federation.regions import Region
 from nodes.pb.v1 import case_pb2, identity_pb2, licence_pb2
 from nodes.provisioning import load_active_signing_key
@@ -328,6 +329,7 @@ def run_forged_tokens(harness: Harness, item_code: str) -> Tally:
         tally.sample(f"control: a genuine token was refused: {control.details}")
     ledger = AuditLedger(harness, [VERIFIER])
     count = 0
+    got_through: dict[str, list[str]] = {}
     for present in presenters(harness, item_code):
         # fresh forgeries (fresh jti) per RPC, so no refusal is merely the replay check
         variants = forgeries(harness, victim, other_home)
@@ -336,6 +338,9 @@ def run_forged_tokens(harness: Harness, item_code: str) -> Tally:
             path, who, call = present(forgery.token)
             out = call(harness.channel(VERIFIER, who))
             allowed = REFUSED_OR_MALFORMED if forgery.malformed else REFUSED
+            if out.code not in allowed:
+                rpc = path.rsplit("/", 1)[1]
+                got_through.setdefault(forgery.name, []).append(f"{rpc}:{out.code.name}")
             tally.record(
                 f"{forgery.name} via {path.rsplit('/', 1)[1]} as {who.name}",
                 out.code,
@@ -344,10 +349,40 @@ def run_forged_tokens(harness: Harness, item_code: str) -> Tally:
                 bucket=f"{forgery.name}:{path}",
             )
             ledger.expect(VERIFIER, who, path, out.code)
+    _logged_out(harness, tally, ledger, item_code)
     ledger.settle(tally)
     harness.check_nodes(tally, [VERIFIER, ISSUER, OTHER])
     tally.notes["variants"] = count
+    tally.notes["not_refused"] = got_through  # variant -> the RPCs that let it through
     return tally
+
+
+def _logged_out(harness: Harness, tally: Tally, ledger: AuditLedger, item_code: str) -> None:
+    """Tokens minted before a logout, presented once the verifier has polled the revocation."""
+    from nodes.config import load_config
+    from nodes.pb.v1 import identity_pb2_grpc
+
+    subject = register_and_login(harness, ISSUER, VERIFIER)
+    chosen = presenters(harness, item_code)
+    stale = [issue_token(harness, subject, VERIFIER) for _ in chosen]
+    stub = identity_pb2_grpc.IdentityServiceStub(harness.channel(ISSUER, harness.operator()))
+    stub.Logout(
+        identity_pb2.LogoutRequest(session_id=subject.session_id, session_secret=subject.secret),
+        timeout=CALL_TIMEOUT_S,
+    )
+    poll_s = load_config(harness.layout.config(VERIFIER)).revocation_poll_s
+    time.sleep(min(10.0, 3 * poll_s + 0.5))  # bounded: a few polling rounds of the verifier
+    for present, token in zip(chosen, stale, strict=True):
+        path, who, call = present(token)
+        out = call(harness.channel(VERIFIER, who))
+        tally.record(
+            f"token of a logged-out session via {path.rsplit('/', 1)[1]} as {who.name}",
+            out.code,
+            out.details,
+            out.code in REFUSED,
+            bucket=f"logged-out:{path}",
+        )
+        ledger.expect(VERIFIER, who, path, out.code)
 
 
 def _verify(harness: Harness, token: str) -> Any:
@@ -358,65 +393,115 @@ def _verify(harness: Harness, token: str) -> Any:
 
 
 # --- replay race --------------------------------------------------------------------------------
+def _race(
+    harness: Harness,
+    tally: Tally,
+    ledger: AuditLedger,
+    label: str,
+    path: str,
+    payload: bytes,
+    threads: int,
+) -> int:
+    """`threads` callers send one payload at the same instant; returns how many were accepted."""
+    op = harness.operator()
+    # one channel per thread: the calls really travel in parallel
+    channels = [harness.channel(VERIFIER, _clone(op, i)) for i in range(threads)]
+    barrier = threading.Barrier(threads)
+    results: list[grpc.StatusCode] = [grpc.StatusCode.UNKNOWN] * threads
+    details: list[str] = [""] * threads
+
+    def present(i: int) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=CALL_TIMEOUT_S)
+        out = raw_unary(channels[i], path, payload)
+        results[i], details[i] = out.code, out.details
+
+    workers = [threading.Thread(target=present, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(CALL_TIMEOUT_S * 3)
+    accepted = sum(1 for c in results if c is OK)
+    first_ok_seen = False
+    for i, code in enumerate(results):
+        if code is OK and not first_ok_seen:
+            first_ok_seen = True
+            tally.record(f"{label} thread {i}", code, "", True)
+            continue
+        tally.record(
+            f"{label} thread {i}",
+            code,
+            details[i] or ("a second acceptance of one credential" if code is OK else ""),
+            code is grpc.StatusCode.UNAUTHENTICATED,
+            bucket=label,
+        )
+        ledger.expect(VERIFIER, op, path, code)
+    if accepted == 0:
+        tally.imprecise += 1
+        tally.sample(f"{label}: no thread was accepted: {sorted(set(details))}")
+    return accepted
+
+
 def run_replay_race(harness: Harness, threads: int = 16, rounds: int = 3) -> Tally:
-    """`threads` callers present one genuine token at once: one wins, the rest UNAUTHENTICATED."""
+    """`threads` callers present one genuine token (then one presentation nonce) at once:
+    exactly one wins, the rest are refused UNAUTHENTICATED."""
     tally = Tally("replay_race")
     subject = register_and_login(harness, ISSUER, VERIFIER)
+    wallet = SigningKey.generate()
+    card = _holder_bound_card(harness, subject.subject_id, wallet)
     ledger = AuditLedger(harness, [VERIFIER])
-    op = harness.operator()
-    path = "/yrd.federation.v1.IdentityService/VerifyToken"
-    winners: list[int] = []
+    tokens: list[int] = []
+    presentations: list[int] = []
     for round_no in range(rounds):
         token = issue_token(harness, subject, VERIFIER)
-        payload = identity_pb2.VerifyTokenRequest(token=token).SerializeToString()
-        # one channel per thread: the calls really travel in parallel
-        channels = [harness.channel(VERIFIER, _clone(op, i)) for i in range(threads)]
-        barrier = threading.Barrier(threads)
-        results: list[grpc.StatusCode] = [grpc.StatusCode.UNKNOWN] * threads
-        details: list[str] = [""] * threads
-
-        def present(
-            i: int,
-            channels: list[grpc.Channel] = channels,
-            barrier: threading.Barrier = barrier,
-            payload: bytes = payload,
-            results: list[grpc.StatusCode] = results,
-            details: list[str] = details,
-        ) -> None:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait(timeout=CALL_TIMEOUT_S)
-            out = raw_unary(channels[i], path, payload)
-            results[i], details[i] = out.code, out.details
-
-        workers = [threading.Thread(target=present, args=(i,)) for i in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(CALL_TIMEOUT_S * 3)
-        ok = sum(1 for c in results if c is OK)
-        winners.append(ok)
-        first_ok_seen = False
-        for i, code in enumerate(results):
-            if code is OK and not first_ok_seen:
-                first_ok_seen = True
-                tally.record(f"round {round_no} thread {i}", code, "", True)
-                continue
-            precise = code is grpc.StatusCode.UNAUTHENTICATED
-            tally.record(
-                f"round {round_no} thread {i}",
-                code,
-                details[i] or ("a second acceptance of one token" if code is OK else ""),
-                precise,
-                bucket=f"round{round_no}",
+        tokens.append(
+            _race(
+                harness,
+                tally,
+                ledger,
+                f"token round {round_no}",
+                "/yrd.federation.v1.IdentityService/VerifyToken",
+                identity_pb2.VerifyTokenRequest(token=token).SerializeToString(),
+                threads,
             )
-            ledger.expect(VERIFIER, op, path, code)
-        if ok == 0:
-            tally.imprecise += 1
-            tally.sample(f"round {round_no}: no thread was accepted: {set(details)}")
+        )
+        shown = create_presentation(card, wallet, ["holder_name"], VERIFIER.entity_id, time.time())
+        presentations.append(
+            _race(
+                harness,
+                tally,
+                ledger,
+                f"presentation round {round_no}",
+                "/yrd.federation.v1.LicenceService/VerifyPresentation",
+                licence_pb2.VerifyPresentationRequest(presentation=shown).SerializeToString(),
+                threads,
+            )
+        )
     ledger.settle(tally)
     harness.check_nodes(tally, [VERIFIER])
-    tally.notes["accepted_per_round"] = winners
+    tally.notes["accepted_per_round"] = tokens
+    tally.notes["presentations_accepted_per_round"] = presentations
     return tally
+
+
+def _holder_bound_card(harness: Harness, holder: str, wallet: SigningKey) -> str:
+    from nodes.pb.v1 import licence_pb2_grpc
+    from tests.adversarial.cases import ID_CARD_FIELDS
+
+    stub = licence_pb2_grpc.LicenceServiceStub(harness.channel(ISSUER, harness.operator()))
+    doc = stub.IssueLicence(
+        licence_pb2.IssueLicenceRequest(
+            request_id=f"race-{secrets.token_hex(4)}",
+            licence_type="resident_identity_card",
+            holder_code=holder,
+            holder_name="对抗测试",
+            valid_until="2040-01-01",
+            fields_json=json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
+            holder_jwk_json=json.dumps(wallet.jwk.to_dict()),
+        ),
+        timeout=CALL_TIMEOUT_S,
+    )
+    return str(doc.sd_jwt)
 
 
 def _clone(who: Identity, i: int) -> Identity:
