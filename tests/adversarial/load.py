@@ -200,6 +200,10 @@ async def _open_streams(
         grpc.aio.secure_channel(harness.endpoint(owner), w.credentials(), options=CHANNEL_OPTIONS)
         for w in who
     ]
+    # the liveness probes use a connection of their own, as a load balancer's checker would
+    probe = grpc.aio.secure_channel(
+        harness.endpoint(owner), who[1].credentials(), options=CHANNEL_OPTIONS
+    )
     ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=owner.code)
     # after_seq one before the last event: each stream gets exactly one event, then waits
     request = case_pb2.WatchCaseRequest(
@@ -239,7 +243,7 @@ async def _open_streams(
                     f"WatchCase stream refused {name}", code, "", code in PRECISE, bucket=name
                 )
         # liveness while every stream is still open: health and a unary call, bounded waits
-        health = health_pb2_grpc.HealthStub(channels[0])
+        health = health_pb2_grpc.HealthStub(probe)
         started = time.monotonic()
         try:
             reply = await health.Check(
@@ -261,7 +265,7 @@ async def _open_streams(
         )
         started = time.monotonic()
         try:
-            await case_pb2_grpc.CaseServiceStub(channels[1]).GetCase(ref, timeout=HEALTH_TIMEOUT_S)
+            await case_pb2_grpc.CaseServiceStub(probe).GetCase(ref, timeout=HEALTH_TIMEOUT_S)
             code, details = OK, ""
         except grpc.aio.AioRpcError as exc:
             code, details = exc.code(), exc.details() or ""
@@ -275,7 +279,7 @@ async def _open_streams(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for ch in channels:
+        for ch in [*channels, probe]:
             await ch.close()
 
 
