@@ -159,9 +159,13 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
     hs_input = f"{b64json({**header, 'alg': 'HS256'})}.{b64json(claims())}"
     hs_secret = b64url_decode(key.jwk.x)  # the published public key as an HMAC secret
     hs_sig = hmac.new(hs_secret, hs_input.encode(), hashlib.sha256).digest()
-    dup_payload = canonical_json(claims()).decode()
-    dup_payload_aud = dup_payload[:-1] + f',"aud":"{OTHER.entity_id}"}}'
-    dup_payload_sub = dup_payload[:-1] + f',"sub":"{other_home.subject_id}"}}'
+
+    def fresh() -> str:
+        """A genuine payload as JSON text, with a jti of its own (no refusal is a replay)."""
+        return canonical_json(claims()).decode()
+
+    dup_payload_aud = fresh()[:-1] + f',"aud":"{OTHER.entity_id}"}}'
+    dup_payload_sub = fresh()[:-1] + f',"sub":"{other_home.subject_id}"}}'
     out = [
         Forgery("alg none", jws(b64json({**header, "alg": "none"}), b64json(claims()), None)),
         Forgery("alg none with signature", signed(claims(), {**header, "alg": "none"})),
@@ -190,7 +194,7 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
             "duplicate aud in payload, the genuine one last",
             raw(
                 canonical_json(header).decode(),
-                '{"aud":"' + OTHER.entity_id + '",' + dup_payload[1:],
+                '{"aud":"' + OTHER.entity_id + '",' + fresh()[1:],
             ),
             True,
         ),
@@ -204,14 +208,14 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
         ),
         Forgery(
             "duplicate alg in header",
-            raw('{"alg":"none","alg":"EdDSA","kid":"' + key.kid + '","typ":"JWT"}', dup_payload),
+            raw('{"alg":"none","alg":"EdDSA","kid":"' + key.kid + '","typ":"JWT"}', fresh()),
             True,
         ),
         Forgery(
             "duplicate kid in header",
             raw(
                 '{"alg":"EdDSA","kid":"' + other_key.kid + '","kid":"' + key.kid + '","typ":"JWT"}',
-                dup_payload,
+                fresh(),
             ),
             True,
         ),
