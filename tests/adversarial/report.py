@@ -1,0 +1,165 @@
+"""Run the adversarial suite without pytest and print JSON counts per attack.
+
+    python -m tests.adversarial.report --dir FED [--attacks fuzz,forged_tokens,...] [--seed N]
+
+FED empty or missing: a federation is provisioned there and its nodes started (and stopped at the
+end). FED holding a federation whose nodes are down: they are started. FED already running: the
+attacks run against it, except kill -9, which needs processes this command owns.
+Exit status 1 when any attack has imprecise answers, crashes, lost writes or unaudited refusals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from federation.regions import Region
+from tests.adversarial.harness import Harness, Tally
+
+ATTACKS = (
+    "fuzz",
+    "forwarded_faults",
+    "forged_tokens",
+    "replay_race",
+    "wrong_roles",
+    "confused_deputy",
+    "tokenless_reads",
+    "kill9_under_writes",
+    "many_streams",
+)
+ALL_REGIONS = (Region.HUB, Region.SH, Region.JS, Region.ZJ, Region.AH)
+
+
+def summary(tallies: list[Tally], elapsed_s: float) -> dict[str, object]:
+    return {
+        "attacks": {t.attack: t.to_dict() for t in tallies},
+        "totals": {
+            key: sum(int(getattr(t, key)) for t in tallies)
+            for key in (
+                "tried",
+                "refused_precisely",
+                "ok",
+                "imprecise",
+                "crashes",
+                "lost",
+                "unaudited",
+            )
+        },
+        "clean": all(t.clean for t in tallies),
+        "elapsed_s": round(elapsed_s, 1),
+    }
+
+
+def _running(directory: Path) -> bool:
+    if not (directory / "trustlist.jwt").exists():
+        return False
+    probe = Harness(directory)
+    try:
+        return all(probe.health(r, timeout_s=1.0) == "SERVING" for r in ALL_REGIONS)
+    finally:
+        probe.close()
+
+
+def run(
+    directory: Path, attacks: tuple[str, ...], seed: int, per_method: int, streams: int
+) -> dict[str, object]:
+    from tests.adversarial.cases import file_case
+    from tests.adversarial.fuzz import run_fuzz
+    from tests.adversarial.load import run_kill9_under_writes, run_many_streams
+    from tests.adversarial.roles import (
+        run_confused_deputy,
+        run_tokenless_reads,
+        run_wrong_roles,
+    )
+    from tests.adversarial.setup import start_federation
+    from tests.adversarial.tokens import run_replay_race
+
+    started = time.monotonic()
+    if _running(directory):
+        harness = Harness(directory)
+    else:
+        harness = start_federation(directory, ALL_REGIONS)
+    tallies: list[Tally] = []
+    try:
+        op = harness.operator()
+        case = None
+        plan: dict[str, Callable[[], Tally]] = {
+            "fuzz": lambda: run_fuzz(
+                harness,
+                {
+                    Region.SH: [op, harness.region(Region.JS)],
+                    Region.HUB: [op, harness.region(Region.SH)],
+                },
+                seed=seed,
+                per_method=per_method,
+            ),
+            "forwarded_faults": lambda: _forwarded(harness),
+            "forged_tokens": lambda: _forged(harness),
+            "replay_race": lambda: run_replay_race(harness),
+            "wrong_roles": lambda: run_wrong_roles(
+                harness,
+                {Region.SH: harness.region(Region.JS), Region.HUB: harness.region(Region.SH)},
+            ),
+        }
+        for name in attacks:
+            if name in plan:
+                tallies.append(plan[name]())
+            elif name in ("confused_deputy", "tokenless_reads", "many_streams"):
+                case = case or file_case(harness)
+                if name == "confused_deputy":
+                    tallies.append(run_confused_deputy(harness, case, Region.AH))
+                elif name == "tokenless_reads":
+                    tallies.append(run_tokenless_reads(harness, case, Region.AH))
+                else:
+                    tallies.append(run_many_streams(harness, case, streams))
+            elif name == "kill9_under_writes":
+                tallies.append(run_kill9_under_writes(harness, Region.ZJ))
+            else:
+                raise SystemExit(f"unknown attack {name!r}; choose from {', '.join(ATTACKS)}")
+    finally:
+        harness.close()
+        if harness.fed is not None:
+            harness.fed.stop()
+    return summary(tallies, time.monotonic() - started)
+
+
+def _forwarded(harness: Harness) -> Tally:
+    from tests.adversarial.cases import wait_for_item
+    from tests.adversarial.fuzz import FORWARDED_ITEM, run_forwarded_faults
+
+    wait_for_item(harness, (Region.SH,), item=FORWARDED_ITEM)
+    return run_forwarded_faults(harness, Region.SH, Region.JS)
+
+
+def _forged(harness: Harness) -> Tally:
+    from tests.adversarial.cases import ITEM, wait_for_item
+    from tests.adversarial.tokens import run_forged_tokens
+
+    wait_for_item(harness, (Region.SH,))
+    return run_forged_tokens(harness, ITEM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.adversarial.report",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("--dir", required=True, type=Path, help="federation directory")
+    parser.add_argument("--attacks", default=",".join(ATTACKS))
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--per-method", type=int, default=30)
+    parser.add_argument("--streams", type=int, default=2000)
+    args = parser.parse_args(argv)
+    attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip())
+    result = run(args.dir.resolve(), attacks, args.seed, args.per_method, args.streams)
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+    return 0 if result["clean"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
