@@ -36,6 +36,7 @@ from nodes.tls import Peer, peer_of
 log = logging.getLogger("yrd.node")
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+MAX_MESSAGE_CHARS = 1024
 
 FORWARDED_FOR = "yrd-forwarded-for"
 """Metadata a region sets when it forwards a call: the entity the call is ultimately made for."""
@@ -171,6 +172,8 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         else:
             log.error("unhandled error in %s from %s", method, label, exc_info=exc)
             code, message = grpc.StatusCode.INTERNAL, "internal error; the node logged the details"
+        if len(message) > MAX_MESSAGE_CHARS:  # a refusal may quote the request: never all of it
+            message = message[:MAX_MESSAGE_CHARS] + "... (truncated)"
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(
