@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 protos: $(STAMP)
-	$(PY) -m nodes.protogen
+	$(PY) -m nodes.ops.protogen
 
 bench: $(STAMP)
 	$(PY) benchmarks/identity_bench.py

@@ -11,14 +11,14 @@ from typing import Any
 import grpc
 
 from benchmarks._load import Call, ProcessCpu
-from federation.assurance import Assurance
-from federation.jose import SigningKey, b64url_decode
+from federation.crypto.jose import SigningKey, b64url_decode
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import MAX_TTL_S, mint_token
 from federation.regions import Region
-from federation.tokens import MAX_TTL_S, mint_token
-from federation.trustlist import TrustList
+from federation.trust.trustlist import TrustList
+from nodes.ops.provisioning import Layout, load_active_signing_key
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
-from nodes.peers import CHANNEL_OPTIONS
-from nodes.provisioning import Layout, load_active_signing_key
+from nodes.peering.channels import CHANNEL_OPTIONS
 from nodes.tls import TlsMaterial
 
 

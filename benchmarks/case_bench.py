@@ -39,12 +39,12 @@ from benchmarks.harness import (
     temporary_federation,
     warm_up,
 )
-from federation.assurance import Assurance
 from federation.codes import make_citizen_id, make_credit_code
 from federation.errors import ResourceExhausted
+from federation.identity.assurance import Assurance
 from federation.regions import Region
 from nodes.client import FederationClient
-from nodes.client_cases import material
+from nodes.client.cases import material
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 
 WINDOW = Region.SH  # the window region where the applicant submits; its echo is the baseline

@@ -31,8 +31,8 @@ from benchmarks._load import (
     run_sequential,
     warm_up,
 )
-from nodes.provisioning import init_federation
-from nodes.supervisor import Federation
+from nodes.ops.provisioning import init_federation
+from nodes.ops.supervisor import Federation
 
 __all__ = [
     "Call",

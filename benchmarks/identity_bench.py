@@ -31,13 +31,13 @@ from benchmarks.harness import (
     temporary_federation,
     warm_up,
 )
-from federation.assurance import Assurance
 from federation.codes import make_citizen_id
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import mint_token, unverified_home_attestation
 from federation.regions import Region
-from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
+from nodes.ops.provisioning import Layout, load_active_signing_key
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc, identity_pb2, identity_pb2_grpc
-from nodes.provisioning import Layout, load_active_signing_key
 
 SERVER = Region.SH  # where tokens are verified and the echo answers
 HOME = Region.ZJ  # where the subject is registered, logs in, and tokens are minted

@@ -44,11 +44,11 @@ from benchmarks.harness import (
     warm_up,
 )
 from federation.codes import make_citizen_id, make_credit_code
-from federation.jose import Jwk
+from federation.crypto.jose import Jwk
+from federation.identity.tokens import unverified_home_attestation
 from federation.licences import Verdict, VerifiedStatusList, verify_licence, verify_status_list
-from federation.licensing import status_list_uri
+from federation.licences.registry import status_list_uri
 from federation.regions import Region
-from federation.tokens import unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 

@@ -4,8 +4,8 @@ Subpackages and modules: `regions`, `codes`, `jose`, `trustlist`, `tokens`, `ide
 `audit`, `licences`, `licensing`, `storage`. The names below are the ones most callers need.
 """
 
-from federation.assurance import Assurance
 from federation.errors import FederationError
+from federation.identity.assurance import Assurance
 from federation.regions import Region, parse_region
 
 __all__ = ["Assurance", "FederationError", "Region", "parse_region"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from federation.jose import canonical_json
+from federation.crypto.jose import canonical_json
 
 GENESIS_HASH = "0" * 64
 # What a caller is told when a decision could not be written to the log: it is then refused.

@@ -10,7 +10,7 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from federation.pki import entity_id_of
+from federation.crypto.pki import entity_id_of
 
 
 @dataclass(frozen=True)

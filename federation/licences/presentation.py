@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -14,7 +15,6 @@ from federation.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.licences.model import PERSONAL_CLAIMS
 from federation.licences.qr import decode_qr, is_qr
 from federation.licences.sdjwt import (

@@ -12,8 +12,8 @@ import json
 import zlib
 from typing import Any
 
+from federation.crypto.jose import Jwk, b64url_decode, b64url_encode, canonical_json
 from federation.errors import InvalidArgument
-from federation.jose import Jwk, b64url_decode, b64url_encode, canonical_json
 
 QR_PREFIX = "YRD1:"
 MAX_PACKED_BYTES = 48 * 1024

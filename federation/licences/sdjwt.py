@@ -8,8 +8,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from federation.crypto.jose import b64url_decode, b64url_encode
 from federation.errors import InvalidArgument, Unauthenticated
-from federation.jose import b64url_decode, b64url_encode
 from federation.licences.types import FieldValue
 
 SD_ALG = "sha-256"

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.errors import InvalidArgument, NotFound, Unauthenticated
-from federation.jose import Jwk, SigningKey, parse_compact, sign_compact
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
 from federation.licences.model import (
     HolderCodeType,

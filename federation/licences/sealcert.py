@@ -10,8 +10,15 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from federation.crypto.jose import (
+    Jwk,
+    ParsedJws,
+    SigningKey,
+    b64url_encode,
+    parse_compact,
+    sign_compact,
+)
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
-from federation.jose import Jwk, ParsedJws, SigningKey, b64url_encode, parse_compact, sign_compact
 from federation.licences.model import IssuingAuthority
 from federation.regions import Region
 

@@ -14,13 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from federation.crypto.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
     ResourceExhausted,
     Unauthenticated,
 )
-from federation.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
 from federation.licences.sealcert import (
     RegionKeyResolver,
     int_claim,

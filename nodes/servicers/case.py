@@ -12,26 +12,26 @@ from typing import Any, TypeVar
 
 import grpc
 
-from federation.case_desk import CaseDesk, Material, Submission
-from federation.case_states import CaseState
-from federation.catalogue import CatalogueItem
+from federation.cases.catalogue import CatalogueItem
+from federation.cases.desk import CaseDesk, Material, Submission
+from federation.cases.states import CaseState
+from federation.cases.workdays import is_overdue
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
 )
-from federation.identity import FaceCheckResult
+from federation.identity.provider import FaceCheckResult
 from federation.regions import Region, parse_region
 from federation.storage.base import CaseEvent, CaseRecord
-from federation.trustlist import Member
-from federation.workdays import is_overdue
-from nodes.case_watch import RECHECK_S, CaseChanges
+from federation.trust.trustlist import Member
 from nodes.convert import json_object
 from nodes.errors import error_from_rpc
-from nodes.interceptors import FORWARDED_FOR, caller, forwarded_for
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
-from nodes.runtime import NodeRuntime
+from nodes.server.interceptors import FORWARDED_FOR, caller, forwarded_for
+from nodes.server.runtime import NodeRuntime
+from nodes.servicers.case_watch import RECHECK_S, CaseChanges
 
 SERVICE = "/yrd.federation.v1.CaseService/"
 OPERATOR = frozenset({"operator"})

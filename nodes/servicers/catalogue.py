@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 
 from federation.errors import FailedPrecondition
-from nodes.catalogue_view import CatalogueView, HubCatalogue
-from nodes.interceptors import caller
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
-from nodes.runtime import NodeRuntime
+from nodes.server.interceptors import caller
+from nodes.server.runtime import NodeRuntime
+from nodes.servicers.catalogue_view import CatalogueView, HubCatalogue
 
 SERVICE = "/yrd.federation.v1.CatalogueService/"
 ROLES = {SERVICE + "PublishItems": frozenset({"region"})}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import grpc
 
 from federation.errors import FederationError, InvalidArgument, PermissionDenied
-from federation.face import FaceVerificationService
-from federation.homes import HomeRegistry
-from nodes.interceptors import caller
+from federation.identity.face import FaceVerificationService
+from federation.identity.homes import HomeRegistry
 from nodes.pb.v1 import hub_pb2, hub_pb2_grpc, trust_pb2, trust_pb2_grpc
-from nodes.runtime import NodeRuntime
+from nodes.server.interceptors import caller
+from nodes.server.runtime import NodeRuntime
 
 FACE = "/yrd.federation.v1.FaceService/"
 HOMES = "/yrd.federation.v1.HomeRegistryService/"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import grpc
 
-from federation.assurance import Assurance
 from federation.errors import InvalidArgument
-from federation.identity import IdentityProvider
-from federation.tokens import TokenVerifier
+from federation.identity.assurance import Assurance
+from federation.identity.provider import IdentityProvider
+from federation.identity.tokens import TokenVerifier
 from nodes.convert import claims_to_proto, revocation_to_proto
-from nodes.interceptors import caller
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
-from nodes.runtime import NodeRuntime
+from nodes.server.interceptors import caller
+from nodes.server.runtime import NodeRuntime
 
 SERVICE = "/yrd.federation.v1.IdentityService/"
 OPERATOR = frozenset({"operator"})

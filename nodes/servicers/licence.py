@@ -10,14 +10,15 @@ from typing import Any
 
 import grpc
 
-from federation.assurance import Assurance
+from federation.crypto.jose import Jwk
 from federation.errors import (
     FederationError,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
 )
-from federation.jose import Jwk
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import TokenVerifier
 from federation.licences import (
     DEFAULT_MAX_AGE_S,
     ExchangePolicy,
@@ -27,16 +28,15 @@ from federation.licences import (
     verify_licence,
     verify_presentation,
 )
-from federation.licensing import IssueRequest, LicenceRegistry, LicenceSummary
+from federation.licences.registry import IssueRequest, LicenceRegistry, LicenceSummary
 from federation.regions import PROVINCES, Region, parse_region
 from federation.storage.base import LicenceRecord
-from federation.tokens import TokenVerifier
 from nodes.convert import json_object
 from nodes.errors import error_from_rpc
-from nodes.interceptors import caller
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
-from nodes.runtime import NodeRuntime
-from nodes.status_cache import StatusListCache
+from nodes.peering.status_cache import StatusListCache
+from nodes.server.interceptors import caller
+from nodes.server.runtime import NodeRuntime
 
 SERVICE = "/yrd.federation.v1.LicenceService/"
 OPERATOR = frozenset({"operator"})

@@ -38,7 +38,7 @@ def wait_for_item(
     harness: Harness, regions: tuple[Region, ...], timeout_s: float = 30.0, item: str = ITEM
 ) -> None:
     """Until every region's catalogue lists the item (regions publish on their first round)."""
-    from federation.catalogue import verify_catalogue
+    from federation.cases.catalogue import verify_catalogue
 
     hub = harness.trust_list.member_by_region(Region.HUB.code, role="hub")
     deadline = time.monotonic() + timeout_s

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from federation.pki import (
+from federation.crypto.pki import (
     cert_to_pem,
     create_root_ca,
     issue_node_certificate,
@@ -23,10 +23,10 @@ from federation.pki import (
 )
 from federation.regions import Region
 from federation.storage import open_store
-from federation.trustlist import TrustList
+from federation.trust.trustlist import TrustList
 from nodes.config import load_config
-from nodes.provisioning import OPERATOR_ENTITY, Layout, read_trust_list
-from nodes.supervisor import Federation
+from nodes.ops.provisioning import OPERATOR_ENTITY, Layout, read_trust_list
+from nodes.ops.supervisor import Federation
 
 CALL_TIMEOUT_S = 5.0
 HEALTH_TIMEOUT_S = 5.0

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from federation.regions import Region
-from nodes.provisioning import init_federation
-from nodes.supervisor import Federation
+from nodes.ops.provisioning import init_federation
+from nodes.ops.supervisor import Federation
 from tests.adversarial.harness import Harness
 
 TEST_OPTIONS: dict[str, object] = {

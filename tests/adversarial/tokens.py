@@ -17,11 +17,11 @@ from typing import Any
 import grpc
 
 from federation.codes import make_citizen_id
-from federation.jose import SigningKey, b64url_decode, b64url_encode, canonical_json
+from federation.crypto.jose import SigningKey, b64url_decode, b64url_encode, canonical_json
 from federation.licences.presentation import create_presentation
 from federation.regions import Region
+from nodes.ops.provisioning import load_active_signing_key
 from nodes.pb.v1 import case_pb2, identity_pb2, licence_pb2
-from nodes.provisioning import load_active_signing_key
 from tests.adversarial.harness import (
     CALL_TIMEOUT_S,
     OK,

@@ -10,7 +10,7 @@ from node_helpers import make_federation
 
 from federation.regions import Region
 from nodes.client import FederationClient
-from nodes.supervisor import Federation
+from nodes.ops.supervisor import Federation
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from federation.codes import make_citizen_id
-from nodes.provisioning import init_federation
+from nodes.ops.provisioning import init_federation
 
 T = TypeVar("T")
 _seq = itertools.count(100)

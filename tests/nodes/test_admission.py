@@ -16,11 +16,11 @@ from federation.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from nodes.case_watch import CaseChanges
 from nodes.errors import error_from_rpc
-from nodes.interceptors import Budget
 from nodes.pb.v1 import case_pb2, hub_pb2, identity_pb2, licence_pb2
-from nodes.request_limits import MAX_ID_CHARS, check_request
+from nodes.server.interceptors import Budget
+from nodes.server.request_limits import MAX_ID_CHARS, check_request
+from nodes.servicers.case_watch import CaseChanges
 
 
 def test_a_budget_limits_each_caller_and_the_total() -> None:

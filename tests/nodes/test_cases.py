@@ -18,10 +18,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from node_helpers import eventually, new_citizen, template
 
-from federation.archive import verify_archive
-from federation.case_desk import case_id_for
-from federation.catalogue import Catalogue, starter_catalogue, verify_catalogue
+from federation.cases.archive import verify_archive
+from federation.cases.catalogue import Catalogue, starter_catalogue, verify_catalogue
+from federation.cases.desk import case_id_for
+from federation.cases.workdays import end_of_day
 from federation.codes import make_credit_code
+from federation.crypto.jose import Jwk
 from federation.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -29,17 +31,15 @@ from federation.errors import (
     NotFound,
     PermissionDenied,
 )
-from federation.jose import Jwk
 from federation.regions import Region
 from federation.storage import open_store
 from federation.storage.base import CaseRecord
-from federation.workdays import end_of_day
 from nodes.client import FederationClient
-from nodes.client_cases import material
+from nodes.client.cases import material
 from nodes.config import load_config
-from nodes.demo_licences import DRIVING_FIELDS, business_fields
+from nodes.demo.licences import DRIVING_FIELDS, business_fields
+from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
-from nodes.provisioning import Layout
 from nodes.servicers.case import case_view
 
 JS, SH, AH = "320000", "310000", "340000"

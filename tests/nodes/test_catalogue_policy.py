@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from node_helpers import eventually, make_federation, new_citizen
 
-from federation.catalogue import Catalogue, sign_catalogue, starter_catalogue
+from federation.cases.catalogue import Catalogue, sign_catalogue, starter_catalogue
 from federation.clock import FixedClock
+from federation.crypto.jose import Jwk, SigningKey
 from federation.errors import (
     FailedPrecondition,
     IntegrityError,
@@ -17,12 +18,11 @@ from federation.errors import (
     Unauthenticated,
     Unavailable,
 )
-from federation.jose import Jwk, SigningKey
 from federation.licences import ExchangePolicy, default_policy
 from federation.regions import Region
-from nodes.catalogue_view import CatalogueView, NoCatalogueYet
 from nodes.client import FederationClient
-from nodes.supervisor import Federation
+from nodes.ops.supervisor import Federation
+from nodes.servicers.catalogue_view import CatalogueView, NoCatalogueYet
 
 NOW = 1_800_000_000.0
 HUB = SigningKey.generate()

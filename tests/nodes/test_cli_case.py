@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 from node_helpers import eventually, new_citizen, template
 
-from federation.catalogue import starter_catalogue
+from federation.cases.catalogue import starter_catalogue
 from federation.codes import make_credit_code
 from nodes.cli import root
 from nodes.client import FederationClient
-from nodes.demo_licences import business_fields
+from nodes.demo.licences import business_fields
 
 ITEM = "YRD-JS-QY-0101"
 PASSWORD = "Huangshan-peak-90"

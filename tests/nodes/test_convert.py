@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation.assurance import Assurance
 from federation.errors import InvalidArgument
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import TokenClaims
 from federation.storage.base import Revocation
-from federation.tokens import TokenClaims
 from nodes.convert import (
     claims_from_proto,
     claims_to_proto,

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from node_helpers import eventually, new_citizen
 
+from federation.crypto.jose import SigningKey
 from federation.errors import FederationError, NotFound, Unavailable
-from federation.jose import SigningKey
 from federation.licences import create_presentation
 from federation.regions import Region
 from federation.storage import open_store
 from federation.storage.sqlite import parse_sqlite_url
 from nodes.client import FederationClient
 from nodes.config import load_config
-from nodes.demo_licences import DRIVING_FIELDS
-from nodes.supervisor import Federation
+from nodes.demo.licences import DRIVING_FIELDS
+from nodes.ops.supervisor import Federation
 
 PASSWORD = "Lotus-pond-2024"
 ITEM = "YRD-SH-RS-0101"  # owned by Shanghai; reads a resident identity card's name and code

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from node_helpers import eventually, new_citizen, template
 
-from federation.assurance import Assurance
 from federation.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -16,10 +15,11 @@ from federation.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import mint_token, unverified_home_attestation
 from federation.regions import Region
-from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
-from nodes.provisioning import Layout, load_active_signing_key, read_trust_list
+from nodes.ops.provisioning import Layout, load_active_signing_key, read_trust_list
 
 PASSWORD = "Lotus-pond-2024"
 

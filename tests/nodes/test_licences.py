@@ -11,6 +11,7 @@ import pytest
 from node_helpers import eventually, new_citizen
 
 from federation.codes import make_credit_code
+from federation.crypto.jose import SigningKey
 from federation.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -18,7 +19,6 @@ from federation.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from federation.jose import SigningKey
 from federation.licences import (
     ElectronicSeal,
     IssuingAuthority,
@@ -34,8 +34,8 @@ from federation.regions import Region
 from federation.storage import open_store
 from nodes.client import FederationClient
 from nodes.config import load_config
-from nodes.demo_licences import DRIVING_FIELDS, business_fields, tamper_disclosure
-from nodes.supervisor import Federation
+from nodes.demo.licences import DRIVING_FIELDS, business_fields, tamper_disclosure
+from nodes.ops.supervisor import Federation
 
 PASSWORD = "Lotus-pond-2024"
 

@@ -11,20 +11,20 @@ import grpc
 import pytest
 from node_helpers import new_citizen, template
 
-from federation.assurance import Assurance
 from federation.audit import AuditRecord
+from federation.crypto.jose import b64url_decode
 from federation.errors import AlreadyExists, PermissionDenied, Unauthenticated, Unavailable
-from federation.jose import b64url_decode
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import mint_token, unverified_home_attestation
 from federation.regions import Region
 from federation.storage import open_store
-from federation.tokens import mint_token, unverified_home_attestation
 from nodes.client import FederationClient
 from nodes.config import load_config
-from nodes.demo_licences import DRIVING_FIELDS
+from nodes.demo.licences import DRIVING_FIELDS
+from nodes.ops.provisioning import Layout, load_active_signing_key, read_trust_list
+from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import hub_pb2, hub_pb2_grpc, licence_pb2, licence_pb2_grpc
-from nodes.peers import CHANNEL_OPTIONS
-from nodes.provisioning import Layout, load_active_signing_key, read_trust_list
-from nodes.supervisor import Federation
+from nodes.peering.channels import CHANNEL_OPTIONS
 from nodes.tls import TlsMaterial
 
 PASSWORD = "Lotus-pond-2024"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.protogen import ROOT, generate
+from nodes.ops.protogen import ROOT, generate
 
 
 def test_generated_code_has_not_drifted(tmp_path: Path) -> None:

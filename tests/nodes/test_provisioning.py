@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from federation.crypto.jose import Jwk, SigningKey
+from federation.crypto.pki import fingerprint_sha256, load_cert_pem
 from federation.errors import FailedPrecondition, InvalidArgument, Unauthenticated
-from federation.jose import Jwk, SigningKey
-from federation.pki import fingerprint_sha256, load_cert_pem
+from federation.identity.tokens import MAX_TTL_S
 from federation.regions import PROVINCES, Region
-from federation.tokens import MAX_TTL_S
-from federation.trustlist import TrustList, verify_trust_list
+from federation.trust.trustlist import TrustList, verify_trust_list
 from nodes.config import load_config
-from nodes.provisioning import (
+from nodes.ops.provisioning import (
     OPERATOR_ENTITY,
     TRUST_LIST_LIFETIME_S,
     Layout,

@@ -13,9 +13,9 @@ from federation.errors import FailedPrecondition, NotFound, Unauthenticated
 from federation.regions import Region
 from nodes.cli import root
 from nodes.client import FederationClient
-from nodes.federation_dir import made_by_init
-from nodes.provisioning import Layout, init_federation, read_trust_list
-from nodes.supervisor import Federation
+from nodes.ops.federation_dir import made_by_init
+from nodes.ops.provisioning import Layout, init_federation, read_trust_list
+from nodes.ops.supervisor import Federation
 
 PASSWORD = "Lotus-pond-2024"
 

@@ -10,8 +10,8 @@ from node_helpers import eventually, make_federation, new_citizen
 
 from federation.regions import Region
 from nodes.client import FederationClient
-from nodes.provisioning import Layout, rotate_keys
-from nodes.supervisor import Federation
+from nodes.ops.provisioning import Layout, rotate_keys
+from nodes.ops.supervisor import Federation
 
 PASSWORD = "Lotus-pond-2024"
 
@@ -50,7 +50,7 @@ def test_rotated_key_signs_new_tokens_and_old_tokens_still_verify(
             token = client.issue_token("ZJ", login.session_id, login.session_secret, "SH")
             import json
 
-            from federation.jose import b64url_decode
+            from federation.crypto.jose import b64url_decode
 
             header = json.loads(b64url_decode(token.split(".")[0]))
             assert header["kid"] == new_jwk.kid

@@ -7,7 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from federation.pki import (
+from federation.crypto.pki import (
     cert_to_pem,
     create_root_ca,
     issue_node_certificate,
@@ -19,8 +19,8 @@ from federation.regions import Region
 from federation.storage import open_store
 from nodes.client import FederationClient
 from nodes.config import load_config
+from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc, hub_pb2, hub_pb2_grpc
-from nodes.provisioning import Layout
 
 
 def _channel(

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from federation.clock import CHINA_STANDARD_TIME
 from federation.codes import make_citizen_id, make_credit_code
+from federation.crypto.jose import Jwk, SigningKey
 from federation.errors import Unauthenticated
-from federation.jose import Jwk, SigningKey
 from federation.licences import (
     ElectronicSeal,
     IssuingAuthority,

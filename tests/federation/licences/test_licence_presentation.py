@@ -7,13 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from licence_world import DRIVING_FIELDS, NOW, NonceLedger, World
 
+from federation.crypto.jose import SigningKey, parse_compact, sign_compact
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
 )
-from federation.jose import SigningKey, parse_compact, sign_compact
 from federation.licences import (
     create_presentation,
     encode_qr,

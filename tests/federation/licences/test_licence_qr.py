@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from licence_world import NOW, World
 
+from federation.crypto.jose import b64url_encode
 from federation.errors import InvalidArgument
-from federation.jose import b64url_encode
 from federation.licences import create_presentation, decode_qr, encode_qr, is_qr
 from federation.licences.qr import QR_PREFIX
 from federation.regions import Region

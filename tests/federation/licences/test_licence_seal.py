@@ -12,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from licence_world import NOW, YEAR_S, World
 
+from federation.crypto.jose import (
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    parse_compact,
+    sign_compact,
+)
 from federation.errors import InvalidArgument, Unauthenticated
-from federation.jose import SigningKey, b64url_decode, b64url_encode, parse_compact, sign_compact
 from federation.licences import (
     Disclosure,
     ElectronicSeal,

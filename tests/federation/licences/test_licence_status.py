@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from licence_world import NOW, World
 
+from federation.crypto.jose import SigningKey, b64url_encode, parse_compact, sign_compact
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
     ResourceExhausted,
     Unauthenticated,
 )
-from federation.jose import SigningKey, b64url_encode, parse_compact, sign_compact
 from federation.licences import (
     LicenceStatus,
     StatusList,

@@ -8,8 +8,8 @@ import pytest
 from licence_world import NOW, World
 
 from federation.clock import CHINA_STANDARD_TIME
+from federation.crypto.jose import SigningKey
 from federation.errors import Unauthenticated, Unavailable
-from federation.jose import SigningKey
 from federation.licences import (
     LicenceStatus,
     StatusList,

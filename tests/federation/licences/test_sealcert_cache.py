@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from licence_world import NOW, make_world
 
+from federation.crypto.jose import Jwk
 from federation.errors import Unauthenticated
-from federation.jose import Jwk
 from federation.licences import verify_sealed
 
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from store_builders import case, event, json_objects, outcome, rating, run_threads
 
+from federation.crypto.jose import canonical_json
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from federation.jose import canonical_json
 from federation.storage import CaseRecord, Store
 
 if TYPE_CHECKING:

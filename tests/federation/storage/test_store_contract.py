@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import federation.storage as storage
 from federation.audit import GENESIS_HASH, AuditDraft, AuditRecord, entry_hash, verify_chain
+from federation.crypto.jose import canonical_json
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from federation.jose import canonical_json
 from federation.storage import (
     QuotaResult,
     Revocation,

@@ -1,0 +1,21 @@
+"""Cryptographic building blocks: compact JWS and JWKs, the X.509 federation PKI, passwords."""
+
+from federation._lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Jwk": "jose",
+        "ParsedJws": "jose",
+        "SigningKey": "jose",
+        "canonical_json": "jose",
+        "create_root_ca": "pki",
+        "entity_id_of": "pki",
+        "hash_password": "passwords",
+        "issue_node_certificate": "pki",
+        "parse_compact": "jose",
+        "sign_compact": "jose",
+        "verify_compact": "jose",
+        "verify_password": "passwords",
+    },
+)

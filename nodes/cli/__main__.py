@@ -1,0 +1,5 @@
+"""`python -m nodes.cli ...` runs `yrd ...`."""
+
+from nodes.cli import main
+
+main()

@@ -1,0 +1,321 @@
+"""A typed client for integrators and the operator console: one call per RPC, domain errors out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from federation.errors import Unavailable
+from federation.regions import Region, parse_region
+from federation.trust.trustlist import TrustList, verify_trust_list
+from nodes.client.cases import CaseCalls
+from nodes.errors import error_from_rpc
+from nodes.ops.provisioning import Layout, load_anchor, read_trust_list
+from nodes.pb.v1 import (
+    diagnostics_pb2,
+    diagnostics_pb2_grpc,
+    identity_pb2,
+    identity_pb2_grpc,
+    licence_pb2,
+    licence_pb2_grpc,
+    trust_pb2,
+    trust_pb2_grpc,
+)
+from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.tls import TlsMaterial
+
+T = TypeVar("T")
+
+
+def to_dict(message: Any) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+class FederationClient(CaseCalls):
+    """Talks to any node of a federation directory with the operator's mTLS identity."""
+
+    def __init__(self, directory: Path, timeout_s: float = 5.0) -> None:
+        self.layout = Layout(directory.resolve())
+        self.trust_list: TrustList = read_trust_list(self.layout)
+        op = self.layout.operator_dir
+        self._creds = TlsMaterial.load(
+            self.layout.ca_cert, op / "tls.crt", op / "tls.key"
+        ).channel_credentials()
+        self.timeout_s = timeout_s
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def endpoint(self, region: Region | str) -> str:
+        r = region if isinstance(region, Region) else parse_region(region)
+        role = "hub" if r is Region.HUB else "region"
+        return self.trust_list.member_by_region(r.code, role=role).endpoint
+
+    def channel(self, region: Region | str) -> grpc.Channel:
+        endpoint = self.endpoint(region)
+        if endpoint not in self._channels:
+            self._channels[endpoint] = grpc.secure_channel(
+                endpoint, self._creds, options=CHANNEL_OPTIONS
+            )
+        return self._channels[endpoint]
+
+    def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, f"{what} at {region}") from None
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+    def __enter__(self) -> FederationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- stubs --------------------------------------------------------------------
+    def identity(self, region: Region | str) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self.channel(region))
+
+    # --- calls --------------------------------------------------------------------
+    def health(self, region: Region | str, service: str = "") -> str:
+        stub = health_pb2_grpc.HealthStub(self.channel(region))
+        reply = self.call(
+            region,
+            "health check",
+            lambda: stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=self.timeout_s
+            ),
+        )
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    def wait_healthy(self, region: Region | str, attempts: int = 100, pause_s: float = 0.1) -> None:
+        import time
+
+        last = ""
+        for _ in range(attempts):
+            try:
+                if self.health(region) == "SERVING":
+                    return
+            except Exception as exc:
+                last = str(exc)
+            time.sleep(pause_s)
+        raise Unavailable(f"{region} did not become healthy: {last}")
+
+    def echo(self, region: Region | str, payload: bytes) -> bytes:
+        stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(self.channel(region))
+        reply = self.call(
+            region,
+            "echo",
+            lambda: stub.Echo(diagnostics_pb2.EchoRequest(payload=payload), timeout=self.timeout_s),
+        )
+        return bytes(reply.payload)
+
+    def fetch_trust_list(self, region: Region | str = Region.HUB) -> tuple[TrustList, str]:
+        stub = trust_pb2_grpc.TrustListServiceStub(self.channel(region))
+        reply = self.call(
+            region,
+            "trust list",
+            lambda: stub.GetTrustList(trust_pb2.GetTrustListRequest(), timeout=self.timeout_s),
+        )
+        import time
+
+        signed = str(reply.signed_trust_list)
+        return verify_trust_list(signed, load_anchor(self.layout), time.time()), signed
+
+    def register(
+        self, region: Region | str, kind: str, subject_id: str, name: str, password: str
+    ) -> identity_pb2.RegisterSubjectResponse:
+        req = identity_pb2.RegisterSubjectRequest(
+            kind=kind, subject_id=subject_id, name=name, password=password
+        )
+        stub = self.identity(region)
+        reply: identity_pb2.RegisterSubjectResponse = self.call(
+            region, "register", lambda: stub.RegisterSubject(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def login(
+        self,
+        region: Region | str,
+        subject_id: str,
+        password: str,
+        audiences: Sequence[str],
+        acr: str = "low",
+        face_template: Sequence[float] | None = None,
+    ) -> identity_pb2.AuthenticateResponse:
+        req = identity_pb2.AuthenticateRequest(
+            subject_id=subject_id,
+            password=password,
+            audiences=[self._audience(a) for a in audiences],
+            requested_acr=acr,
+            face_template=list(face_template or []),
+        )
+        stub = self.identity(region)
+        reply: identity_pb2.AuthenticateResponse = self.call(
+            region, "login", lambda: stub.Authenticate(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def _audience(self, audience: str) -> str:
+        try:
+            return parse_region(audience).code
+        except Exception:
+            return audience
+
+    def issue_token(self, region: Region | str, session_id: str, secret: str, audience: str) -> str:
+        req = identity_pb2.IssueTokenRequest(
+            session_id=session_id, session_secret=secret, audience=self._audience(audience)
+        )
+        stub = self.identity(region)
+        reply = self.call(
+            region, "issue token", lambda: stub.IssueToken(req, timeout=self.timeout_s)
+        )
+        return str(reply.token)
+
+    def logout(self, region: Region | str, session_id: str, secret: str) -> float:
+        req = identity_pb2.LogoutRequest(session_id=session_id, session_secret=secret)
+        stub = self.identity(region)
+        reply = self.call(region, "logout", lambda: stub.Logout(req, timeout=self.timeout_s))
+        return float(reply.revoked_at)
+
+    def enrol_face(
+        self, region: Region | str, subject_id: str, password: str, template: Sequence[float]
+    ) -> None:
+        req = identity_pb2.EnrolFaceRequest(
+            subject_id=subject_id, password=password, template=list(template)
+        )
+        stub = self.identity(region)
+        self.call(region, "enrol face", lambda: stub.EnrolFace(req, timeout=self.timeout_s))
+
+    def verify_token(
+        self, region: Region | str, token: str, required_acr: str = ""
+    ) -> identity_pb2.VerifyTokenResponse:
+        req = identity_pb2.VerifyTokenRequest(token=token, required_acr=required_acr)
+        stub = self.identity(region)
+        reply: identity_pb2.VerifyTokenResponse = self.call(
+            region, "verify token", lambda: stub.VerifyToken(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    # --- licences -----------------------------------------------------------------
+    def licence(self, region: Region | str) -> licence_pb2_grpc.LicenceServiceStub:
+        return licence_pb2_grpc.LicenceServiceStub(self.channel(region))
+
+    def issue_licence(
+        self,
+        region: Region | str,
+        request_id: str,
+        licence_type: str,
+        holder_code: str,
+        holder_name: str,
+        fields: Mapping[str, Any],
+        *,
+        authority_code: str = "",
+        number: str = "",
+        valid_from: str = "",
+        valid_until: str = "",
+        holder_jwk: Mapping[str, Any] | None = None,
+    ) -> licence_pb2.LicenceDocument:
+        req = licence_pb2.IssueLicenceRequest(
+            request_id=request_id,
+            licence_type=licence_type,
+            authority_code=authority_code,
+            holder_code=holder_code,
+            holder_name=holder_name,
+            number=number,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            fields_json=json.dumps(dict(fields), ensure_ascii=False),
+            holder_jwk_json=json.dumps(dict(holder_jwk)) if holder_jwk else "",
+        )
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, "issue licence", lambda: stub.IssueLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def get_licence(self, region: Region | str, identifier: str) -> licence_pb2.LicenceDocument:
+        req = licence_pb2.GetLicenceRequest(identifier=identifier)
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, "get licence", lambda: stub.GetLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def change_licence_status(
+        self, region: Region | str, identifier: str, action: str, reason: str = ""
+    ) -> licence_pb2.LicenceDocument:
+        """action: revoke, suspend or reinstate (at the issuing region)."""
+        req = licence_pb2.ChangeLicenceStatusRequest(identifier=identifier, reason=reason)
+        stub = self.licence(region)
+        method = {
+            "revoke": stub.RevokeLicence,
+            "suspend": stub.SuspendLicence,
+            "reinstate": stub.ReinstateLicence,
+        }[action]
+        reply: licence_pb2.LicenceDocument = self.call(
+            region, f"{action} licence", lambda: method(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def verify_licence(self, region: Region | str, sd_jwt: str) -> licence_pb2.LicenceVerdict:
+        req = licence_pb2.VerifyLicenceRequest(sd_jwt=sd_jwt)
+        stub = self.licence(region)
+        reply: licence_pb2.LicenceVerdict = self.call(
+            region, "verify licence", lambda: stub.VerifyLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def list_holder_licences(
+        self, region: Region | str, token: str, deadline_ms: int = 0
+    ) -> licence_pb2.ListHolderLicencesResponse:
+        req = licence_pb2.ListHolderLicencesRequest(token=token, deadline_ms=deadline_ms)
+        stub = self.licence(region)
+        reply: licence_pb2.ListHolderLicencesResponse = self.call(
+            region, "list licences", lambda: stub.ListHolderLicences(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def fetch_remote_licence(
+        self,
+        region: Region | str,
+        owner_region: str,
+        identifier: str,
+        service_item: str,
+        purpose: str,
+        consent_token: str,
+    ) -> licence_pb2.ReadLicenceResponse:
+        req = licence_pb2.FetchRemoteLicenceRequest(
+            owner_region=parse_region(owner_region).code,
+            read=licence_pb2.ReadLicenceRequest(
+                identifier=identifier,
+                service_item=service_item,
+                purpose=purpose,
+                consent_token=consent_token,
+            ),
+        )
+        stub = self.licence(region)
+        reply: licence_pb2.ReadLicenceResponse = self.call(
+            region, "fetch licence", lambda: stub.FetchRemoteLicence(req, timeout=self.timeout_s)
+        )
+        return reply
+
+    def verify_presentation(
+        self, region: Region | str, presentation: str
+    ) -> licence_pb2.VerifyPresentationResponse:
+        req = licence_pb2.VerifyPresentationRequest(presentation=presentation)
+        stub = self.licence(region)
+        reply: licence_pb2.VerifyPresentationResponse = self.call(
+            region,
+            "verify presentation",
+            lambda: stub.VerifyPresentation(req, timeout=self.timeout_s),
+        )
+        return reply

@@ -1,0 +1,68 @@
+"""Pure conversions between domain values and protobuf messages (round-trip tested)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from federation.errors import InvalidArgument
+from federation.identity.assurance import Assurance
+from federation.identity.tokens import TokenClaims
+from federation.jsontext import loads_untrusted
+from federation.storage.base import Revocation
+from nodes.pb.v1 import common_pb2, identity_pb2
+
+
+def claims_to_proto(claims: TokenClaims) -> common_pb2.TokenClaims:
+    return common_pb2.TokenClaims(
+        iss=claims.issuer,
+        sub=claims.subject,
+        aud=claims.audience,
+        iat=claims.issued_at,
+        exp=claims.expires_at,
+        jti=claims.jti,
+        acr=claims.assurance.acr,
+        sid=claims.session_id,
+        home_region=claims.home_region,
+        subject_kind=claims.subject_kind,
+        name=claims.name,
+        amr=list(claims.amr),
+    )
+
+
+def claims_from_proto(msg: common_pb2.TokenClaims) -> TokenClaims:
+    return TokenClaims(
+        issuer=msg.iss,
+        subject=msg.sub,
+        audience=msg.aud,
+        issued_at=msg.iat,
+        expires_at=msg.exp,
+        jti=msg.jti,
+        assurance=Assurance.parse(msg.acr),
+        session_id=msg.sid,
+        home_region=msg.home_region,
+        subject_kind=msg.subject_kind,
+        name=msg.name,
+        amr=tuple(msg.amr),
+    )
+
+
+def revocation_to_proto(rev: Revocation) -> identity_pb2.Revocation:
+    return identity_pb2.Revocation(
+        session_id=rev.session_id, revoked_at=rev.revoked_at, expires_at=rev.expires_at
+    )
+
+
+def revocation_from_proto(msg: identity_pb2.Revocation) -> Revocation:
+    return Revocation(
+        session_id=msg.session_id, revoked_at=msg.revoked_at, expires_at=msg.expires_at
+    )
+
+
+def json_object(text: str, name: str) -> dict[str, Any] | None:
+    """A request's JSON-object field: None when empty, InvalidArgument when not an object."""
+    if not text:
+        return None
+    value = loads_untrusted(text, name)
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{name} must be a JSON object")
+    return value

@@ -1,0 +1,139 @@
+"""Run the hub and the four regions as separate processes; stop them gracefully together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from federation.errors import Unavailable
+from federation.regions import Region
+from nodes.client import FederationClient
+from nodes.ops.provisioning import Layout
+
+
+class Federation:
+    """Node processes of one federation directory (used by `yrd federation up`, demo, tests)."""
+
+    def __init__(self, directory: Path, regions: Iterable[Region] = tuple(Region)) -> None:
+        self.layout = Layout(directory.resolve())
+        self.regions = tuple(regions)
+        self.procs: dict[Region, subprocess.Popen[bytes]] = {}
+
+    def log_path(self, region: Region) -> Path:
+        return self.layout.node_dir(region) / "node.log"
+
+    def spawn(self, region: Region) -> subprocess.Popen[bytes]:
+        log = open(self.log_path(region), "ab")  # noqa: SIM115 - owned by the child
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nodes.cli",
+                "node",
+                "serve",
+                "--config",
+                str(self.layout.config(region)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        log.close()
+        self.procs[region] = proc
+        return proc
+
+    def start_node(self, region: Region, wait_s: float = 30.0) -> subprocess.Popen[bytes]:
+        proc = self.spawn(region)
+        self._wait_healthy(region, proc, wait_s)
+        return proc
+
+    def _wait_healthy(self, region: Region, proc: subprocess.Popen[bytes], wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        with FederationClient(self.layout.root, timeout_s=1.0) as client:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise Unavailable(
+                        f"{region.short} node exited with {proc.returncode}; "
+                        f"see {self.log_path(region)}:\n{self.tail(region)}"
+                    )
+                try:
+                    if client.health(region) == "SERVING":
+                        return
+                except Exception:
+                    pass
+                time.sleep(0.1)
+        raise Unavailable(f"{region.short} node not healthy after {wait_s:.0f} s; see its log")
+
+    def tail(self, region: Region, lines: int = 20) -> str:
+        try:
+            return "\n".join(
+                self.log_path(region).read_text(errors="replace").splitlines()[-lines:]
+            )
+        except OSError:
+            return ""
+
+    def start(self) -> None:
+        try:
+            if Region.HUB in self.regions:  # regions fetch the trust list from the hub
+                self.start_node(Region.HUB)
+            others = [r for r in self.regions if r is not Region.HUB]
+            for region in others:
+                self.spawn(region)
+            for region in others:
+                self._wait_healthy(region, self.procs[region], 30.0)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop_node(self, region: Region, timeout_s: float = 10.0) -> int | None:
+        proc = self.procs.pop(region, None)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return proc.returncode
+
+    def kill_node(self, region: Region) -> None:
+        """SIGKILL: the crash case, no chance to flush anything."""
+        proc = self.procs.pop(region)
+        proc.kill()
+        proc.wait(5)
+
+    def stop(self) -> dict[Region, int | None]:
+        order = sorted(self.procs, key=lambda r: r is Region.HUB)  # hub last
+        return {region: self.stop_node(region) for region in order}
+
+    def wait(self) -> None:
+        """Block until every node exits or a signal arrives (then stop them all)."""
+        stopping = False
+
+        def _stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        while not stopping and any(p.poll() is None for p in self.procs.values()):
+            time.sleep(0.2)
+        self.stop()
+
+    def __enter__(self) -> Federation:
+        self.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

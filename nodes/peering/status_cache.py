@@ -1,0 +1,51 @@
+"""Verifier-side cache of issuers' signed status lists: fetched whole, kept for their TTL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from federation.clock import Clock
+from federation.licences import VerifiedStatusList, verify_status_list
+from federation.licences.registry import region_of_status_uri
+from federation.licences.sealcert import RegionKeyResolver
+from federation.regions import Region
+
+FetchList = Callable[[Region, str], str]
+"""(issuing region, uri) -> the signed status list token."""
+
+
+class StatusListCache:
+    """One fetch per list per TTL, whatever the request rate (single flight per uri)."""
+
+    def __init__(self, fetch: FetchList, keys: RegionKeyResolver, clock: Clock) -> None:
+        self._fetch = fetch
+        self._keys = keys
+        self._clock = clock
+        self._entries: dict[str, tuple[VerifiedStatusList, float]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.fetches = 0
+
+    def _lock_for(self, uri: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uri, threading.Lock())
+
+    def get(self, uri: str) -> VerifiedStatusList:
+        now = self._clock.now()
+        cached = self._entries.get(uri)
+        if cached is not None and now < cached[1]:
+            return cached[0]
+        with self._lock_for(uri):
+            cached = self._entries.get(uri)
+            now = self._clock.now()
+            if cached is not None and now < cached[1]:
+                return cached[0]
+            region = region_of_status_uri(uri)
+            token = self._fetch(region, uri)
+            verified = verify_status_list(
+                token, self._keys, now, expected_uri=uri, expected_region=region
+            )
+            self.fetches += 1
+            self._entries[uri] = (verified, verified.cache_until(now))
+            return verified

@@ -1,0 +1,8 @@
+"""The running node: the grpc.aio server, its interceptor and admission, its runtime state."""
+
+from federation._lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"Node": "node", "NodeRuntime": "runtime", "serve": "node", "server_options": "node"},
+)
