@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.engine import Kernel, simulate
-from simulator.fastpath import reason_not_reducible
+from simulator.kernels.fast_station import reason_not_reducible
 from simulator.loading import default_scenario, mmc_scenario
 from simulator.queueing import erlang_a, erlang_c, erlang_c_wait, mmck
 from simulator.statistics import littles_law_holds, replicate, summarise
