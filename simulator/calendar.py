@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.scenario import CalendarSpec, RegionSpec, StaffingSpec, parse_clock
+from simulator.scenario import CalendarSpec, RegionSpec, Scenario, StaffingSpec, parse_clock
 
 __all__ = [
     "DAY",
     "WEEK",
     "DayArrivals",
+    "OpenTime",
     "day_arrivals",
     "next_open",
+    "open_minutes",
+    "open_time",
     "staff_changes",
 ]
 
@@ -150,3 +154,57 @@ def staff_changes(
     if changes and level != initial:
         changes.append((WEEK, initial, initial == 0))
     return initial, changes
+
+
+def _always_open(cal: CalendarSpec) -> bool:
+    return len(cal.days) == 7 and parse_clock(cal.open) == 0 and parse_clock(cal.close) == DAY
+
+
+def open_minutes(
+    calendars: Sequence[CalendarSpec], start: float, end: float, start_weekday: int
+) -> float:
+    """Minutes of [start, end] during which at least one of the halls is open."""
+    if end <= start or not calendars:
+        return 0.0
+    if any(_always_open(c) for c in calendars):
+        return end - start
+    total = 0.0
+    for d in range(math.floor(start / DAY), math.ceil(end / DAY)):
+        wd = weekday(d, start_weekday)
+        spans = sorted(
+            (d * DAY + parse_clock(c.open), d * DAY + parse_clock(c.close))
+            for c in calendars
+            if wd in c.days
+        )
+        reach = -math.inf  # the union of overlapping opening hours is counted once
+        for lo, hi in spans:
+            lo, hi = max(lo, start, reach), min(hi, end)
+            if hi > lo:
+                total += hi - lo
+            reach = max(reach, hi)
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTime:
+    """How long the windows were open during an observation period."""
+
+    by_region: dict[str, float]  # minutes the region's hall was open
+    any_region: float  # minutes at least one hall was open
+    days: float  # days on which at least one hall opened
+
+
+def open_time(scenario: Scenario, start: float, end: float) -> OpenTime:
+    """Opening minutes of every region's hall, and of any hall, inside [start, end]."""
+    wd0 = scenario.run.start_weekday
+    calendars = {code: scenario.region(code).calendar for code in scenario.region_codes()}
+    days = sum(
+        1
+        for d in range(math.floor(start / DAY), math.ceil(end / DAY))
+        if any(weekday(d, wd0) in c.days for c in calendars.values())
+    )
+    return OpenTime(
+        by_region={code: open_minutes([c], start, end, wd0) for code, c in calendars.items()},
+        any_region=open_minutes(list(calendars.values()), start, end, wd0),
+        days=float(days),
+    )

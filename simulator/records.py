@@ -371,16 +371,22 @@ class GroupStats:
             a + b for a, b in zip(self.completions_by_hour, other.completions_by_hour, strict=True)
         ]
 
-    def to_dict(self, observed_min: float, observed_days: float) -> dict[str, Any]:
-        """JSON-ready report of the group over the observed period."""
+    def to_dict(self, observed_min: float, observed_days: float, open_min: float) -> dict[str, Any]:
+        """JSON-ready report of the group over the observed period.
+
+        ``open_min`` is the part of it the group's windows were open: throughput per open hour
+        divides by it (visits finished after closing, while the queue drains, count too).
+        """
         left = self.outcomes.get("balked", 0) + self.outcomes.get("reneged", 0)
         completed = self.visits - left
-        hours = observed_min / 60.0
+        hours, open_hours = observed_min / 60.0, open_min / 60.0
         return {
             "visits": self.visits,
             "completed": completed,
             "outcomes": dict(sorted(self.outcomes.items())),
-            "throughput_per_hour": completed / hours if hours > 0 else math.nan,
+            "open_hours": open_hours,
+            "throughput_per_open_hour": completed / open_hours if open_hours > 0 else math.nan,
+            "throughput_per_clock_hour": completed / hours if hours > 0 else math.nan,
             "completions_per_day_by_hour": [
                 c / observed_days if observed_days > 0 else math.nan
                 for c in self.completions_by_hour

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.calendar import DAY, staff_changes
+from simulator.calendar import DAY, open_time, staff_changes
 from simulator.recorder import Recorder
 from simulator.records import CaseRecord, GroupStats, TimeWeighted
 from simulator.scenario import Scenario, parse_clock
@@ -126,6 +126,7 @@ class _StationRun:
         self.station = Station(
             f"clerks.{code}", 0.0, out.sample_interval_min, out.max_series_points
         )
+        self.scenario = sc
         self.recorder = recorder
         self.group = recorder.regions[code]
         recorder.od[(code, code)] = self.group
@@ -276,7 +277,7 @@ class _StationRun:
             t_end,
             [self.station],
             {self.code: self.station},
-            float(math.ceil(span / DAY)),
+            open_time(self.scenario, self.obs, t_end),
             extra={"kernel": "fast", "arrivals": self.arrived},
         )
 

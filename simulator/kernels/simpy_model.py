@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simulator.calendar import DAY, day_arrivals, next_open, staff_changes, weekday
+from simulator.calendar import DAY, day_arrivals, next_open, open_time, staff_changes
 from simulator.kernels.simpy_environment import Environment
 from simulator.kernels.simpy_pool import GAVE_UP, MonitoredPool
 from simulator.recorder import PoolStats, Recorder
@@ -355,15 +355,6 @@ def run_simpy_model(scenario: Scenario, replication: int, recorder: Recorder) ->
         t_end,
         list(model.pools()),
         clerk_pools,
-        _open_days(scenario, recorder.obs_start, t_end),
+        open_time(scenario, recorder.obs_start, t_end),
         extra={"kernel": "simpy", "arrivals": model.case_counter},
     )
-
-
-def _open_days(scenario: Scenario, start: float, end: float) -> float:
-    days = 0
-    for d in range(int(start // DAY), math.ceil(end / DAY)):
-        wd = weekday(d, scenario.run.start_weekday)
-        if any(wd in r.calendar.days for r in scenario.regions.values()):
-            days += 1
-    return float(days)

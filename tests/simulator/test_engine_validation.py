@@ -85,5 +85,5 @@ def test_fast_kernel_horizon_and_time_warmup() -> None:
     )
     res = simulate(sc)
     assert res.data["observed_min"] == pytest.approx(1.5 * 1440)
-    assert res.data["total"]["throughput_per_hour"] == pytest.approx(90, rel=0.1)
+    assert res.data["total"]["throughput_per_open_hour"] == pytest.approx(90, rel=0.1)
     assert littles_law_holds(res)
