@@ -69,7 +69,7 @@ KEY_METRICS = (
     "total.sojourn.mean",
     "total.first_response.mean",
     "total.abandonment.rate",
-    "total.throughput_per_hour",
+    "total.throughput_per_open_hour",
 )
 
 
@@ -194,7 +194,7 @@ def run_cmd(
         if plots:
             from simulator.plots import plot_all
 
-            plot_all(first.data, out)
+            plot_all(runs, out)
         click.echo(f"wrote {out}")
 
 
