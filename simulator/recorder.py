@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from simulator.calendar import OpenTime
-from simulator.records import BatchMeans, CaseRecord, GroupStats, TimeWeighted
+from simulator.group_stats import GroupStats
+from simulator.records import BatchMeans, CaseRecord, TimeWeighted
 
 __all__ = ["PoolStats", "Recorder", "RunResult", "TraceWriter", "metric"]
 

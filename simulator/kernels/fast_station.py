@@ -1,12 +1,4 @@
-"""Fast kernel: a scenario reduced to one FCFS window pool (M/G/c[/K][+G]) run on two heaps.
-
-With one pool, first-come-first-served order, homogeneous Poisson arrivals and a constant
-head-count, the next event of every customer is known on arrival: the earliest free clerk
-(a heap of free times) fixes the wait, abandonment happens at arrival + patience if that
-comes first, and a balk depends on the queue, whose leave times sit in a second heap.
-This is the event calendar of the SimPy model with the redundant events removed; it is
-validated against Erlang C, M/M/c/K and Erlang A like the SimPy kernel.
-"""
+"""Fast kernel: a scenario reduced to one FCFS window pool (M/G/c[/K][+G]), run on two heaps."""
 
 from __future__ import annotations
 
@@ -18,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from simulator.calendar import DAY, open_time, staff_changes
+from simulator.group_stats import GroupStats
 from simulator.recorder import Recorder
-from simulator.records import CaseRecord, GroupStats, TimeWeighted
+from simulator.records import CaseRecord, TimeWeighted
 from simulator.scenario import Scenario, parse_clock
 from simulator.streams import Streams
 
@@ -112,7 +105,15 @@ class _Chunk:
 
 
 class _StationRun:
-    """One replication of the station: clerks' free times, queue leave times, counts."""
+    """One replication of the station: clerks' free times, queue leave times, counts.
+
+    With one pool, first-come-first-served order, homogeneous Poisson arrivals and a constant
+    head-count, the next event of every customer is known on arrival: the earliest free clerk
+    (a heap of free times) fixes the wait, abandonment happens at arrival + patience if that
+    comes first, and a balk depends on the queue, whose leave times sit in a second heap.
+    This is the event calendar of the SimPy model with the redundant events removed; it is
+    validated against Erlang C, M/M/c/K and Erlang A like the SimPy kernel.
+    """
 
     def __init__(self, sc: Scenario, recorder: Recorder) -> None:
         ((code, region),) = sc.regions.items()
