@@ -191,7 +191,7 @@ class OpenTime:
 
     by_region: dict[str, float]  # minutes the region's hall was open
     any_region: float  # minutes at least one hall was open
-    days: float  # days on which at least one hall opened
+    days: float  # days on which some hall opened; a day partly inside the period counts in part
 
 
 def open_time(scenario: Scenario, start: float, end: float) -> OpenTime:
@@ -199,10 +199,10 @@ def open_time(scenario: Scenario, start: float, end: float) -> OpenTime:
     wd0 = scenario.run.start_weekday
     calendars = {code: scenario.region(code).calendar for code in scenario.region_codes()}
     days = sum(
-        1
+        min(end, (d + 1) * DAY) - max(start, d * DAY)
         for d in range(math.floor(start / DAY), math.ceil(end / DAY))
         if any(weekday(d, wd0) in c.days for c in calendars.values())
-    )
+    ) / DAY
     return OpenTime(
         by_region={code: open_minutes([c], start, end, wd0) for code, c in calendars.items()},
         any_region=open_minutes(list(calendars.values()), start, end, wd0),

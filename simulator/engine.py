@@ -6,11 +6,11 @@ from typing import Literal
 
 from simulator.calendar import DAY
 from simulator.kernels.fast_station import reason_not_reducible, run_fast_station
-from simulator.kernels.simpy_model import YrdModel, run_simpy_model
+from simulator.kernels.simpy_model import run_simpy_model
 from simulator.recorder import Recorder, RunResult, TraceWriter
 from simulator.scenario import Scenario
 
-__all__ = ["Kernel", "YrdModel", "simulate"]
+__all__ = ["Kernel", "simulate"]
 
 #: ``auto`` takes the fast kernel whenever the scenario reduces to one window pool.
 Kernel = Literal["auto", "simpy", "fast"]

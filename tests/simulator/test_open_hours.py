@@ -76,3 +76,4 @@ def test_round_the_clock_station_is_open_every_hour() -> None:
     total = data["total"]
     assert total["throughput_per_open_hour"] == pytest.approx(total["throughput_per_clock_hour"])
     assert data["open_hours"] == pytest.approx(data["observed_min"] / 60.0)
+    assert data["open_days"] == pytest.approx(data["observed_days"])  # partial days in part

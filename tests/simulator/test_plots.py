@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from simulator import plots
 from simulator.engine import simulate
 from simulator.loading import default_scenario, mmc_scenario
-from simulator.plot_data import band_over_runs, categories, queue_band, wait_cdf_band
+from simulator.plot_data import (
+    band_over_runs,
+    categories,
+    completions_by_hour_band,
+    queue_band,
+    wait_cdf_band,
+)
 from simulator.recorder import RunResult
 from simulator.statistics import confidence_interval
 
@@ -142,3 +148,11 @@ def test_categories_leave_out_what_no_replication_measured() -> None:
     shown, missing = categories({"a": [1.0, 2.0], "b": [float("nan")] * 2})
     assert list(shown) == ["a"] and missing == ["b"]
     assert shown["a"].mean == 1.5
+
+
+def test_hour_of_day_curve_averages_to_the_throughput_per_open_hour() -> None:
+    runs = [simulate(mmc_scenario(3, 2.4, 1.0, 5000, 500, seed=r)) for r in range(3)]
+    band = completions_by_hour_band(runs, "SH")
+    assert band is not None and band.x.tolist() == list(range(25))
+    per_open_hour = np.mean([r.metric("total.throughput_per_open_hour") for r in runs])
+    assert float(np.mean(band.mean[:24])) == pytest.approx(per_open_hour)
