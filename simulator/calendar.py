@@ -17,6 +17,7 @@ __all__ = [
     "DayArrivals",
     "OpenTime",
     "day_arrivals",
+    "hours_of_day_observed",
     "next_open",
     "open_minutes",
     "open_time",
@@ -185,6 +186,19 @@ def open_minutes(
     return total
 
 
+def hours_of_day_observed(
+    calendars: Sequence[CalendarSpec], start: float, end: float, start_weekday: int
+) -> tuple[float, ...]:
+    """Hours of [start, end] at each hour of day (0..23), on days at least one hall opens."""
+    hours = np.zeros(24)
+    starts = 60.0 * np.arange(24)
+    for d in range(math.floor(start / DAY), math.ceil(end / DAY)):
+        if any(weekday(d, start_weekday) in c.days for c in calendars):
+            lo = d * DAY + starts
+            hours += np.clip(np.minimum(lo + 60.0, end) - np.maximum(lo, start), 0.0, 60.0) / 60
+    return tuple(float(h) for h in hours)
+
+
 @dataclass(frozen=True, slots=True)
 class OpenTime:
     """How long the windows were open during an observation period."""
@@ -192,19 +206,21 @@ class OpenTime:
     by_region: dict[str, float]  # minutes the region's hall was open
     any_region: float  # minutes at least one hall was open
     days: float  # days on which some hall opened; a day partly inside the period counts in part
+    hours_of_day: dict[str, tuple[float, ...]]  # per region: hours observed at each hour of day
+    hours_of_day_any: tuple[float, ...]  # the same over the days any hall opens
 
 
 def open_time(scenario: Scenario, start: float, end: float) -> OpenTime:
     """Opening minutes of every region's hall, and of any hall, inside [start, end]."""
     wd0 = scenario.run.start_weekday
     calendars = {code: scenario.region(code).calendar for code in scenario.region_codes()}
-    days = sum(
-        min(end, (d + 1) * DAY) - max(start, d * DAY)
-        for d in range(math.floor(start / DAY), math.ceil(end / DAY))
-        if any(weekday(d, wd0) in c.days for c in calendars.values())
-    ) / DAY
+    every = list(calendars.values())
     return OpenTime(
         by_region={code: open_minutes([c], start, end, wd0) for code, c in calendars.items()},
-        any_region=open_minutes(list(calendars.values()), start, end, wd0),
-        days=float(days),
+        any_region=open_minutes(every, start, end, wd0),
+        days=sum(hours_of_day_observed(every, start, end, wd0)) / 24.0,
+        hours_of_day={
+            code: hours_of_day_observed([c], start, end, wd0) for code, c in calendars.items()
+        },
+        hours_of_day_any=hours_of_day_observed(every, start, end, wd0),
     )

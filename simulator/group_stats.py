@@ -77,11 +77,19 @@ class GroupStats:
             a + b for a, b in zip(self.completions_by_hour, other.completions_by_hour, strict=True)
         ]
 
-    def to_dict(self, observed_min: float, observed_days: float, open_min: float) -> dict[str, Any]:
+    def to_dict(
+        self,
+        observed_min: float,
+        observed_days: float,
+        open_min: float,
+        hours_of_day: Sequence[float],
+    ) -> dict[str, Any]:
         """JSON-ready report of the group over the observed period.
 
         ``open_min`` is the part of it the group's windows were open: throughput per open hour
         divides by it (visits finished after closing, while the queue drains, count too).
+        ``hours_of_day`` says how many hours were observed at each hour of day on the days
+        the hall opens; the throughput by hour of day divides by them.
         """
         left = self.outcomes.get("balked", 0) + self.outcomes.get("reneged", 0)
         completed = self.visits - left
@@ -93,6 +101,10 @@ class GroupStats:
             "open_hours": open_hours,
             "throughput_per_open_hour": completed / open_hours if open_hours > 0 else math.nan,
             "throughput_per_clock_hour": completed / hours if hours > 0 else math.nan,
+            "throughput_by_hour_of_day": [
+                c / h if h > 0 else math.nan
+                for c, h in zip(self.completions_by_hour, hours_of_day, strict=True)
+            ],
             "completions_per_day_by_hour": [
                 c / observed_days if observed_days > 0 else math.nan
                 for c in self.completions_by_hour

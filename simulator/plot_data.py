@@ -107,16 +107,14 @@ def wait_cdf_band(runs: Sequence[RunResult], region: str, level: float = 0.95) -
 def completions_by_hour_band(
     runs: Sequence[RunResult], region: str, level: float = 0.95
 ) -> Band | None:
-    """Completed visits per open day by hour of day (hours 0..23), or None without any."""
+    """Completed visits per hour at each hour of day on open days (x: 0..24), or None."""
     curves = []
     for r in runs:
         group = r.data["regions"].get(region)
-        days = float(r.data["open_days"])
-        if group is None or days <= 0 or not group["completed"]:
+        if group is None or not group["completed"]:
             continue
-        per_clock_day = np.asarray(group["completions_per_day_by_hour"], dtype=float)
-        per_open_day = per_clock_day * float(r.data["observed_days"]) / days
-        curves.append(np.append(per_open_day, per_open_day[-1]))  # the last hour ends at 24
+        rate = np.asarray(group["throughput_by_hour_of_day"], dtype=float)
+        curves.append(np.append(rate, rate[-1]))  # the last hour ends at 24
     if not curves:
         return None
     return band_over_runs(np.arange(25, dtype=float), curves, level)

@@ -101,7 +101,7 @@ def plot_throughput(runs: Sequence[RunResult], path: str | Path, level: float = 
         if band is not None:
             _draw_band(right, band, code, step=True)
     right.set_xlabel("hour of day (completion time)")
-    right.set_ylabel("completed visits per hour, mean open day (1/h)")
+    right.set_ylabel("completed visits per hour on open days (1/h)")
     right.set_xlim(0, 24)
     right.set_xticks(range(0, 25, 3))
     right.set_ylim(bottom=0)

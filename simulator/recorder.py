@@ -175,12 +175,17 @@ class Recorder:
             "observed_days": days,
             "open_days": open_time.days,
             "open_hours": open_time.any_region / 60.0,
-            "total": self.total.to_dict(span, days, open_time.any_region),
+            "total": self.total.to_dict(
+                span, days, open_time.any_region, open_time.hours_of_day_any
+            ),
             "regions": {
-                r: g.to_dict(span, days, open_time.by_region[r]) for r, g in self.regions.items()
+                r: g.to_dict(span, days, open_time.by_region[r], open_time.hours_of_day[r])
+                for r, g in self.regions.items()
             },
             "od": {
-                f"{o}->{d}": g.to_dict(span, days, open_time.by_region[o])
+                f"{o}->{d}": g.to_dict(
+                    span, days, open_time.by_region[o], open_time.hours_of_day[o]
+                )
                 for (o, d), g in sorted(self.od.items())
             },
             "resources": resources,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.calendar import DAY, WEEK, open_minutes, open_time
+from simulator.calendar import DAY, WEEK, hours_of_day_observed, open_minutes, open_time
 from simulator.engine import simulate
 from simulator.loading import default_scenario, mmc_scenario
 from simulator.scenario import CalendarSpec
@@ -77,3 +77,22 @@ def test_round_the_clock_station_is_open_every_hour() -> None:
     assert total["throughput_per_open_hour"] == pytest.approx(total["throughput_per_clock_hour"])
     assert data["open_hours"] == pytest.approx(data["observed_min"] / 60.0)
     assert data["open_days"] == pytest.approx(data["observed_days"])  # partial days in part
+
+
+def test_hours_observed_at_each_hour_of_day() -> None:
+    assert hours_of_day_observed([NINE_TO_FIVE], 0.0, WEEK, 0) == (5.0,) * 24
+    half = hours_of_day_observed([NINE_TO_FIVE], 10.5 * 60, DAY, 0)
+    assert half[:10] == (0.0,) * 10 and half[10] == 0.5 and half[11:] == (1.0,) * 13
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(calendars(), min_size=1, max_size=3), times, times, st.integers(0, 6))
+def test_hours_observed_never_exceed_the_period(
+    cals: list[CalendarSpec], a: float, b: float, wd: int
+) -> None:
+    a, b = sorted((a, b))
+    hours = hours_of_day_observed(cals, a, b, wd)
+    assert all(h >= 0 for h in hours)
+    assert sum(hours) <= (b - a) / 60 + 1e-9
+    every_day = [CalendarSpec(open="00:00", close="24:00", days=(0, 1, 2, 3, 4, 5, 6))]
+    assert sum(hours_of_day_observed(every_day, a, b, wd)) == pytest.approx((b - a) / 60)

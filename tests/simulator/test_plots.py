@@ -150,9 +150,11 @@ def test_categories_leave_out_what_no_replication_measured() -> None:
     assert shown["a"].mean == 1.5
 
 
-def test_hour_of_day_curve_averages_to_the_throughput_per_open_hour() -> None:
-    runs = [simulate(mmc_scenario(3, 2.4, 1.0, 5000, 500, seed=r)) for r in range(3)]
+def test_hour_of_day_curve_adds_up_to_completions_per_open_day() -> None:
+    sc = default_scenario(["run.horizon_days=7", "run.start_weekday=0"])
+    runs = [simulate(sc, r) for r in range(2)]
     band = completions_by_hour_band(runs, "SH")
     assert band is not None and band.x.tolist() == list(range(25))
-    per_open_hour = np.mean([r.metric("total.throughput_per_open_hour") for r in runs])
-    assert float(np.mean(band.mean[:24])) == pytest.approx(per_open_hour)
+    per_open_day = np.mean([r.data["regions"]["SH"]["completed"] / 5 for r in runs])
+    assert float(np.sum(band.mean[:24])) == pytest.approx(per_open_day)
+    assert np.all(band.mean[:9] == 0) and np.all(band.mean[18:24] == 0)
