@@ -2,7 +2,8 @@
 
 from simulator.cli import sim
 from simulator.distributions import Distribution, load_empirical
-from simulator.engine import Kernel, YrdModel, simulate
+from simulator.engine import Kernel, simulate
+from simulator.kernels.simpy_model import YrdModel
 from simulator.loading import default_scenario, load_scenario, mmc_scenario
 from simulator.queueing import erlang_a, erlang_b, erlang_c, erlang_c_tail, erlang_c_wait, mmck
 from simulator.recorder import RunResult

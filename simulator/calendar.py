@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from simulator.scenario import CalendarSpec, RegionSpec, StaffingSpec, parse_clock
+from simulator.scenario import CalendarSpec, RegionSpec, Scenario, StaffingSpec, parse_clock
 
 __all__ = [
     "DAY",
     "WEEK",
     "DayArrivals",
+    "OpenTime",
     "day_arrivals",
+    "hours_of_day_observed",
     "next_open",
+    "open_minutes",
+    "open_time",
     "staff_changes",
 ]
 
@@ -150,3 +155,72 @@ def staff_changes(
     if changes and level != initial:
         changes.append((WEEK, initial, initial == 0))
     return initial, changes
+
+
+def _always_open(cal: CalendarSpec) -> bool:
+    return len(cal.days) == 7 and parse_clock(cal.open) == 0 and parse_clock(cal.close) == DAY
+
+
+def open_minutes(
+    calendars: Sequence[CalendarSpec], start: float, end: float, start_weekday: int
+) -> float:
+    """Minutes of [start, end] during which at least one of the halls is open."""
+    if end <= start or not calendars:
+        return 0.0
+    if any(_always_open(c) for c in calendars):
+        return end - start
+    total = 0.0
+    for d in range(math.floor(start / DAY), math.ceil(end / DAY)):
+        wd = weekday(d, start_weekday)
+        spans = sorted(
+            (d * DAY + parse_clock(c.open), d * DAY + parse_clock(c.close))
+            for c in calendars
+            if wd in c.days
+        )
+        reach = -math.inf  # the union of overlapping opening hours is counted once
+        for lo, hi in spans:
+            lo, hi = max(lo, start, reach), min(hi, end)
+            if hi > lo:
+                total += hi - lo
+            reach = max(reach, hi)
+    return total
+
+
+def hours_of_day_observed(
+    calendars: Sequence[CalendarSpec], start: float, end: float, start_weekday: int
+) -> tuple[float, ...]:
+    """Hours of [start, end] at each hour of day (0..23), on days at least one hall opens."""
+    hours = np.zeros(24)
+    starts = 60.0 * np.arange(24)
+    for d in range(math.floor(start / DAY), math.ceil(end / DAY)):
+        if any(weekday(d, start_weekday) in c.days for c in calendars):
+            lo = d * DAY + starts
+            hours += np.clip(np.minimum(lo + 60.0, end) - np.maximum(lo, start), 0.0, 60.0) / 60
+    return tuple(float(h) for h in hours)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTime:
+    """How long the windows were open during an observation period."""
+
+    by_region: dict[str, float]  # minutes the region's hall was open
+    any_region: float  # minutes at least one hall was open
+    days: float  # days on which some hall opened; a day partly inside the period counts in part
+    hours_of_day: dict[str, tuple[float, ...]]  # per region: hours observed at each hour of day
+    hours_of_day_any: tuple[float, ...]  # the same over the days any hall opens
+
+
+def open_time(scenario: Scenario, start: float, end: float) -> OpenTime:
+    """Opening minutes of every region's hall, and of any hall, inside [start, end]."""
+    wd0 = scenario.run.start_weekday
+    calendars = {code: scenario.region(code).calendar for code in scenario.region_codes()}
+    every = list(calendars.values())
+    return OpenTime(
+        by_region={code: open_minutes([c], start, end, wd0) for code, c in calendars.items()},
+        any_region=open_minutes(every, start, end, wd0),
+        days=sum(hours_of_day_observed(every, start, end, wd0)) / 24.0,
+        hours_of_day={
+            code: hours_of_day_observed([c], start, end, wd0) for code, c in calendars.items()
+        },
+        hours_of_day_any=hours_of_day_observed(every, start, end, wd0),
+    )

@@ -57,13 +57,19 @@ Scenario keys (override any with --set dotted.key=value):
                                    start_weekday, seed
 """
 
+SET_HELP = "Override a scenario key, e.g. run.horizon_days=28 (repeatable; values are YAML)."
+KERNEL_HELP = (
+    "auto: the fast station kernel when the scenario is one FCFS window pool, else SimPy; "
+    "simpy: always the SimPy process model; fast: the station kernel or an error."
+)
+
 KEY_METRICS = (
     "total.wait.mean",
     "total.wait.p90",
     "total.sojourn.mean",
     "total.first_response.mean",
     "total.abandonment.rate",
-    "total.throughput_per_hour",
+    "total.throughput_per_open_hour",
 )
 
 
@@ -79,26 +85,59 @@ def sim() -> None:
 
 @sim.command("run")
 @click.argument("scenario")
-@click.option("--replications", "-n", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
-@click.option("--warmup", type=click.Choice(["fixed", "mser5"]), default="fixed", show_default=True)
+@click.option(
+    "--replications",
+    "-n",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Independent replications (replication r always uses the same random streams).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Directory for summary.json, groups.csv, resources.csv and the PNG plots.",
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option(
+    "--warmup",
+    type=click.Choice(["fixed", "mser5"]),
+    default="fixed",
+    show_default=True,
+    help="fixed: the scenario's run.warmup_*; mser5: estimate it from pilot runs (MSER-5).",
+)
 @click.option(
     "--precision",
     type=float,
     default=None,
     help="Add replications until --metric has this relative CI half-width.",
 )
-@click.option("--metric", default="total.wait.mean", show_default=True)
+@click.option(
+    "--metric",
+    default="total.wait.mean",
+    show_default=True,
+    help="Metric path for --precision, also printed (e.g. regions.SH.wait.p90).",
+)
 @click.option(
     "--trace",
     type=click.Path(dir_okay=False),
     default=None,
     help="Per-visit trace (.csv or .jsonl) of replication 0.",
 )
-@click.option("--plots/--no-plots", default=True, show_default=True)
 @click.option(
-    "--kernel", type=click.Choice(["auto", "simpy", "fast"]), default="auto", show_default=True
+    "--plots/--no-plots",
+    default=True,
+    show_default=True,
+    help="Write PNG plots over all replications into --out.",
+)
+@click.option(
+    "--kernel",
+    type=click.Choice(["auto", "simpy", "fast"]),
+    default="auto",
+    show_default=True,
+    help=KERNEL_HELP,
 )
 def run_cmd(
     scenario: str,
@@ -155,15 +194,29 @@ def run_cmd(
         if plots:
             from simulator.plots import plot_all
 
-            plot_all(first.data, out)
+            plot_all(runs, out)
         click.echo(f"wrote {out}")
 
 
 @sim.command("sweep")
 @click.argument("scenario")
-@click.option("--grid", "grid_items", multiple=True, required=True, metavar="KEY=V1,V2")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
-@click.option("--replications", "-n", default=3, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--grid",
+    "grid_items",
+    multiple=True,
+    required=True,
+    metavar="KEY=V1,V2",
+    help="A scenario key and the values to try (repeatable; points are the product).",
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option(
+    "--replications",
+    "-n",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Replications per grid point (the same seeds at every point).",
+)
 @click.option(
     "--scheduler",
     default=None,
@@ -173,8 +226,14 @@ def run_cmd(
 @click.option(
     "--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results."
 )
-@click.option("--metric", "metrics", multiple=True, help="Metric paths (repeatable).")
-@click.option("--progress/--no-progress", default=True)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Metric paths to report (repeatable); default: waits, sojourn, abandonment, "
+    "throughput per open hour.",
+)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 def sweep_cmd(
     scenario: str,
     grid_items: tuple[str, ...],
@@ -206,14 +265,32 @@ def sweep_cmd(
 
 
 @sim.command("validate")
-@click.option("--replications", "-n", default=10, show_default=True, type=click.IntRange(2))
-@click.option("--customers", default=20_000, show_default=True, type=click.IntRange(1000))
 @click.option(
-    "--kernel", type=click.Choice(["both", "fast", "simpy"]), default="both", show_default=True
+    "--replications",
+    "-n",
+    default=10,
+    show_default=True,
+    type=click.IntRange(2),
+    help="Replications per case and kernel.",
+)
+@click.option(
+    "--customers",
+    default=20_000,
+    show_default=True,
+    type=click.IntRange(1000),
+    help="Arrivals per replication for the fast kernel, the first tenth of them warm-up; "
+    "the SimPy kernel runs a quarter as many (at least 1,000).",
+)
+@click.option(
+    "--kernel",
+    type=click.Choice(["both", "fast", "simpy"]),
+    default="both",
+    show_default=True,
+    help="Which kernel(s) to check.",
 )
 def validate_cmd(replications: int, customers: int, kernel: str) -> None:
     """Check the engine reduced to M/M/c, M/M/c/K, M/M/c+M against exact formulas."""
-    from simulator.validation import run_validation
+    from simulator.validation import kernel_sizes, run_validation
 
     kernels: tuple[Kernel, ...] = {
         "both": ("auto", "simpy"),
@@ -221,12 +298,17 @@ def validate_cmd(replications: int, customers: int, kernel: str) -> None:
         "simpy": ("simpy",),
     }[kernel]  # type: ignore[assignment]
     checks = run_validation(replications, customers, kernels)
-    head = f"{'case':16s} {'kernel':6s} {'metric':24s} {'exact':>10s} {'simulated 95% CI':>28s}"
-    click.echo(f"{head} little  ok")
+    head = f"{'case':16s} {'kernel':6s} {'customers':>9s} {'metric':24s} {'exact':>10s}"
+    click.echo(f"{head} {'simulated 95% CI':>28s} little  ok")
     for c in checks:
         ci = f"{c.estimate.mean:.4f} [{c.estimate.low:.4f}, {c.estimate.high:.4f}]"
-        row = f"{c.case:16s} {c.kernel:6s} {c.metric:24s} {c.exact:10.4f} {ci:>28s}"
-        click.echo(f"{row} {c.littles_law!s:6s} {'yes' if c.ok else 'NO'}")
+        row = f"{c.case:16s} {c.kernel:6s} {c.customers:9d} {c.metric:24s} {c.exact:10.4f}"
+        click.echo(f"{row} {ci:>28s} {c.littles_law!s:6s} {'yes' if c.ok else 'NO'}")
+    for name, size in kernel_sizes(checks).items():
+        click.echo(
+            f"kernel {name}: {size['customers']:,} customers per replication "
+            f"(the first {size['warmup']:,} warm-up), {size['total']:,} customers in all"
+        )
     failed = sum(not c.ok for c in checks)
     click.echo(f"{len(checks) - failed}/{len(checks)} checks passed")
     if failed:
@@ -234,13 +316,42 @@ def validate_cmd(replications: int, customers: int, kernel: str) -> None:
 
 
 @sim.command("mmc")
-@click.option("--servers", "-c", required=True, type=click.IntRange(1))
-@click.option("--arrival-rate", required=True, type=click.FloatRange(0, min_open=True))
-@click.option("--service-rate", required=True, type=click.FloatRange(0, min_open=True))
-@click.option("--customers", required=True, type=click.IntRange(1))
-@click.option("--warmup", default=0, show_default=True, type=click.IntRange(0))
-@click.option("--seed", required=True, type=click.IntRange(0))
-@click.option("--kernel", type=click.Choice(["auto", "simpy"]), default="auto", show_default=True)
+@click.option(
+    "--servers", "-c", required=True, type=click.IntRange(1), help="Clerks (c), always on duty."
+)
+@click.option(
+    "--arrival-rate",
+    required=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Poisson arrival rate (lambda), customers per minute.",
+)
+@click.option(
+    "--service-rate",
+    required=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Service rate of one clerk (mu), customers per minute (exponential service).",
+)
+@click.option(
+    "--customers",
+    required=True,
+    type=click.IntRange(1),
+    help="Customers served after the warm-up (the run has --warmup more arrivals).",
+)
+@click.option(
+    "--warmup",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Arrivals simulated first and left out of the statistics.",
+)
+@click.option("--seed", required=True, type=click.IntRange(0), help="Seed of the random streams.")
+@click.option(
+    "--kernel",
+    type=click.Choice(["auto", "simpy", "fast"]),
+    default="auto",
+    show_default=True,
+    help=KERNEL_HELP,
+)
 def mmc_cmd(
     servers: int,
     arrival_rate: float,
@@ -250,9 +361,10 @@ def mmc_cmd(
     seed: int,
     kernel: Kernel,
 ) -> None:
-    """Simulate M/M/c with the engine; print one JSON line."""
+    """Simulate M/M/c until --customers are served after --warmup; print one JSON line."""
     try:
-        sc = mmc_scenario(servers, arrival_rate, service_rate, customers, warmup, seed)
+        # M/M/c loses nobody, so customers + warmup arrivals serve exactly `customers` after it.
+        sc = mmc_scenario(servers, arrival_rate, service_rate, customers + warmup, warmup, seed)
     except ScenarioError as exc:
         _fail(str(exc))
         return
@@ -262,6 +374,8 @@ def mmc_cmd(
     line: dict[str, Any] = {
         "mean_wait": res.metric("total.wait.mean"),
         "served": int(res.data["total"]["completed"]),
+        "arrivals": int(res.data["arrivals"]),
+        "kernel": res.data["kernel"],
         "wall_s": wall,
         "erlang_c_wait": erlang_c_wait(servers, arrival_rate, service_rate),
     }

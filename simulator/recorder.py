@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from simulator.records import BatchMeans, CaseRecord, GroupStats, TimeWeighted
+from simulator.calendar import OpenTime
+from simulator.group_stats import GroupStats
+from simulator.records import BatchMeans, CaseRecord, TimeWeighted
 
 __all__ = ["PoolStats", "Recorder", "RunResult", "TraceWriter", "metric"]
 
@@ -123,7 +125,7 @@ class Recorder:
         t_end: float,
         pools: list[PoolStats],
         clerk_pools: dict[str, PoolStats],
-        open_days: float,
+        open_time: OpenTime,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The JSON-ready report of the run, observed over [obs_start, t_end]."""
@@ -171,10 +173,21 @@ class Recorder:
         return {
             "observed_min": span,
             "observed_days": days,
-            "open_days": open_days,
-            "total": self.total.to_dict(span, days),
-            "regions": {r: g.to_dict(span, days) for r, g in self.regions.items()},
-            "od": {f"{o}->{d}": g.to_dict(span, days) for (o, d), g in sorted(self.od.items())},
+            "open_days": open_time.days,
+            "open_hours": open_time.any_region / 60.0,
+            "total": self.total.to_dict(
+                span, days, open_time.any_region, open_time.hours_of_day_any
+            ),
+            "regions": {
+                r: g.to_dict(span, days, open_time.by_region[r], open_time.hours_of_day[r])
+                for r, g in self.regions.items()
+            },
+            "od": {
+                f"{o}->{d}": g.to_dict(
+                    span, days, open_time.by_region[o], open_time.hours_of_day[o]
+                )
+                for (o, d), g in sorted(self.od.items())
+            },
             "resources": resources,
             "quota_exhaustion": {"count": self.quota_event_count, "events": self.quota_events},
             "little": little,

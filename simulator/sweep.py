@@ -21,7 +21,7 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "total.wait.p90",
     "total.sojourn.mean",
     "total.abandonment.rate",
-    "total.throughput_per_hour",
+    "total.throughput_per_open_hour",
 )
 
 

@@ -9,7 +9,7 @@ from simulator.loading import mmc_scenario
 from simulator.queueing import erlang_a, erlang_c, erlang_c_wait, mmck
 from simulator.statistics import Estimate, littles_law_holds, replicate, summarise
 
-__all__ = ["CASES", "Case", "Check", "run_validation"]
+__all__ = ["CASES", "Case", "Check", "kernel_sizes", "run_validation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,9 @@ class Check:
     exact: float
     estimate: Estimate
     littles_law: bool
+    customers: int = 0  # arrivals per replication, warm-up included
+    warmup: int = 0  # of which the first ones are left out of the statistics
+    replications: int = 0
 
     @property
     def ok(self) -> bool:
@@ -64,6 +67,20 @@ CASES: tuple[Case, ...] = (
 )
 
 
+def kernel_sizes(checks: list[Check]) -> dict[str, dict[str, int]]:
+    """Per kernel: customers per replication (and warm-up), and customers run in total."""
+    sizes: dict[str, dict[str, int]] = {}
+    seen: set[tuple[str, str]] = set()
+    for c in checks:
+        size = sizes.setdefault(
+            c.kernel, {"customers": c.customers, "warmup": c.warmup, "total": 0}
+        )
+        if (c.case, c.kernel) not in seen:  # one case reports several metrics of the same runs
+            seen.add((c.case, c.kernel))
+            size["total"] += c.customers * c.replications
+    return sizes
+
+
 def run_validation(
     replications: int = 10,
     customers: int = 20_000,
@@ -77,19 +94,25 @@ def run_validation(
         exact = case.exact()
         for kernel in kernels:
             n = customers if kernel != "simpy" else max(customers // 4, 1000)
+            warmup = n // 10
             scenario = mmc_scenario(
                 case.servers,
                 case.arrival_rate,
                 case.service_rate,
                 n,
-                warmup=n // 10,
+                warmup=warmup,
                 seed=seed,
                 capacity=case.capacity,
                 abandonment_rate=case.abandonment_rate,
             )
             runs = replicate(scenario, replications, kernel)
             little = all(littles_law_holds(r) for r in runs)
+            ran = max(int(r.data["arrivals"]) for r in runs)
+            name = "fast" if kernel == "auto" else kernel
             for metric, est in summarise(runs, list(exact)).items():
-                name = "fast" if kernel == "auto" else kernel
-                checks.append(Check(case.name, name, metric, exact[metric], est, little))
+                checks.append(
+                    Check(
+                        case.name, name, metric, exact[metric], est, little, ran, warmup, len(runs)
+                    )
+                )
     return checks

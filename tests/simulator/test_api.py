@@ -29,3 +29,14 @@ def test_every_module_has_a_one_line_docstring() -> None:
         module = __import__(info.name, fromlist=["_"])
         doc = module.__doc__
         assert doc and doc.strip(), info.name
+        assert len(doc.strip().splitlines()) == 1, f"{info.name}: docstring is not one line"
+
+
+def test_modules_stay_small() -> None:
+    import pkgutil
+    from pathlib import Path
+
+    for info in pkgutil.walk_packages(simulator.__path__, "simulator."):
+        module = __import__(info.name, fromlist=["_"])
+        lines = Path(str(module.__file__)).read_text().count("\n")
+        assert lines < 400, f"{info.name} has {lines} lines"

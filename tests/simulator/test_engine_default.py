@@ -22,7 +22,7 @@ def test_default_scenario_produces_every_output(short_default: Scenario) -> None
     assert set(data["regions"]) == {"SH", "JS", "ZJ", "AH"}
     assert "SH->JS" in data["od"] and "SH->SH" in data["od"]
     for group in [data["total"], *data["regions"].values()]:
-        assert group["throughput_per_hour"] > 0
+        assert group["throughput_per_open_hour"] > group["throughput_per_clock_hour"] > 0
         for stat in ("mean", "p50", "p90", "p95", "p99"):
             assert math.isfinite(group["wait"][stat])
             assert math.isfinite(group["sojourn"][stat])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.engine import Kernel, simulate
-from simulator.fastpath import reason_not_reducible
+from simulator.kernels.fast_station import reason_not_reducible
 from simulator.loading import default_scenario, mmc_scenario
 from simulator.queueing import erlang_a, erlang_c, erlang_c_wait, mmck
 from simulator.statistics import littles_law_holds, replicate, summarise
@@ -85,5 +85,5 @@ def test_fast_kernel_horizon_and_time_warmup() -> None:
     )
     res = simulate(sc)
     assert res.data["observed_min"] == pytest.approx(1.5 * 1440)
-    assert res.data["total"]["throughput_per_hour"] == pytest.approx(90, rel=0.1)
+    assert res.data["total"]["throughput_per_open_hour"] == pytest.approx(90, rel=0.1)
     assert littles_law_holds(res)

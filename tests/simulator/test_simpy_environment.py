@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import simpy
 
-from simulator.environment import Environment
+from simulator.kernels.simpy_environment import Environment
 
 
 def _clock(env: simpy.Environment, log: list[float]) -> Any:
