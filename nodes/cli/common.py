@@ -77,3 +77,10 @@ def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise InvalidArgument(f"{option} expects name=value, got {value!r}")
         out[key] = rest
     return out
+
+
+def region_arg(value: str) -> str:
+    """A region given by code or short name (SH, JS, ...) as its code."""
+    from federation.regions import parse_region
+
+    return parse_region(value).code
