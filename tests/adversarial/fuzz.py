@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import json
 import math
 import pkgutil
 import random
@@ -19,7 +21,9 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import nodes.pb.v1 as pb_package
+from federation.codes import make_citizen_id
 from federation.regions import Region
+from tests.adversarial.cases import ID_CARD_FIELDS, ITEM
 from tests.adversarial.harness import (
     CALL_TIMEOUT_S,
     PRECISE,
@@ -31,6 +35,7 @@ from tests.adversarial.harness import (
     raw_stream,
     raw_unary,
 )
+from tests.adversarial.tokens import PASSWORD
 
 MB = 1024 * 1024
 WRONG_REGIONS = [
@@ -90,6 +95,33 @@ UINT32 = [0, 1, 2**32 - 1]
 UINT64 = [0, 1, 2**64 - 1]
 DOUBLE = [math.nan, math.inf, -math.inf, -0.0, 1e308, -1e308, 5e-324, 1e18, -1.0]
 FLOAT = [math.nan, math.inf, -math.inf, -0.0, 3.4e38, -3.4e38, 1e-45]
+# Values a PostgreSQL store refuses where SQLite takes them: text past a btree index entry's
+# 2,704 bytes (also after compression, hence incompressible letters), NUL characters in text.
+# Each string field of every request gets each of them in an otherwise plausible request.
+STORE_LIMITS = ("1MB", "3KB", "NUL", "NUL-only")
+PLAUSIBLE = {
+    "kind": "natural",
+    "subject_kind": "natural",
+    "name": "边界测试",
+    "holder_name": "边界测试",
+    "password": PASSWORD,
+    "licence_type": "resident_identity_card",
+    "issue_date": "2024-01-01",
+    "valid_from": "2024-01-01",
+    "valid_until": "2040-01-01",
+    "fields_json": json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
+    "requested_acr": "low",
+    "required_acr": "low",
+    "item_code": ITEM,
+    "service_item": ITEM,
+    "window_id": "SH-W-BOUNDARY",
+    "action": "start_review",
+    "reviewer": "reviewer-1",
+    "purpose": "边界测试",
+    "reason": "边界测试",
+    "note": "边界测试",
+    "delivery_method": "online",
+}
 UNDECODABLE = [
     b"\xff" * 16,
     b"\x0a\xff\xff\xff\xff\x0f",  # field 1, length 4 GB
@@ -162,12 +194,49 @@ def _is_map(f: Any) -> bool:
     )
 
 
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def string_paths(desc: Descriptor, depth: int = 0) -> list[tuple[str, ...]]:
+    """Paths to every string field (through message fields, up to depth 2; map fields aside)."""
+    out: list[tuple[str, ...]] = []
+    f: Any
+    for f in desc.fields:
+        if _is_map(f):
+            continue
+        if f.type == FieldDescriptor.TYPE_STRING:
+            out.append((f.name,))
+        elif f.type == FieldDescriptor.TYPE_MESSAGE and depth < 2:
+            out += [(f.name, *rest) for rest in string_paths(f.message_type, depth + 1)]
+    return out
+
+
+def _set_path(msg: Message, path: tuple[str, ...], value: str) -> None:
+    """Set the string field at `path`; a repeated step uses its first element (added if none)."""
+    *parents, leaf = path
+    target: Any = msg
+    for name in parents:
+        f = target.DESCRIPTOR.fields_by_name[name]
+        child = getattr(target, name)
+        target = (child[0] if len(child) else child.add()) if _is_repeated(f) else child
+    f = target.DESCRIPTOR.fields_by_name[leaf]
+    if _is_repeated(f):
+        values = getattr(target, leaf)
+        if len(values):
+            values[0] = value
+        else:
+            values.append(value)
+    else:
+        setattr(target, leaf, value)
+
+
 class Generator:
     """Well-typed requests with hostile values, from a seeded generator and a size budget."""
 
     def __init__(self, rng: random.Random, max_bytes: int) -> None:
         self.rng = rng
         self.max_bytes = max_bytes
+        self._incompressible: str | None = None
 
     def hostile_string(self, f: Any, big: bool) -> str:
         name = f.name.lower()
@@ -303,6 +372,64 @@ class Generator:
                 data = bytearray(b"\x0a\xf0\xff\x03") + data
             yield f"mutated[{i}] kind={kind}", bytes(data)
 
+    def plausible(self, msg: Message, depth: int = 0) -> None:
+        """Every string field a value the node could accept, so a boundary value is what fails."""
+        for f in msg.DESCRIPTOR.fields:
+            if _is_map(f):
+                continue
+            if f.type == FieldDescriptor.TYPE_MESSAGE:
+                if depth < 2:
+                    sub = getattr(msg, f.name)
+                    self.plausible(sub.add() if _is_repeated(f) else sub, depth + 1)
+                continue
+            if f.type != FieldDescriptor.TYPE_STRING:
+                self.fill_one(msg, f)
+                continue
+            name = f.name.lower()
+            if name in PLAUSIBLE:
+                value = PLAUSIBLE[name]
+            elif name in ("subject_id", "holder_code", "applicant_id"):
+                day = self.rng.randrange(15000)
+                value = make_citizen_id("310101", _EPOCH + dt.timedelta(days=day), 100 + day % 800)
+            elif name == "request_id":
+                value = f"boundary-{self.rng.randrange(10**12)}"
+            elif "region" in name:
+                value = "310000"
+            else:
+                value = self.benign_string(f)
+            if _is_repeated(f):
+                getattr(msg, f.name).append(value)
+            else:
+                setattr(msg, f.name, value)
+
+    def fill_one(self, msg: Message, f: Any) -> None:
+        if _is_repeated(f):
+            getattr(msg, f.name).append(self.scalar(f, False, False))
+        else:
+            setattr(msg, f.name, self.scalar(f, False, False))
+
+    def store_limits(self, rpc: Rpc) -> Iterator[tuple[str, bytes]]:
+        """Each string field, at any depth up to 2, given each of `STORE_LIMITS` in turn."""
+        cls = GetMessageClass(rpc.request)
+        for path in string_paths(rpc.request):
+            for kind in STORE_LIMITS:
+                msg = cls()
+                self.plausible(msg)
+                _set_path(msg, path, self.limit_value(kind))
+                yield f"store_limit[{'.'.join(path)}={kind}]", msg.SerializeToString()
+
+    def limit_value(self, kind: str) -> str:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        if kind == "1MB":
+            if self._incompressible is None:  # one per generator: 1 MB of choices takes a while
+                self._incompressible = "".join(self.rng.choices(letters, k=MB))
+            return self._incompressible
+        if kind == "3KB":
+            return "".join(self.rng.choices(letters, k=3 * 1024))
+        if kind == "NUL":
+            return f"fz\x00{self.rng.randrange(10**6)}"
+        return "\x00"
+
     def undecodable(self, count: int) -> Iterator[tuple[str, bytes]]:
         for i, data in enumerate(UNDECODABLE[:count]):
             yield f"undecodable[{i}]", data
@@ -321,10 +448,25 @@ class FuzzCall:
 
 
 def fuzz_calls(
-    harness: Harness, targets: dict[Region, list[Identity]], seed: int, per_method: int
+    harness: Harness,
+    targets: dict[Region, list[Identity]],
+    seed: int,
+    per_method: int,
+    store_limits: bool = False,
 ) -> list[FuzzCall]:
     rpcs = all_rpcs()
     calls: list[FuzzCall] = []
+    roles: dict[str, frozenset[str]] = {}
+    if store_limits:
+        from tests.adversarial.roles import role_table  # roles imports this module
+
+        roles = role_table()
+
+    def reaches_handler(rpc: Rpc, who: Identity) -> bool:
+        """Store limits only for callers the role check lets through to the store."""
+        role = "operator" if who.name == "operator" else "region"
+        return store_limits and role in roles.get(rpc.path, frozenset({role}))
+
     for region, identities in targets.items():
         served = served_services(harness, region, identities[0])
         gen = Generator(random.Random(f"{seed}:{region.code}"), harness.max_message_bytes(region))
@@ -336,6 +478,7 @@ def fuzz_calls(
                     *gen.undecodable(max(2, per_method // 3)),
                     *gen.mutated(rpc, max(2, per_method // 3)),
                     *gen.hostile(rpc, max(4, per_method - 2 * (per_method // 3))),
+                    *(gen.store_limits(rpc) if reaches_handler(rpc, who) else ()),
                 ]
                 calls += [FuzzCall(region, who, rpc, label, data) for label, data in corpus]
     return calls
@@ -347,9 +490,11 @@ def run_fuzz(
     seed: int = 20261201,
     per_method: int = 30,
     workers: int = 4,
+    store_limits: bool = False,
 ) -> Tally:
+    """`store_limits` adds `STORE_LIMITS` in every string field (PostgreSQL's refusals)."""
     tally = Tally("fuzz")
-    calls = fuzz_calls(harness, targets, seed, per_method)
+    calls = fuzz_calls(harness, targets, seed, per_method, store_limits)
     ledger = AuditLedger(harness, targets)
     limits = {r: harness.max_message_bytes(r) for r in targets}
 
@@ -374,7 +519,7 @@ def run_fuzz(
                 out.code,
                 out.details,
                 precise,
-                bucket=f"{kind}:{call.rpc.path}" if kind == "hostile" else kind,
+                bucket=f"{kind}:{call.rpc.path}" if kind in ("hostile", "store_limit") else kind,
             )
             if not (oversize and out.code is grpc.StatusCode.RESOURCE_EXHAUSTED):
                 ledger.expect(call.region, call.who, call.rpc.path, out.code)
@@ -384,6 +529,8 @@ def run_fuzz(
     tally.notes["codes_by_kind"] = {k: dict(sorted(v.items())) for k, v in sorted(by_kind.items())}
     tally.notes["seed"] = seed
     tally.notes["per_method"] = per_method
+    tally.notes["store_limits"] = store_limits
+    tally.notes["calls"] = len(calls)
     return tally
 
 

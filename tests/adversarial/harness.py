@@ -249,6 +249,11 @@ class Harness:
                     f"health={status}"
                 )
 
+    def backend(self, region: Region = Region.SH) -> str:
+        """`sqlite` or `postgresql`: the store a node was provisioned with."""
+        url = load_config(self.layout.config(region)).store_url
+        return "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
     def store(self, region: Region) -> Any:
         return open_store(load_config(self.layout.config(region)).store_url)
 
