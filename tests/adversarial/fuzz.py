@@ -513,6 +513,9 @@ def run_fuzz(
             precise = out.code is grpc.StatusCode.OK or out.code in PRECISE
             kind = call.label.split("[")[0]
             by_kind.setdefault(kind, Counter())[out.code.name] += 1
+            if kind == "store_limit":  # store_limit[path=1MB]: per value, what the nodes said
+                value = call.label.rsplit("=", 1)[1].rstrip("]")
+                by_kind.setdefault(f"store_limit:{value}", Counter())[out.code.name] += 1
             tally.record(
                 f"{call.region.short} {call.rpc.path} as {call.who.name} {call.label} "
                 f"({len(call.payload)} B)",
