@@ -211,6 +211,45 @@ def string_paths(desc: Descriptor, depth: int = 0) -> list[tuple[str, ...]]:
     return out
 
 
+JSON_LEAVES = 12  # strings replaced per plausible JSON document
+
+
+def plausible_document(field: str) -> Any:
+    """A JSON value a node would accept in the `*_json` field `field`, or None."""
+    if field in ("fields_json", "result_json", "requested_json"):
+        return dict(ID_CARD_FIELDS)
+    if field == "items_json":  # the first starter item Shanghai owns, as Shanghai publishes it
+        from federation.catalogue import starter_catalogue
+
+        items = [i for i in starter_catalogue().items if i.owner_region == Region.SH.code]
+        return [items[0].to_dict()] if items else None
+    if field == "holder_jwk_json":
+        from federation.jose import SigningKey
+
+        return SigningKey.generate().jwk.to_dict()
+    return None
+
+
+def json_leaves(doc: Any, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Paths to every string inside a JSON value."""
+    if isinstance(doc, str):
+        return [at]
+    if isinstance(doc, dict):
+        return [p for k, v in doc.items() for p in json_leaves(v, (*at, k))]
+    if isinstance(doc, list):
+        return [p for i, v in enumerate(doc) for p in json_leaves(v, (*at, i))]
+    return []
+
+
+def _replaced(doc: Any, at: tuple[str | int, ...], value: str) -> Any:
+    if not at:
+        return value
+    head, rest = at[0], at[1:]
+    if isinstance(doc, dict):
+        return {k: (_replaced(v, rest, value) if k == head else v) for k, v in doc.items()}
+    return [(_replaced(v, rest, value) if i == head else v) for i, v in enumerate(doc)]
+
+
 def _set_path(msg: Message, path: tuple[str, ...], value: str) -> None:
     """Set the string field at `path`; a repeated step uses its first element (added if none)."""
     *parents, leaf = path
@@ -409,14 +448,34 @@ class Generator:
             setattr(msg, f.name, self.scalar(f, False, False))
 
     def store_limits(self, rpc: Rpc) -> Iterator[tuple[str, bytes]]:
-        """Each string field, at any depth up to 2, given each of `STORE_LIMITS` in turn."""
+        """Each string field, at any depth up to 2, given each of `STORE_LIMITS` in turn; in a
+        `*_json` field also each string inside a plausible document (escaped, so only the
+        decoded value carries the NUL: it passes the edge's checks and meets the store)."""
         cls = GetMessageClass(rpc.request)
         for path in string_paths(rpc.request):
+            field = ".".join(path)
             for kind in STORE_LIMITS:
                 msg = cls()
                 self.plausible(msg)
                 _set_path(msg, path, self.limit_value(kind))
-                yield f"store_limit[{'.'.join(path)}={kind}]", msg.SerializeToString()
+                yield f"store_limit[{field}={kind}]", msg.SerializeToString()
+            doc = plausible_document(path[-1])
+            if doc is None:
+                continue
+            leaves = json_leaves(doc)[:JSON_LEAVES]
+            for n, leaf in enumerate(leaves):
+                for kind in STORE_LIMITS if n == 0 else ("3KB", "NUL"):
+                    msg = cls()
+                    self.plausible(msg)
+                    text = json.dumps(_replaced(doc, leaf, self.limit_value(kind)))
+                    _set_path(msg, path, text)
+                    where = "/".join(map(str, leaf))
+                    yield f"store_limit[{field}:{where}={kind}]", msg.SerializeToString()
+            if isinstance(doc, dict):  # a NUL in a member name
+                msg = cls()
+                self.plausible(msg)
+                _set_path(msg, path, json.dumps({**doc, "fz\x00key": "x"}))
+                yield f"store_limit[{field}:<key>=NUL]", msg.SerializeToString()
 
     def limit_value(self, kind: str) -> str:
         letters = "abcdefghijklmnopqrstuvwxyz"
