@@ -106,8 +106,6 @@ PLAUSIBLE = {
     "holder_name": "边界测试",
     "password": PASSWORD,
     "licence_type": "resident_identity_card",
-    "issue_date": "2024-01-01",
-    "valid_from": "2024-01-01",
     "valid_until": "2040-01-01",
     "fields_json": json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
     "requested_acr": "low",
@@ -120,7 +118,15 @@ PLAUSIBLE = {
     "purpose": "边界测试",
     "reason": "边界测试",
     "note": "边界测试",
-    "delivery_method": "online",
+    "delivery_method": "electronic",
+    # optional: empty lets the node choose (the licence type's authority, a fresh number, today)
+    "authority_code": "",
+    "number": "",
+    "issue_date": "",
+    "valid_from": "",
+    "holder_jwk_json": "",
+    "on_behalf_of": "",
+    "face_assertion": "",
 }
 UNDECODABLE = [
     b"\xff" * 16,
