@@ -118,16 +118,14 @@ def _attack(
     from tests.adversarial.setup import start_federation
     from tests.adversarial.tokens import run_replay_race
 
+    if (directory / "trustlist.jwt").exists() and _backend(directory) != store:
+        raise StoreMismatch(f"{directory} holds a federation on {_backend(directory)}, not {store}")
     if _running(directory):
         harness = Harness(directory)
     else:
         harness = start_federation(directory, ALL_REGIONS, store, postgres_url)
     tallies: list[Tally] = []
     try:
-        if harness.backend() != store:
-            raise StoreMismatch(
-                f"{directory} holds a federation on {harness.backend()}, not {store}"
-            )
         op = harness.operator()
         case = None
         plan: dict[str, Callable[[], Tally]] = {
@@ -169,6 +167,14 @@ def _attack(
         if harness.fed is not None:
             harness.fed.stop()
     return tallies
+
+
+def _backend(directory: Path) -> str:
+    from nodes.config import load_config
+    from nodes.provisioning import Layout
+
+    url = load_config(Layout(directory).config(Region.SH)).store_url
+    return "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
 
 
 class StoreMismatch(Exception):
