@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
-import json
 import math
 import pkgutil
 import random
@@ -21,9 +19,7 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import nodes.pb.v1 as pb_package
-from federation.codes import make_citizen_id
 from federation.regions import Region
-from tests.adversarial.cases import ID_CARD_FIELDS, ITEM
 from tests.adversarial.harness import (
     CALL_TIMEOUT_S,
     PRECISE,
@@ -35,7 +31,7 @@ from tests.adversarial.harness import (
     raw_stream,
     raw_unary,
 )
-from tests.adversarial.tokens import PASSWORD
+from tests.adversarial.limits import StoreLimits, is_map, is_repeated
 
 MB = 1024 * 1024
 WRONG_REGIONS = [
@@ -95,39 +91,6 @@ UINT32 = [0, 1, 2**32 - 1]
 UINT64 = [0, 1, 2**64 - 1]
 DOUBLE = [math.nan, math.inf, -math.inf, -0.0, 1e308, -1e308, 5e-324, 1e18, -1.0]
 FLOAT = [math.nan, math.inf, -math.inf, -0.0, 3.4e38, -3.4e38, 1e-45]
-# Values a PostgreSQL store refuses where SQLite takes them: text past a btree index entry's
-# 2,704 bytes (also after compression, hence incompressible letters), NUL characters in text.
-# Each string field of every request gets each of them in an otherwise plausible request.
-STORE_LIMITS = ("1MB", "3KB", "NUL", "NUL-only")
-PLAUSIBLE = {
-    "kind": "natural",
-    "subject_kind": "natural",
-    "name": "边界测试",
-    "holder_name": "边界测试",
-    "password": PASSWORD,
-    "licence_type": "resident_identity_card",
-    "valid_until": "2040-01-01",
-    "fields_json": json.dumps(ID_CARD_FIELDS, ensure_ascii=False),
-    "requested_acr": "low",
-    "required_acr": "low",
-    "item_code": ITEM,
-    "service_item": ITEM,
-    "window_id": "SH-W-BOUNDARY",
-    "action": "start_review",
-    "reviewer": "reviewer-1",
-    "purpose": "边界测试",
-    "reason": "边界测试",
-    "note": "边界测试",
-    "delivery_method": "electronic",
-    # optional: empty lets the node choose (the licence type's authority, a fresh number, today)
-    "authority_code": "",
-    "number": "",
-    "issue_date": "",
-    "valid_from": "",
-    "holder_jwk_json": "",
-    "on_behalf_of": "",
-    "face_assertion": "",
-}
 UNDECODABLE = [
     b"\xff" * 16,
     b"\x0a\xff\xff\xff\xff\x0f",  # field 1, length 4 GB
@@ -185,94 +148,6 @@ def served_services(harness: Harness, region: Region, who: Identity) -> set[str]
 
 
 # --- generation ---------------------------------------------------------------------------------
-def _is_repeated(f: Any) -> bool:
-    repeated = getattr(f, "is_repeated", None)  # protobuf >= 6; `label` before
-    if repeated is not None:
-        return bool(repeated)
-    return bool(f.label == FieldDescriptor.LABEL_REPEATED)
-
-
-def _is_map(f: Any) -> bool:
-    return bool(
-        _is_repeated(f)
-        and f.type == FieldDescriptor.TYPE_MESSAGE
-        and f.message_type.GetOptions().map_entry
-    )
-
-
-_EPOCH = dt.date(1970, 1, 1)
-
-
-def string_paths(desc: Descriptor, depth: int = 0) -> list[tuple[str, ...]]:
-    """Paths to every string field (through message fields, up to depth 2; map fields aside)."""
-    out: list[tuple[str, ...]] = []
-    f: Any
-    for f in desc.fields:
-        if _is_map(f):
-            continue
-        if f.type == FieldDescriptor.TYPE_STRING:
-            out.append((f.name,))
-        elif f.type == FieldDescriptor.TYPE_MESSAGE and depth < 2:
-            out += [(f.name, *rest) for rest in string_paths(f.message_type, depth + 1)]
-    return out
-
-
-JSON_LEAVES = 12  # strings replaced per plausible JSON document
-
-
-def plausible_document(field: str) -> Any:
-    """A JSON value a node would accept in the `*_json` field `field`, or None."""
-    if field in ("fields_json", "result_json", "requested_json"):
-        return dict(ID_CARD_FIELDS)
-    if field == "items_json":  # the first starter item Shanghai owns, as Shanghai publishes it
-        from federation.catalogue import starter_catalogue
-
-        items = [i for i in starter_catalogue().items if i.owner_region == Region.SH.code]
-        return [items[0].to_dict()] if items else None
-    if field == "holder_jwk_json":
-        from federation.jose import SigningKey
-
-        return SigningKey.generate().jwk.to_dict()
-    return None
-
-
-def json_leaves(doc: Any, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Paths to every string inside a JSON value."""
-    if isinstance(doc, str):
-        return [at]
-    if isinstance(doc, dict):
-        return [p for k, v in doc.items() for p in json_leaves(v, (*at, k))]
-    if isinstance(doc, list):
-        return [p for i, v in enumerate(doc) for p in json_leaves(v, (*at, i))]
-    return []
-
-
-def _replaced(doc: Any, at: tuple[str | int, ...], value: str) -> Any:
-    if not at:
-        return value
-    head, rest = at[0], at[1:]
-    if isinstance(doc, dict):
-        return {k: (_replaced(v, rest, value) if k == head else v) for k, v in doc.items()}
-    return [(_replaced(v, rest, value) if i == head else v) for i, v in enumerate(doc)]
-
-
-def _set_path(msg: Message, path: tuple[str, ...], value: str) -> None:
-    """Set the string field at `path`; a repeated step uses its first element (added if none)."""
-    *parents, leaf = path
-    target: Any = msg
-    for name in parents:
-        f = target.DESCRIPTOR.fields_by_name[name]
-        child = getattr(target, name)
-        target = (child[0] if len(child) else child.add()) if _is_repeated(f) else child
-    f = target.DESCRIPTOR.fields_by_name[leaf]
-    if _is_repeated(f):
-        values = getattr(target, leaf)
-        if len(values):
-            values[0] = value
-        else:
-            values.append(value)
-    else:
-        setattr(target, leaf, value)
 
 
 class Generator:
@@ -281,7 +156,6 @@ class Generator:
     def __init__(self, rng: random.Random, max_bytes: int) -> None:
         self.rng = rng
         self.max_bytes = max_bytes
-        self._incompressible: str | None = None
 
     def hostile_string(self, f: Any, big: bool) -> str:
         name = f.name.lower()
@@ -345,7 +219,7 @@ class Generator:
         for f in msg.DESCRIPTOR.fields:
             hostile = f.name == focus or self.rng.random() < hostile_rate
             f_big = big and f.name == focus
-            if _is_map(f):
+            if is_map(f):
                 target = getattr(msg, f.name)
                 entry: Any = f.message_type
                 for _ in range(self.rng.choice([0, 1, 3])):
@@ -359,7 +233,7 @@ class Generator:
             elif f.type == FieldDescriptor.TYPE_MESSAGE:
                 if depth >= 3:
                     continue
-                if _is_repeated(f):
+                if is_repeated(f):
                     count = self.rng.choice([0, 1, 2, 300]) if hostile else self.rng.choice([0, 1])
                     for _ in range(count):
                         self.fill(getattr(msg, f.name).add(), None, depth + 1, hostile_rate)
@@ -372,7 +246,7 @@ class Generator:
                         False,
                         forced,
                     )
-            elif _is_repeated(f):
+            elif is_repeated(f):
                 if f_big:
                     count = 200_000 if f.type == FieldDescriptor.TYPE_FLOAT else 10_000
                 else:
@@ -417,84 +291,6 @@ class Generator:
                 data = bytearray(b"\x0a\xf0\xff\x03") + data
             yield f"mutated[{i}] kind={kind}", bytes(data)
 
-    def plausible(self, msg: Message, depth: int = 0) -> None:
-        """Every string field a value the node could accept, so a boundary value is what fails."""
-        for f in msg.DESCRIPTOR.fields:
-            if _is_map(f):
-                continue
-            if f.type == FieldDescriptor.TYPE_MESSAGE:
-                if depth < 2:
-                    sub = getattr(msg, f.name)
-                    self.plausible(sub.add() if _is_repeated(f) else sub, depth + 1)
-                continue
-            if f.type != FieldDescriptor.TYPE_STRING:
-                self.fill_one(msg, f)
-                continue
-            name = f.name.lower()
-            if name in PLAUSIBLE:
-                value = PLAUSIBLE[name]
-            elif name in ("subject_id", "holder_code", "applicant_id"):
-                day = self.rng.randrange(15000)
-                value = make_citizen_id("310101", _EPOCH + dt.timedelta(days=day), 100 + day % 800)
-            elif name == "request_id":
-                value = f"boundary-{self.rng.randrange(10**12)}"
-            elif "region" in name:
-                value = "310000"
-            else:
-                value = self.benign_string(f)
-            if _is_repeated(f):
-                getattr(msg, f.name).append(value)
-            else:
-                setattr(msg, f.name, value)
-
-    def fill_one(self, msg: Message, f: Any) -> None:
-        if _is_repeated(f):
-            getattr(msg, f.name).append(self.scalar(f, False, False))
-        else:
-            setattr(msg, f.name, self.scalar(f, False, False))
-
-    def store_limits(self, rpc: Rpc) -> Iterator[tuple[str, bytes]]:
-        """Each string field, at any depth up to 2, given each of `STORE_LIMITS` in turn; in a
-        `*_json` field also each string inside a plausible document (escaped, so only the
-        decoded value carries the NUL: it passes the edge's checks and meets the store)."""
-        cls = GetMessageClass(rpc.request)
-        for path in string_paths(rpc.request):
-            field = ".".join(path)
-            for kind in STORE_LIMITS:
-                msg = cls()
-                self.plausible(msg)
-                _set_path(msg, path, self.limit_value(kind))
-                yield f"store_limit[{field}={kind}]", msg.SerializeToString()
-            doc = plausible_document(path[-1])
-            if doc is None:
-                continue
-            leaves = json_leaves(doc)[:JSON_LEAVES]
-            for n, leaf in enumerate(leaves):
-                for kind in STORE_LIMITS if n == 0 else ("3KB", "NUL"):
-                    msg = cls()
-                    self.plausible(msg)
-                    text = json.dumps(_replaced(doc, leaf, self.limit_value(kind)))
-                    _set_path(msg, path, text)
-                    where = "/".join(map(str, leaf))
-                    yield f"store_limit[{field}:{where}={kind}]", msg.SerializeToString()
-            if isinstance(doc, dict):  # a NUL in a member name
-                msg = cls()
-                self.plausible(msg)
-                _set_path(msg, path, json.dumps({**doc, "fz\x00key": "x"}))
-                yield f"store_limit[{field}:<key>=NUL]", msg.SerializeToString()
-
-    def limit_value(self, kind: str) -> str:
-        letters = "abcdefghijklmnopqrstuvwxyz"
-        if kind == "1MB":
-            if self._incompressible is None:  # one per generator: 1 MB of choices takes a while
-                self._incompressible = "".join(self.rng.choices(letters, k=MB))
-            return self._incompressible
-        if kind == "3KB":
-            return "".join(self.rng.choices(letters, k=3 * 1024))
-        if kind == "NUL":
-            return f"fz\x00{self.rng.randrange(10**6)}"
-        return "\x00"
-
     def undecodable(self, count: int) -> Iterator[tuple[str, bytes]]:
         for i, data in enumerate(UNDECODABLE[:count]):
             yield f"undecodable[{i}]", data
@@ -535,6 +331,7 @@ def fuzz_calls(
     for region, identities in targets.items():
         served = served_services(harness, region, identities[0])
         gen = Generator(random.Random(f"{seed}:{region.code}"), harness.max_message_bytes(region))
+        limits = StoreLimits(random.Random(f"{seed}:{region.code}:limits"))
         for rpc in rpcs:
             if rpc.service not in served:
                 continue
@@ -543,7 +340,7 @@ def fuzz_calls(
                     *gen.undecodable(max(2, per_method // 3)),
                     *gen.mutated(rpc, max(2, per_method // 3)),
                     *gen.hostile(rpc, max(4, per_method - 2 * (per_method // 3))),
-                    *(gen.store_limits(rpc) if reaches_handler(rpc, who) else ()),
+                    *(limits.requests(rpc) if reaches_handler(rpc, who) else ()),
                 ]
                 calls += [FuzzCall(region, who, rpc, label, data) for label, data in corpus]
     return calls
@@ -557,7 +354,7 @@ def run_fuzz(
     workers: int = 4,
     store_limits: bool = False,
 ) -> Tally:
-    """`store_limits` adds `STORE_LIMITS` in every string field (PostgreSQL's refusals)."""
+    """`store_limits` adds `limits.STORE_LIMITS` in every string field (PostgreSQL's refusals)."""
     tally = Tally("fuzz")
     calls = fuzz_calls(harness, targets, seed, per_method, store_limits)
     ledger = AuditLedger(harness, targets)
