@@ -31,6 +31,7 @@ from tests.adversarial.harness import (
     raw_stream,
     raw_unary,
 )
+from tests.adversarial.limits import StoreLimits, is_map, is_repeated
 
 MB = 1024 * 1024
 WRONG_REGIONS = [
@@ -147,19 +148,6 @@ def served_services(harness: Harness, region: Region, who: Identity) -> set[str]
 
 
 # --- generation ---------------------------------------------------------------------------------
-def _is_repeated(f: Any) -> bool:
-    repeated = getattr(f, "is_repeated", None)  # protobuf >= 6; `label` before
-    if repeated is not None:
-        return bool(repeated)
-    return bool(f.label == FieldDescriptor.LABEL_REPEATED)
-
-
-def _is_map(f: Any) -> bool:
-    return bool(
-        _is_repeated(f)
-        and f.type == FieldDescriptor.TYPE_MESSAGE
-        and f.message_type.GetOptions().map_entry
-    )
 
 
 class Generator:
@@ -231,7 +219,7 @@ class Generator:
         for f in msg.DESCRIPTOR.fields:
             hostile = f.name == focus or self.rng.random() < hostile_rate
             f_big = big and f.name == focus
-            if _is_map(f):
+            if is_map(f):
                 target = getattr(msg, f.name)
                 entry: Any = f.message_type
                 for _ in range(self.rng.choice([0, 1, 3])):
@@ -245,7 +233,7 @@ class Generator:
             elif f.type == FieldDescriptor.TYPE_MESSAGE:
                 if depth >= 3:
                     continue
-                if _is_repeated(f):
+                if is_repeated(f):
                     count = self.rng.choice([0, 1, 2, 300]) if hostile else self.rng.choice([0, 1])
                     for _ in range(count):
                         self.fill(getattr(msg, f.name).add(), None, depth + 1, hostile_rate)
@@ -258,7 +246,7 @@ class Generator:
                         False,
                         forced,
                     )
-            elif _is_repeated(f):
+            elif is_repeated(f):
                 if f_big:
                     count = 200_000 if f.type == FieldDescriptor.TYPE_FLOAT else 10_000
                 else:
@@ -321,13 +309,29 @@ class FuzzCall:
 
 
 def fuzz_calls(
-    harness: Harness, targets: dict[Region, list[Identity]], seed: int, per_method: int
+    harness: Harness,
+    targets: dict[Region, list[Identity]],
+    seed: int,
+    per_method: int,
+    store_limits: bool = False,
 ) -> list[FuzzCall]:
     rpcs = all_rpcs()
     calls: list[FuzzCall] = []
+    roles: dict[str, frozenset[str]] = {}
+    if store_limits:
+        from tests.adversarial.roles import role_table  # roles imports this module
+
+        roles = role_table()
+
+    def reaches_handler(rpc: Rpc, who: Identity) -> bool:
+        """Store limits only for callers the role check lets through to the store."""
+        role = "operator" if who.name == "operator" else "region"
+        return store_limits and role in roles.get(rpc.path, frozenset({role}))
+
     for region, identities in targets.items():
         served = served_services(harness, region, identities[0])
         gen = Generator(random.Random(f"{seed}:{region.code}"), harness.max_message_bytes(region))
+        limits = StoreLimits(random.Random(f"{seed}:{region.code}:limits"))
         for rpc in rpcs:
             if rpc.service not in served:
                 continue
@@ -336,6 +340,7 @@ def fuzz_calls(
                     *gen.undecodable(max(2, per_method // 3)),
                     *gen.mutated(rpc, max(2, per_method // 3)),
                     *gen.hostile(rpc, max(4, per_method - 2 * (per_method // 3))),
+                    *(limits.requests(rpc) if reaches_handler(rpc, who) else ()),
                 ]
                 calls += [FuzzCall(region, who, rpc, label, data) for label, data in corpus]
     return calls
@@ -347,9 +352,11 @@ def run_fuzz(
     seed: int = 20261201,
     per_method: int = 30,
     workers: int = 4,
+    store_limits: bool = False,
 ) -> Tally:
+    """`store_limits` adds `limits.STORE_LIMITS` in every string field (PostgreSQL's refusals)."""
     tally = Tally("fuzz")
-    calls = fuzz_calls(harness, targets, seed, per_method)
+    calls = fuzz_calls(harness, targets, seed, per_method, store_limits)
     ledger = AuditLedger(harness, targets)
     limits = {r: harness.max_message_bytes(r) for r in targets}
 
@@ -368,13 +375,16 @@ def run_fuzz(
             precise = out.code is grpc.StatusCode.OK or out.code in PRECISE
             kind = call.label.split("[")[0]
             by_kind.setdefault(kind, Counter())[out.code.name] += 1
+            if kind == "store_limit":  # store_limit[path=1MB]: per value, what the nodes said
+                value = call.label.rsplit("=", 1)[1].rstrip("]")
+                by_kind.setdefault(f"store_limit:{value}", Counter())[out.code.name] += 1
             tally.record(
                 f"{call.region.short} {call.rpc.path} as {call.who.name} {call.label} "
                 f"({len(call.payload)} B)",
                 out.code,
                 out.details,
                 precise,
-                bucket=f"{kind}:{call.rpc.path}" if kind == "hostile" else kind,
+                bucket=f"{kind}:{call.rpc.path}" if kind in ("hostile", "store_limit") else kind,
             )
             if not (oversize and out.code is grpc.StatusCode.RESOURCE_EXHAUSTED):
                 ledger.expect(call.region, call.who, call.rpc.path, out.code)
@@ -384,6 +394,8 @@ def run_fuzz(
     tally.notes["codes_by_kind"] = {k: dict(sorted(v.items())) for k, v in sorted(by_kind.items())}
     tally.notes["seed"] = seed
     tally.notes["per_method"] = per_method
+    tally.notes["store_limits"] = store_limits
+    tally.notes["calls"] = len(calls)
     return tally
 
 

@@ -249,6 +249,11 @@ class Harness:
                     f"health={status}"
                 )
 
+    def backend(self, region: Region = Region.SH) -> str:
+        """`sqlite` or `postgresql`: the store a node was provisioned with."""
+        url = load_config(self.layout.config(region)).store_url
+        return "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
     def store(self, region: Region) -> Any:
         return open_store(load_config(self.layout.config(region)).store_url)
 
@@ -388,12 +393,28 @@ class AuditLedger:
                 continue
         return failed
 
+    def node_errors(self, limit: int = 10) -> list[str]:
+        """ERROR lines (an unmapped exception, a failed audit append) the nodes logged since."""
+        lines: list[str] = []
+        for region, size in self._log_sizes.items():
+            try:
+                with self._log(region).open("rb") as log:
+                    log.seek(size)
+                    text = log.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            lines += [f"{region.short}: {ln[:400]}" for ln in text.splitlines() if "ERROR" in ln]
+        return lines[:limit]
+
     def settle(self, tally: Tally) -> None:
         for outcome, short, line in self.missing():
             tally.unaudited += short
             tally.sample(line, bucket=f"unaudited:{outcome}", per_bucket=4)
         swallowed = self.swallowed()
         tally.notes["audit_failures_logged"] = swallowed
+        errors = self.node_errors()
+        if errors:  # what a node said about an INTERNAL or UNAVAILABLE answer
+            tally.notes["node_error_lines"] = errors
         if swallowed and not tally.unaudited:
             tally.unaudited += swallowed
             tally.sample(f"{swallowed} audit appends failed on the node (logged, then ignored)")

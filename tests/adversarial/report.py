@@ -5,7 +5,14 @@
 FED empty or missing: a federation is provisioned there and its nodes started (and stopped at the
 end). FED holding a federation whose nodes are down: they are started. FED already running: the
 attacks run against it, except kill -9, which needs processes this command owns.
-Exit status 1 when any attack has imprecise answers, crashes, lost writes or unaudited refusals.
+
+`--store postgresql [--postgres-url URL]` provisions the nodes on PostgreSQL, one schema each
+(`<prefix>_<region>`; the prefix is the URL's `schema` parameter, or a fresh `adv_<hex>`), adds the
+store limits to the fuzz corpus (1 MB and 3 KB text, NUL characters, in every string field) and
+drops those schemas at the end unless `--keep-schemas` (FED then no longer has its stores).
+A federation already in FED keeps the store it was provisioned with; asking for another is an error.
+Exit status 1 when any attack has imprecise answers, crashes, lost writes or unaudited refusals,
+2 when the command cannot run (PostgreSQL unreachable, store mismatch).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from federation.regions import Region
+from tests.adversarial import postgres
 from tests.adversarial.harness import Harness, Tally
+from tests.adversarial.setup import STORES
 
 ATTACKS = (
     "fuzz",
@@ -34,8 +43,9 @@ ATTACKS = (
 ALL_REGIONS = (Region.HUB, Region.SH, Region.JS, Region.ZJ, Region.AH)
 
 
-def summary(tallies: list[Tally], elapsed_s: float) -> dict[str, object]:
+def summary(tallies: list[Tally], elapsed_s: float, store: str = "sqlite") -> dict[str, object]:
     return {
+        "store": store,
         "attacks": {t.attack: t.to_dict() for t in tallies},
         "totals": {
             key: sum(int(getattr(t, key)) for t in tallies)
@@ -65,8 +75,38 @@ def _running(directory: Path) -> bool:
 
 
 def run(
-    directory: Path, attacks: tuple[str, ...], seed: int, per_method: int, streams: int
+    directory: Path,
+    attacks: tuple[str, ...],
+    seed: int,
+    per_method: int,
+    streams: int,
+    store: str = "sqlite",
+    postgres_url: str = "",
+    store_limits: bool = False,
+    keep_schemas: bool = False,
 ) -> dict[str, object]:
+    started = time.monotonic()
+    provisioned = not (directory / "trustlist.jwt").exists()
+    try:
+        tallies = _attack(
+            directory, attacks, seed, per_method, streams, store, postgres_url, store_limits
+        )
+    finally:
+        if provisioned and store == "postgresql" and not keep_schemas:
+            _drop_node_schemas(directory)
+    return summary(tallies, time.monotonic() - started, store)
+
+
+def _attack(
+    directory: Path,
+    attacks: tuple[str, ...],
+    seed: int,
+    per_method: int,
+    streams: int,
+    store: str,
+    postgres_url: str,
+    store_limits: bool,
+) -> list[Tally]:
     from tests.adversarial.cases import file_case
     from tests.adversarial.fuzz import run_fuzz
     from tests.adversarial.load import run_kill9_under_writes, run_many_streams
@@ -78,11 +118,12 @@ def run(
     from tests.adversarial.setup import start_federation
     from tests.adversarial.tokens import run_replay_race
 
-    started = time.monotonic()
+    if (directory / "trustlist.jwt").exists() and _backend(directory) != store:
+        raise StoreMismatch(f"{directory} holds a federation on {_backend(directory)}, not {store}")
     if _running(directory):
         harness = Harness(directory)
     else:
-        harness = start_federation(directory, ALL_REGIONS)
+        harness = start_federation(directory, ALL_REGIONS, store, postgres_url)
     tallies: list[Tally] = []
     try:
         op = harness.operator()
@@ -96,6 +137,7 @@ def run(
                 },
                 seed=seed,
                 per_method=per_method,
+                store_limits=store_limits,
             ),
             "forwarded_faults": lambda: _forwarded(harness),
             "forged_tokens": lambda: _forged(harness),
@@ -124,7 +166,31 @@ def run(
         harness.close()
         if harness.fed is not None:
             harness.fed.stop()
-    return summary(tallies, time.monotonic() - started)
+    return tallies
+
+
+def _backend(directory: Path) -> str:
+    from nodes.config import load_config
+    from nodes.provisioning import Layout
+
+    url = load_config(Layout(directory).config(Region.SH)).store_url
+    return "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+
+class StoreMismatch(Exception):
+    """The federation in FED is not on the store asked for."""
+
+
+def _drop_node_schemas(directory: Path) -> None:
+    """Drop the schema each node's store URL names (only schemas holding a node store)."""
+    from federation.storage.postgres_admin import drop_node_schema
+    from nodes.config import load_config
+    from nodes.provisioning import Layout
+
+    layout = Layout(directory)
+    for region in ALL_REGIONS:
+        if layout.config(region).exists():
+            drop_node_schema(load_config(layout.config(region)).store_url)
 
 
 def _forwarded(harness: Harness) -> Tally:
@@ -153,9 +219,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--per-method", type=int, default=30)
     parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--store", choices=STORES, default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default="",
+        help=f"with --store postgresql; default {postgres.POSTGRES_BASE_URL}, a fresh prefix",
+    )
+    parser.add_argument(
+        "--store-limits",
+        action="store_true",
+        help="1 MB, 3 KB and NUL text in every string field (always on with PostgreSQL)",
+    )
+    parser.add_argument(
+        "--keep-schemas",
+        action="store_true",
+        help="keep the PostgreSQL schemas of a federation this command provisioned",
+    )
     args = parser.parse_args(argv)
     attacks = tuple(a.strip() for a in args.attacks.split(",") if a.strip())
-    result = run(args.dir.resolve(), attacks, args.seed, args.per_method, args.streams)
+    url = args.postgres_url
+    if args.store == "postgresql":
+        url = url or postgres.POSTGRES_BASE_URL
+        reason = postgres.unavailable_reason(url)
+        if reason is not None:
+            parser.exit(2, f"{parser.prog}: {reason}\n")
+        if "schema=" not in url:
+            url = postgres.new_federation_url(url)[0]
+    elif url:
+        parser.error("--postgres-url needs --store postgresql")
+    try:
+        result = run(
+            args.dir.resolve(),
+            attacks,
+            args.seed,
+            args.per_method,
+            args.streams,
+            store=args.store,
+            postgres_url=url,
+            store_limits=args.store_limits or args.store == "postgresql",
+            keep_schemas=args.keep_schemas,
+        )
+    except StoreMismatch as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
     return 0 if result["clean"] else 1
