@@ -99,12 +99,12 @@ def plausible_document(field: str) -> Any:
     if field in ("fields_json", "result_json", "requested_json"):
         return dict(ID_CARD_FIELDS)
     if field == "items_json":  # the first starter item Shanghai owns, as Shanghai publishes it
-        from federation.catalogue import starter_catalogue
+        from federation.cases.catalogue import starter_catalogue
 
         items = [i for i in starter_catalogue().items if i.owner_region == Region.SH.code]
         return [items[0].to_dict()] if items else None
     if field == "holder_jwk_json":
-        from federation.jose import SigningKey
+        from federation.crypto.jose import SigningKey
 
         return SigningKey.generate().jwk.to_dict()
     return None

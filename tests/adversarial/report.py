@@ -171,7 +171,7 @@ def _attack(
 
 def _backend(directory: Path) -> str:
     from nodes.config import load_config
-    from nodes.provisioning import Layout
+    from nodes.ops.provisioning import Layout
 
     url = load_config(Layout(directory).config(Region.SH)).store_url
     return "postgresql" if url.startswith(("postgresql:", "postgres:")) else "sqlite"
@@ -185,7 +185,7 @@ def _drop_node_schemas(directory: Path) -> None:
     """Drop the schema each node's store URL names (only schemas holding a node store)."""
     from federation.storage.postgres_admin import drop_node_schema
     from nodes.config import load_config
-    from nodes.provisioning import Layout
+    from nodes.ops.provisioning import Layout
 
     layout = Layout(directory)
     for region in ALL_REGIONS:
