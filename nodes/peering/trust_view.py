@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,21 +12,12 @@ from federation.clock import Clock
 from federation.crypto.jose import Jwk, SigningKey
 from federation.errors import FederationError, Unavailable
 from federation.trust.trustlist import TrustList, newer, sign_trust_list, verify_trust_list
+from nodes.peering.disk_cache import write_atomic
 
 log = logging.getLogger("yrd.trust")
 
 Fetch = Callable[[int], str]
 """(known version) -> the hub's signed trust list; raises on failure."""
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class TrustView:
@@ -63,7 +53,7 @@ class TrustView:
                 return False
             self._current = candidate
             self._signed = signed
-        _write_atomic(self._cache, signed)
+        write_atomic(self._cache, signed)
         log.info("trust list version %d adopted", candidate.version)
         return True
 
@@ -122,6 +112,6 @@ class HubTrustSource:
                 expires_at=int(now) + self._lifetime,
             )
             signed = sign_trust_list(renewed, self._anchor_key)
-            _write_atomic(self._path, signed)
+            write_atomic(self._path, signed)
             self._mtime = self._path.stat().st_mtime
             self._view.offer(signed)

@@ -20,7 +20,7 @@ from federation.errors import (
 )
 from federation.jsontext import loads_untrusted
 from federation.licences import ExchangePolicy
-from nodes.peering.trust_view import _write_atomic
+from nodes.peering.disk_cache import write_atomic
 
 log = logging.getLogger("yrd.catalogue")
 
@@ -93,7 +93,7 @@ class CatalogueView:
             self._current = catalogue
             self._rejected = None
             self.signed = signed
-        _write_atomic(self._cache, signed)
+        write_atomic(self._cache, signed)
         log.info(
             "service catalogue version %d adopted (%d items)",
             catalogue.version,
@@ -141,7 +141,7 @@ class HubCatalogue:
 
     def _publish(self, catalogue: Catalogue) -> str:
         signed = sign_catalogue(catalogue, self._key())
-        _write_atomic(self._path, signed)
+        write_atomic(self._path, signed)
         self._view.offer(signed)
         return signed
 

@@ -23,15 +23,13 @@ from federation.licences import (
     DEFAULT_MAX_AGE_S,
     ExchangePolicy,
     LicenceStatus,
-    LicenceVerdict,
     judge_licence,
     verify_licence,
     verify_presentation,
 )
-from federation.licences.registry import IssueRequest, LicenceRegistry, LicenceSummary
+from federation.licences.registry import IssueRequest, LicenceRegistry
 from federation.regions import PROVINCES, Region, parse_region
-from federation.storage.base import LicenceRecord
-from nodes.convert import json_object
+from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 from nodes.peering.status_cache import StatusListCache
@@ -55,44 +53,6 @@ ROLES = {
     SERVICE + "VerifyPresentation": frozenset({"operator", "region"}),
 }
 DEFAULT_FANOUT_MS = 1500
-
-
-def document(record: LicenceRecord, uri: str, created: bool = False) -> licence_pb2.LicenceDocument:
-    return licence_pb2.LicenceDocument(
-        identifier=record.identifier,
-        sd_jwt=record.sd_jwt,
-        type_code=record.type_code,
-        holder_code=record.holder_code,
-        status=LicenceStatus(record.status).name.lower(),
-        status_index=record.status_index,
-        status_list_uri=uri,
-        created=created,
-    )
-
-
-def verdict_to_proto(verdict: LicenceVerdict) -> licence_pb2.LicenceVerdict:
-    return licence_pb2.LicenceVerdict(
-        verdict=verdict.verdict.value,
-        reasons=list(verdict.reasons),
-        identifier=verdict.identifier or "",
-        type_code=verdict.type_code or "",
-        licence_json=json.dumps(verdict.licence.to_dict(), ensure_ascii=False)
-        if verdict.licence
-        else "",
-        status_checked=verdict.status_checked,
-    )
-
-
-def summary_to_proto(s: LicenceSummary) -> licence_pb2.LicenceSummary:
-    return licence_pb2.LicenceSummary(
-        identifier=s.identifier,
-        type_code=s.type_code,
-        licence_name=s.licence_name,
-        issuing_region=s.issuing_region,
-        authority_name=s.authority_name,
-        valid_until=s.valid_until,
-        status=s.status,
-    )
 
 
 def _consumed_later(nonce: str) -> bool:
@@ -151,13 +111,13 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 record.holder_code,
                 {"identifier": record.identifier, "request_id": record.request_id},
             )
-        return document(record, self._registry.status_uri, created)
+        return document_to_proto(record, self._registry.status_uri, created)
 
     def GetLicence(
         self, request: licence_pb2.GetLicenceRequest, context: grpc.ServicerContext
     ) -> licence_pb2.LicenceDocument:
         record = self._registry.get(request.identifier)
-        return document(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri)
 
     def _change(
         self, request: licence_pb2.ChangeLicenceStatusRequest, target: LicenceStatus
@@ -170,7 +130,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             record.holder_code,
             {"identifier": record.identifier, "reason": request.reason},
         )
-        return document(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri)
 
     def RevokeLicence(
         self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext

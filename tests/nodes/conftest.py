@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_helpers import make_federation
 
 from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.ops.supervisor import Federation
+from tests._support.nodes import make_federation
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from node_helpers import eventually, new_citizen, template
 
 from federation.cases.archive import verify_archive
 from federation.cases.catalogue import Catalogue, starter_catalogue, verify_catalogue
@@ -41,6 +40,7 @@ from nodes.demo.licences import DRIVING_FIELDS, business_fields
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 from nodes.servicers.case import case_view
+from tests._support.nodes import eventually, new_citizen, template
 
 JS, SH, AH = "320000", "310000", "340000"
 ITEM = "YRD-JS-QY-0101"  # 企业变更登记, owned by Jiangsu: face, substantial, 1 working day

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from node_helpers import eventually, make_federation, new_citizen
 
 from federation.cases.catalogue import Catalogue, sign_catalogue, starter_catalogue
 from federation.clock import FixedClock
@@ -23,6 +22,7 @@ from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.ops.supervisor import Federation
 from nodes.servicers.catalogue_view import CatalogueView, NoCatalogueYet
+from tests._support.nodes import eventually, make_federation, new_citizen
 
 NOW = 1_800_000_000.0
 HUB = SigningKey.generate()

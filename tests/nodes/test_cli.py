@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from node_helpers import new_citizen
 
 from federation.errors import InvalidArgument
 from nodes.cli import root
+from tests._support.nodes import new_citizen
 
 
 def _json(output: str) -> object:

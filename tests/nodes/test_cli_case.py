@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from node_helpers import eventually, new_citizen, template
 
 from federation.cases.catalogue import starter_catalogue
 from federation.codes import make_credit_code
 from nodes.cli import root
 from nodes.client import FederationClient
 from nodes.demo.licences import business_fields
+from tests._support.nodes import eventually, new_citizen, template
 
 ITEM = "YRD-JS-QY-0101"
 PASSWORD = "Huangshan-peak-90"

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from node_helpers import eventually, new_citizen
 
 from federation.crypto.jose import SigningKey
 from federation.errors import FederationError, NotFound, Unavailable
@@ -23,6 +22,7 @@ from nodes.client import FederationClient
 from nodes.config import load_config
 from nodes.demo.licences import DRIVING_FIELDS
 from nodes.ops.supervisor import Federation
+from tests._support.nodes import eventually, new_citizen
 
 PASSWORD = "Lotus-pond-2024"
 ITEM = "YRD-SH-RS-0101"  # owned by Shanghai; reads a resident identity card's name and code

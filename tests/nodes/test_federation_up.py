@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from node_helpers import make_federation
-
 from federation.regions import Region
 from nodes.client import FederationClient
+from tests._support.nodes import make_federation
 
 
 def test_up_runs_all_nodes_and_stops_them_on_sigterm(tmp_path: Path) -> None:

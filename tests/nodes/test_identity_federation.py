@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from node_helpers import eventually, new_citizen, template
 
 from federation.errors import (
     AlreadyExists,
@@ -20,6 +19,7 @@ from federation.identity.tokens import mint_token, unverified_home_attestation
 from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.ops.provisioning import Layout, load_active_signing_key, read_trust_list
+from tests._support.nodes import eventually, new_citizen, template
 
 PASSWORD = "Lotus-pond-2024"
 

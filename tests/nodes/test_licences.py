@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from node_helpers import eventually, new_citizen
 
 from federation.codes import make_credit_code
 from federation.crypto.jose import SigningKey
@@ -36,6 +35,7 @@ from nodes.client import FederationClient
 from nodes.config import load_config
 from nodes.demo.licences import DRIVING_FIELDS, business_fields, tamper_disclosure
 from nodes.ops.supervisor import Federation
+from tests._support.nodes import eventually, new_citizen
 
 PASSWORD = "Lotus-pond-2024"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from node_helpers import new_citizen, template
 
 from federation.audit import AuditRecord
 from federation.crypto.jose import b64url_decode
@@ -26,6 +25,7 @@ from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import hub_pb2, hub_pb2_grpc, licence_pb2, licence_pb2_grpc
 from nodes.peering.channels import CHANNEL_OPTIONS
 from nodes.tls import TlsMaterial
+from tests._support.nodes import new_citizen, template
 
 PASSWORD = "Lotus-pond-2024"
 OTHER_PASSWORD = "Attacker-chosen-99"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from node_helpers import new_citizen
 
 from federation.errors import FailedPrecondition, NotFound, Unauthenticated
 from federation.regions import Region
@@ -16,6 +15,7 @@ from nodes.client import FederationClient
 from nodes.ops.federation_dir import made_by_init
 from nodes.ops.provisioning import Layout, init_federation, read_trust_list
 from nodes.ops.supervisor import Federation
+from tests._support.nodes import new_citizen
 
 PASSWORD = "Lotus-pond-2024"
 

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
-from node_helpers import eventually, make_federation, new_citizen
 
 from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.ops.provisioning import Layout, rotate_keys
 from nodes.ops.supervisor import Federation
+from tests._support.nodes import eventually, make_federation, new_citizen
 
 PASSWORD = "Lotus-pond-2024"
 

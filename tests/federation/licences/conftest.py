@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from licence_world import NonceLedger, World, make_world
+
+from tests._support.licences import NonceLedger, World, make_world
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from licence_world import BUSINESS_FIELDS, NOW, PERSON_ID, World
-
 from federation.licences import licence_type_by_key
 from federation.licences.seal import verify_sealed
+from tests._support.licences import BUSINESS_FIELDS, NOW, PERSON_ID, World
 
 
 def test_legal_representative_id_is_an_optional_sensitive_string() -> None:

@@ -7,13 +7,19 @@ import datetime as dt
 import json
 
 import pytest
-from licence_world import BUSINESS_FIELDS, DRIVING_FIELDS, ENTERPRISE_CODE, PERSON_ID, World
 
 from federation.codes import make_credit_code
 from federation.errors import InvalidArgument
 from federation.licences import HolderCodeType, IssuingAuthority, Licence, StatusReference
 from federation.licences.model import parse_day, parse_holder_code_type, region_of_division
 from federation.regions import Region
+from tests._support.licences import (
+    BUSINESS_FIELDS,
+    DRIVING_FIELDS,
+    ENTERPRISE_CODE,
+    PERSON_ID,
+    World,
+)
 
 
 def test_driving_licence_is_built_consistently(world: World) -> None:

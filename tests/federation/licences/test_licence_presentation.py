@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from licence_world import DRIVING_FIELDS, NOW, NonceLedger, World
 
 from federation.crypto.jose import SigningKey, parse_compact, sign_compact
 from federation.errors import (
@@ -22,6 +21,7 @@ from federation.licences import (
 )
 from federation.licences.sdjwt import join_sd_jwt, sd_digest, split_sd_jwt
 from federation.regions import Region
+from tests._support.licences import DRIVING_FIELDS, NOW, NonceLedger, World
 
 AUD = Region.ZJ.entity_id
 CHOSEN = ["holder_name", "vehicle_class", "first_issue_date"]

@@ -8,13 +8,13 @@ import zlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from licence_world import NOW, World
 
 from federation.crypto.jose import b64url_encode
 from federation.errors import InvalidArgument
 from federation.licences import create_presentation, decode_qr, encode_qr, is_qr
 from federation.licences.qr import QR_PREFIX
 from federation.regions import Region
+from tests._support.licences import NOW, World
 
 segments = st.binary(max_size=80).map(b64url_encode)
 parts = st.lists(segments, min_size=1, max_size=4).map(".".join)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from licence_world import NOW, YEAR_S, World
 
 from federation.crypto.jose import (
     SigningKey,
@@ -31,6 +30,7 @@ from federation.licences import (
 from federation.licences.sdjwt import join_sd_jwt, sd_digest, split_sd_jwt
 from federation.licences.sealcert import SEAL_CERT_TYP
 from federation.regions import Region
+from tests._support.licences import NOW, YEAR_S, World
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

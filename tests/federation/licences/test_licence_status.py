@@ -8,7 +8,6 @@ import zlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from licence_world import NOW, World
 
 from federation.crypto.jose import SigningKey, b64url_encode, parse_compact, sign_compact
 from federation.errors import (
@@ -26,6 +25,7 @@ from federation.licences import (
 )
 from federation.licences.status import STATUS_LIST_TYP
 from federation.regions import Region
+from tests._support.licences import NOW, World
 
 URI = "https://js.yrd.example/status/police/1"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from licence_world import NOW, World
 
 from federation.clock import CHINA_STANDARD_TIME
 from federation.crypto.jose import SigningKey
@@ -22,6 +21,7 @@ from federation.licences import (
 )
 from federation.licences.sdjwt import join_sd_jwt, split_sd_jwt
 from federation.regions import Region
+from tests._support.licences import NOW, World
 
 URI = "https://js.yrd.example/status/police/1"
 INDEX = 1234

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from licence_world import NOW, make_world
 
 from federation.crypto.jose import Jwk
 from federation.errors import Unauthenticated
 from federation.licences import verify_sealed
+from tests._support.licences import NOW, make_world
 
 
 def test_a_cached_certificate_is_refused_once_its_region_key_leaves_the_trust_list() -> None:

@@ -1,13 +1,9 @@
-"""Pure conversions between domain values and protobuf messages (round-trip tested)."""
+"""Identity conversions: token claims and revoked sessions, both ways (round-trip tested)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from federation.errors import InvalidArgument
 from federation.identity.assurance import Assurance
 from federation.identity.tokens import TokenClaims
-from federation.jsontext import loads_untrusted
 from federation.storage.base import Revocation
 from nodes.pb.v1 import common_pb2, identity_pb2
 
@@ -56,13 +52,3 @@ def revocation_from_proto(msg: identity_pb2.Revocation) -> Revocation:
     return Revocation(
         session_id=msg.session_id, revoked_at=msg.revoked_at, expires_at=msg.expires_at
     )
-
-
-def json_object(text: str, name: str) -> dict[str, Any] | None:
-    """A request's JSON-object field: None when empty, InvalidArgument when not an object."""
-    if not text:
-        return None
-    value = loads_untrusted(text, name)
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{name} must be a JSON object")
-    return value

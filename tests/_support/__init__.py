@@ -1,0 +1,1 @@
+"""Helpers shared by test packages, imported as `tests._support.<name>` (never from conftest)."""
