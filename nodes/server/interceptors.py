@@ -9,6 +9,7 @@ node's bounded worker pool; streams are coroutines on the event loop and hold no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -225,6 +226,20 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         check_request(request)
         return request
 
+    @contextlib.asynccontextmanager
+    async def _guard(
+        self, method: str, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Member]:
+        """Admit the caller; any failure in the block becomes its precise status, audited."""
+        peer = self._peer(context)
+        label = (peer or Peer("", "")).label
+        try:
+            yield self._admit(method, peer)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as exc:
+            await self._refuse(context, label, method, exc)
+
     def _unary_call(
         self,
         method: str,
@@ -235,10 +250,7 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         is_async = inspect.iscoroutinefunction(behaviour)
 
         async def call(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            peer = self._peer(context)
-            label = (peer or Peer("", "")).label
-            try:
-                member = self._admit(method, peer)
+            async with self._guard(method, context) as member:
                 request = self._decode(decode, raw)
                 if is_async:
                     current_member.set(member)
@@ -252,12 +264,6 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     )
                 finally:
                     self._unary.release(member.entity_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await self._refuse(context, label, method, exc)
 
         return call
 
@@ -272,27 +278,16 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             raise TypeError(f"{method}: a server stream must be an async generator")
 
         async def stream(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            peer = self._peer(context)
-            label = (peer or Peer("", "")).label
-            acquired = ""
-            try:
-                member = self._admit(method, peer)
+            async with self._guard(method, context) as member:
                 request = self._decode(decode, raw)
                 self._streams.acquire(member.entity_id)
-                acquired = member.entity_id
-                current_member.set(member)
-                current_origin.set(origin)
-                async for item in behaviour(request, context):
-                    yield item
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await self._refuse(context, label, method, exc)
-            finally:
-                if acquired:
-                    self._streams.release(acquired)
+                try:
+                    current_member.set(member)
+                    current_origin.set(origin)
+                    async for item in behaviour(request, context):
+                        yield item
+                finally:
+                    self._streams.release(member.entity_id)
 
         return stream
 
@@ -305,19 +300,10 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         is_async = inspect.iscoroutinefunction(behaviour)
 
         async def call(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            peer = self._peer(context)
-            label = (peer or Peer("", "")).label
-            try:
-                member = self._admit(method, peer)
+            async with self._guard(method, context) as member:
                 if not is_async:
                     raise FailedPrecondition(f"{method} is not served by this node")
                 current_member.set(member)
                 return await behaviour(requests, context)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await self._refuse(context, label, method, exc)
 
         return call

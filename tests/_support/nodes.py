@@ -10,7 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from federation.audit import AuditRecord
 from federation.codes import make_citizen_id
+from federation.storage import open_store
+from nodes.config import load_config
 from nodes.ops.provisioning import init_federation
 
 T = TypeVar("T")
@@ -49,3 +52,21 @@ def make_federation(directory: Path, **kwargs: object) -> Path:
     options.update(kwargs)
     init_federation(directory, **options)  # type: ignore[arg-type]
     return directory
+
+
+def audit_since(fed_dir: Path, region: str, after_seq: int) -> list[AuditRecord]:
+    """Audit entries of the node `region` (its short name: sh, js, ...) after `after_seq`."""
+    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
+    try:
+        return list(store.audit_entries(after_seq))
+    finally:
+        store.close()
+
+
+def audit_head(fed_dir: Path, region: str) -> int:
+    """The sequence number of the newest audit entry at `region`."""
+    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
+    try:
+        return store.audit_head()[0]
+    finally:
+        store.close()

@@ -40,7 +40,7 @@ from nodes.demo.licences import DRIVING_FIELDS, business_fields
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 from nodes.servicers.case import case_view
-from tests._support.nodes import eventually, new_citizen, template
+from tests._support.nodes import audit_head, audit_since, eventually, new_citizen, template
 
 JS, SH, AH = "320000", "310000", "340000"
 ITEM = "YRD-JS-QY-0101"  # 企业变更登记, owned by Jiangsu: face, substantial, 1 working day
@@ -85,22 +85,6 @@ def js_store_cases(fed_dir: Path, **filters: str) -> list[CaseRecord]:
     store = open_store(load_config(fed_dir / "js.toml").store_url)
     try:
         return store.list_cases(**filters)
-    finally:
-        store.close()
-
-
-def audit_since(fed_dir: Path, region: str, after_seq: int) -> list[Any]:
-    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
-    try:
-        return list(store.audit_entries(after_seq))
-    finally:
-        store.close()
-
-
-def audit_head(fed_dir: Path, region: str) -> int:
-    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
-    try:
-        return store.audit_head()[0]
     finally:
         store.close()
 

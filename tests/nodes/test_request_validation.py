@@ -8,30 +8,13 @@ from typing import Any
 import grpc
 import pytest
 
-from federation.storage import open_store
 from nodes.client import FederationClient
-from nodes.config import load_config
 from nodes.pb.v1 import case_pb2, identity_pb2, licence_pb2
+from tests._support.nodes import audit_head, audit_since
 
 IDENTITY = "/yrd.federation.v1.IdentityService/"
 LICENCE = "/yrd.federation.v1.LicenceService/"
 CASES = "/yrd.federation.v1.CaseService/"
-
-
-def audit_since(fed_dir: Path, region: str, after: int) -> list[Any]:
-    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
-    try:
-        return list(store.audit_entries(after))
-    finally:
-        store.close()
-
-
-def audit_head(fed_dir: Path, region: str) -> int:
-    store = open_store(load_config(fed_dir / f"{region}.toml").store_url)
-    try:
-        return store.audit_head()[0]
-    finally:
-        store.close()
 
 
 def raw_unary(client: FederationClient, region: str, method: str, payload: bytes) -> grpc.RpcError:
