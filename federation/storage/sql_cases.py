@@ -1,14 +1,13 @@
-"""SQLite case register: cross-province cases, their version-checked transitions and ratings."""
+"""The case register in shared SQL: cross-province cases, version-checked transitions, ratings."""
 
 from __future__ import annotations
 
-import sqlite3
+from abc import abstractmethod
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from federation.audit import AuditDraft, AuditRecord
+from federation.audit import AuditDraft
 from federation.errors import AlreadyExists, NotFound
 from federation.storage._records import (
     CASE_COLS,
@@ -22,35 +21,49 @@ from federation.storage._records import (
     decode_json,
     encode_json,
     event_from_row,
-    event_params,
     rating_from_row,
     rating_params,
 )
 from federation.storage.base import CaseEvent, CaseRating, CaseRecord
+from federation.storage.sql_dialect import Connection, SqlBackend
 
-_INSERT_CASE = (
-    f"INSERT INTO cases ({CASE_COLS}, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-    " 1) ON CONFLICT DO NOTHING RETURNING case_id"
-)
-_INSERT_EVENT = f"INSERT INTO case_events ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_TRANSITION = (
-    "UPDATE cases SET state = ?, data = ?, updated_at = ?, version = version + 1,"
-    " last_seq = last_seq + 1 WHERE case_id = ? AND version = ?"
-    f" RETURNING {CASE_COLS}, last_seq"
-)
+# JSON columns are read as their exact stored text: the codec, not the driver, decodes them
+CASE_READ = CASE_COLS.replace(" data,", " data{text},")
+_EVENT_READ = EVENT_COLS.replace(" detail", " detail{text}")
+_RATING_READ = RATING_COLS.replace(" reasons,", " reasons{text},")
+_BY_REQUEST = f"SELECT {CASE_READ} FROM cases WHERE request_id = ?"
+_BY_ID = f"SELECT {CASE_READ} FROM cases WHERE case_id = ?"
+_VERSION = "SELECT version FROM cases WHERE case_id = ?"
+_EVENTS = f"SELECT {_EVENT_READ} FROM case_events WHERE case_id = ? AND seq > ? ORDER BY seq"
+_LIST = f"SELECT {CASE_READ} FROM cases{{where}} ORDER BY created_at, {{order}}"
+_RATE = f"INSERT INTO case_ratings ({RATING_COLS}) VALUES (?, ?, {{json}}, ?, ?)"
+_RATINGS = f"SELECT {_RATING_READ} FROM case_ratings ORDER BY rated_at, {{order}}"
 
 
-class SqliteCases:
-    """Case methods of SqliteStore (mixed in; it provides the connection)."""
+class SqlCases(SqlBackend):
+    """Case methods of the SQL stores; the backend writes a case with its event (one statement
+    where its SQL can, several in a transaction where not)."""
 
-    if TYPE_CHECKING:
+    @abstractmethod
+    def _insert_case(
+        self, conn: Connection, case: CaseRecord, data: str, first: CaseEvent, detail: str
+    ) -> bool:
+        """Insert the case (encoded `data`) and `first` as its event seq 1; False (writing
+        nothing) if the case_id or request_id is taken."""
 
-        def _connection(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        @staticmethod
-        def _transaction(conn: sqlite3.Connection) -> AbstractContextManager[None]: ...
-
-        def _append_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord: ...
+    @abstractmethod
+    def _update_case(
+        self,
+        conn: Connection,
+        case_id: str,
+        expected_version: int,
+        state: str,
+        data: str,
+        event: CaseEvent,
+        detail: str,
+    ) -> Any:
+        """Apply the version-checked transition and file `event` as the next seq; the case's
+        new row (CASE_COLS first), or None (writing nothing) if absent or changed."""
 
     def create_case(
         self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
@@ -60,15 +73,11 @@ class SqliteCases:
         An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         data = encode_json(case.data, "case data")
         detail = encode_json(first.detail, "case event detail")
-        with self._connection() as conn, self._transaction(conn):
-            if conn.execute(_INSERT_CASE, case_params(case, data)).fetchall():
-                conn.execute(_INSERT_EVENT, event_params(case.case_id, 1, first, detail))
-                if audit is not None:
-                    self._append_within(conn, audit)
+        with self._write(audit, atomic=False) as (conn, append):
+            if self._insert_case(conn, case, data, first, detail):
+                append()
                 return replace(case, data=decode_json(data)), True
-            row = conn.execute(
-                f"SELECT {CASE_COLS} FROM cases WHERE request_id = ?", (case.request_id,)
-            ).fetchone()
+            row = conn.execute(self.dialect.sql(_BY_REQUEST), (case.request_id,)).fetchone()
         if row is None:  # the case_id is taken by another request
             raise AlreadyExists(f"case {case.case_id} already exists")
         stored = case_from_row(row)
@@ -77,9 +86,7 @@ class SqliteCases:
 
     def get_case(self, case_id: str) -> CaseRecord | None:
         with self._connection() as conn:
-            row = conn.execute(
-                f"SELECT {CASE_COLS} FROM cases WHERE case_id = ?", (case_id,)
-            ).fetchone()
+            row = conn.execute(self.dialect.sql(_BY_ID), (case_id,)).fetchone()
         return None if row is None else case_from_row(row)
 
     def transition_case(
@@ -96,30 +103,21 @@ class SqliteCases:
         (else FailedPrecondition); NotFound if absent. `audit` (if given) commits with it."""
         data_text = encode_json(data, "case data")
         detail = encode_json(event.detail, "case event detail")
-        with self._connection() as conn, self._transaction(conn):
-            rows = conn.execute(
-                _TRANSITION,
-                (state, data_text, float(event.time), case_id, int(expected_version)),
-            ).fetchall()
-            if not rows:
-                found = conn.execute(
-                    "SELECT version FROM cases WHERE case_id = ?", (case_id,)
-                ).fetchone()
-                if found is None:
-                    raise NotFound(f"case {case_id} not found")
-                raise changed_concurrently(case_id, int(found[0]), expected_version)
-            conn.execute(_INSERT_EVENT, event_params(case_id, int(rows[0][-1]), event, detail))
-            if audit is not None:
-                self._append_within(conn, audit)
-        return case_from_row(rows[0])
+        version = int(expected_version)
+        with self._write(audit, atomic=False) as (conn, append):
+            row = self._update_case(conn, case_id, version, state, data_text, event, detail)
+            if row is not None:
+                append()
+                return case_from_row(row)
+            found = conn.execute(self.dialect.sql(_VERSION), (case_id,)).fetchone()
+        if found is None:
+            raise NotFound(f"case {case_id} not found")
+        raise changed_concurrently(case_id, int(found[0]), expected_version)
 
     def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:
         """Events of a case with seq > after_seq, in order ([] for an unknown case)."""
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {EVENT_COLS} FROM case_events WHERE case_id = ? AND seq > ? ORDER BY seq",
-                (case_id, after_seq),
-            ).fetchall()
+            rows = conn.execute(self.dialect.sql(_EVENTS), (case_id, after_seq)).fetchall()
         return [event_from_row(row) for row in rows]
 
     def list_cases(
@@ -130,10 +128,10 @@ class SqliteCases:
     ) -> list[CaseRecord]:
         """Cases matching every given filter, oldest first (created_at, then insertion order)."""
         where, params = case_filters(owner_region, window_region, applicant_id, "?")
+        # three optional filters make at most 8 shapes: each is rendered (and cached) once
+        statement = self.dialect.sql(_LIST.replace("{where}", where))
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {CASE_COLS} FROM cases{where} ORDER BY created_at, rowid", params
-            ).fetchall()
+            rows = conn.execute(statement, params).fetchall()
         return [case_from_row(row) for row in rows]
 
     def rate_case(self, rating: CaseRating) -> None:
@@ -141,16 +139,12 @@ class SqliteCases:
         params = rating_params(rating)
         with self._connection() as conn:
             try:
-                conn.execute(
-                    f"INSERT INTO case_ratings ({RATING_COLS}) VALUES (?, ?, ?, ?, ?)", params
-                )
-            except sqlite3.IntegrityError:
+                conn.execute(self.dialect.sql(_RATE), params)
+            except self.dialect.unique_violation:
                 raise AlreadyExists(f"case {rating.case_id} was rated already") from None
 
     def case_ratings(self) -> list[CaseRating]:
         """Every rating, oldest first (rated_at, then insertion order)."""
         with self._connection() as conn:
-            rows = conn.execute(
-                f"SELECT {RATING_COLS} FROM case_ratings ORDER BY rated_at, rowid"
-            ).fetchall()
+            rows = conn.execute(self.dialect.sql(_RATINGS)).fetchall()
         return [rating_from_row(row) for row in rows]
