@@ -15,7 +15,6 @@ from federation.storage._records import (
     RATING_COLS,
     case_filters,
     case_from_row,
-    case_params,
     changed_concurrently,
     check_retry,
     decode_json,

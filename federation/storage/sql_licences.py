@@ -91,9 +91,7 @@ class SqlLicences(SqlBackend):
         """Licences held by `holder_code` or concerning it as a party, oldest first (by
         issued_at, then insertion order), each once."""
         with self._connection() as conn:
-            rows = conn.execute(
-                self.dialect.sql(_OF_HOLDER), (holder_code, holder_code)
-            ).fetchall()
+            rows = conn.execute(self.dialect.sql(_OF_HOLDER), (holder_code, holder_code)).fetchall()
         return [self._licence(row) for row in rows]
 
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:

@@ -19,7 +19,13 @@ from federation.storage._records import (
     subject_from_row,
     subject_params,
 )
-from federation.storage.base import QuotaResult, Revocation, SessionRecord, SubjectHome, SubjectRecord
+from federation.storage.base import (
+    QuotaResult,
+    Revocation,
+    SessionRecord,
+    SubjectHome,
+    SubjectRecord,
+)
 from federation.storage.sql_cases import SqlCases
 from federation.storage.sql_dialect import Connection
 from federation.storage.sql_licences import SqlLicences
@@ -54,6 +60,12 @@ _CONSUME = (
     "INSERT INTO quotas (bucket, period, used) SELECT ?, ?, 1 WHERE ? >= 1"
     " ON CONFLICT (bucket, period) DO UPDATE SET used = quotas.used + 1"
     " WHERE quotas.used < ? RETURNING used"
+)
+# a first sighting, or a sighting of a row that has expired (counted as absent, purged or not)
+REMEMBER_JTI = (
+    "INSERT INTO replay_cache (audience, jti, expires_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (audience, jti) DO UPDATE SET expires_at = excluded.expires_at"
+    " WHERE replay_cache.expires_at <= ? RETURNING 1"
 )
 _QUOTA = "SELECT used FROM quotas WHERE bucket = ? AND period = ?"
 _AUDIT_PAGE = (

@@ -18,8 +18,8 @@ from federation.storage._records import (
     AUDIT_COLS,
     CASE_COLS,
     EVENT_COLS,
-    case_params,
     audit_params,
+    case_params,
     decode_json,
     encode_json,
     event_params,
@@ -27,7 +27,7 @@ from federation.storage._records import (
 )
 from federation.storage.base import CaseEvent, CaseRecord, LicenceRecord
 from federation.storage.sql_dialect import Append, Connection, Dialect
-from federation.storage.sql_store import SqlStore
+from federation.storage.sql_store import REMEMBER_JTI, SqlStore
 from federation.storage.sqlite_schema import migrate
 
 MEMORY = ":memory:"
@@ -53,12 +53,6 @@ _TRANSITION = (
     "UPDATE cases SET state = ?, data = ?, updated_at = ?, version = version + 1,"
     " last_seq = last_seq + 1 WHERE case_id = ? AND version = ?"
     f" RETURNING {CASE_COLS}, last_seq"
-)
-# a first sighting, or a sighting of a row that has expired (counted as absent, purged or not)
-_REMEMBER_JTI = (
-    "INSERT INTO replay_cache (audience, jti, expires_at) VALUES (?, ?, ?)"
-    " ON CONFLICT (audience, jti) DO UPDATE SET expires_at = excluded.expires_at"
-    " WHERE replay_cache.expires_at <= ? RETURNING 1"
 )
 _PURGE_JTI = (
     "DELETE FROM replay_cache WHERE rowid IN (SELECT rowid FROM replay_cache"
@@ -239,7 +233,7 @@ class SqliteStore(SqlStore):
         """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
         A first sighting appends `audit` (if given) in the same transaction."""
         with self._write(audit) as (conn, append):
-            first = conn.execute(_REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall()
+            first = conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall()
             if first:
                 append()
             if now >= self._next_purge:
