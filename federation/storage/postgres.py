@@ -17,12 +17,12 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from federation.audit import AuditDraft
 from federation.errors import FailedPrecondition, InvalidArgument, Unavailable
-from federation.storage._records import CASE_COLS, EVENT_COLS, case_params, event_params
-from federation.storage.base import CaseEvent, CaseRecord, LicenceRecord
+from federation.storage._records import CASE_COLS, EVENT_COLS
+from federation.storage.base import LicenceRecord
 from federation.storage.postgres_audit import PostgresAuditChain
 from federation.storage.postgres_schema import Connection, migrate
 from federation.storage.sql_cases import CASE_READ
-from federation.storage.sql_dialect import Append, Dialect
+from federation.storage.sql_dialect import Append, Dialect, Row
 from federation.storage.sql_dialect import Connection as SqlConnection
 from federation.storage.sql_store import REMEMBER_JTI
 
@@ -109,6 +109,10 @@ def _float_array(template: Sequence[float]) -> list[float]:
         raise InvalidArgument(f"a face template is a sequence of numbers: {exc}") from None
 
 
+def _party_codes(codes: list[str] | None) -> list[str]:
+    return codes or []  # array_agg over no rows is NULL
+
+
 POSTGRES = Dialect(
     name="postgresql",
     placeholder="%s",
@@ -116,15 +120,12 @@ POSTGRES = Dialect(
     json_param="?::json",
     json_text="::text",  # psycopg would parse json; the codec must see the exact text
     template_param="?::float8[]",
-    party_codes=(
-        "ARRAY(SELECT party_code FROM licence_parties"
-        " WHERE licence_parties.identifier = licences.identifier)"
-    ),
+    array_agg="array_agg",
     unique_violation=(pg_errors.UniqueViolation,),
     translate=_translate,
     encode_template=_float_array,
     decode_template=list,
-    decode_parties=list,
+    decode_parties=_party_codes,
 )
 
 
@@ -257,26 +258,11 @@ class PostgresStore(PostgresAuditChain):
         if licence.parties:
             conn.execute(_INSERT_PARTIES, (licence.identifier, list(licence.parties)))
 
-    def _insert_case(
-        self, conn: SqlConnection, case: CaseRecord, data: str, first: CaseEvent, detail: str
-    ) -> bool:
-        event = event_params(case.case_id, 1, first, detail)[2:]
-        return conn.execute(_CREATE, case_params(case, data) + event).fetchone() is not None
+    def _insert_case(self, conn: SqlConnection, case: Row, first: Row) -> bool:
+        return conn.execute(_CREATE, case + first[2:]).fetchone() is not None
 
-    def _update_case(
-        self,
-        conn: SqlConnection,
-        case_id: str,
-        expected_version: int,
-        state: str,
-        data: str,
-        event: CaseEvent,
-        detail: str,
-    ) -> Any:
-        params = (state, data, float(event.time), case_id, expected_version)
-        return conn.execute(
-            _TRANSITION, params + event_params(case_id, 0, event, detail)[2:]
-        ).fetchone()
+    def _update_case(self, conn: SqlConnection, update: Row, event: Row) -> Any:
+        return conn.execute(_TRANSITION, update + event[2:]).fetchone()
 
     def close(self) -> None:
         """Close the pool (idempotent); later calls raise FailedPrecondition."""

@@ -15,16 +15,18 @@ from federation.storage._records import (
     RATING_COLS,
     case_filters,
     case_from_row,
+    case_params,
     changed_concurrently,
     check_retry,
     decode_json,
     encode_json,
     event_from_row,
+    event_params,
     rating_from_row,
     rating_params,
 )
 from federation.storage.base import CaseEvent, CaseRating, CaseRecord
-from federation.storage.sql_dialect import Connection, SqlBackend
+from federation.storage.sql_dialect import Connection, Row, SqlBackend
 
 # JSON columns are read as their exact stored text: the codec, not the driver, decodes them
 CASE_READ = CASE_COLS.replace(" data,", " data{text},")
@@ -44,25 +46,15 @@ class SqlCases(SqlBackend):
     where its SQL can, several in a transaction where not)."""
 
     @abstractmethod
-    def _insert_case(
-        self, conn: Connection, case: CaseRecord, data: str, first: CaseEvent, detail: str
-    ) -> bool:
-        """Insert the case (encoded `data`) and `first` as its event seq 1; False (writing
-        nothing) if the case_id or request_id is taken."""
+    def _insert_case(self, conn: Connection, case: Row, first: Row) -> bool:
+        """Insert the case (case_params) and its first event (event_params, seq 1) together;
+        False, writing nothing, if the case_id or request_id is taken."""
 
     @abstractmethod
-    def _update_case(
-        self,
-        conn: Connection,
-        case_id: str,
-        expected_version: int,
-        state: str,
-        data: str,
-        event: CaseEvent,
-        detail: str,
-    ) -> Any:
-        """Apply the version-checked transition and file `event` as the next seq; the case's
-        new row (CASE_COLS first), or None (writing nothing) if absent or changed."""
+    def _update_case(self, conn: Connection, update: Row, event: Row) -> Any:
+        """Run the version-checked update (state, data, updated_at, case_id, expected version)
+        and file `event` (event_params; its seq is ignored) as the case's next seq: the case's
+        new row (CASE_COLS first), or None, writing nothing, if it is absent or has changed."""
 
     def create_case(
         self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
@@ -71,9 +63,11 @@ class SqlCases(SqlBackend):
         idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists.
         An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
         data = encode_json(case.data, "case data")
-        detail = encode_json(first.detail, "case event detail")
+        first_event = event_params(
+            case.case_id, 1, first, encode_json(first.detail, "case event detail")
+        )
         with self._write(audit, atomic=False) as (conn, append):
-            if self._insert_case(conn, case, data, first, detail):
+            if self._insert_case(conn, case_params(case, data), first_event):
                 append()
                 return replace(case, data=decode_json(data)), True
             row = conn.execute(self.dialect.sql(_BY_REQUEST), (case.request_id,)).fetchone()
@@ -101,10 +95,11 @@ class SqlCases(SqlBackend):
         the event as the case's next seq, only if the stored version equals expected_version
         (else FailedPrecondition); NotFound if absent. `audit` (if given) commits with it."""
         data_text = encode_json(data, "case data")
+        update = (state, data_text, float(event.time), case_id, int(expected_version))
         detail = encode_json(event.detail, "case event detail")
-        version = int(expected_version)
+        filed = event_params(case_id, 0, event, detail)
         with self._write(audit, atomic=False) as (conn, append):
-            row = self._update_case(conn, case_id, version, state, data_text, event, detail)
+            row = self._update_case(conn, update, filed)
             if row is not None:
                 append()
                 return case_from_row(row)

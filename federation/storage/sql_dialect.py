@@ -29,6 +29,7 @@ class Connection(Protocol):
 
 
 Append = Callable[[], object]
+Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Dialect:
     json_param: str  # a placeholder for a value stored in a JSON column (`{json}`)
     json_text: str  # suffix reading a JSON column as its exact stored text (`{text}`)
     template_param: str  # a placeholder for a face template (`{template}`)
-    party_codes: str  # an expression: the party codes of `licences` row (`{parties}`)
+    array_agg: str  # the aggregate that collects a licence's party codes (`{array_agg}`)
     # errors a duplicate key raises, to be answered with AlreadyExists
     unique_violation: tuple[type[Exception], ...]
     translate: Callable[[Exception], Exception | None]  # a driver error as a federation error
@@ -61,7 +62,7 @@ class Dialect:
                 json=self.json_param,
                 text=self.json_text,
                 template=self.template_param,
-                parties=self.party_codes,
+                array_agg=self.array_agg,
             ).replace("?", self.placeholder)
             self._rendered[statement] = rendered
             return rendered

@@ -28,7 +28,10 @@ _INSERT = (
     " ON CONFLICT DO NOTHING RETURNING identifier"
 )
 # every licence column, then its party codes (one statement, one snapshot)
-_COLS = f"{LICENCE_COLS}, {{parties}}"
+_COLS = (
+    f"{LICENCE_COLS}, (SELECT {{array_agg}}(party_code) FROM licence_parties"
+    " WHERE licence_parties.identifier = licences.identifier)"
+)
 _BY_REQUEST = f"SELECT {_COLS} FROM licences WHERE request_id = ?"
 _TAKEN = "SELECT 1 FROM licences WHERE identifier = ?"
 _BY_IDENTIFIER = f"SELECT {_COLS} FROM licences WHERE identifier = ?"

@@ -19,14 +19,12 @@ from federation.storage._records import (
     CASE_COLS,
     EVENT_COLS,
     audit_params,
-    case_params,
     decode_json,
     encode_json,
-    event_params,
     party_params,
 )
-from federation.storage.base import CaseEvent, CaseRecord, LicenceRecord
-from federation.storage.sql_dialect import Append, Connection, Dialect
+from federation.storage.base import LicenceRecord
+from federation.storage.sql_dialect import Append, Connection, Dialect, Row
 from federation.storage.sql_store import REMEMBER_JTI, SqlStore
 from federation.storage.sqlite_schema import migrate
 
@@ -120,10 +118,7 @@ SQLITE = Dialect(
     json_param="?",
     json_text="",
     template_param="?",
-    party_codes=(
-        "(SELECT json_group_array(party_code) FROM licence_parties"
-        " WHERE licence_parties.identifier = licences.identifier)"
-    ),
+    array_agg="json_group_array",
     unique_violation=(sqlite3.IntegrityError,),
     translate=_translate,
     encode_template=pack_template,
@@ -269,29 +264,17 @@ class SqliteStore(SqlStore):
         for params in party_params(licence):
             conn.execute(_INSERT_PARTY, params)
 
-    def _insert_case(
-        self, conn: Connection, case: CaseRecord, data: str, first: CaseEvent, detail: str
-    ) -> bool:
-        if not conn.execute(_INSERT_CASE, case_params(case, data)).fetchall():
+    def _insert_case(self, conn: Connection, case: Row, first: Row) -> bool:
+        if not conn.execute(_INSERT_CASE, case).fetchall():
             return False
-        conn.execute(_INSERT_EVENT, event_params(case.case_id, 1, first, detail))
+        conn.execute(_INSERT_EVENT, first)
         return True
 
-    def _update_case(
-        self,
-        conn: Connection,
-        case_id: str,
-        expected_version: int,
-        state: str,
-        data: str,
-        event: CaseEvent,
-        detail: str,
-    ) -> Any:
-        params = (state, data, float(event.time), case_id, expected_version)
-        rows = conn.execute(_TRANSITION, params).fetchall()
+    def _update_case(self, conn: Connection, update: Row, event: Row) -> Any:
+        rows = conn.execute(_TRANSITION, update).fetchall()
         if not rows:
             return None
-        conn.execute(_INSERT_EVENT, event_params(case_id, int(rows[0][-1]), event, detail))
+        conn.execute(_INSERT_EVENT, (event[0], int(rows[0][-1]), *event[2:]))
         return rows[0]
 
     def close(self) -> None:
