@@ -22,14 +22,12 @@ from federation.storage.base import LicenceRecord
 from federation.storage.postgres_audit import PostgresAuditChain
 from federation.storage.postgres_schema import Connection, migrate
 from federation.storage.sql_cases import CASE_READ
-from federation.storage.sql_dialect import Append, Dialect, Row
+from federation.storage.sql_dialect import Append, Dialect, Row, no_append
 from federation.storage.sql_dialect import Connection as SqlConnection
-from federation.storage.sql_store import REMEMBER_JTI
+from federation.storage.sql_store import JTI_PURGE_BATCH, JTI_PURGE_INTERVAL, REMEMBER_JTI
 
 # lower case only: an unquoted name in search_path is folded to lower case by the server
 _SCHEMA_NAME = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
-JTI_PURGE_INTERVAL = 30.0
-JTI_PURGE_BATCH = 5000
 
 _PURGE_JTI = (
     "DELETE FROM replay_cache WHERE (audience, jti) IN (SELECT audience, jti"
@@ -207,7 +205,7 @@ class PostgresStore(PostgresAuditChain):
                 yield conn, lambda: append(audit)
             return
         with self._connection() as conn, conn.transaction() if atomic else nullcontext():
-            yield conn, _nothing
+            yield conn, no_append
 
     # replay cache
     def remember_jti(
@@ -272,7 +270,3 @@ class PostgresStore(PostgresAuditChain):
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
-
-
-def _nothing() -> None:
-    return None

@@ -32,6 +32,10 @@ Append = Callable[[], object]
 Row = tuple[Any, ...]
 
 
+def no_append() -> None:
+    """The `append` of a write that carries no audit entry."""
+
+
 @dataclass(frozen=True)
 class Dialect:
     """One backend's spelling of the shared statements, which are written with `?` marks and

@@ -31,6 +31,10 @@ from federation.storage.sql_dialect import Connection
 from federation.storage.sql_licences import SqlLicences
 
 AUDIT_PAGE = 500
+# Expired replay-cache rows are purged at most once per this many seconds of caller time, in
+# bounded batches, so the per-token hot path stays one small upsert (the backends purge).
+JTI_PURGE_INTERVAL = 30.0
+JTI_PURGE_BATCH = 5000
 
 _INSERT_SUBJECT = f"INSERT INTO subjects ({SUBJECT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SUBJECT = f"SELECT {SUBJECT_COLS} FROM subjects WHERE subject_id = ?"

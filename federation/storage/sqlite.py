@@ -24,17 +24,18 @@ from federation.storage._records import (
     party_params,
 )
 from federation.storage.base import LicenceRecord
-from federation.storage.sql_dialect import Append, Connection, Dialect, Row
-from federation.storage.sql_store import REMEMBER_JTI, SqlStore
+from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
+from federation.storage.sql_store import (
+    JTI_PURGE_BATCH,
+    JTI_PURGE_INTERVAL,
+    REMEMBER_JTI,
+    SqlStore,
+)
 from federation.storage.sqlite_schema import migrate
 
 MEMORY = ":memory:"
 DEFAULT_FILENAME = "node.sqlite3"
 BUSY_TIMEOUT_MS = 5000
-# Expired replay-cache rows are purged at most once per this many seconds of caller time, in
-# bounded batches, so the per-token hot path stays one small upsert.
-JTI_PURGE_INTERVAL = 30.0
-JTI_PURGE_BATCH = 5000
 # WAL + NORMAL: a commit has been written (write(2)) to the WAL before it returns, so it survives
 # the process being killed (kill -9) because the OS page cache still holds it; only a power loss
 # or kernel crash can lose the last transactions, and never corrupts the file. FULL also fsyncs
@@ -205,7 +206,7 @@ class SqliteStore(SqlStore):
         # always one IMMEDIATE transaction: it holds the write lock the audit chain links under
         with self._connection() as conn, self._transaction(conn):
             if audit is None:
-                yield conn, _nothing
+                yield conn, no_append
             else:
                 yield conn, lambda: self._append_within(conn, audit)
 
@@ -286,7 +287,3 @@ class SqliteStore(SqlStore):
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
-
-
-def _nothing() -> None:
-    return None
