@@ -22,6 +22,16 @@ from federation.storage.sqlite import SqliteStore, default_sqlite_url
 if TYPE_CHECKING:
     from federation.storage.postgres import PostgresStore
 
+# Where things are:
+#   base          the Store protocol and its records (what a node persists)
+#   _records      rows <-> records, column lists, JSON codec, refusal messages
+#   sql_dialect   Dialect (placeholders, casts, error translation) and the SqlBackend hooks
+#   sql_store     every method whose SQL and logic both backends share (with sql_licences,
+#                 sql_cases), written once with `?` marks and spelled by the backend's dialect
+#   sql_schema    the schema-version runner; sqlite_schema / postgres_schema hold each DDL
+#   sqlite        SQLITE dialect, one locked connection in WAL mode, replay cache, audit append
+#   postgres      POSTGRES dialect, psycopg pool, replay cache, one-statement case writes;
+#                 postgres_audit holds its audit-chain append, postgres_admin `init --force`
 ACCEPTED_URLS = "sqlite:///absolute/path, sqlite:///:memory:, postgresql://... or postgres://..."
 
 

@@ -7,8 +7,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from federation.audit import AuditRecord
 from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from federation.storage.base import CaseEvent, CaseRating, CaseRecord, LicenceRecord
+from federation.storage.base import (
+    CaseEvent,
+    CaseRating,
+    CaseRecord,
+    LicenceRecord,
+    SessionRecord,
+    SubjectHome,
+    SubjectRecord,
+)
+
+SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
+HOME_COLS = "subject_id, kind, home_region, claimed_at"
+AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 
 LICENCE_COLS = (
     "identifier, request_id, request_hash, type_code, holder_code, authority_code, sd_jwt,"
@@ -34,6 +48,75 @@ def encode_json(value: Mapping[str, Any] | Sequence[Any], what: str = "audit det
 
 def decode_json(text: str) -> Any:
     return json.loads(text)
+
+
+def subject_params(subject: SubjectRecord) -> tuple[Any, ...]:
+    """The subject as row values in SUBJECT_COLS order."""
+    return (
+        subject.subject_id,
+        subject.kind,
+        subject.name,
+        subject.home_region,
+        subject.password_hash,
+        float(subject.created_at),
+        subject.home_attestation,
+    )
+
+
+def subject_from_row(row: Sequence[Any]) -> SubjectRecord:
+    return SubjectRecord(row[0], row[1], row[2], row[3], row[4], float(row[5]), row[6])
+
+
+def session_params(session: SessionRecord) -> tuple[Any, ...]:
+    """The session as row values in SESSION_COLS order."""
+    revoked = None if session.revoked_at is None else float(session.revoked_at)
+    return (
+        session.session_id,
+        session.subject_id,
+        session.secret_hash,
+        session.acr,
+        float(session.created_at),
+        float(session.expires_at),
+        revoked,
+    )
+
+
+def session_from_row(row: Sequence[Any]) -> SessionRecord:
+    revoked = None if row[6] is None else float(row[6])
+    return SessionRecord(row[0], row[1], row[2], row[3], float(row[4]), float(row[5]), revoked)
+
+
+def home_from_row(row: Sequence[Any]) -> SubjectHome:
+    return SubjectHome(row[0], row[1], row[2], float(row[3]))
+
+
+def audit_params(record: AuditRecord, detail: str) -> tuple[Any, ...]:
+    """The linked entry as row values in AUDIT_COLS order, with `detail` already encoded."""
+    return (
+        record.seq,
+        float(record.time),
+        record.actor,
+        record.action,
+        record.outcome,
+        record.subject,
+        detail,
+        record.prev_hash,
+        record.hash,
+    )
+
+
+def audit_from_row(row: Sequence[Any]) -> AuditRecord:
+    return AuditRecord(
+        seq=int(row[0]),
+        time=float(row[1]),
+        actor=row[2],
+        action=row[3],
+        outcome=row[4],
+        subject=row[5],
+        detail=decode_json(row[6]),
+        prev_hash=row[7],
+        hash=row[8],
+    )
 
 
 def licence_params(licence: LicenceRecord) -> tuple[Any, ...]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import psycopg
 from psycopg.rows import TupleRow
 
-from federation.errors import FailedPrecondition
-
-SCHEMA_VERSION = 4
+from federation.storage.sql_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from federation.storage.sql_schema import run_steps
 
 Connection = psycopg.Connection[TupleRow]
 
@@ -82,18 +81,4 @@ STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 def migrate(conn: Connection) -> int:
     """Bring the schema up to SCHEMA_VERSION inside the caller's transaction; the old version."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = 0 if row is None or row[0] is None else int(row[0])
-    if current > SCHEMA_VERSION:
-        raise FailedPrecondition(
-            f"store schema version {current} is newer than this code ({SCHEMA_VERSION})"
-        )
-    for step in STEPS[current:]:
-        for ddl in step:
-            conn.execute(ddl)
-    if current == 0:
-        conn.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
-    elif current < SCHEMA_VERSION:
-        conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
-    return current
+    return run_steps(conn, STEPS, "%s")
