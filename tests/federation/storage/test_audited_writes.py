@@ -13,7 +13,7 @@ from federation.errors import AlreadyExists, FailedPrecondition, Unavailable
 from federation.storage import Store
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 FROZEN = "the audit log is read-only"
 

@@ -18,7 +18,7 @@ from federation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from federation.storage import CaseRecord, Store
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 
 def review(store: Store, expected: int = 1, case_id: str = "c1", **kw: Any) -> CaseRecord:

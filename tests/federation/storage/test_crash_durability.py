@@ -17,7 +17,7 @@ from store_builders import licence
 from federation.audit import verify_chain
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 REPO = Path(__file__).resolve().parents[3]

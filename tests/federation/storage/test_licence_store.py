@@ -16,7 +16,7 @@ from federation.errors import AlreadyExists, NotFound
 from federation.storage import LicenceRecord, Store
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 REUSED = r"request id req-1 was reused for a different request \(it created licence 1\.2\.156"
 

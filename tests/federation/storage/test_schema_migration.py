@@ -13,7 +13,7 @@ from federation.errors import NotFound
 from federation.storage import SubjectHome, SubjectRecord, postgres_schema, sqlite_schema
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 
 def make_old_database(backend: Backend, version: int) -> None:

@@ -29,7 +29,7 @@ from federation.storage import (
 from federation.storage.sqlite_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from conftest import Backend  # tests/federation/storage/conftest.py
+    from tests._support.storage import Backend
 
 
 def subject(subject_id: str = "310101199001011234", **kw: Any) -> SubjectRecord:
