@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from federation.clock import iso_cst
 from federation.errors import FederationError, InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,8 +31,59 @@ EXIT_CODES = {
 }
 
 
+EPOCH_FIELDS = frozenset({"time", "iat", "exp", "nbf", "since", "as_of"})
+"""Names of epoch-seconds fields besides those ending in `_at` (JWT claims, audit and events)."""
+CST_SUFFIX = "_cst"
+_LAST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: later numbers are not instants
+
+
+def is_epoch_field(name: str) -> bool:
+    return name in EPOCH_FIELDS or name.endswith("_at")
+
+
+def _epoch(value: Any) -> int | float | None:
+    """The number an epoch-seconds field holds: a JSON number, or the decimal string that the
+    protobuf JSON mapping makes of an int64; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int | float) and 0 <= value <= _LAST_EPOCH:
+        return value
+    return None
+
+
+def with_cst_times(value: Any) -> Any:
+    """The one rule for times in output: every epoch-seconds field keeps its number and gains a
+    `<name>_cst` twin, the same instant as ISO 8601 in China Standard Time (+08:00).
+
+    Epoch-seconds fields are the names in EPOCH_FIELDS and any name ending in `_at`, at any
+    depth; an int64 the protobuf JSON mapping turned into a string becomes a number again.
+    """
+    if isinstance(value, list | tuple):
+        return [with_cst_times(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        epoch = _epoch(item) if isinstance(key, str) and is_epoch_field(key) else None
+        if epoch is None:
+            out[key] = with_cst_times(item)
+            continue
+        out[key] = epoch
+        if key + CST_SUFFIX not in value:
+            out[key + CST_SUFFIX] = iso_cst(epoch)
+    return out
+
+
 def emit(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Print a result as indented JSON, times also in China Standard Time (`with_cst_times`)."""
+    click.echo(json.dumps(with_cst_times(value), indent=2, ensure_ascii=False, default=str))
+
+
+def emit_line(value: Any) -> None:
+    """One JSON Lines record (a streamed event), under the same time rule as `emit`."""
+    click.echo(json.dumps(with_cst_times(value), ensure_ascii=False, default=str))
 
 
 def fail(exc: FederationError) -> None:
