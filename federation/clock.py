@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Protocol
 
@@ -37,3 +38,11 @@ class FixedClock:
 def china_day(epoch: float) -> str:
     """The calendar day in China Standard Time (quotas reset at local midnight)."""
     return dt.datetime.fromtimestamp(epoch, CHINA_STANDARD_TIME).date().isoformat()
+
+
+def iso_cst(epoch: float) -> str:
+    """An instant as ISO 8601 in China Standard Time to the second: `2026-12-01T22:50:01+08:00`.
+
+    Seconds are floored, so a time is never shown later than it happened.
+    """
+    return dt.datetime.fromtimestamp(math.floor(epoch), CHINA_STANDARD_TIME).isoformat()

@@ -1,13 +1,21 @@
-"""Working-day deadlines in China Standard Time: weekends and listed holidays do not count."""
+"""Working-day deadlines in China Standard Time on the official calendar (holidays and 调休)."""
+
+# The State Council publishes each year's public holidays and the weekend days worked in their
+# place (调休) late in the year before; `chinese-calendar` ships that schedule. A day outside the
+# years it ships is refused (FailedPrecondition naming the year and the package version) rather
+# than guessed as a plain Monday-to-Friday week, which would put deadlines on holidays.
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Set
 
+import chinese_calendar
+
 from federation.clock import CHINA_STANDARD_TIME
-from federation.errors import InvalidArgument
+from federation.errors import FailedPrecondition, InvalidArgument
 
 DAY_S = 86400
 MAX_WORKING_DAYS = 3660
@@ -31,13 +39,44 @@ def end_of_day(day: dt.date) -> float:
     return dt.datetime.combine(day, dt.time(23, 59, 59), CHINA_STANDARD_TIME).timestamp()
 
 
+@functools.cache
+def official_years() -> range:
+    """The years whose official holiday schedule the installed `chinese-calendar` holds."""
+    years = [day.year for day in chinese_calendar.holidays]
+    return range(min(years), max(years) + 1)
+
+
+@functools.lru_cache(maxsize=16384)  # a few decades of days; the package's lookup is slow
+def is_official_working_day(day: dt.date) -> bool:
+    """A working day on the State Council's calendar: Monday to Friday except public holidays,
+    plus the weekend days worked in their place (调休).
+
+    FailedPrecondition for a year `chinese-calendar` does not cover yet.
+    """
+    years = official_years()
+    if day.year not in years:
+        raise FailedPrecondition(
+            f"no official holiday schedule for {day.year}: chinese-calendar "
+            f"{chinese_calendar.__version__} covers {years.start}-{years.stop - 1}; "
+            "upgrade it once the State Council has published that year's schedule"
+        )
+    return bool(chinese_calendar.is_workday(day))
+
+
 def is_working_day(
     day: dt.date, holidays: Set[dt.date] = frozenset(), workdays: Set[dt.date] = frozenset()
 ) -> bool:
-    """Monday to Friday and not a holiday; `workdays` are weekend days worked instead (调休)."""
+    """A working day on the official calendar, with local exceptions on top.
+
+    `holidays` are extra days off (a local holiday), `workdays` extra days worked; a day in
+    `workdays` counts even if it is also in `holidays`. A day in neither is looked up in the
+    official calendar, so it must fall in `official_years()` (FailedPrecondition otherwise).
+    """
     if day in workdays:
         return True
-    return day.weekday() < 5 and day not in holidays
+    if day in holidays:
+        return False
+    return is_official_working_day(day)
 
 
 def add_working_days(
@@ -51,6 +90,7 @@ def add_working_days(
 
     The start day itself never counts, whatever the hour (a case submitted on Monday with a
     one-day limit is due at the end of Tuesday); `days == 0` is the end of the start day.
+    Working days follow `is_working_day`: the official calendar plus `holidays` and `workdays`.
     """
     if isinstance(days, bool) or not isinstance(days, int):
         raise InvalidArgument(f"working days must be an integer, got {days!r}")
@@ -102,8 +142,10 @@ __all__ = [
     "add_working_days",
     "china_date",
     "end_of_day",
+    "is_official_working_day",
     "is_overdue",
     "is_working_day",
+    "official_years",
     "start_of_day",
     "working_days_between",
 ]

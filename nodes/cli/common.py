@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from federation.clock import iso_cst
 from federation.errors import FederationError, InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,8 +31,59 @@ EXIT_CODES = {
 }
 
 
+EPOCH_FIELDS = frozenset({"time", "iat", "exp", "nbf", "since", "as_of"})
+"""Names of epoch-seconds fields besides those ending in `_at` (JWT claims, audit and events)."""
+CST_SUFFIX = "_cst"
+_LAST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z: later numbers are not instants
+
+
+def is_epoch_field(name: str) -> bool:
+    return name in EPOCH_FIELDS or name.endswith("_at")
+
+
+def _epoch(value: Any) -> int | float | None:
+    """The number an epoch-seconds field holds: a JSON number, or the decimal string that the
+    protobuf JSON mapping makes of an int64; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int | float) and 0 <= value <= _LAST_EPOCH:
+        return value
+    return None
+
+
+def with_cst_times(value: Any) -> Any:
+    """The one rule for times in output: every epoch-seconds field keeps its number and gains a
+    `<name>_cst` twin, the same instant as ISO 8601 in China Standard Time (+08:00).
+
+    Epoch-seconds fields are the names in EPOCH_FIELDS and any name ending in `_at`, at any
+    depth; an int64 the protobuf JSON mapping turned into a string becomes a number again.
+    """
+    if isinstance(value, list | tuple):
+        return [with_cst_times(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        epoch = _epoch(item) if isinstance(key, str) and is_epoch_field(key) else None
+        if epoch is None:
+            out[key] = with_cst_times(item)
+            continue
+        out[key] = epoch
+        if key + CST_SUFFIX not in value:
+            out[key + CST_SUFFIX] = iso_cst(epoch)
+    return out
+
+
 def emit(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    """Print a result as indented JSON, times also in China Standard Time (`with_cst_times`)."""
+    click.echo(json.dumps(with_cst_times(value), indent=2, ensure_ascii=False, default=str))
+
+
+def emit_line(value: Any) -> None:
+    """One JSON Lines record (a streamed event), under the same time rule as `emit`."""
+    click.echo(json.dumps(with_cst_times(value), ensure_ascii=False, default=str))
 
 
 def fail(exc: FederationError) -> None:
@@ -84,3 +136,108 @@ def region_arg(value: str) -> str:
     from federation.regions import parse_region
 
     return parse_region(value).code
+
+
+def _read_secret_file(path: str, option: str) -> str:
+    """A secret from a file (`-` is standard input): its first line, without the line break."""
+    try:
+        text = sys.stdin.readline() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def resolve_secret(
+    name: str,
+    given: str | None,
+    path: str | None,
+    env: str | None,
+    *,
+    confirm: bool = False,
+) -> str:
+    """The one secret from the one source given (option, file, environment variable), or a
+    hidden prompt when none is; UsageError for two sources, an empty secret or a missing
+    variable."""
+    flag = f"--{name}"
+    sources = [
+        source
+        for source, value in ((flag, given), (f"{flag}-file", path), (f"{flag}-env", env))
+        if value is not None
+    ]
+    if len(sources) > 1:
+        raise click.UsageError(f"give the {name} one way only, not {' and '.join(sources)}")
+    if path is not None:
+        secret = _read_secret_file(path, f"{flag}-file")
+    elif env is not None:
+        if env not in os.environ:
+            raise click.UsageError(f"{flag}-env: environment variable {env} is not set")
+        secret = os.environ[env]
+    elif given is not None:
+        secret = given
+    else:
+        try:
+            secret = click.prompt(
+                name.replace("-", " ").capitalize(),
+                hide_input=True,
+                confirmation_prompt=confirm,
+                default="",
+                show_default=False,
+            )
+        except click.Abort:
+            raise click.UsageError(
+                f"no {name}: give {flag}-file, {flag}-env or type it at the prompt"
+            ) from None
+    if not secret:
+        raise click.UsageError(f"the {name} is empty ({sources[0] if sources else 'prompt'})")
+    return secret
+
+
+def secret_options(name: str, *, confirm: bool = False, what: str = "") -> Callable[[F], F]:
+    """`--NAME`, `--NAME-file PATH` and `--NAME-env VAR`, resolved to one `NAME` argument.
+
+    At most one may be given; with none the command prompts with hidden input (twice when
+    `confirm`, so a new password is not mistyped).
+    """
+    dest = name.replace("-", "_")
+    what = what or f"The {name}"
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs[dest] = resolve_secret(
+                name,
+                kwargs.pop(dest),
+                kwargs.pop(f"{dest}_file"),
+                kwargs.pop(f"{dest}_env"),
+                confirm=confirm,
+            )
+            return fn(*args, **kwargs)
+
+        options: list[Callable[[Any], Any]] = [
+            click.option(
+                f"--{name}-env",
+                f"{dest}_env",
+                metavar="VAR",
+                help=f"{what} from environment variable VAR.",
+            ),
+            click.option(
+                f"--{name}-file",
+                f"{dest}_file",
+                metavar="PATH",
+                help=f"{what} from the first line of file PATH (`-`: standard input).",
+            ),
+            click.option(
+                f"--{name}",
+                dest,
+                metavar="TEXT",
+                help=f"{what} on the command line (visible to other local users and kept in "
+                f"shell history: prefer --{name}-file, --{name}-env or the hidden prompt, "
+                "used when none is given).",
+            ),
+        ]
+        for option in options:
+            wrapper = option(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

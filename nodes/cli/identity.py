@@ -7,12 +7,25 @@ from pathlib import Path
 
 import click
 
-from nodes.cli.common import dir_option, domain_errors, emit
+from nodes.cli.common import dir_option, domain_errors, emit, secret_options
 
 
 @click.group()
 def identity() -> None:
-    """Register, log in once at home, verify the token anywhere, log out (一地认证, 全网通办)."""
+    """Register, log in once at home, verify the token anywhere, log out (一地认证, 全网通办).
+
+    \b
+    Passwords and session secrets: give each one way only, --password TEXT,
+    --password-file PATH (first line; `-` reads standard input) or
+    --password-env VAR; with none of them the command asks with a hidden prompt.
+
+    \b
+    Face templates (--face FILE): FILE holds one JSON array of 64 to 1024
+    finite numbers, not all zero, e.g. [0.12, -0.5, 0.33, ...]: the feature
+    vector of a face from the window's capture device. Templates are compared
+    by cosine similarity (a match scores at least 0.85), so only the direction
+    counts, not the scale; a login must present as many numbers as enrolled.
+    """
 
 
 @identity.command("register")
@@ -28,12 +41,12 @@ def identity() -> None:
     help="Citizen id number (GB 11643) or unified social credit code (GB 32100).",
 )
 @click.option("--name", required=True)
-@click.option("--password", required=True, prompt=True, hide_input=True)
+@secret_options("password", confirm=True, what="The new password")
 @domain_errors
 def identity_register(
     directory: Path, region: str, kind: str, subject_id: str, name: str, password: str
 ) -> None:
-    """Register a natural or legal person at its home region."""
+    """Register a natural or legal person at its home region (the prompt asks twice)."""
     from nodes.client import FederationClient, to_dict
 
     with FederationClient(directory) as client:
@@ -41,22 +54,34 @@ def identity_register(
 
 
 def _read_template(path: Path | None) -> list[float] | None:
+    """The face template in `path`, checked as the hub will check it (see `yrd identity`)."""
+    from federation.errors import InvalidArgument
+    from federation.identity.provider import validate_face_template
+
     if path is None:
         return None
     try:
-        values = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise click.BadParameter(f"{path}: not a JSON list of numbers ({exc})") from None
-    if not isinstance(values, list):
-        raise click.BadParameter(f"{path}: expected a JSON list of numbers")
-    return [float(v) for v in values]
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.BadParameter(
+            f"{path}: not a JSON array of numbers ({exc})", param_hint="--face"
+        ) from None
+    if not isinstance(values, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    ):
+        raise click.BadParameter(f"{path}: expected a JSON array of numbers", param_hint="--face")
+    try:
+        return validate_face_template(values)
+    except InvalidArgument as exc:
+        raise click.BadParameter(f"{path}: {exc.message}", param_hint="--face") from None
 
 
 face_option = click.option(
     "--face",
     "face_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON file with the face template (a list of floats).",
+    help="JSON file holding the face template: one array of 64..1024 finite numbers, not all "
+    "zero, compared by cosine similarity (see `yrd identity --help`).",
 )
 
 
@@ -64,7 +89,7 @@ face_option = click.option(
 @dir_option
 @click.option("--region", required=True, help="Home region.")
 @click.option("--id", "subject_id", required=True)
-@click.option("--password", required=True, prompt=True, hide_input=True)
+@secret_options("password")
 @face_option
 @domain_errors
 def identity_enrol_face(
@@ -85,7 +110,7 @@ def identity_enrol_face(
 @dir_option
 @click.option("--region", required=True, help="Home region where the subject is registered.")
 @click.option("--id", "subject_id", required=True)
-@click.option("--password", required=True, prompt=True, hide_input=True)
+@secret_options("password")
 @click.option(
     "--audience",
     "audiences",
@@ -125,7 +150,7 @@ def identity_login(
 @dir_option
 @click.option("--region", required=True, help="Home region holding the session.")
 @click.option("--session", "session_id", required=True)
-@click.option("--secret", required=True)
+@secret_options("secret", what="The session secret (from `yrd identity login`)")
 @click.option("--audience", required=True)
 @domain_errors
 def identity_token(
@@ -156,7 +181,7 @@ def identity_verify(directory: Path, region: str, acr: str, token: str) -> None:
 @dir_option
 @click.option("--region", required=True, help="Home region holding the session.")
 @click.option("--session", "session_id", required=True)
-@click.option("--secret", required=True)
+@secret_options("secret", what="The session secret (from `yrd identity login`)")
 @domain_errors
 def identity_logout(directory: Path, region: str, session_id: str, secret: str) -> None:
     """Revoke a session; every region refuses its tokens within the revocation poll delay."""

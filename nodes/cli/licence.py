@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -256,6 +257,29 @@ def licence_list(directory: Path, region: str, token: str, deadline_ms: int) -> 
 @click.option("--disclose", multiple=True, required=True, help="Field to reveal (repeatable).")
 @click.option("--audience", required=True, help="Verifying region.")
 @click.option("--qr/--raw", default=True, show_default=True, help="QR-sized YRD1: encoding.")
+@click.option(
+    "--qr-png",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the presentation as a QR code PNG (4 px per module, quiet zone 4).",
+)
+@click.option(
+    "--qr-svg",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the presentation as a QR code SVG.",
+)
+@click.option(
+    "--qr-terminal",
+    is_flag=True,
+    help="Also draw the QR code on standard error (stdout stays one JSON document).",
+)
+@click.option(
+    "--qr-error",
+    type=click.Choice(["L", "M", "Q", "H"], case_sensitive=False),
+    default="M",
+    show_default=True,
+    help="QR error correction: M recovers about 15% of a code shown on a screen; L packs a "
+    "long presentation into a smaller code, Q and H need much larger ones.",
+)
 @domain_errors
 def licence_present(
     licence_path: Path,
@@ -263,8 +287,16 @@ def licence_present(
     disclose: tuple[str, ...],
     audience: str,
     qr: bool,
+    qr_png: Path | None,
+    qr_svg: Path | None,
+    qr_terminal: bool,
+    qr_error: str,
 ) -> None:
-    """亮证 in the holder's wallet (offline): a short-lived, holder-bound presentation."""
+    """亮证 in the holder's wallet (offline): a short-lived, holder-bound presentation.
+
+    With --qr-png, --qr-svg or --qr-terminal the presentation is also drawn as the smallest QR
+    code (byte mode) that holds it; the output's `qr` says its version and error level.
+    """
     from federation.licences import create_presentation, encode_qr
 
     text = create_presentation(
@@ -275,7 +307,35 @@ def licence_present(
         time.time(),
     )
     encoded = encode_qr(text) if qr else text
-    emit({"presentation": encoded, "length": len(encoded), "disclosed": list(disclose)})
+    out: dict[str, Any] = {
+        "presentation": encoded,
+        "length": len(encoded),
+        "disclosed": list(disclose),
+    }
+    if qr_png or qr_svg or qr_terminal:
+        out["qr"] = _draw_qr(encoded, qr_error, qr_png, qr_svg, qr_terminal)
+    emit(out)
+
+
+def _draw_qr(
+    text: str, error: str, png: Path | None, svg: Path | None, terminal: bool
+) -> dict[str, Any]:
+    from nodes.cli import qrimage
+
+    symbol = qrimage.presentation_symbol(text, error)
+    info = qrimage.describe(symbol)
+    try:
+        if png is not None:
+            qrimage.write_png(symbol, png)
+            info["png"] = str(png)
+        if svg is not None:
+            qrimage.write_svg(symbol, svg)
+            info["svg"] = str(svg)
+    except OSError as exc:
+        raise click.FileError(exc.filename or "", hint=exc.strerror or str(exc)) from None
+    if terminal:
+        qrimage.write_terminal(symbol, sys.stderr)
+    return info
 
 
 @licence.command("verify-presentation")

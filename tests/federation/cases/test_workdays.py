@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import chinese_calendar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,13 +14,15 @@ from federation.cases.workdays import (
     add_working_days,
     china_date,
     end_of_day,
+    is_official_working_day,
     is_overdue,
     is_working_day,
+    official_years,
     start_of_day,
     working_days_between,
 )
 from federation.clock import CHINA_STANDARD_TIME
-from federation.errors import InvalidArgument
+from federation.errors import FailedPrecondition, InvalidArgument
 
 
 def cst(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> float:
@@ -28,56 +31,95 @@ def cst(year: int, month: int, day: int, hour: int, minute: int, second: int = 0
     ).timestamp()
 
 
-MONDAY = cst(2025, 6, 2, 10, 0)
-FRIDAY = cst(2025, 6, 6, 16, 30)
-SATURDAY = cst(2025, 6, 7, 9, 0)
-NATIONAL_DAY = frozenset(dt.date(2025, 10, d) for d in range(1, 9))  # 2025-10-01..08
-MAKEUP_DAYS = frozenset({dt.date(2025, 9, 28), dt.date(2025, 10, 11)})  # worked Sun and Sat
+MONDAY = cst(2025, 6, 9, 10, 0)  # the week after the Dragon Boat holiday (31 May..2 June)
+FRIDAY = cst(2025, 6, 13, 16, 30)
+SATURDAY = cst(2025, 6, 14, 9, 0)
+LOCAL_HOLIDAYS = frozenset({dt.date(2025, 6, 10), dt.date(2025, 6, 11)})  # a Tuesday, Wednesday
+LOCAL_WORKDAYS = frozenset({dt.date(2025, 6, 14)})  # a Saturday worked
 
-instants = st.floats(min_value=cst(2020, 1, 1, 0, 0), max_value=cst(2030, 12, 31, 0, 0))
+# Deadlines from these instants with at most 40 working days stay inside the official calendar
+# (chinese-calendar 1.11 covers 2004-2026).
+instants = st.floats(min_value=cst(2020, 1, 1, 0, 0), max_value=cst(2026, 10, 1, 0, 0))
 day_counts = st.integers(min_value=0, max_value=40)
 holiday_sets = st.frozensets(
-    st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2031, 3, 1)), max_size=30
+    st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2026, 12, 31)), max_size=30
 )
 
 
 def test_one_working_day_after_a_monday_ends_on_tuesday_night() -> None:
-    assert add_working_days(MONDAY, 1) == cst(2025, 6, 3, 23, 59, 59)
+    assert add_working_days(MONDAY, 1) == cst(2025, 6, 10, 23, 59, 59)
 
 
 def test_friday_and_saturday_submissions_are_due_on_monday_night() -> None:
-    monday_night = cst(2025, 6, 9, 23, 59, 59)
+    monday_night = cst(2025, 6, 16, 23, 59, 59)
     assert add_working_days(FRIDAY, 1) == monday_night
     assert add_working_days(SATURDAY, 1) == monday_night
-    assert add_working_days(FRIDAY, 5) == cst(2025, 6, 13, 23, 59, 59)
+    assert add_working_days(FRIDAY, 5) == cst(2025, 6, 20, 23, 59, 59)
 
 
 def test_fifteen_working_days_span_three_weeks() -> None:
-    assert add_working_days(MONDAY, 15) == cst(2025, 6, 23, 23, 59, 59)
+    assert add_working_days(MONDAY, 15) == cst(2025, 6, 30, 23, 59, 59)
 
 
 def test_start_day_is_taken_in_china_standard_time() -> None:
-    # 2025-06-06 20:00 UTC is already Saturday 04:00 in Beijing: due Monday, not Friday's Monday.
-    late_friday_utc = dt.datetime(2025, 6, 6, 20, 0, tzinfo=dt.UTC).timestamp()
-    assert china_date(late_friday_utc) == dt.date(2025, 6, 7)
-    assert add_working_days(late_friday_utc, 1) == cst(2025, 6, 9, 23, 59, 59)
+    # 2025-06-12 20:00 UTC is already Friday 04:00 in Beijing: due Monday, not Friday.
+    late_thursday_utc = dt.datetime(2025, 6, 12, 20, 0, tzinfo=dt.UTC).timestamp()
+    assert china_date(late_thursday_utc) == dt.date(2025, 6, 13)
+    assert add_working_days(late_thursday_utc, 1) == cst(2025, 6, 16, 23, 59, 59)
 
 
-def test_holidays_are_skipped_and_makeup_weekend_days_count() -> None:
-    before_holiday = cst(2025, 9, 30, 11, 0)
-    assert add_working_days(before_holiday, 1, NATIONAL_DAY) == cst(2025, 10, 9, 23, 59, 59)
-    # Friday 26 Sep: with the make-up Sunday the first working day is 28 Sep.
-    friday = cst(2025, 9, 26, 9, 0)
-    assert add_working_days(friday, 1, NATIONAL_DAY) == cst(2025, 9, 29, 23, 59, 59)
-    assert add_working_days(friday, 1, NATIONAL_DAY, workdays=MAKEUP_DAYS) == cst(
-        2025, 9, 28, 23, 59, 59
+def test_national_day_2026_is_skipped() -> None:
+    # 2026-10-01..07 (Thursday to Wednesday) are National Day holidays; Thursday 8 October is
+    # the first working day after Wednesday 30 September.
+    assert add_working_days(cst(2026, 9, 30, 11, 0), 1) == cst(2026, 10, 8, 23, 59, 59)
+    assert add_working_days(cst(2026, 9, 30, 23, 59, 59), 1) == cst(2026, 10, 8, 23, 59, 59)
+    for d in range(1, 8):
+        assert not is_working_day(dt.date(2026, 10, d))
+    assert is_working_day(dt.date(2026, 10, 8))  # a plain Thursday
+
+
+def test_adjusted_weekend_working_days_of_2026_count() -> None:
+    # 调休 for National Day 2026: Sunday 20 September and Saturday 10 October are worked.
+    assert dt.date(2026, 9, 20).weekday() == 6 and is_working_day(dt.date(2026, 9, 20))
+    assert dt.date(2026, 10, 10).weekday() == 5 and is_working_day(dt.date(2026, 10, 10))
+    assert add_working_days(cst(2026, 9, 19, 9, 0), 1) == cst(2026, 9, 20, 23, 59, 59)
+    assert add_working_days(cst(2026, 10, 9, 9, 0), 1) == cst(2026, 10, 10, 23, 59, 59)
+    # 8 (Thu), 9 (Fri), 10 (worked Sat), then Monday 12
+    assert add_working_days(cst(2026, 9, 30, 9, 0), 3) == cst(2026, 10, 10, 23, 59, 59)
+    assert add_working_days(cst(2026, 9, 30, 9, 0), 4) == cst(2026, 10, 12, 23, 59, 59)
+    # Spring Festival 2026: 15..23 February off, Saturday 14 and 28 February worked.
+    assert is_working_day(dt.date(2026, 2, 14)) and is_working_day(dt.date(2026, 2, 28))
+    assert add_working_days(cst(2026, 2, 13, 9, 0), 2) == cst(2026, 2, 24, 23, 59, 59)
+
+
+def test_local_holidays_and_workdays_apply_on_top_of_the_official_calendar() -> None:
+    friday = cst(2025, 6, 6, 9, 0)
+    assert add_working_days(friday, 2) == cst(2025, 6, 10, 23, 59, 59)
+    assert add_working_days(friday, 2, LOCAL_HOLIDAYS) == cst(2025, 6, 12, 23, 59, 59)
+    assert add_working_days(friday, 4, LOCAL_HOLIDAYS, workdays=LOCAL_WORKDAYS) == cst(
+        2025, 6, 14, 23, 59, 59
     )
-    assert is_working_day(dt.date(2025, 10, 11), NATIONAL_DAY, MAKEUP_DAYS)
-    assert not is_working_day(dt.date(2025, 10, 11), NATIONAL_DAY)
+    # an explicit working day wins over a holiday, official or local
+    assert is_working_day(dt.date(2026, 10, 1), workdays=frozenset({dt.date(2026, 10, 1)}))
+    assert is_working_day(dt.date(2025, 6, 10), LOCAL_HOLIDAYS, LOCAL_HOLIDAYS)
+
+
+def test_years_without_an_official_schedule_are_refused() -> None:
+    last = official_years().stop - 1
+    assert last >= 2026
+    beyond = dt.date(last + 1, 1, 5)
+    with pytest.raises(FailedPrecondition, match=f"no official holiday schedule for {last + 1}"):
+        is_official_working_day(beyond)
+    with pytest.raises(FailedPrecondition, match="chinese-calendar"):
+        add_working_days(cst(last, 12, 28, 9, 0), 10)
+    with pytest.raises(FailedPrecondition):
+        is_working_day(dt.date(official_years().start - 1, 6, 1))
+    # listed explicitly, a day needs no official schedule
+    assert is_working_day(beyond, workdays=frozenset({beyond}))
 
 
 def test_zero_days_is_the_end_of_the_start_day() -> None:
-    assert add_working_days(SATURDAY, 0) == cst(2025, 6, 7, 23, 59, 59)
+    assert add_working_days(SATURDAY, 0) == cst(2025, 6, 14, 23, 59, 59)
 
 
 @pytest.mark.parametrize("days", [-1, 1.5, True, "3", 10_000])
@@ -88,16 +130,17 @@ def test_bad_day_counts_are_refused(days: object) -> None:
 
 def test_working_days_between_counts_only_weekday_hours() -> None:
     assert working_days_between(MONDAY, MONDAY + DAY_S) == pytest.approx(1.0)
-    assert working_days_between(cst(2025, 6, 7, 0, 0), cst(2025, 6, 9, 0, 0)) == 0.0
+    assert working_days_between(cst(2025, 6, 14, 0, 0), cst(2025, 6, 16, 0, 0)) == 0.0
     # Friday noon to Monday noon: half of Friday plus half of Monday.
-    assert working_days_between(cst(2025, 6, 6, 12, 0), cst(2025, 6, 9, 12, 0)) == pytest.approx(
+    assert working_days_between(cst(2025, 6, 13, 12, 0), cst(2025, 6, 16, 12, 0)) == pytest.approx(
         1.0
     )
     assert working_days_between(MONDAY + DAY_S, MONDAY) == pytest.approx(-1.0)
-    whole_holiday = working_days_between(cst(2025, 10, 1, 0, 0), cst(2025, 10, 9, 0, 0))
-    assert whole_holiday == pytest.approx(6.0)  # no holidays given: six weekdays
+    # National Day 2025 (1..8 October) holds no working time; the worked Saturday 11th does.
+    assert working_days_between(cst(2025, 10, 1, 0, 0), cst(2025, 10, 9, 0, 0)) == 0.0
+    assert working_days_between(cst(2025, 10, 11, 0, 0), cst(2025, 10, 12, 0, 0)) == 1.0
     assert working_days_between(
-        cst(2025, 10, 1, 0, 0), cst(2025, 10, 9, 0, 0), NATIONAL_DAY
+        cst(2025, 10, 9, 0, 0), cst(2025, 10, 10, 0, 0), frozenset({dt.date(2025, 10, 9)})
     ) == pytest.approx(0.0)
 
 
@@ -124,7 +167,7 @@ def test_deadlines_land_at_the_end_of_a_working_day(
         assert deadline > start
         assert day > china_date(start)
         assert is_working_day(day, holidays)
-        assert day.weekday() < 5 and day not in holidays
+        assert day not in holidays and is_official_working_day(day)
         # exactly `days` working days lie between the start day and the deadline day
         counted = sum(
             is_working_day(china_date(start) + dt.timedelta(days=n), holidays)
@@ -162,3 +205,14 @@ def test_working_days_between_is_additive_and_antisymmetric(a: float, b: float, 
     assert ab + bc == pytest.approx(ac, abs=1e-6)
     assert working_days_between(b, a) == -ab
     assert abs(ab) <= abs(b - a) / DAY_S + 1e-9
+
+
+@settings(max_examples=150)
+@given(instants, day_counts)
+def test_official_deadlines_never_land_on_a_day_off(start: float, days: int) -> None:
+    deadline = add_working_days(start, days)
+    day = china_date(deadline)
+    if days:
+        assert is_official_working_day(day)
+        assert not chinese_calendar.is_holiday(day)
+    assert add_working_days(start, days + 1) > deadline
