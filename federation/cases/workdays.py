@@ -1,9 +1,13 @@
 """Working-day deadlines in China Standard Time on the official calendar (holidays and 调休)."""
 
 # The State Council publishes each year's public holidays and the weekend days worked in their
-# place (调休) late in the year before; `chinese-calendar` ships that schedule. A day outside the
-# years it ships is refused (FailedPrecondition naming the year and the package version) rather
-# than guessed as a plain Monday-to-Friday week, which would put deadlines on holidays.
+# place (调休) late in the year before; `chinese-calendar` ships that schedule. For a later year
+# whose schedule is not shipped yet, deadlines follow a provisional calendar: Monday to Friday
+# without the statutory holidays fixed on the Gregorian calendar (全国年节及纪念日放假办法:
+# 1 January, 1-2 May, 1-3 October). The lunar holidays and 调休 are unknown until published,
+# so a provisional deadline can fall earlier than the official one, never on a fixed holiday;
+# refusing every case whose deadline crosses the new year would stop the windows instead.
+# A year before the package's first is refused (FailedPrecondition): nothing is guessed there.
 
 from __future__ import annotations
 
@@ -54,13 +58,28 @@ def is_official_working_day(day: dt.date) -> bool:
     FailedPrecondition for a year `chinese-calendar` does not cover yet.
     """
     years = official_years()
+    if day.year >= years.stop:
+        return is_provisional_working_day(day)
     if day.year not in years:
         raise FailedPrecondition(
             f"no official holiday schedule for {day.year}: chinese-calendar "
-            f"{chinese_calendar.__version__} covers {years.start}-{years.stop - 1}; "
-            "upgrade it once the State Council has published that year's schedule"
+            f"{chinese_calendar.__version__} covers {years.start}-{years.stop - 1}"
         )
     return bool(chinese_calendar.is_workday(day))
+
+
+# statutory holidays on fixed Gregorian dates: (month, day)
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
+def is_provisional(day: dt.date) -> bool:
+    """True when `day` falls in a year whose official schedule is not shipped yet."""
+    return day.year >= official_years().stop
+
+
+def is_provisional_working_day(day: dt.date) -> bool:
+    """Monday to Friday except the fixed-date statutory holidays (no lunar holidays, no 调休)."""
+    return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
 
 
 def is_working_day(
@@ -138,12 +157,15 @@ def is_overdue(deadline: float, now: float, decided_at: float | None) -> bool:
 
 __all__ = [
     "DAY_S",
+    "FIXED_HOLIDAYS",
     "MAX_WORKING_DAYS",
     "add_working_days",
     "china_date",
     "end_of_day",
     "is_official_working_day",
     "is_overdue",
+    "is_provisional",
+    "is_provisional_working_day",
     "is_working_day",
     "official_years",
     "start_of_day",

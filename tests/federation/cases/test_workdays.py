@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 
 from federation.cases.workdays import (
     DAY_S,
+    FIXED_HOLIDAYS,
     add_working_days,
     china_date,
     end_of_day,
     is_official_working_day,
     is_overdue,
+    is_provisional,
+    is_provisional_working_day,
     is_working_day,
     official_years,
     start_of_day,
@@ -104,18 +107,35 @@ def test_local_holidays_and_workdays_apply_on_top_of_the_official_calendar() -> 
     assert is_working_day(dt.date(2025, 6, 10), LOCAL_HOLIDAYS, LOCAL_HOLIDAYS)
 
 
-def test_years_without_an_official_schedule_are_refused() -> None:
+def test_later_years_follow_a_provisional_calendar_and_earlier_ones_are_refused() -> None:
     last = official_years().stop - 1
     assert last >= 2026
-    beyond = dt.date(last + 1, 1, 5)
-    with pytest.raises(FailedPrecondition, match=f"no official holiday schedule for {last + 1}"):
-        is_official_working_day(beyond)
+    new_year, labour_day, national_day = (
+        dt.date(last + 1, 1, 1),
+        dt.date(last + 1, 5, 3 - 1),
+        dt.date(last + 1, 10, 2),
+    )
+    for holiday in (new_year, labour_day, national_day):
+        assert is_provisional(holiday)
+        if holiday.weekday() < 5:
+            assert not is_official_working_day(holiday)
+    # a deadline crossing into the unpublished year lands on a provisional working day
+    due = add_working_days(cst(last, 12, 28, 9, 0), 10)
+    assert is_provisional_working_day(china_date(due)) and china_date(due).year == last + 1
+    assert not is_provisional(dt.date(last, 12, 31))
     with pytest.raises(FailedPrecondition, match="chinese-calendar"):
-        add_working_days(cst(last, 12, 28, 9, 0), 10)
-    with pytest.raises(FailedPrecondition):
         is_working_day(dt.date(official_years().start - 1, 6, 1))
-    # listed explicitly, a day needs no official schedule
+    beyond = dt.date(last + 1, 1, 1)
+    # listed explicitly, a day follows the list
     assert is_working_day(beyond, workdays=frozenset({beyond}))
+
+
+@given(st.dates(min_value=dt.date(2027, 1, 1), max_value=dt.date(2100, 12, 31)))
+def test_provisional_days_off_are_weekends_and_fixed_holidays(day: dt.date) -> None:
+    if day.year < official_years().stop:
+        return
+    expected = day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS
+    assert is_official_working_day(day) is expected
 
 
 def test_zero_days_is_the_end_of_the_start_day() -> None:
