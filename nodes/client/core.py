@@ -118,6 +118,19 @@ class FederationClient(CaseCalls):
         )
         return bytes(reply.payload)
 
+    def status(
+        self, region: Region | str, probe_peers: bool = True, peer_timeout_s: float = 1.0
+    ) -> diagnostics_pb2.StatusResponse:
+        """A node's status (operator role): package and trust-list versions, trust-list age,
+        catalogue version and, with `probe_peers`, every peer's reachability and latency."""
+        stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(self.channel(region))
+        req = diagnostics_pb2.StatusRequest(probe_peers=probe_peers, peer_timeout_s=peer_timeout_s)
+        timeout = self.timeout_s + (peer_timeout_s if probe_peers else 0.0)
+        reply: diagnostics_pb2.StatusResponse = self.call(
+            region, "status", lambda: stub.Status(req, timeout=timeout)
+        )
+        return reply
+
     def fetch_trust_list(self, region: Region | str = Region.HUB) -> tuple[TrustList, str]:
         stub = trust_pb2_grpc.TrustListServiceStub(self.channel(region))
         reply = self.call(
