@@ -68,6 +68,14 @@ def test_status_reports_versions_trust_age_and_peers_then_a_stopped_node(
     code, report = _status(directory, "--no-peers")
     assert report["nodes"]["ZJ"]["peers"] == {}
 
+    runner = CliRunner()
+    one = runner.invoke(root, ["node", "status", "--dir", str(directory), "--region", "ZJ"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(one.stdout)["peers_reachable"] == ["HUB"]
+    gone = runner.invoke(root, ["node", "status", "--dir", str(directory), "--region", "SH"])
+    assert gone.exit_code == 9
+    assert json.loads(gone.stdout)["state"] == "down"
+
 
 def test_status_rpc_is_for_operators_only(small_fed: tuple[Path, Federation]) -> None:
     directory, _ = small_fed
