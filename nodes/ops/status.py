@@ -21,12 +21,22 @@ def node_status(
     endpoint = client.endpoint(region)
     try:
         health = client.health(region)
-        reply = client.status(region, probe_peers=probe_peers, peer_timeout_s=peer_timeout_s)
     except FederationError as exc:
         return {
             "state": "down",
             "endpoint": endpoint,
             "error": exc.code_name,
+            "message": exc.message,
+        }
+    state = "up" if health == "SERVING" else "unhealthy"
+    try:
+        reply = client.status(region, probe_peers=probe_peers, peer_timeout_s=peer_timeout_s)
+    except FederationError as exc:  # answers health but not Status: an older node, say
+        return {
+            "state": state,
+            "health": health,
+            "endpoint": endpoint,
+            "status_error": exc.code_name,
             "message": exc.message,
         }
     now = reply.now
@@ -40,7 +50,7 @@ def node_status(
         for p in reply.peers
     }
     return {
-        "state": "up" if health == "SERVING" else "unhealthy",
+        "state": state,
         "health": health,
         "endpoint": endpoint,
         "entity_id": reply.entity_id,
