@@ -1,17 +1,19 @@
-"""`yrd federation`: create a federation directory, rotate keys, run its nodes, read trust."""
+"""`yrd federation`: create a directory, rotate keys, run its nodes, show status and trust."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from nodes.cli.common import dir_option, domain_errors, emit, region_arg
+from federation.errors import DeadlineExceeded, Unavailable
+from nodes.cli.common import EXIT_CODES, dir_option, domain_errors, emit, region_arg
 
 
 @click.group()
 def federation() -> None:
-    """Create federation material, rotate keys, run all nodes, show the trust list."""
+    """Create federation material, rotate keys, run all nodes, show status and the trust list."""
 
 
 @federation.command("init")
@@ -102,32 +104,94 @@ def federation_rotate(directory: Path, region: str) -> None:
 @dir_option
 @domain_errors
 def federation_up(directory: Path) -> None:
-    """Run hub and four regions as separate processes until Ctrl-C or SIGTERM."""
+    """Run hub and four regions as separate processes until Ctrl-C or SIGTERM.
+
+    Each node logs to DIR/<node>/node.log (listed at start). A node that cannot start (its port
+    taken, a bad config) or that dies while running stops the others, and the command exits
+    non-zero naming the node and printing the tail of its log.
+    """
     from nodes.ops.supervisor import Federation
 
     fed = Federation(directory)
+    for region in fed.regions:
+        click.echo(f"starting {region.short}: log {fed.log_path(region)}", err=True)
     fed.start()
-    emit({"running": {r.short: p.pid for r, p in fed.procs.items()}})
-    fed.wait()
+    emit(
+        {
+            "running": {r.short: p.pid for r, p in fed.procs.items()},
+            "logs": {r.short: str(fed.log_path(r)) for r in fed.regions},
+        }
+    )
+    died = fed.wait()
+    if died is not None:
+        region, code = died
+        raise Unavailable(
+            f"{region.short} node died (exit code {code}); all nodes stopped; "
+            f"see {fed.log_path(region)}:\n{fed.tail(region)}"
+        )
     click.echo("all nodes stopped", err=True)
+
+
+@federation.command("status")
+@dir_option
+@click.option(
+    "--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster)."
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 60),
+    help="Seconds to wait for each node (and for each peer probe).",
+)
+@domain_errors
+def federation_status(directory: Path, no_peers: bool, timeout_s: float) -> None:
+    """Every node's health, package and trust-list versions, trust-list age and reachable peers.
+
+    A node that does not answer is reported with "state": "down" (and the reason). The exit code
+    is 0 when every node is up and 9 (UNAVAILABLE) otherwise; the JSON is printed either way.
+    """
+    from nodes.client import FederationClient
+    from nodes.ops.status import federation_status as collect
+
+    with FederationClient(directory, timeout_s=timeout_s) as client:
+        report = collect(client, probe_peers=not no_peers, peer_timeout_s=timeout_s)
+    emit(report)
+    if not report["all_up"]:
+        sys.exit(EXIT_CODES["UNAVAILABLE"])
 
 
 @federation.command("trust-list")
 @dir_option
 @click.option(
-    "--offline", is_flag=True, help="Read the directory's copy instead of asking the hub."
+    "--offline",
+    is_flag=True,
+    help="Do not ask the hub: read the newest verified copy in the directory (DIR/trustlist.jwt, "
+    "or a node's cache DIR/<node>/trustlist-cache.jwt).",
 )
 @domain_errors
 def federation_trust_list(directory: Path, offline: bool) -> None:
-    """Print the verified trust list (members, endpoints, fingerprints, each JWKS)."""
+    """Print the verified trust list (members, endpoints, fingerprints, each JWKS).
+
+    Asks the hub. When the hub is down, `--offline` reads the cached copies instead: the signed
+    list the hub serves (DIR/trustlist.jwt) and each node's cache (DIR/<node>/trustlist-cache.jwt),
+    verified against the trust anchor; the newest valid one wins.
+    """
     from nodes.client import FederationClient
-    from nodes.ops.provisioning import Layout, read_trust_list
+    from nodes.ops.federation_dir import read_cached_trust_list
 
     if offline:
-        trust_list = read_trust_list(Layout(directory.resolve()))
-        source = "file"
-    else:
+        trust_list, path = read_cached_trust_list(directory)
+        emit({"source": "file", "path": str(path), "verified": True, **trust_list.to_dict()})
+        return
+    try:
         with FederationClient(directory) as client:
             trust_list, _ = client.fetch_trust_list()
-        source = "hub"
-    emit({"source": source, "verified": True, **trust_list.to_dict()})
+    except (Unavailable, DeadlineExceeded) as exc:
+        raise Unavailable(
+            f"{exc.message}. The hub is unreachable: read the cached copy with "
+            f"`yrd federation trust-list --offline --dir {directory}` (it verifies "
+            f"{directory / 'trustlist.jwt'} and the nodes' DIR/<node>/trustlist-cache.jwt)"
+        ) from None
+    emit({"source": "hub", "verified": True, **trust_list.to_dict()})

@@ -34,13 +34,23 @@ T = TypeVar("T")
 
 
 def to_dict(message: Any) -> dict[str, Any]:
+    """A reply message as a JSON-ready dict, keeping the proto field names (snake_case)."""
     return MessageToDict(message, preserving_proto_field_name=True)
 
 
 class FederationClient(CaseCalls):
-    """Talks to any node of a federation directory with the operator's mTLS identity."""
+    """Talks to any node of a federation directory with the operator's mTLS identity.
+
+    One method per RPC; regions are given by code ("330000"), short name ("ZJ") or `Region`.
+    Replies are the generated protobuf messages (`to_dict` turns one into a dict); failures raise
+    `federation.errors.FederationError` subclasses. Use it in a `with` block to close channels.
+    """
 
     def __init__(self, directory: Path, timeout_s: float = 5.0) -> None:
+        """Read the directory's trust list and operator certificate; no connection is made yet.
+
+        `directory` is what `yrd federation init` created; `timeout_s` bounds every call.
+        """
         self.layout = Layout(directory.resolve())
         self.trust_list: TrustList = read_trust_list(self.layout)
         op = self.layout.operator_dir
@@ -51,11 +61,13 @@ class FederationClient(CaseCalls):
         self._channels: dict[str, grpc.Channel] = {}
 
     def endpoint(self, region: Region | str) -> str:
+        """The `host:port` the trust list gives for a region (code, short name, or `Region`)."""
         r = region if isinstance(region, Region) else parse_region(region)
         role = "hub" if r is Region.HUB else "region"
         return self.trust_list.member_by_region(r.code, role=role).endpoint
 
     def channel(self, region: Region | str) -> grpc.Channel:
+        """The mTLS channel to a region's node, opened once and reused until `close()`."""
         endpoint = self.endpoint(region)
         if endpoint not in self._channels:
             self._channels[endpoint] = grpc.secure_channel(
@@ -64,28 +76,34 @@ class FederationClient(CaseCalls):
         return self._channels[endpoint]
 
     def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:
+        """Run one RPC; a gRPC error comes out as the matching `FederationError` subclass."""
         try:
             return fn()
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, f"{what} at {region}") from None
 
     def close(self) -> None:
+        """Close every channel (the client can still be used: channels reopen on demand)."""
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
 
     def __enter__(self) -> FederationClient:
+        """Use the client in a `with` block; its channels close on leaving."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the channels."""
         self.close()
 
     # --- stubs --------------------------------------------------------------------
     def identity(self, region: Region | str) -> identity_pb2_grpc.IdentityServiceStub:
+        """The raw IdentityService stub of a region (for calls this client does not wrap)."""
         return identity_pb2_grpc.IdentityServiceStub(self.channel(region))
 
     # --- calls --------------------------------------------------------------------
     def health(self, region: Region | str, service: str = "") -> str:
+        """`grpc.health.v1` status of a node (or one of its services): SERVING, NOT_SERVING..."""
         stub = health_pb2_grpc.HealthStub(self.channel(region))
         reply = self.call(
             region,
@@ -97,6 +115,7 @@ class FederationClient(CaseCalls):
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     def wait_healthy(self, region: Region | str, attempts: int = 100, pause_s: float = 0.1) -> None:
+        """Poll `health` until SERVING; raises `Unavailable` after `attempts` tries."""
         import time
 
         last = ""
@@ -110,6 +129,7 @@ class FederationClient(CaseCalls):
         raise Unavailable(f"{region} did not become healthy: {last}")
 
     def echo(self, region: Region | str, payload: bytes) -> bytes:
+        """DiagnosticsService.Echo: the payload back, the baseline round trip of benchmarks."""
         stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(self.channel(region))
         reply = self.call(
             region,
@@ -118,7 +138,25 @@ class FederationClient(CaseCalls):
         )
         return bytes(reply.payload)
 
+    def status(
+        self, region: Region | str, probe_peers: bool = True, peer_timeout_s: float = 1.0
+    ) -> diagnostics_pb2.StatusResponse:
+        """A node's status (operator role): package and trust-list versions, trust-list age,
+        catalogue version and, with `probe_peers`, every peer's reachability and latency."""
+        stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(self.channel(region))
+        req = diagnostics_pb2.StatusRequest(probe_peers=probe_peers, peer_timeout_s=peer_timeout_s)
+        timeout = self.timeout_s + (peer_timeout_s if probe_peers else 0.0)
+        reply: diagnostics_pb2.StatusResponse = self.call(
+            region, "status", lambda: stub.Status(req, timeout=timeout)
+        )
+        return reply
+
     def fetch_trust_list(self, region: Region | str = Region.HUB) -> tuple[TrustList, str]:
+        """The hub's current trust list, verified against the directory's anchor, and its JWS.
+
+        Raises `Unavailable` when the hub cannot be reached; the directory's copy is
+        `read_trust_list(Layout(directory))` (or `yrd federation trust-list --offline`).
+        """
         stub = trust_pb2_grpc.TrustListServiceStub(self.channel(region))
         reply = self.call(
             region,
@@ -133,6 +171,12 @@ class FederationClient(CaseCalls):
     def register(
         self, region: Region | str, kind: str, subject_id: str, name: str, password: str
     ) -> identity_pb2.RegisterSubjectResponse:
+        """Register a subject at its home region.
+
+        `kind` is "natural" (citizen id, GB 11643) or "legal" (unified social credit code,
+        GB 32100). The region claims the home at the hub first: `AlreadyExists` names the other
+        home when the subject has one, `Unavailable` when the hub is down (nothing registered).
+        """
         req = identity_pb2.RegisterSubjectRequest(
             kind=kind, subject_id=subject_id, name=name, password=password
         )
@@ -151,6 +195,12 @@ class FederationClient(CaseCalls):
         acr: str = "low",
         face_template: Sequence[float] | None = None,
     ) -> identity_pb2.AuthenticateResponse:
+        """Log a subject in at its home region; the reply holds one federated token per audience.
+
+        `audiences` are regions (code or short name) the tokens are for; `acr` is "low",
+        "substantial" or "high" ("high" needs `face_template`, checked at the hub). The reply
+        also carries the session id and secret for `issue_token` and `logout`.
+        """
         req = identity_pb2.AuthenticateRequest(
             subject_id=subject_id,
             password=password,
@@ -171,6 +221,7 @@ class FederationClient(CaseCalls):
             return audience
 
     def issue_token(self, region: Region | str, session_id: str, secret: str, audience: str) -> str:
+        """A fresh federated token (a JWT) for one more audience, from an open session."""
         req = identity_pb2.IssueTokenRequest(
             session_id=session_id, session_secret=secret, audience=self._audience(audience)
         )
@@ -181,6 +232,7 @@ class FederationClient(CaseCalls):
         return str(reply.token)
 
     def logout(self, region: Region | str, session_id: str, secret: str) -> float:
+        """End a session (other regions learn of it by polling); returns the revocation time."""
         req = identity_pb2.LogoutRequest(session_id=session_id, session_secret=secret)
         stub = self.identity(region)
         reply = self.call(region, "logout", lambda: stub.Logout(req, timeout=self.timeout_s))
@@ -189,6 +241,7 @@ class FederationClient(CaseCalls):
     def enrol_face(
         self, region: Region | str, subject_id: str, password: str, template: Sequence[float]
     ) -> None:
+        """Enrol a face template at the hub through the subject's home region."""
         req = identity_pb2.EnrolFaceRequest(
             subject_id=subject_id, password=password, template=list(template)
         )
@@ -198,6 +251,10 @@ class FederationClient(CaseCalls):
     def verify_token(
         self, region: Region | str, token: str, required_acr: str = ""
     ) -> identity_pb2.VerifyTokenResponse:
+        """Verify a token at the region it is meant for (signature, audience, expiry, replay, acr).
+
+        A token verifies once per audience: a second call is refused as a replay.
+        """
         req = identity_pb2.VerifyTokenRequest(token=token, required_acr=required_acr)
         stub = self.identity(region)
         reply: identity_pb2.VerifyTokenResponse = self.call(
@@ -207,6 +264,7 @@ class FederationClient(CaseCalls):
 
     # --- licences -----------------------------------------------------------------
     def licence(self, region: Region | str) -> licence_pb2_grpc.LicenceServiceStub:
+        """The raw LicenceService stub of a region (for calls this client does not wrap)."""
         return licence_pb2_grpc.LicenceServiceStub(self.channel(region))
 
     def issue_licence(
@@ -224,6 +282,11 @@ class FederationClient(CaseCalls):
         valid_until: str = "",
         holder_jwk: Mapping[str, Any] | None = None,
     ) -> licence_pb2.LicenceDocument:
+        """Issue and seal a licence at `region` (idempotent per `request_id`).
+
+        `fields` are the licence type's fields; `holder_jwk` binds presentations to the holder's
+        wallet key. Dates are ISO `YYYY-MM-DD`; an empty `valid_until` means no expiry.
+        """
         req = licence_pb2.IssueLicenceRequest(
             request_id=request_id,
             licence_type=licence_type,
@@ -243,6 +306,7 @@ class FederationClient(CaseCalls):
         return reply
 
     def get_licence(self, region: Region | str, identifier: str) -> licence_pb2.LicenceDocument:
+        """A licence issued in `region`, by its GB/T 36904 identifier (SD-JWT and status)."""
         req = licence_pb2.GetLicenceRequest(identifier=identifier)
         stub = self.licence(region)
         reply: licence_pb2.LicenceDocument = self.call(
@@ -267,6 +331,7 @@ class FederationClient(CaseCalls):
         return reply
 
     def verify_licence(self, region: Region | str, sd_jwt: str) -> licence_pb2.LicenceVerdict:
+        """Verify a sealed licence anywhere: seal, chain, validity window and status."""
         req = licence_pb2.VerifyLicenceRequest(sd_jwt=sd_jwt)
         stub = self.licence(region)
         reply: licence_pb2.LicenceVerdict = self.call(
@@ -277,6 +342,10 @@ class FederationClient(CaseCalls):
     def list_holder_licences(
         self, region: Region | str, token: str, deadline_ms: int = 0
     ) -> licence_pb2.ListHolderLicencesResponse:
+        """Every licence the token's subject holds across the regions (归集).
+
+        `token` must be for `region`; `deadline_ms` bounds the fan-out (0: the node's default).
+        """
         req = licence_pb2.ListHolderLicencesRequest(token=token, deadline_ms=deadline_ms)
         stub = self.licence(region)
         reply: licence_pb2.ListHolderLicencesResponse = self.call(
@@ -293,6 +362,11 @@ class FederationClient(CaseCalls):
         purpose: str,
         consent_token: str,
     ) -> licence_pb2.ReadLicenceResponse:
+        """Read a licence held by `owner_region` for a catalogued service item (consented).
+
+        `consent_token` is the subject's token for the owner region; the owner checks its policy
+        and audits the decision, granted or refused.
+        """
         req = licence_pb2.FetchRemoteLicenceRequest(
             owner_region=parse_region(owner_region).code,
             read=licence_pb2.ReadLicenceRequest(
@@ -311,6 +385,7 @@ class FederationClient(CaseCalls):
     def verify_presentation(
         self, region: Region | str, presentation: str
     ) -> licence_pb2.VerifyPresentationResponse:
+        """Verify a holder's presentation (亮证, a `YRD1:` string) and return what it discloses."""
         req = licence_pb2.VerifyPresentationRequest(presentation=presentation)
         stub = self.licence(region)
         reply: licence_pb2.VerifyPresentationResponse = self.call(

@@ -1,15 +1,17 @@
-"""What `yrd federation init --force` may remove: only what init made and its nodes wrote."""
+"""What a federation directory holds: what `init --force` may remove, its cached trust lists."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import time
 import tomllib
 from pathlib import Path
 
-from federation.errors import FailedPrecondition
+from federation.errors import FailedPrecondition, FederationError, InvalidArgument
 from federation.regions import Region
-from nodes.ops.provisioning import Layout
+from federation.trust.trustlist import TrustList, newer, verify_trust_list
+from nodes.ops.provisioning import Layout, load_anchor
 
 
 def is_federation_dir(layout: Layout) -> bool:
@@ -93,3 +95,40 @@ def clear_for_reinit(layout: Layout) -> None:
             path.unlink()
         elif path.is_dir():
             shutil.rmtree(path)
+
+
+def trust_list_copies(layout: Layout) -> list[Path]:
+    """Where a directory keeps signed trust lists: the hub's (served) and each node's cache."""
+    return [layout.trust_signed] + [
+        layout.node_dir(region) / "trustlist-cache.jwt" for region in Region
+    ]
+
+
+def read_cached_trust_list(directory: Path, now: float | None = None) -> tuple[TrustList, Path]:
+    """The newest copy that verifies against the anchor, without asking the hub."""
+    layout = Layout(directory.resolve())
+    if not layout.anchor_jwk.is_file():
+        raise InvalidArgument(
+            f"{layout.root} holds no federation; create one with `yrd federation init --dir DIR`"
+        )
+    anchor = load_anchor(layout)
+    best: tuple[TrustList, Path] | None = None
+    problems = []
+    for path in trust_list_copies(layout):
+        if not path.is_file():
+            continue
+        try:
+            candidate = verify_trust_list(
+                path.read_text(encoding="utf-8").strip(), anchor, now or time.time()
+            )
+        except FederationError as exc:
+            problems.append(f"{path}: {exc.message}")
+            continue
+        if best is None or newer(candidate, best[0]):
+            best = (candidate, path)
+    if best is None:
+        raise FailedPrecondition(
+            "no valid cached trust list in " + str(layout.root) + ("; " if problems else "")
+            + "; ".join(problems)
+        )
+    return best

@@ -26,6 +26,7 @@ class Federation:
         self.procs: dict[Region, subprocess.Popen[bytes]] = {}
 
     def log_path(self, region: Region) -> Path:
+        """Where a node's stdout and stderr go (appended across runs)."""
         return self.layout.node_dir(region) / "node.log"
 
     def spawn(self, region: Region) -> subprocess.Popen[bytes]:
@@ -69,7 +70,10 @@ class Federation:
                 except Exception:
                     pass
                 time.sleep(0.1)
-        raise Unavailable(f"{region.short} node not healthy after {wait_s:.0f} s; see its log")
+        raise Unavailable(
+            f"{region.short} node not healthy after {wait_s:.0f} s; "
+            f"see {self.log_path(region)}:\n{self.tail(region)}"
+        )
 
     def tail(self, region: Region, lines: int = 20) -> str:
         try:
@@ -115,8 +119,12 @@ class Federation:
         order = sorted(self.procs, key=lambda r: r is Region.HUB)  # hub last
         return {region: self.stop_node(region) for region in order}
 
-    def wait(self) -> None:
-        """Block until every node exits or a signal arrives (then stop them all)."""
+    def wait(self) -> tuple[Region, int] | None:
+        """Block until a signal arrives or a node exits; then stop them all.
+
+        Returns the first node that exited on its own, with its exit code (None after a signal):
+        one dead node stops the federation rather than leaving it half up.
+        """
         stopping = False
 
         def _stop(signum: int, frame: object) -> None:
@@ -125,9 +133,17 @@ class Federation:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        while not stopping and any(p.poll() is None for p in self.procs.values()):
-            time.sleep(0.2)
+        died: tuple[Region, int] | None = None
+        while not stopping and died is None:
+            for region, proc in self.procs.items():
+                code = proc.poll()
+                if code is not None:
+                    died = (region, code)
+                    break
+            else:
+                time.sleep(0.2)
         self.stop()
+        return died
 
     def __enter__(self) -> Federation:
         self.start()

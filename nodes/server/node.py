@@ -43,6 +43,7 @@ from nodes.server.interceptors import Budget, FederationInterceptor
 from nodes.server.runtime import Background, NodeRuntime
 from nodes.servicers import case as case_servicers
 from nodes.servicers import catalogue as catalogue_servicers
+from nodes.servicers import diagnostics as diagnostics_servicers
 from nodes.servicers import hub as hub_servicers
 from nodes.servicers import identity as identity_servicers
 from nodes.servicers import licence as licence_servicers
@@ -97,6 +98,7 @@ class Node:
         roles.update(licence_servicers.ROLES)
         roles.update(case_servicers.ROLES)
         roles.update(catalogue_servicers.ROLES)
+        roles.update(diagnostics_servicers.ROLES)
         self.region_services: RegionServices | None = None
         self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc")
         queued = config.workers * QUEUED_PER_WORKER
@@ -135,9 +137,8 @@ class Node:
             hub_servicers.TrustListServicer(rt), self.server
         )
         names.append("yrd.federation.v1.TrustListService")
-        diagnostics_pb2_grpc.add_DiagnosticsServiceServicer_to_server(
-            DiagnosticsServicer(rt.entity_id), self.server
-        )
+        diagnostics = DiagnosticsServicer(rt.entity_id, rt)
+        diagnostics_pb2_grpc.add_DiagnosticsServiceServicer_to_server(diagnostics, self.server)
         names.append("yrd.federation.v1.DiagnosticsService")
         if self.config.is_hub:
             face = FaceVerificationService(
@@ -176,6 +177,7 @@ class Node:
             case_pb2_grpc.add_CatalogueServiceServicer_to_server(
                 CatalogueServicer(rt, view, hub_catalogue), self.server
             )
+            diagnostics.catalogue_version = lambda: view.current().version
             names.append("yrd.federation.v1.CatalogueService")
         else:
             hub_homes = HubHomes(rt)
@@ -216,6 +218,8 @@ class Node:
             case_pb2_grpc.add_CatalogueServiceServicer_to_server(
                 CatalogueServicer(rt, self.region_services.catalogue, None), self.server
             )
+            catalogue = self.region_services.catalogue
+            diagnostics.catalogue_version = lambda: catalogue.current().version
             names += [
                 "yrd.federation.v1.LicenceService",
                 "yrd.federation.v1.CaseService",

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dnodes/pb/v1/diagnostics.proto\x12\x11yrd.federation.v1\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tentity_id\x18\x02 \x01(\t2]\n\x12\x44iagnosticsService\x12G\n\x04\x45\x63ho\x12\x1e.yrd.federation.v1.EchoRequest\x1a\x1f.yrd.federation.v1.EchoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dnodes/pb/v1/diagnostics.proto\x12\x11yrd.federation.v1\"\x1e\n\x0b\x45\x63hoRequest\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\"2\n\x0c\x45\x63hoResponse\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tentity_id\x18\x02 \x01(\t\"<\n\rStatusRequest\x12\x13\n\x0bprobe_peers\x18\x01 \x01(\x08\x12\x16\n\x0epeer_timeout_s\x18\x02 \x01(\x01\"|\n\nPeerStatus\x12\x11\n\tentity_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x11\n\treachable\x18\x04 \x01(\x08\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"\xd1\x02\n\x0eStatusResponse\x12\x11\n\tentity_id\x18\x01 \x01(\t\x12\x13\n\x0bregion_code\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x17\n\x0fpackage_version\x18\x04 \x01(\t\x12\x0b\n\x03now\x18\x05 \x01(\x01\x12\x1a\n\x12trust_list_version\x18\x06 \x01(\x03\x12\x1c\n\x14trust_list_issued_at\x18\x07 \x01(\x03\x12\x1d\n\x15trust_list_expires_at\x18\x08 \x01(\x03\x12\x1f\n\x17trust_list_refreshed_at\x18\t \x01(\x01\x12 \n\x18trust_list_refresh_error\x18\n \x01(\t\x12\x19\n\x11\x63\x61talogue_version\x18\x0b \x01(\x03\x12,\n\x05peers\x18\x0c \x03(\x0b\x32\x1d.yrd.federation.v1.PeerStatus2\xac\x01\n\x12\x44iagnosticsService\x12G\n\x04\x45\x63ho\x12\x1e.yrd.federation.v1.EchoRequest\x1a\x1f.yrd.federation.v1.EchoResponse\x12M\n\x06Status\x12 .yrd.federation.v1.StatusRequest\x1a!.yrd.federation.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ECHOREQUEST']._serialized_end=82
   _globals['_ECHORESPONSE']._serialized_start=84
   _globals['_ECHORESPONSE']._serialized_end=134
-  _globals['_DIAGNOSTICSSERVICE']._serialized_start=136
-  _globals['_DIAGNOSTICSSERVICE']._serialized_end=229
+  _globals['_STATUSREQUEST']._serialized_start=136
+  _globals['_STATUSREQUEST']._serialized_end=196
+  _globals['_PEERSTATUS']._serialized_start=198
+  _globals['_PEERSTATUS']._serialized_end=322
+  _globals['_STATUSRESPONSE']._serialized_start=325
+  _globals['_STATUSRESPONSE']._serialized_end=662
+  _globals['_DIAGNOSTICSSERVICE']._serialized_start=665
+  _globals['_DIAGNOSTICSSERVICE']._serialized_end=837
 # @@protoc_insertion_point(module_scope)

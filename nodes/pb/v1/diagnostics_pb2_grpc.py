@@ -39,6 +39,11 @@ class DiagnosticsServiceStub:
                 request_serializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoRequest.SerializeToString,
                 response_deserializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoResponse.FromString,
                 _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/yrd.federation.v1.DiagnosticsService/Status',
+                request_serializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusRequest.SerializeToString,
+                response_deserializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusResponse.FromString,
+                _registered_method=True)
 
 
 class DiagnosticsServiceServicer:
@@ -50,6 +55,13 @@ class DiagnosticsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Status(self, request, context):
+        """Operators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DiagnosticsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +69,11 @@ def add_DiagnosticsServiceServicer_to_server(servicer, server):
                     servicer.Echo,
                     request_deserializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoRequest.FromString,
                     response_serializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoResponse.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusRequest.FromString,
+                    response_serializer=nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +103,33 @@ class DiagnosticsService:
             '/yrd.federation.v1.DiagnosticsService/Echo',
             nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoRequest.SerializeToString,
             nodes_dot_pb_dot_v1_dot_diagnostics__pb2.EchoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.federation.v1.DiagnosticsService/Status',
+            nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusRequest.SerializeToString,
+            nodes_dot_pb_dot_v1_dot_diagnostics__pb2.StatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
