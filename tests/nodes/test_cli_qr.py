@@ -16,12 +16,12 @@ import segno
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.federation.licences.licence_world import make_world
 
 from federation.crypto.pki import write_private_key
 from federation.errors import InvalidArgument
 from federation.licences import decode_qr
 from nodes.cli import qrimage, root
+from tests._support.licences import make_world
 
 # ISO/IEC 18004 Table 7: byte-mode capacity (bytes) at error level M, versions 1..40.
 M_BYTES = [

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from node_helpers import new_citizen, template
 
 from nodes.cli import root
 from nodes.cli.common import secret_options
+from tests._support.nodes import new_citizen, template
 
 PASSWORD = "Lotus pond 2024 ☂"  # spaces and non-ASCII survive every source
 
