@@ -312,9 +312,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
                     # closed after our read: its last events committed with the state, so one
                     # more read sees them all; then nothing more comes
                     woken.cancel()
-                    for event in await self._on_worker(
-                        self._rt.store.case_events, case_id, after
-                    ):
+                    for event in await self._on_worker(self._rt.store.case_events, case_id, after):
                         yield event_message(event)
                     return
             await self._changes.wait(case_id, woken, min(remaining, RECHECK_S))
