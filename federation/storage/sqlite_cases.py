@@ -136,6 +136,41 @@ class SqliteCases:
             ).fetchall()
         return [case_from_row(row) for row in rows]
 
+    def page_cases(
+        self,
+        owner_region: str,
+        *,
+        state: str | None = None,
+        item_code: str | None = None,
+        window_region: str | None = None,
+        window_id: str | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[CaseRecord]:
+        """Cases of `owner_region` matching every given filter, newest first, after `before`."""
+        clauses = ["owner_region = ?"]
+        params: list[Any] = [owner_region]
+        for column, value in (
+            ("state", state),
+            ("item_code", item_code),
+            ("window_region", window_region),
+            ("window_id", window_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            clauses.append("(created_at < ? OR (created_at = ? AND case_id < ?))")
+            params.extend((before[0], before[0], before[1]))
+        params.append(max(0, limit))
+        query = (
+            f"SELECT {CASE_COLS} FROM cases WHERE {' AND '.join(clauses)}"
+            " ORDER BY created_at DESC, case_id DESC LIMIT ?"
+        )
+        with self._connection() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [case_from_row(row) for row in rows]
+
     def rate_case(self, rating: CaseRating) -> None:
         """Store the rating; AlreadyExists if the case was rated already."""
         params = rating_params(rating)
