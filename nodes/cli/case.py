@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from federation.cases.states import CaseState
 from federation.errors import InvalidArgument
 from federation.regions import parse_region
 from nodes.cli.common import dir_option, domain_errors, emit, parse_pairs
@@ -249,14 +250,82 @@ def case_watch(
             click.echo(json.dumps(_view(event), ensure_ascii=False))
 
 
+@case.command("list")
+@dir_option
+@click.option(
+    "--region",
+    required=True,
+    help="Region asked (code or SH/JS/ZJ/AH): the owner itself, or your window's region.",
+)
+@click.option(
+    "--owner",
+    default="",
+    help="Region owning the cases (default: --region); another region forwards for you.",
+)
+@click.option(
+    "--state", default="", type=click.Choice(("", *CASE_STATES)), help="Only cases in this state."
+)
+@click.option("--item", "item_code", default="", help="Only cases of this service item code.")
+@click.option("--window-id", default="", help="Only cases filed at this window.")
+@click.option(
+    "--page-size",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Cases per page.",
+)
+@click.option("--page-token", default="", help="next_page_token of the previous page.")
+@click.option("--all", "every_page", is_flag=True, help="Follow every page and print all cases.")
+@domain_errors
+def case_list(
+    directory: Path,
+    region: str,
+    owner: str,
+    state: str | None,
+    item_code: str,
+    window_id: str,
+    page_size: int,
+    page_token: str,
+    every_page: bool,
+) -> None:
+    """List a region's cases, newest first: a reviewer's queue (e.g. --state accepted)."""
+    from nodes.client import FederationClient
+
+    filters: dict[str, Any] = {
+        "owner": owner,
+        "state": state or "",
+        "item_code": item_code,
+        "window_id": window_id,
+        "page_size": page_size,
+    }
+    with FederationClient(directory) as client:
+        if every_page:
+            if page_token:
+                raise InvalidArgument("--all starts from the first page; drop --page-token")
+            cases = [_view(view) for view in client.iter_cases(region, **filters)]
+            emit({"cases": cases, "next_page_token": ""})
+            return
+        page = client.list_cases(region, page_token=page_token, **filters)
+        emit(
+            {
+                "cases": [_view(view) for view in page.cases],
+                "next_page_token": page.next_page_token,
+            }
+        )
+
+
 @case.command("decide")
 @dir_option
 @click.option("--region", required=True, help="The owner region (only it decides).")
 @click.option(
     "--action", required=True, type=click.Choice(["start_review", "approve", "return", "reject"])
 )
-@click.option("--reason", default="")
-@click.option("--reviewer", default="")
+@click.option("--reason", default="", help="Why (required to return or reject).")
+@click.option(
+    "--reviewer",
+    required=True,
+    help="Your staff id as the deciding operator (recorded in the case and its archive).",
+)
 @click.option("--result", multiple=True, help="Result licence field name=value.")
 @click.argument("case_id")
 @domain_errors

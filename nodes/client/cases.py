@@ -103,6 +103,60 @@ class CaseCalls:
         )
         return reply
 
+    def list_cases(
+        self,
+        region: Region | str,
+        *,
+        owner: str = "",
+        state: str = "",
+        item_code: str = "",
+        window_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> case_pb2.ListCasesResponse:
+        """One page of the owner region's cases, newest first (asked at `region`, which
+        forwards to `owner` when that is another region)."""
+        req = case_pb2.ListCasesRequest(
+            owner_region=parse_region(owner).code if owner else "",
+            state=state,
+            item_code=item_code,
+            window_id=window_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        stub = self.cases(region)
+        reply: case_pb2.ListCasesResponse = self.call(
+            region, "list cases", lambda: stub.ListCases(req, timeout=self.timeout_s * 3)
+        )
+        return reply
+
+    def iter_cases(
+        self,
+        region: Region | str,
+        *,
+        owner: str = "",
+        state: str = "",
+        item_code: str = "",
+        window_id: str = "",
+        page_size: int = 0,
+    ) -> Iterator[case_pb2.CaseView]:
+        """Every matching case, newest first, page after page."""
+        token = ""
+        while True:
+            page = self.list_cases(
+                region,
+                owner=owner,
+                state=state,
+                item_code=item_code,
+                window_id=window_id,
+                page_size=page_size,
+                page_token=token,
+            )
+            yield from page.cases
+            token = page.next_page_token
+            if not token:
+                return
+
     def decide_case(
         self,
         owner: Region | str,

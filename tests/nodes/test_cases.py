@@ -37,10 +37,10 @@ from federation.storage.base import CaseRecord
 from nodes.client import FederationClient
 from nodes.client.cases import material
 from nodes.config import load_config
+from nodes.convert.cases import case_view
 from nodes.demo.licences import DRIVING_FIELDS, business_fields
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
-from nodes.servicers.case import case_view
 
 JS, SH, AH = "320000", "310000", "340000"
 ITEM = "YRD-JS-QY-0101"  # 企业变更登记, owned by Jiangsu: face, substantial, 1 working day
