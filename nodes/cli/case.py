@@ -263,7 +263,9 @@ def case_watch(
     help="Region owning the cases (default: --region); another region forwards for you.",
 )
 @click.option(
-    "--state", default="", type=click.Choice(("", *CASE_STATES)), help="Only cases in this state."
+    "--state",
+    type=click.Choice([state.value for state in CaseState]),
+    help="Only cases in this state (a reviewer's queue: accepted, under_review).",
 )
 @click.option("--item", "item_code", default="", help="Only cases of this service item code.")
 @click.option("--window-id", default="", help="Only cases filed at this window.")
