@@ -407,8 +407,10 @@ def test_watch_after_a_sequence_number_resumes_and_ends_at_closed(
 ) -> None:
     li = new_applicant(client)
     case_id = li.submit("watch-" + li.window_id).case_id
-    client.decide_case("JS", case_id, "start_review")
-    client.decide_case("JS", case_id, "reject", "not a registration change")
+    client.decide_case("JS", case_id, "start_review", reviewer="JS-AMR-reviewer-3")
+    client.decide_case(
+        "JS", case_id, "reject", "not a registration change", reviewer="JS-AMR-reviewer-3"
+    )
     for region in ("SH", "JS"):
         events = list(client.watch_case(region, case_id, "JS", after_seq=2, max_seconds=10))
         assert [(e.seq, e.to_state) for e in events] == [
@@ -503,11 +505,11 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
     case = li.submit("decide-" + li.window_id)
     head = audit_head(fed_dir, "js")
     with pytest.raises(FailedPrecondition, match="cannot approve a case that is accepted"):
-        client.decide_case("JS", case.case_id, "approve")
+        client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-reviewer-3")
     assert refused(fed_dir, "js", head, "FAILED_PRECONDITION", "DecideCase")
     # a region that does not own the item cannot decide: the operator asking Shanghai ...
     with pytest.raises(PermissionDenied, match="belongs to region 320000"):
-        client.decide_case("SH", case.case_id, "start_review")
+        client.decide_case("SH", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
     # ... nor Shanghai's node identity asking Jiangsu
     with region_channel(fed_dir, client, "sh", "JS") as channel:
         stub = case_pb2_grpc.CaseServiceStub(channel)
@@ -518,10 +520,12 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
             )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(NotFound):
-        client.decide_case("JS", "C32-00000000000000000000", "start_review")
-    client.decide_case("JS", case.case_id, "start_review")
+        client.decide_case(
+            "JS", "C32-00000000000000000000", "start_review", reviewer="JS-AMR-reviewer-3"
+        )
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
     with pytest.raises(FederationError, match="a reason is required to return"):
-        client.decide_case("JS", case.case_id, "return")
+        client.decide_case("JS", case.case_id, "return", reviewer="JS-AMR-reviewer-3")
     with pytest.raises(FailedPrecondition, match="rate it once it is closed"):
         client.rate_case("SH", case.case_id, "JS", li.token("JS"), 5)
     with pytest.raises(FailedPrecondition, match="only closed cases are archived"):
@@ -677,8 +681,8 @@ def test_the_result_of_an_applicant_item_is_issued_to_the_applicant(
         )
     except FederationError:
         return  # refusing the unchecked on_behalf_of is a fix too
-    client.decide_case("JS", case.case_id, "start_review")
-    closed = client.decide_case("JS", case.case_id, "approve")
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
+    closed = client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-reviewer-3")
     result = json.loads(closed.data_json)["result_licence"]
     holder = client.get_licence("JS", result).holder_code
     assert holder != stranger, "the new driving licence went to a person named by the window"
