@@ -28,6 +28,7 @@ from federation.errors import (
     AlreadyExists,
     FailedPrecondition,
     FederationError,
+    InvalidArgument,
     NotFound,
     PermissionDenied,
 )
@@ -611,6 +612,98 @@ def test_the_owner_refuses_a_region_forwarding_for_anyone_but_an_operator(
         operator = "yrd:operator:100000"
         view = stub.GetCase(ref, timeout=5, metadata=(("yrd-forwarded-for", operator),))
         assert view.case_id == case.case_id
+
+
+# --- a reviewer's queue: ListCases ------------------------------------------------------------
+def ids(page: case_pb2.ListCasesResponse) -> list[str]:
+    return [view.case_id for view in page.cases]
+
+
+def test_list_cases_pages_newest_first_and_filters(
+    client: FederationClient, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    filed = [li.submit(f"list-{n}-{li.window_id}").case_id for n in range(3)]
+    client.decide_case("JS", filed[0], "start_review", reviewer="JS-AMR-reviewer-3")
+    newest = list(reversed(filed))
+
+    first = client.list_cases("JS", window_id=li.window_id, page_size=2)
+    assert ids(first) == newest[:2] and first.next_page_token
+    second = client.list_cases(
+        "JS", window_id=li.window_id, page_size=2, page_token=first.next_page_token
+    )
+    assert ids(second) == newest[2:] and second.next_page_token == ""
+    walked = client.iter_cases("JS", window_id=li.window_id, page_size=1)
+    assert [view.case_id for view in walked] == newest
+    # a token resumes the same list at another page size
+    rest = client.list_cases("JS", window_id=li.window_id, page_token=first.next_page_token)
+    assert ids(rest) == newest[2:]
+
+    queue = client.list_cases("JS", window_id=li.window_id, state="accepted")
+    assert ids(queue) == newest[:2] and {v.reviewer for v in queue.cases} == {""}
+    [reviewing] = client.list_cases("JS", window_id=li.window_id, state="under_review").cases
+    assert reviewing.case_id == filed[0] and reviewing.reviewer == "JS-AMR-reviewer-3"
+    assert ids(client.list_cases("JS", window_id=li.window_id, item_code=ITEM)) == newest
+    assert ids(client.list_cases("JS", window_id=li.window_id, item_code="YRD-JS-GA-0101")) == []
+    assert ids(client.list_cases("JS", window_id=li.window_id, state="closed")) == []
+    # the newest of all the owner's cases come first
+    assert ids(client.list_cases("JS", page_size=1)) == [newest[0]]
+    # the window region forwards for its own operator
+    assert ids(client.list_cases("SH", owner="JS", window_id=li.window_id)) == newest
+    # the owner has no such cases of another region
+    assert ids(client.list_cases("SH", window_id=li.window_id)) == []
+
+
+def test_list_cases_refuses_bad_input_precisely_and_audits_it(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    filed = [li.submit(f"listbad-{n}-{li.window_id}").case_id for n in range(2)]
+    page = client.list_cases("JS", window_id=li.window_id, page_size=1)
+    assert ids(page) == [filed[1]] and page.next_page_token
+    head = audit_head(fed_dir, "js")
+    bad: dict[str, dict[str, Any]] = {
+        "is not a token": {"page_token": "not-a-token"},
+        "is not a token ": {"page_token": page.next_page_token[:-3] + "xyz"},
+        "other filters": {"page_token": page.next_page_token, "state": "accepted"},
+        "page_size": {"page_size": 101},
+        "page_size ": {"page_size": -1},
+        "unknown case state": {"state": "pending"},
+        "window_id": {"window_id": "w" * 65},
+    }
+    for match, options in bad.items():
+        options.setdefault("window_id", li.window_id)
+        with pytest.raises(InvalidArgument, match=match.strip()):
+            client.list_cases("JS", **options)
+    assert len(refused(fed_dir, "js", head, "INVALID_ARGUMENT", "ListCases")) == len(bad)
+    # forwarded through the window region, the owner's refusal comes back as it was
+    with pytest.raises(InvalidArgument, match="page_token"):
+        client.list_cases("SH", owner="JS", page_token="garbage")
+
+
+def test_a_region_lists_only_the_cases_filed_from_its_windows(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("listregion-" + li.window_id)
+    request = case_pb2.ListCasesRequest(owner_region=JS, window_id=li.window_id)
+    with region_channel(fed_dir, client, "sh", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        assert [v.case_id for v in stub.ListCases(request, timeout=5).cases] == [case.case_id]
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ListCases(request, timeout=5, metadata=(("yrd-forwarded-for", "yrd:x:1"),))
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with region_channel(fed_dir, client, "zj", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        assert list(stub.ListCases(request, timeout=5).cases) == []
+    head = audit_head(fed_dir, "sh")
+    with region_channel(fed_dir, client, "ah", "SH") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ListCases(request, timeout=5)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "forwards only its own operator" in (info.value.details() or "")
+    assert refused(fed_dir, "sh", head, "PERMISSION_DENIED", "ListCases")
 
 
 def test_two_thousand_watchers_hold_no_worker_and_health_keeps_answering(
