@@ -136,7 +136,7 @@ def window_story(client: FederationClient, trace: Trace, face: list[float]) -> N
     )
     trace.expect_refusal(
         "Shanghai trying to decide a Jiangsu case",
-        lambda: client.decide_case("SH", case_id, "approve"),
+        lambda: client.decide_case("SH", case_id, "approve", reviewer="SH-reviewer-1"),
         "PERMISSION_DENIED",
     )
     again = client.supplement_case(
