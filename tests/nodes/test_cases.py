@@ -614,6 +614,41 @@ def test_the_owner_refuses_a_region_forwarding_for_anyone_but_an_operator(
         assert view.case_id == case.case_id
 
 
+def test_a_provident_fund_archive_is_not_sealed_by_public_security(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    """The item's department (江苏省住房公积金管理中心) has no authority at Jiangsu: refused."""
+    li = new_applicant(client)
+    case = client.submit_case(
+        "SH",
+        request_id="gjj-" + li.window_id,
+        item_code="YRD-JS-GJJ-0101",
+        window_id=li.window_id,
+        applicant_token=li.token("JS"),
+        materials=[material("resident_identity_card", li.idc, "AH", li.token("AH"))],
+    )
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-GJJ-1")
+    closed = client.decide_case("JS", case.case_id, "approve", reviewer="JS-GJJ-2")
+    assert closed.state == "closed" and closed.reviewer == "JS-GJJ-2"
+    head = audit_head(fed_dir, "js")
+    with pytest.raises(FailedPrecondition, match="江苏省住房公积金管理中心"):
+        client.export_case("JS", case.case_id)
+    assert refused(fed_dir, "js", head, "FAILED_PRECONDITION", "ExportCase")
+
+
+def test_an_archive_is_sealed_by_the_items_own_department(
+    client: FederationClient, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("sealer-" + li.window_id)
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-1")
+    client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-2")
+    archive = client.export_case("JS", case.case_id)
+    verified = verify_archive(archive, seal_keys(client), time.time())
+    assert "市场监督管理" in verified.authority_name  # SAMR's, not public security's
+    assert [d["reviewer"] for d in verified.archive["decisions"]] == ["JS-AMR-1", "JS-AMR-2"]
+
+
 # --- a reviewer's queue: ListCases ------------------------------------------------------------
 def ids(page: case_pb2.ListCasesResponse) -> list[str]:
     return [view.case_id for view in page.cases]
