@@ -87,14 +87,13 @@ def catalogue() -> None:
 
 def _fetch_catalogue(directory: Path, region: str) -> Any:
     from federation.cases.catalogue import verify_catalogue
+    from federation.trust.keys import hub_keys
     from nodes.client import FederationClient
 
     with FederationClient(directory) as client:
         reply = client.get_catalogue(region)
-        hub = client.trust_list.member_by_region("100000", role="hub")
-        return verify_catalogue(
-            reply.signed_catalogue, lambda kid: hub.key(kid, time.time()), time.time()
-        )
+        hub_key = hub_keys(lambda: client.trust_list, time.time)
+        return verify_catalogue(reply.signed_catalogue, hub_key, time.time())
 
 
 @catalogue.command("list")
@@ -445,13 +444,11 @@ def case_export(directory: Path, region: str, out: Path, case_id: str) -> None:
 def case_verify_archive(directory: Path, archive: Path) -> None:
     """Check an archive file offline against the federation directory's trust list."""
     from federation.cases.archive import read_archive_file, verify_archive
+    from federation.trust.keys import seal_keys as seal_key_resolver
     from nodes.ops.provisioning import Layout, read_trust_list
 
     trust = read_trust_list(Layout(directory.resolve()))
-
-    def seal_keys(region_code: str, kid: str) -> Any:
-        return trust.member_by_region(region_code).key(kid, time.time(), use="seal")
-
+    seal_keys = seal_key_resolver(lambda: trust, time.time)
     verified = verify_archive(
         read_archive_file(archive.read_text(encoding="utf-8")), seal_keys, time.time()
     )
