@@ -35,7 +35,9 @@ AUDIT_PAGE = 500
 AUDIT_APPEND_ATTEMPTS = 50
 AUDIT_CONTENDED_SECONDS = 5.0
 
-_SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+_SUBJECT_COLS = (
+    "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+)
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 _AUDIT_READ = "seq, time, actor, action, outcome, subject, detail::text, prev_hash, hash"

@@ -42,7 +42,9 @@ AUDIT_PAGE = 500
 # the WAL on every commit and survives power loss, at a large latency cost: `?synchronous=full`.
 SYNCHRONOUS_MODES = {"normal": "NORMAL", "full": "FULL"}
 
-_SUBJECT_COLS = "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+_SUBJECT_COLS = (
+    "subject_id, kind, name, home_region, password_hash, created_at, home_attestation"
+)
 _SESSION_COLS = "session_id, subject_id, secret_hash, acr, created_at, expires_at, revoked_at"
 _AUDIT_COLS = "seq, time, actor, action, outcome, subject, detail, prev_hash, hash"
 

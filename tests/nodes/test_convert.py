@@ -57,30 +57,17 @@ def test_claims_round_trip(claims: TokenClaims) -> None:
 
 def test_claims_fields_map_by_name() -> None:
     claims = TokenClaims(
-        issuer="yrd:sh:310000",
-        subject="310101199001011234",
-        audience="yrd:zj:330000",
-        issued_at=1_750_000_000,
-        expires_at=1_750_000_600,
-        jti="j" * 24,
-        assurance=Assurance.HIGH,
-        session_id="sid",
-        home_region="310000",
-        subject_kind="natural",
-        name="张三",
-        amr=("pwd", "face"),
+        issuer="yrd:sh:310000", subject="310101199001011234", audience="yrd:zj:330000",
+        issued_at=1_750_000_000, expires_at=1_750_000_600, jti="j" * 24,
+        assurance=Assurance.HIGH, session_id="sid", home_region="310000",
+        subject_kind="natural", name="张三", amr=("pwd", "face"),
     )
     message = claims_to_proto(claims)
     assert (message.iss, message.sub, message.aud) == (
-        "yrd:sh:310000",
-        "310101199001011234",
-        "yrd:zj:330000",
+        "yrd:sh:310000", "310101199001011234", "yrd:zj:330000"
     )
     assert (message.iat, message.exp, message.jti, message.sid) == (
-        1_750_000_000,
-        1_750_000_600,
-        "j" * 24,
-        "sid",
+        1_750_000_000, 1_750_000_600, "j" * 24, "sid"
     )
     assert message.acr == "urn:yrd:loa:high"
     assert message.home_region == "310000"

@@ -133,7 +133,9 @@ def test_kill_9_under_issue_load_leaves_no_licence_without_its_audit_entry(
             if entry.action == "licence.issue":
                 holders.add(entry.subject)
         stored = {
-            record.identifier for holder in holders for record in store.licences_of_holder(holder)
+            record.identifier
+            for holder in holders
+            for record in store.licences_of_holder(holder)
         }
         indices = store.status_entries()
     finally:

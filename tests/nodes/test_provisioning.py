@@ -57,16 +57,9 @@ def sig_keys(trust_list: TrustList, region: Region) -> tuple[Jwk, ...]:
 def test_init_writes_the_expected_files(provisioned: tuple[Path, TrustList]) -> None:
     root, _ = provisioned
     layout = Layout(root)
-    for path in (
-        layout.ca_cert,
-        layout.ca_key,
-        layout.anchor_key,
-        layout.anchor_jwk,
-        layout.trust_source,
-        layout.trust_signed,
-        layout.operator_dir / "tls.key",
-        layout.operator_dir / "tls.crt",
-    ):
+    for path in (layout.ca_cert, layout.ca_key, layout.anchor_key, layout.anchor_jwk,
+                 layout.trust_source, layout.trust_signed, layout.operator_dir / "tls.key",
+                 layout.operator_dir / "tls.crt"):
         assert path.is_file(), path
     for region in Region:
         assert (layout.node_dir(region) / "tls.key").is_file()
@@ -119,8 +112,7 @@ def test_members_roles_keys_and_fingerprints(provisioned: tuple[Path, TrustList]
     root, trust_list = provisioned
     layout = Layout(root)
     assert [m.entity_id for m in trust_list.members] == [
-        *(r.entity_id for r in Region),
-        OPERATOR_ENTITY,
+        *(r.entity_id for r in Region), OPERATOR_ENTITY
     ]
     for region in Region:
         member = trust_list.member(region.entity_id)
@@ -190,9 +182,7 @@ def test_init_refuses_bad_store_options(tmp_path: Path, store: str, url: str, me
 def test_postgres_store_urls_get_one_schema_per_node(tmp_path: Path) -> None:
     root = tmp_path / "pg"
     init_federation(
-        root,
-        store="postgresql",
-        postgres_url="postgresql://u@db/yrd?sslmode=disable&schema=t1",
+        root, store="postgresql", postgres_url="postgresql://u@db/yrd?sslmode=disable&schema=t1",
         password_cost_log2=10,
     )
     urls = {r: load_config(Layout(root).config(r)).store_url for r in Region}

@@ -103,3 +103,4 @@ def test_oversized_or_nul_identifiers_are_invalid_argument(
     error = raw_unary(client, "JS", method, message.SerializeToString())
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert refused_with(fed_dir, "js", head, method, "INVALID_ARGUMENT")
+

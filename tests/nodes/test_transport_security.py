@@ -41,12 +41,9 @@ def test_peer_from_another_ca_cannot_connect(client: FederationClient, fed_dir: 
     layout = Layout(fed_dir)
     other_key, other_ca = create_root_ca("Impostor Root")
     key, cert = issue_node_certificate(other_key, other_ca, "yrd:sh:310000", "310000")
-    with (
-        _channel(
-            client, "SH", layout.ca_cert.read_bytes(), cert_to_pem(cert), key_to_pem(key)
-        ) as ch,
-        pytest.raises(grpc.RpcError) as info,
-    ):
+    with _channel(
+        client, "SH", layout.ca_cert.read_bytes(), cert_to_pem(cert), key_to_pem(key)
+    ) as ch, pytest.raises(grpc.RpcError) as info:
         _echo(ch)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
 
@@ -64,12 +61,9 @@ def test_chained_but_unlisted_certificate_is_refused_and_audited(
     ca_key = load_private_key_pem(layout.ca_key.read_bytes())
     ca_cert = load_cert_pem(layout.ca_cert.read_bytes())
     key, cert = issue_node_certificate(ca_key, ca_cert, "yrd:rogue:999999", "999999")
-    with (
-        _channel(
-            client, "SH", layout.ca_cert.read_bytes(), cert_to_pem(cert), key_to_pem(key)
-        ) as ch,
-        pytest.raises(grpc.RpcError) as info,
-    ):
+    with _channel(
+        client, "SH", layout.ca_cert.read_bytes(), cert_to_pem(cert), key_to_pem(key)
+    ) as ch, pytest.raises(grpc.RpcError) as info:
         _echo(ch)
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "not listed in the federation trust list" in (info.value.details() or "")

@@ -144,9 +144,8 @@ def test_jwks_of_the_wrong_shape_is_invalid_argument(jwks: object) -> None:
 json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4)
 json_any = st.recursive(
     json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
 
@@ -155,19 +154,8 @@ json_any = st.recursive(
 @settings(deadline=None)
 @given(
     field=st.sampled_from(
-        [
-            "version",
-            "iat",
-            "exp",
-            "root_ca_fingerprint",
-            "members",
-            "entity_id",
-            "region_code",
-            "roles",
-            "tls_fingerprints",
-            "name",
-            "endpoint",
-        ]
+        ["version", "iat", "exp", "root_ca_fingerprint", "members", "entity_id", "region_code",
+         "roles", "tls_fingerprints", "name", "endpoint"]
     ),
     value=json_any,
 )
@@ -270,17 +258,13 @@ def test_second_rotation_keeps_the_first_expiry_and_drops_long_expired_keys() ->
     m = rotate_member_key(m, k2, retire_after=NOW + 100, now=NOW)
     m = rotate_member_key(m, k3, retire_after=NOW + 150, now=NOW + 50)
     assert [(k.kid, k.not_after) for k in m.signing_keys] == [
-        (k3.kid, None),
-        (k2.kid, NOW + 150),
-        (k1.kid, NOW + 100),
+        (k3.kid, None), (k2.kid, NOW + 150), (k1.kid, NOW + 100)
     ]
     k4 = SigningKey.generate().jwk
     m = rotate_member_key(m, k4, retire_after=NOW + 300, now=NOW + 120)
     # k1 retired at NOW+100 and is gone; k2 keeps its own expiry
     assert [(k.kid, k.not_after) for k in m.signing_keys] == [
-        (k4.kid, None),
-        (k3.kid, NOW + 300),
-        (k2.kid, NOW + 150),
+        (k4.kid, None), (k3.kid, NOW + 300), (k2.kid, NOW + 150)
     ]
 
 
@@ -319,7 +303,5 @@ def test_rotation_leaves_keys_of_another_use_alone() -> None:
     new = SigningKey.generate().jwk
     rotated = rotate_member_key(member(Region.SH, sig, seal), new, NOW + 2100, NOW)
     assert [(k.kid, k.use, k.not_after) for k in rotated.signing_keys] == [
-        (new.kid, "sig", None),
-        (sig.kid, "sig", NOW + 2100),
-        (seal.kid, "seal", None),
+        (new.kid, "sig", None), (sig.kid, "sig", NOW + 2100), (seal.kid, "seal", None)
     ]
