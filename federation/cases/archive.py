@@ -17,7 +17,7 @@ from federation.licences.sealcert import (
     parse_jws,
     verify_sealed_jws,
 )
-from federation.storage.base import CaseEvent, CaseRating, CaseRecord
+from federation.storage.base import CaseEvent, CaseRating, CaseRecord, Store
 
 ARCHIVE_FILE_FORMAT = "yrd-case-archive/1"
 ARCHIVE_TYP = "case-archive+jwt"
@@ -86,6 +86,21 @@ def _event_dicts(case: CaseRecord, events: Sequence[CaseEvent]) -> list[dict[str
     ]
 
 
+def _decisions(events: Sequence[CaseEvent]) -> list[dict[str, Any]]:
+    """Each reviewer decision with the operator who made it."""
+    return [
+        {
+            "seq": e.seq,
+            "time": e.time,
+            "action": e.detail.get("action", ""),
+            "reviewer": e.detail["reviewer"],
+            "reason": e.detail.get("reason", ""),
+        }
+        for e in sorted(events, key=lambda e: e.seq)
+        if "reviewer" in e.detail
+    ]
+
+
 def build_archive(
     case: CaseRecord,
     events: Sequence[CaseEvent],
@@ -107,6 +122,7 @@ def build_archive(
         "archive_version": ARCHIVE_VERSION,
         "case": _case_dict(case),
         "events": _event_dicts(case, events),
+        "decisions": _decisions(events),
         "rating": None
         if rating is None
         else {
@@ -121,6 +137,21 @@ def build_archive(
     archive: dict[str, Any] = _json_ready(content, f"archive of case {case.case_id}")
     archive["content_digest"] = content_digest(archive)
     return archive
+
+
+def collect_archive(case: CaseRecord, store: Store) -> dict[str, Any]:
+    """The archive record of a closed case from everything its owner region's store holds."""
+    rating = next((r for r in store.case_ratings() if r.case_id == case.case_id), None)
+    audit = [
+        {"seq": e.seq, "hash": e.hash, "action": e.action, "outcome": e.outcome}
+        for e in store.audit_entries()
+        if e.detail.get("case_id") == case.case_id
+    ]
+    materials = [
+        {k: m.get(k) for k in ("licence_type", "identifier", "owner_region", "via")}
+        for m in case.data.get("materials", [])
+    ]
+    return build_archive(case, store.case_events(case.case_id), rating, materials, audit)
 
 
 def _archived_case(archive: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -264,6 +295,7 @@ __all__ = [
     "VerifiedArchive",
     "archive_file_text",
     "build_archive",
+    "collect_archive",
     "content_digest",
     "read_archive_file",
     "seal_archive",

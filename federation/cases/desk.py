@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,18 @@ if TYPE_CHECKING:
 
 DELIVERY_METHODS = ("electronic", "express", "collect_at_window")
 MAX_TEXT = 2000
+REVIEWER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
+"""A reviewer's staff id as the owner region's operators know it (JS-AMR-reviewer-3)."""
+
+
+def check_reviewer(reviewer: str) -> str:
+    """The deciding operator's id, or InvalidArgument: every decision names its reviewer."""
+    if not isinstance(reviewer, str) or not REVIEWER_ID.fullmatch(reviewer):
+        raise InvalidArgument(
+            f"reviewer is required: the deciding operator's staff id, 1..64 letters, digits "
+            f"or _ . : @ - starting with a letter or digit; got {reviewer!r:.80}"
+        )
+    return reviewer
 
 
 @dataclass(frozen=True)
@@ -346,6 +359,7 @@ class CaseDesk:
         """A reviewer at the owner region: start_review, approve, return or reject."""
         if action not in REVIEWER_ACTIONS:
             raise InvalidArgument(f"reviewer action must be one of {REVIEWER_ACTIONS}")
+        check_reviewer(reviewer)
         if action in ("return", "reject") and not reason.strip():
             raise InvalidArgument(f"a reason is required to {action} a case")
         case = self.get(case_id)
@@ -353,6 +367,7 @@ class CaseDesk:
         next_state(case.state, action)  # refuse a forbidden transition before any side effect
         detail = {"reason": reason[:MAX_TEXT], "reviewer": reviewer}
         data = dict(case.data)
+        data["reviewer"] = reviewer  # the operator who last decided, shown with the case
         if action == "return":
             data["returns"] = int(data.get("returns", 0)) + 1
         if result:

@@ -261,6 +261,21 @@ class Store(Protocol):
         """Cases matching every given filter (None: any), oldest first (created_at, then
         insertion order)."""
 
+    def page_cases(
+        self,
+        owner_region: str,
+        *,
+        state: str | None = None,
+        item_code: str | None = None,
+        window_region: str | None = None,
+        window_id: str | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[CaseRecord]:
+        """Up to `limit` cases of `owner_region` matching every given filter (None: any),
+        newest first (created_at, then case_id, both descending); with `before`, only the
+        cases after that (created_at, case_id) in this order: the next page."""
+
     def rate_case(self, rating: CaseRating) -> None:
         """Store the rating; AlreadyExists if the case was rated already."""
 

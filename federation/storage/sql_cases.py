@@ -37,6 +37,9 @@ _BY_ID = f"SELECT {CASE_READ} FROM cases WHERE case_id = ?"
 _VERSION = "SELECT version FROM cases WHERE case_id = ?"
 _EVENTS = f"SELECT {_EVENT_READ} FROM case_events WHERE case_id = ? AND seq > ? ORDER BY seq"
 _LIST = f"SELECT {CASE_READ} FROM cases{{where}} ORDER BY created_at, {{order}}"
+_PAGE = (
+    f"SELECT {CASE_READ} FROM cases WHERE {{where}} ORDER BY created_at DESC, case_id DESC LIMIT ?"
+)
 _RATE = f"INSERT INTO case_ratings ({RATING_COLS}) VALUES (?, ?, {{json}}, ?, ?)"
 _RATINGS = f"SELECT {_RATING_READ} FROM case_ratings ORDER BY rated_at, {{order}}"
 
@@ -124,6 +127,39 @@ class SqlCases(SqlBackend):
         where, params = case_filters(owner_region, window_region, applicant_id, "?")
         # three optional filters make at most 8 shapes: each is rendered (and cached) once
         statement = self.dialect.sql(_LIST.replace("{where}", where))
+        with self._connection() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        return [case_from_row(row) for row in rows]
+
+    def page_cases(
+        self,
+        owner_region: str,
+        *,
+        state: str | None = None,
+        item_code: str | None = None,
+        window_region: str | None = None,
+        window_id: str | None = None,
+        before: tuple[float, str] | None = None,
+        limit: int = 50,
+    ) -> list[CaseRecord]:
+        """Cases of `owner_region` matching every given filter, newest first, after `before`."""
+        clauses = ["owner_region = ?"]
+        params: list[Any] = [owner_region]
+        for column, value in (
+            ("state", state),
+            ("item_code", item_code),
+            ("window_region", window_region),
+            ("window_id", window_id),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if before is not None:
+            clauses.append("(created_at < ? OR (created_at = ? AND case_id < ?))")
+            params.extend((float(before[0]), float(before[0]), before[1]))
+        params.append(max(0, limit))
+        # four optional filters and a cursor make at most 32 shapes, each rendered once
+        statement = self.dialect.sql(_PAGE.replace("{where}", " AND ".join(clauses)))
         with self._connection() as conn:
             rows = conn.execute(statement, params).fetchall()
         return [case_from_row(row) for row in rows]

@@ -8,6 +8,9 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "Member": "trustlist",
         "TrustList": "trustlist",
         "UnknownKey": "trustlist",
+        "hub_keys": "keys",
         "region_members": "trustlist",
+        "seal_keys": "keys",
+        "status_keys": "keys",
     },
 )

@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from federation.cases.states import CaseState
 from federation.errors import InvalidArgument
 from federation.regions import parse_region
-from nodes.cli.common import dir_option, domain_errors, emit, parse_pairs
+from nodes.cli.common import dir_option, domain_errors, emit, emit_line, parse_pairs
 
 region_option = click.option("--region", required=True, help="Region asked (code or SH/JS/ZJ/AH).")
 owner_option = click.option("--owner", required=True, help="Region owning the case's item.")
@@ -86,14 +87,13 @@ def catalogue() -> None:
 
 def _fetch_catalogue(directory: Path, region: str) -> Any:
     from federation.cases.catalogue import verify_catalogue
+    from federation.trust.keys import hub_keys
     from nodes.client import FederationClient
 
     with FederationClient(directory) as client:
         reply = client.get_catalogue(region)
-        hub = client.trust_list.member_by_region("100000", role="hub")
-        return verify_catalogue(
-            reply.signed_catalogue, lambda kid: hub.key(kid, time.time()), time.time()
-        )
+        hub_key = hub_keys(lambda: client.trust_list, time.time)
+        return verify_catalogue(reply.signed_catalogue, hub_key, time.time())
 
 
 @catalogue.command("list")
@@ -246,7 +246,73 @@ def case_watch(
 
     with FederationClient(directory) as client:
         for event in client.watch_case(region, case_id, owner, after, max_seconds):
-            click.echo(json.dumps(_view(event), ensure_ascii=False))
+            emit_line(_view(event))
+
+
+@case.command("list")
+@dir_option
+@click.option(
+    "--region",
+    required=True,
+    help="Region asked (code or SH/JS/ZJ/AH): the owner itself, or your window's region.",
+)
+@click.option(
+    "--owner",
+    default="",
+    help="Region owning the cases (default: --region); another region forwards for you.",
+)
+@click.option(
+    "--state",
+    type=click.Choice([state.value for state in CaseState]),
+    help="Only cases in this state (a reviewer's queue: accepted, under_review).",
+)
+@click.option("--item", "item_code", default="", help="Only cases of this service item code.")
+@click.option("--window-id", default="", help="Only cases filed at this window.")
+@click.option(
+    "--page-size",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Cases per page.",
+)
+@click.option("--page-token", default="", help="next_page_token of the previous page.")
+@click.option("--all", "every_page", is_flag=True, help="Follow every page and print all cases.")
+@domain_errors
+def case_list(
+    directory: Path,
+    region: str,
+    owner: str,
+    state: str | None,
+    item_code: str,
+    window_id: str,
+    page_size: int,
+    page_token: str,
+    every_page: bool,
+) -> None:
+    """List a region's cases, newest first: a reviewer's queue (e.g. --state accepted)."""
+    from nodes.client import FederationClient
+
+    filters: dict[str, Any] = {
+        "owner": owner,
+        "state": state or "",
+        "item_code": item_code,
+        "window_id": window_id,
+        "page_size": page_size,
+    }
+    with FederationClient(directory) as client:
+        if every_page:
+            if page_token:
+                raise InvalidArgument("--all starts from the first page; drop --page-token")
+            cases = [_view(view) for view in client.iter_cases(region, **filters)]
+            emit({"cases": cases, "next_page_token": ""})
+            return
+        page = client.list_cases(region, page_token=page_token, **filters)
+        emit(
+            {
+                "cases": [_view(view) for view in page.cases],
+                "next_page_token": page.next_page_token,
+            }
+        )
 
 
 @case.command("decide")
@@ -255,8 +321,12 @@ def case_watch(
 @click.option(
     "--action", required=True, type=click.Choice(["start_review", "approve", "return", "reject"])
 )
-@click.option("--reason", default="")
-@click.option("--reviewer", default="")
+@click.option("--reason", default="", help="Why (required to return or reject).")
+@click.option(
+    "--reviewer",
+    required=True,
+    help="Your staff id as the deciding operator (recorded in the case and its archive).",
+)
 @click.option("--result", multiple=True, help="Result licence field name=value.")
 @click.argument("case_id")
 @domain_errors
@@ -374,13 +444,11 @@ def case_export(directory: Path, region: str, out: Path, case_id: str) -> None:
 def case_verify_archive(directory: Path, archive: Path) -> None:
     """Check an archive file offline against the federation directory's trust list."""
     from federation.cases.archive import read_archive_file, verify_archive
+    from federation.trust.keys import seal_keys as seal_key_resolver
     from nodes.ops.provisioning import Layout, read_trust_list
 
     trust = read_trust_list(Layout(directory.resolve()))
-
-    def seal_keys(region_code: str, kid: str) -> Any:
-        return trust.member_by_region(region_code).key(kid, time.time(), use="seal")
-
+    seal_keys = seal_key_resolver(lambda: trust, time.time)
     verified = verify_archive(
         read_archive_file(archive.read_text(encoding="utf-8")), seal_keys, time.time()
     )

@@ -22,6 +22,8 @@ def material(
     consent_token: str = "",
     presentation: str = "",
 ) -> case_pb2.Material:
+    """A material for `submit_case`: a licence of `licence_type` held at `owner_region`, read
+    there with the holder's consent token (or presented by the holder)."""
     return case_pb2.Material(
         licence_type=licence_type,
         identifier=identifier,
@@ -37,21 +39,26 @@ class CaseCalls:
     timeout_s: float
 
     def channel(self, region: Region | str) -> grpc.Channel:
+        """The operator's mTLS channel to a node (provided by FederationClient)."""
         raise NotImplementedError
 
     def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:
+        """Run one call, a gRPC failure raised as its domain error (see FederationClient)."""
         raise NotImplementedError
 
     def cases(self, region: Region | str) -> case_pb2_grpc.CaseServiceStub:
+        """A CaseService stub for a node."""
         return case_pb2_grpc.CaseServiceStub(self.channel(region))
 
     def catalogue_stub(self, region: Region | str) -> case_pb2_grpc.CatalogueServiceStub:
+        """A CatalogueService stub for a node."""
         return case_pb2_grpc.CatalogueServiceStub(self.channel(region))
 
     def _ref(self, case_id: str, owner: str) -> case_pb2.CaseRef:
         return case_pb2.CaseRef(case_id=case_id, owner_region=parse_region(owner).code)
 
     def get_catalogue(self, region: Region | str = Region.HUB) -> case_pb2.GetCatalogueResponse:
+        """The hub-signed service catalogue as a node holds it (the hub by default)."""
         stub = self.catalogue_stub(region)
         reply: case_pb2.GetCatalogueResponse = self.call(
             region,
@@ -76,6 +83,11 @@ class CaseCalls:
         delivery_method: str = "electronic",
         note: str = "",
     ) -> case_pb2.CaseView:
+        """File a case at a window region for a service item another region may own.
+
+        The window forwards to the owner; a retry with the same `request_id` returns the same
+        case (`created` false). Refusals are precise: a forged or weak token, a face assertion
+        for someone else, a material the policy does not release."""
         req = case_pb2.SubmitCaseRequest(
             request_id=request_id,
             item_code=item_code,
@@ -96,12 +108,67 @@ class CaseCalls:
         return reply
 
     def get_case(self, region: Region | str, case_id: str, owner: str) -> case_pb2.CaseView:
+        """One case as its owner holds it, read at the owner or through the case's window."""
         stub = self.cases(region)
         ref = self._ref(case_id, owner)
         reply: case_pb2.CaseView = self.call(
             region, "show case", lambda: stub.GetCase(ref, timeout=self.timeout_s)
         )
         return reply
+
+    def list_cases(
+        self,
+        region: Region | str,
+        *,
+        owner: str = "",
+        state: str = "",
+        item_code: str = "",
+        window_id: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> case_pb2.ListCasesResponse:
+        """One page of the owner region's cases, newest first (asked at `region`, which
+        forwards to `owner` when that is another region)."""
+        req = case_pb2.ListCasesRequest(
+            owner_region=parse_region(owner).code if owner else "",
+            state=state,
+            item_code=item_code,
+            window_id=window_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        stub = self.cases(region)
+        reply: case_pb2.ListCasesResponse = self.call(
+            region, "list cases", lambda: stub.ListCases(req, timeout=self.timeout_s * 3)
+        )
+        return reply
+
+    def iter_cases(
+        self,
+        region: Region | str,
+        *,
+        owner: str = "",
+        state: str = "",
+        item_code: str = "",
+        window_id: str = "",
+        page_size: int = 0,
+    ) -> Iterator[case_pb2.CaseView]:
+        """Every matching case, newest first, page after page."""
+        token = ""
+        while True:
+            page = self.list_cases(
+                region,
+                owner=owner,
+                state=state,
+                item_code=item_code,
+                window_id=window_id,
+                page_size=page_size,
+                page_token=token,
+            )
+            yield from page.cases
+            token = page.next_page_token
+            if not token:
+                return
 
     def decide_case(
         self,
@@ -112,6 +179,9 @@ class CaseCalls:
         reviewer: str = "",
         result: Mapping[str, Any] | None = None,
     ) -> case_pb2.CaseView:
+        """A reviewer's decision at the owner region: start_review, approve, return or reject.
+
+        `reviewer` (a staff id) is required and recorded in the case's events and archive."""
         req = case_pb2.DecideCaseRequest(
             case_id=case_id,
             action=action,
@@ -136,6 +206,7 @@ class CaseCalls:
         requested: Mapping[str, Any] | None = None,
         window_id: str = "supplement",
     ) -> case_pb2.CaseView:
+        """Send the materials a returned case asked for (at the window that filed it)."""
         req = case_pb2.SupplementCaseRequest(
             case=self._ref(case_id, owner),
             supplement=case_pb2.SubmitCaseRequest(
@@ -163,6 +234,8 @@ class CaseCalls:
         after_seq: int = 0,
         max_seconds: int = 60,
     ) -> Iterator[case_pb2.CaseEventMessage]:
+        """The case's events after `after_seq`, then each new one as it happens, until it
+        closes or `max_seconds` pass (server streaming; ends quietly at the deadline)."""
         req = case_pb2.WatchCaseRequest(
             case=self._ref(case_id, owner), after_seq=after_seq, max_seconds=max_seconds
         )
@@ -183,6 +256,7 @@ class CaseCalls:
         reasons: Sequence[str] = (),
         comment: str = "",
     ) -> case_pb2.RateCaseResponse:
+        """The applicant's evaluation (好差评) of a closed case, 1..5, with their token."""
         req = case_pb2.RateCaseRequest(
             case=self._ref(case_id, owner),
             applicant_token=applicant_token,
@@ -197,6 +271,7 @@ class CaseCalls:
         return reply
 
     def export_case(self, owner: Region | str, case_id: str) -> str:
+        """The sealed archive of a closed case (JSON text), for offline verification."""
         stub = self.cases(owner)
         ref = self._ref(case_id, str(owner) if isinstance(owner, str) else owner.code)
         reply = self.call(
@@ -205,6 +280,7 @@ class CaseCalls:
         return str(reply.archive)
 
     def stats(self, region: Region | str) -> dict[str, Any]:
+        """Per-item and per-window evaluation statistics of the cases a region owns."""
         stub = self.cases(region)
         reply = self.call(
             region, "stats", lambda: stub.GetStats(case_pb2.StatsRequest(), timeout=self.timeout_s)
@@ -215,6 +291,8 @@ class CaseCalls:
     def check_face(
         self, window_region: Region | str, subject_id: str, template: Sequence[float]
     ) -> case_pb2.CheckFaceResponse:
+        """Verify a live face template at the hub through a window region; the reply carries
+        the signed face assertion a case submission needs."""
         req = case_pb2.CheckFaceRequest(subject_id=subject_id, template=list(template))
         stub = self.cases(window_region)
         reply: case_pb2.CheckFaceResponse = self.call(

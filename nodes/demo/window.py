@@ -10,7 +10,7 @@ from typing import Any
 
 from federation.cases.archive import verify_archive
 from federation.codes import make_citizen_id, make_credit_code
-from federation.crypto.jose import Jwk
+from federation.trust.keys import seal_keys as trust_seal_keys
 from nodes.client import FederationClient
 from nodes.client.cases import material
 from nodes.demo.licences import business_fields
@@ -21,9 +21,7 @@ WINDOW = "SH-PD-07"  # a Shanghai Pudong cross-province window
 
 
 def window_story(client: FederationClient, trace: Trace, face: list[float]) -> None:
-    def seal_keys(region_code: str, kid: str) -> Jwk:
-        member = client.trust_list.member_by_region(region_code)
-        return member.key(kid, time.time(), use="seal")
+    seal_keys = trust_seal_keys(lambda: client.trust_list, time.time)
 
     trace.section("Remote virtual window: an Anhui resident at a Shanghai window, a Jiangsu matter")
     applicant = make_citizen_id("340104", dt.date(1990, 9, 9), 66)
@@ -136,7 +134,7 @@ def window_story(client: FederationClient, trace: Trace, face: list[float]) -> N
     )
     trace.expect_refusal(
         "Shanghai trying to decide a Jiangsu case",
-        lambda: client.decide_case("SH", case_id, "approve"),
+        lambda: client.decide_case("SH", case_id, "approve", reviewer="SH-reviewer-1"),
         "PERMISSION_DENIED",
     )
     again = client.supplement_case(

@@ -15,6 +15,7 @@ from federation.errors import Unavailable
 from federation.regions import Region
 from federation.storage import open_store
 from federation.storage.base import Store
+from federation.trust.keys import HubKeys, RegionKeys, hub_keys, seal_keys, status_keys
 from federation.trust.trustlist import TrustList, region_members
 from nodes.config import NodeConfig
 from nodes.ops.provisioning import TRUST_LIST_LIFETIME_S, load_active_signing_key
@@ -52,6 +53,10 @@ class NodeRuntime:
         else:
             self.trust.load_cache()
         self.peers = PeerChannels(self.tls, self.trust.current)
+        # the one way each kind of key is found in the trust list, shared by every servicer
+        self.seal_keys: RegionKeys = seal_keys(self.trust_list, self.clock.now)
+        self.status_keys: RegionKeys = status_keys(self.trust_list, self.clock.now)
+        self.hub_key: HubKeys = hub_keys(self.trust_list, self.clock.now)
         self.revocations = RevocationTracker(self.entity_id, self.store, self.clock)
         self._signing: tuple[tuple[str, ...], SigningKey] | None = None
         self._signing_lock = threading.Lock()

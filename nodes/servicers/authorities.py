@@ -9,8 +9,9 @@ from pathlib import Path
 from federation.codes import make_credit_code
 from federation.crypto.jose import SigningKey
 from federation.crypto.pki import write_private_key, write_public
-from federation.errors import NotFound, PermissionDenied
+from federation.errors import FailedPrecondition, NotFound, PermissionDenied
 from federation.licences import CATALOGUE, ElectronicSeal, IssuingAuthority, certify_seal_key
+from federation.licences.types import Department, licence_type_by_code
 from federation.regions import Region
 
 SEAL_CERT_TTL_S = 5 * 365 * 86400
@@ -42,6 +43,11 @@ class Authority:
     @property
     def info(self) -> IssuingAuthority:
         return self.seal.authority
+
+    @property
+    def departments(self) -> frozenset[str]:
+        """Credit codes of the national departments defining the types it issues."""
+        return frozenset(licence_type_by_code(c).department.credit_code for c in self.licence_types)
 
 
 def _authority_code(region: Region, index: int) -> str:
@@ -125,3 +131,13 @@ class AuthorityRegistry:
             if type_code in authority.licence_types:
                 return authority
         raise NotFound(f"no authority in this region issues licence type {type_code}")
+
+    def for_department(self, department: Department, region_code: str) -> Authority:
+        """The region's authority answering to `department`: it seals that department's work."""
+        for authority in self._by_code.values():
+            if authority.departments == {department.credit_code}:
+                return authority
+        raise FailedPrecondition(
+            f"region {region_code} has no issuing authority for {department.name_zh} "
+            f"({department.name_en}); it cannot seal that department's case archives"
+        )

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import grpc
 
 from federation.cases.catalogue import CatalogueItem
-from federation.cases.desk import CaseDesk, Material, Submission
+from federation.cases.desk import CaseDesk
+from federation.cases.listing import CaseQuery, list_cases
 from federation.cases.states import CaseState
-from federation.cases.workdays import is_overdue
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -24,9 +24,10 @@ from federation.errors import (
 )
 from federation.identity.provider import FaceCheckResult
 from federation.regions import Region, parse_region
-from federation.storage.base import CaseEvent, CaseRecord
+from federation.storage.base import CaseRecord
 from federation.trust.trustlist import Member
-from nodes.convert import json_object
+from nodes.convert.cases import case_view, event_message, submission_from
+from nodes.convert.core import json_object
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 from nodes.server.interceptors import FORWARDED_FOR, caller, forwarded_for
@@ -39,6 +40,7 @@ EITHER = frozenset({"operator", "region"})
 ROLES = {
     SERVICE + "SubmitCase": EITHER,
     SERVICE + "GetCase": EITHER,
+    SERVICE + "ListCases": EITHER,
     SERVICE + "DecideCase": OPERATOR,
     SERVICE + "SupplementCase": EITHER,
     SERVICE + "WatchCase": EITHER,
@@ -49,58 +51,6 @@ ROLES = {
 }
 T = TypeVar("T")
 WATCH_READERS = 4
-DECIDED_STATES = {"approved", "rejected", "result_issued", "closed"}
-
-
-def case_view(case: CaseRecord, now: float, created: bool = False) -> case_pb2.CaseView:
-    decided = case.updated_at if case.state in DECIDED_STATES else None
-    return case_pb2.CaseView(
-        case_id=case.case_id,
-        item_code=case.item_code,
-        owner_region=case.owner_region,
-        window_region=case.window_region,
-        window_id=case.window_id,
-        applicant_id=case.applicant_id,
-        state=case.state,
-        data_json=json.dumps(dict(case.data), ensure_ascii=False),
-        created_at=case.created_at,
-        updated_at=case.updated_at,
-        deadline_at=case.deadline_at,
-        overdue=is_overdue(case.deadline_at, now, decided),
-        version=case.version,
-        created=created,
-    )
-
-
-def event_message(event: CaseEvent) -> case_pb2.CaseEventMessage:
-    return case_pb2.CaseEventMessage(
-        case_id=event.case_id,
-        seq=event.seq,
-        time=event.time,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        actor=event.actor,
-        detail_json=json.dumps(dict(event.detail), ensure_ascii=False),
-    )
-
-
-def submission_from(req: case_pb2.SubmitCaseRequest, window_region: str) -> Submission:
-    return Submission(
-        request_id=req.request_id,
-        item_code=req.item_code,
-        window_region=window_region,
-        window_id=req.window_id,
-        applicant_token=req.applicant_token,
-        face_assertion=req.face_assertion,
-        materials=tuple(
-            Material(m.licence_type, m.identifier, m.owner_region, m.consent_token, m.presentation)
-            for m in req.materials
-        ),
-        on_behalf_of=req.on_behalf_of,
-        requested=(json_object(req.requested_json, "requested_json") or {}),
-        delivery_method=req.delivery_method or "electronic",
-        note=req.note,
-    )
 
 
 class CaseServicer(case_pb2_grpc.CaseServiceServicer):
@@ -246,13 +196,44 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             )
         return case_view(self._own_case(request.case_id), self._rt.clock.now())
 
+    def ListCases(self, request: case_pb2.ListCasesRequest, context: grpc.ServicerContext) -> Any:
+        """The owner's cases, newest first; a window region sees only those filed from it."""
+        owner = self._owner(request.owner_region) if request.owner_region else self._rt.region
+        if owner is not self._rt.region:
+            return self._forward(
+                owner,
+                "list",
+                lambda: self._stub(owner).ListCases(
+                    request, timeout=self._timeout(), metadata=self._metadata()
+                ),
+            )
+        member = caller()
+        window_region = None
+        if "region" in member.roles:
+            self._acting_for()
+            window_region = member.region_code
+        query = CaseQuery.parse(
+            owner.code,
+            state=request.state,
+            item_code=request.item_code,
+            window_id=request.window_id,
+            page_size=request.page_size,
+            window_region=window_region,
+        )
+        page, next_token = list_cases(self._rt.store, query, request.page_token)
+        now = self._rt.clock.now()
+        return case_pb2.ListCasesResponse(
+            cases=[case_view(case, now) for case in page], next_page_token=next_token
+        )
+
     def DecideCase(
         self, request: case_pb2.DecideCaseRequest, context: grpc.ServicerContext
     ) -> case_pb2.CaseView:
+        """A reviewer's decision, recorded under the reviewer's own staff id (required)."""
         case = self._desk.decide(
             request.case_id,
             request.action,
-            request.reviewer or caller().entity_id,
+            request.reviewer,
             request.reason,
             (json_object(request.result_json, "result_json") or {}),
         )
@@ -312,9 +293,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
                     # closed after our read: its last events committed with the state, so one
                     # more read sees them all; then nothing more comes
                     woken.cancel()
-                    for event in await self._on_worker(
-                        self._rt.store.case_events, case_id, after
-                    ):
+                    for event in await self._on_worker(self._rt.store.case_events, case_id, after):
                         yield event_message(event)
                     return
             await self._changes.wait(case_id, woken, min(remaining, RECHECK_S))

@@ -80,8 +80,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
 
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
-        member = self._rt.trust_list().member_by_region(region_code)
-        return member.key(kid, self._rt.clock.now(), use="seal")
+        return self._rt.seal_keys(region_code, kid)
 
     # --- issuing region ---------------------------------------------------------------
     def IssueLicence(

@@ -9,26 +9,21 @@ from typing import Any
 
 import grpc
 
-from federation.cases.archive import build_archive, seal_archive
-from federation.cases.catalogue import CatalogueItem, starter_catalogue
+from federation.cases.archive import collect_archive, seal_archive
+from federation.cases.catalogue import starter_catalogue
+from federation.cases.departments import sealing_department
 from federation.cases.desk import CaseDesk
+from federation.cases.face_assertion import verify_face_assertion
+from federation.cases.results import ResultIssuer
 from federation.cases.stats import region_stats
 from federation.cases.workdays import add_working_days
-from federation.crypto.jose import Jwk, parse_compact, verify_compact
-from federation.errors import PermissionDenied, Unauthenticated
 from federation.identity.provider import FaceCheckResult
 from federation.identity.tokens import TokenVerifier
-from federation.licences import (
-    ElectronicSeal,
-    ExchangePolicy,
-    LicenceStatus,
-    default_policy,
-    get_licence_type,
-)
-from federation.licences.registry import IssueRequest, LicenceRegistry
-from federation.licences.seal import verify_sealed
+from federation.licences import ElectronicSeal, ExchangePolicy, default_policy
+from federation.licences.registry import LicenceRegistry
 from federation.regions import Region
 from federation.storage.base import CaseRecord
+from federation.trust.keys import HubKeys, RegionKeys
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc, licence_pb2, licence_pb2_grpc
 from nodes.peering.channels import AioPeerChannels
@@ -42,7 +37,6 @@ from nodes.servicers.catalogue_view import CatalogueView
 from nodes.servicers.licence import LicenceServicer
 
 log = logging.getLogger("yrd.region")
-FACE_ASSERTION_TYP = "face-assertion+jwt"
 
 
 class RegionServices:
@@ -91,7 +85,7 @@ class RegionServices:
             verify_token=lambda token, level: verifier.verify(token, level, rt.clock.now()),
             verify_face=self.verify_face_assertion,
             fetch_material=fetcher,
-            issue_result=self.issue_result,
+            issue_result=ResultIssuer(rt.region.code, self.registry, rt.seal_keys, rt.clock),
             audit=lambda actor, action, outcome, subject, detail: rt.audit(
                 actor, action, outcome, subject, detail
             ),
@@ -111,18 +105,18 @@ class RegionServices:
             self.aio_case_stub,
         )
 
-    # --- keys from the trust list ------------------------------------------------------
-    def seal_keys(self, region_code: str, kid: str) -> Jwk:
-        member = self.rt.trust_list().member_by_region(region_code)
-        return member.key(kid, self.rt.clock.now(), use="seal")
+    # --- keys from the trust list (one resolver each, shared through the runtime) --------
+    @property
+    def seal_keys(self) -> RegionKeys:
+        return self.rt.seal_keys
 
-    def status_keys(self, region_code: str, kid: str) -> Jwk:
-        member = self.rt.trust_list().member_by_region(region_code)
-        return member.key(kid, self.rt.clock.now(), use="sig")
+    @property
+    def status_keys(self) -> RegionKeys:
+        return self.rt.status_keys
 
-    def hub_key(self, kid: str) -> Jwk:
-        hub = self.rt.trust_list().member_by_region(Region.HUB.code, role="hub")
-        return hub.key(kid, self.rt.clock.now(), use="sig")
+    @property
+    def hub_key(self) -> HubKeys:
+        return self.rt.hub_key
 
     def _seal_for(self, authority_code: str, type_code: str) -> ElectronicSeal:
         if authority_code:
@@ -176,86 +170,17 @@ class RegionServices:
 
     # --- case callbacks -----------------------------------------------------------------
     def verify_face_assertion(self, assertion: str, subject: str, window_region: str) -> float:
-        parsed = parse_compact(assertion)
-        if parsed.header.get("typ") != FACE_ASSERTION_TYP:
-            raise Unauthenticated("the face assertion is not a hub face-verification result")
-        claims = verify_compact(assertion, self.hub_key).payload()
-        now = self.rt.clock.now()
-        if claims.get("sub") != subject:
-            raise PermissionDenied("the face assertion is about another person")
-        if claims.get("aud") != window_region:
-            raise PermissionDenied(
-                f"the face assertion was made for region {claims.get('aud')}, "
-                f"not the window's region {window_region}"
-            )
-        if not isinstance(claims.get("exp"), int) or now > claims["exp"]:
-            raise Unauthenticated("the face assertion expired; verify the face again")
-        if claims.get("match") is not True:
-            raise PermissionDenied("the hub did not match the applicant's face")
-        return float(claims.get("score", 0.0))
-
-    def issue_result(self, case: CaseRecord, item: CatalogueItem) -> str:
-        """Issue the result licence: the current licence's fields overlaid by the request."""
-        assert item.result_licence_type is not None
-        licence_type = get_licence_type(item.result_licence_type)
-        data = dict(case.data)
-        base: dict[str, Any] = {}
-        holder_name = str(data.get("applicant_name", ""))
-        holder_code = str(data.get("on_behalf_of") or case.applicant_id)
-        for material in data.get("materials", []):
-            if material.get("licence_type") != licence_type.key:
-                continue
-            base = dict(material.get("fields", {}))
-            if material.get("owner_region") == self.rt.region.code:
-                # held here: the registration authority reads its own register in full
-                record = self.registry.get(material["identifier"])
-                full = verify_sealed(record.sd_jwt, self.seal_keys, self.rt.clock.now()).licence
-                base = {**full.fields, "holder_name": full.holder_name}
-            holder_name = str(base.pop("holder_name", holder_name))
-            for personal in ("holder_code", "number"):
-                base.pop(personal, None)
-        fields = {k: v for k, v in base.items() if k in licence_type.field_names}
-        requested = dict(data.get("requested", {}))
-        fields.update({k: v for k, v in requested.items() if k in licence_type.field_names})
-        record, created = self.registry.issue(
-            IssueRequest(
-                request_id=f"{case.case_id}-result",
-                licence_type=licence_type.key,
-                holder_code=holder_code,
-                holder_name=holder_name,
-                fields=fields,
-            )
+        return verify_face_assertion(
+            assertion, subject, window_region, self.hub_key, self.rt.clock.now()
         )
-        if created:
-            for material in data.get("materials", []):
-                # the changed registration supersedes the licence it was made from
-                if (
-                    material.get("licence_type") == licence_type.key
-                    and material.get("owner_region") == self.rt.region.code
-                ):
-                    self.registry.change_status(material["identifier"], LicenceStatus.REVOKED)
-        return record.identifier
 
     def export(self, case: CaseRecord) -> str:
-        events = self.rt.store.case_events(case.case_id)
-        rating = next((r for r in self.rt.store.case_ratings() if r.case_id == case.case_id), None)
-        audit = [
-            {"seq": e.seq, "hash": e.hash, "action": e.action, "outcome": e.outcome}
-            for e in self.rt.store.audit_entries()
-            if e.detail.get("case_id") == case.case_id
-        ]
-        materials = [
-            {k: m.get(k) for k in ("licence_type", "identifier", "owner_region", "via")}
-            for m in case.data.get("materials", [])
-        ]
-        archive = build_archive(case, events, rating, materials, audit)
+        """The sealed archive, sealed by the authority of the item's own department."""
         item = self.catalogue.current().get(case.item_code)
-        type_code = get_licence_type(
-            item.result_licence_type or item.required_licences[0].licence_type
-        ).code
-        return seal_archive(
-            archive, self.authorities.default_for(type_code).seal, self.rt.clock.now()
-        )
+        department = sealing_department(item.code, item.department)
+        authority = self.authorities.for_department(department, self.rt.region.code)
+        archive = collect_archive(case, self.rt.store)
+        return seal_archive(archive, authority.seal, self.rt.clock.now())
 
     def stats(self) -> dict[str, Any]:
         store = self.rt.store

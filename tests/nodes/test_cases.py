@@ -27,6 +27,7 @@ from federation.errors import (
     AlreadyExists,
     FailedPrecondition,
     FederationError,
+    InvalidArgument,
     NotFound,
     PermissionDenied,
 )
@@ -36,10 +37,10 @@ from federation.storage.base import CaseRecord
 from nodes.client import FederationClient
 from nodes.client.cases import material
 from nodes.config import load_config
+from nodes.convert.cases import case_view
 from nodes.demo.licences import DRIVING_FIELDS, business_fields
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
-from nodes.servicers.case import case_view
 from tests._support.nodes import audit_head, audit_since, eventually, new_citizen, template
 
 JS, SH, AH = "320000", "310000", "340000"
@@ -391,8 +392,10 @@ def test_watch_after_a_sequence_number_resumes_and_ends_at_closed(
 ) -> None:
     li = new_applicant(client)
     case_id = li.submit("watch-" + li.window_id).case_id
-    client.decide_case("JS", case_id, "start_review")
-    client.decide_case("JS", case_id, "reject", "not a registration change")
+    client.decide_case("JS", case_id, "start_review", reviewer="JS-AMR-reviewer-3")
+    client.decide_case(
+        "JS", case_id, "reject", "not a registration change", reviewer="JS-AMR-reviewer-3"
+    )
     for region in ("SH", "JS"):
         events = list(client.watch_case(region, case_id, "JS", after_seq=2, max_seconds=10))
         assert [(e.seq, e.to_state) for e in events] == [
@@ -487,11 +490,11 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
     case = li.submit("decide-" + li.window_id)
     head = audit_head(fed_dir, "js")
     with pytest.raises(FailedPrecondition, match="cannot approve a case that is accepted"):
-        client.decide_case("JS", case.case_id, "approve")
+        client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-reviewer-3")
     assert refused(fed_dir, "js", head, "FAILED_PRECONDITION", "DecideCase")
     # a region that does not own the item cannot decide: the operator asking Shanghai ...
     with pytest.raises(PermissionDenied, match="belongs to region 320000"):
-        client.decide_case("SH", case.case_id, "start_review")
+        client.decide_case("SH", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
     # ... nor Shanghai's node identity asking Jiangsu
     with region_channel(fed_dir, client, "sh", "JS") as channel:
         stub = case_pb2_grpc.CaseServiceStub(channel)
@@ -502,10 +505,12 @@ def test_bad_decisions_get_precise_codes_and_change_nothing(
             )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(NotFound):
-        client.decide_case("JS", "C32-00000000000000000000", "start_review")
-    client.decide_case("JS", case.case_id, "start_review")
+        client.decide_case(
+            "JS", "C32-00000000000000000000", "start_review", reviewer="JS-AMR-reviewer-3"
+        )
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
     with pytest.raises(FederationError, match="a reason is required to return"):
-        client.decide_case("JS", case.case_id, "return")
+        client.decide_case("JS", case.case_id, "return", reviewer="JS-AMR-reviewer-3")
     with pytest.raises(FailedPrecondition, match="rate it once it is closed"):
         client.rate_case("SH", case.case_id, "JS", li.token("JS"), 5)
     with pytest.raises(FailedPrecondition, match="only closed cases are archived"):
@@ -593,6 +598,133 @@ def test_the_owner_refuses_a_region_forwarding_for_anyone_but_an_operator(
         assert view.case_id == case.case_id
 
 
+def test_a_provident_fund_archive_is_not_sealed_by_public_security(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    """The item's department (江苏省住房公积金管理中心) has no authority at Jiangsu: refused."""
+    li = new_applicant(client)
+    case = client.submit_case(
+        "SH",
+        request_id="gjj-" + li.window_id,
+        item_code="YRD-JS-GJJ-0101",
+        window_id=li.window_id,
+        applicant_token=li.token("JS"),
+        materials=[material("resident_identity_card", li.idc, "AH", li.token("AH"))],
+    )
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-GJJ-1")
+    closed = client.decide_case("JS", case.case_id, "approve", reviewer="JS-GJJ-2")
+    assert closed.state == "closed" and closed.reviewer == "JS-GJJ-2"
+    head = audit_head(fed_dir, "js")
+    with pytest.raises(FailedPrecondition, match="江苏省住房公积金管理中心"):
+        client.export_case("JS", case.case_id)
+    assert refused(fed_dir, "js", head, "FAILED_PRECONDITION", "ExportCase")
+
+
+def test_an_archive_is_sealed_by_the_items_own_department(
+    client: FederationClient, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("sealer-" + li.window_id)
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-1")
+    client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-2")
+    archive = client.export_case("JS", case.case_id)
+    verified = verify_archive(archive, seal_keys(client), time.time())
+    assert "市场监督管理" in verified.authority_name  # SAMR's, not public security's
+    assert [d["reviewer"] for d in verified.archive["decisions"]] == ["JS-AMR-1", "JS-AMR-2"]
+
+
+# --- a reviewer's queue: ListCases ------------------------------------------------------------
+def ids(page: case_pb2.ListCasesResponse) -> list[str]:
+    return [view.case_id for view in page.cases]
+
+
+def test_list_cases_pages_newest_first_and_filters(
+    client: FederationClient, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    filed = [li.submit(f"list-{n}-{li.window_id}").case_id for n in range(3)]
+    client.decide_case("JS", filed[0], "start_review", reviewer="JS-AMR-reviewer-3")
+    newest = list(reversed(filed))
+
+    first = client.list_cases("JS", window_id=li.window_id, page_size=2)
+    assert ids(first) == newest[:2] and first.next_page_token
+    second = client.list_cases(
+        "JS", window_id=li.window_id, page_size=2, page_token=first.next_page_token
+    )
+    assert ids(second) == newest[2:] and second.next_page_token == ""
+    walked = client.iter_cases("JS", window_id=li.window_id, page_size=1)
+    assert [view.case_id for view in walked] == newest
+    # a token resumes the same list at another page size
+    rest = client.list_cases("JS", window_id=li.window_id, page_token=first.next_page_token)
+    assert ids(rest) == newest[2:]
+
+    queue = client.list_cases("JS", window_id=li.window_id, state="accepted")
+    assert ids(queue) == newest[:2] and {v.reviewer for v in queue.cases} == {""}
+    [reviewing] = client.list_cases("JS", window_id=li.window_id, state="under_review").cases
+    assert reviewing.case_id == filed[0] and reviewing.reviewer == "JS-AMR-reviewer-3"
+    assert ids(client.list_cases("JS", window_id=li.window_id, item_code=ITEM)) == newest
+    assert ids(client.list_cases("JS", window_id=li.window_id, item_code="YRD-JS-GA-0101")) == []
+    assert ids(client.list_cases("JS", window_id=li.window_id, state="closed")) == []
+    # the newest of all the owner's cases come first
+    assert ids(client.list_cases("JS", page_size=1)) == [newest[0]]
+    # the window region forwards for its own operator
+    assert ids(client.list_cases("SH", owner="JS", window_id=li.window_id)) == newest
+    # the owner has no such cases of another region
+    assert ids(client.list_cases("SH", window_id=li.window_id)) == []
+
+
+def test_list_cases_refuses_bad_input_precisely_and_audits_it(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    filed = [li.submit(f"listbad-{n}-{li.window_id}").case_id for n in range(2)]
+    page = client.list_cases("JS", window_id=li.window_id, page_size=1)
+    assert ids(page) == [filed[1]] and page.next_page_token
+    head = audit_head(fed_dir, "js")
+    bad: dict[str, dict[str, Any]] = {
+        "is not a token": {"page_token": "not-a-token"},
+        "is not a token ": {"page_token": page.next_page_token[:-3] + "xyz"},
+        "other filters": {"page_token": page.next_page_token, "state": "accepted"},
+        "page_size": {"page_size": 101},
+        "page_size ": {"page_size": -1},
+        "unknown case state": {"state": "pending"},
+        "window_id": {"window_id": "w" * 65},
+    }
+    for match, options in bad.items():
+        options.setdefault("window_id", li.window_id)
+        with pytest.raises(InvalidArgument, match=match.strip()):
+            client.list_cases("JS", **options)
+    assert len(refused(fed_dir, "js", head, "INVALID_ARGUMENT", "ListCases")) == len(bad)
+    # forwarded through the window region, the owner's refusal comes back as it was
+    with pytest.raises(InvalidArgument, match="page_token"):
+        client.list_cases("SH", owner="JS", page_token="garbage")
+
+
+def test_a_region_lists_only_the_cases_filed_from_its_windows(
+    client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
+) -> None:
+    li = new_applicant(client)
+    case = li.submit("listregion-" + li.window_id)
+    request = case_pb2.ListCasesRequest(owner_region=JS, window_id=li.window_id)
+    with region_channel(fed_dir, client, "sh", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        assert [v.case_id for v in stub.ListCases(request, timeout=5).cases] == [case.case_id]
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ListCases(request, timeout=5, metadata=(("yrd-forwarded-for", "yrd:x:1"),))
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with region_channel(fed_dir, client, "zj", "JS") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        assert list(stub.ListCases(request, timeout=5).cases) == []
+    head = audit_head(fed_dir, "sh")
+    with region_channel(fed_dir, client, "ah", "SH") as channel:
+        stub = case_pb2_grpc.CaseServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ListCases(request, timeout=5)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "forwards only its own operator" in (info.value.details() or "")
+    assert refused(fed_dir, "sh", head, "PERMISSION_DENIED", "ListCases")
+
+
 def test_two_thousand_watchers_hold_no_worker_and_health_keeps_answering(
     client: FederationClient, fed_dir: Path, catalogue_ready: Catalogue
 ) -> None:
@@ -661,8 +793,8 @@ def test_the_result_of_an_applicant_item_is_issued_to_the_applicant(
         )
     except FederationError:
         return  # refusing the unchecked on_behalf_of is a fix too
-    client.decide_case("JS", case.case_id, "start_review")
-    closed = client.decide_case("JS", case.case_id, "approve")
+    client.decide_case("JS", case.case_id, "start_review", reviewer="JS-AMR-reviewer-3")
+    closed = client.decide_case("JS", case.case_id, "approve", reviewer="JS-AMR-reviewer-3")
     result = json.loads(closed.data_json)["result_licence"]
     holder = client.get_licence("JS", result).holder_code
     assert holder != stranger, "the new driving licence went to a person named by the window"

@@ -23,6 +23,7 @@ CASE_COMMANDS = [
     "submit",
     "face",
     "show",
+    "list",
     "watch",
     "decide",
     "supplement",
@@ -102,6 +103,18 @@ def test_every_case_and_catalogue_command_has_help() -> None:
         assert "Usage:" in result.stdout, command
     assert "--region" in run("stats", "--help").stdout
     assert "TYPE:IDENTIFIER@OWNER_REGION" in run("case", "submit", "--help").stdout
+    listing = run("case", "list", "--help").stdout
+    for option in ("--region", "--owner", "--state", "--item", "--window-id", "--page-size"):
+        assert option in listing
+    assert "--page-token" in listing and "--all" in listing
+
+
+def test_every_case_list_option_has_help() -> None:
+    from nodes.cli.case import case_list
+
+    for param in case_list.params:
+        if param.name != "directory":
+            assert getattr(param, "help", None), param.name
 
 
 def test_catalogue_list_and_show(fed: str) -> None:
@@ -208,7 +221,28 @@ def test_a_case_through_the_command_line(
     assert {m["identifier"] for m in shown["data"]["materials"]} == {biz, idc}
 
     def decide(region: str, action: str, **more: str) -> Result:
+        more.setdefault("reviewer", "JS-AMR-7")
         return yrd("case decide", case_id, dir=fed, region=region, action=action, **more)
+
+    # every decision names its reviewer: click refuses a decision without one
+    no_reviewer = yrd("case decide", case_id, dir=fed, region="JS", action="start_review")
+    assert no_reviewer.exit_code == 2 and "--reviewer" in no_reviewer.stderr
+    assert "reviewer is required" in refused(
+        decide("JS", "start_review", reviewer="bad id!"), "INVALID_ARGUMENT", 2
+    )
+    queue = ok(yrd("case list", dir=fed, region="JS", state="accepted", window_id=window))
+    assert [c["case_id"] for c in queue["cases"]] == [case_id]
+    assert queue["next_page_token"] == ""
+    seen_from_window = ok(yrd("case list", dir=fed, region="SH", owner="JS", window_id=window))
+    assert [c["case_id"] for c in seen_from_window["cases"]] == [case_id]
+    empty = ok(yrd("case list", dir=fed, region="JS", state="closed", window_id=window))
+    assert empty == {"cases": [], "next_page_token": ""}
+    assert yrd("case list", dir=fed, region="JS", state="pending").exit_code == 2
+    assert yrd("case list", dir=fed, region="JS", page_size="101").exit_code == 2
+    message = refused(
+        yrd("case list", dir=fed, region="JS", page_token="not-a-token"), "INVALID_ARGUMENT", 2
+    )
+    assert "page_token" in message
 
     # Shanghai does not own the item; approving an accepted case is a forbidden transition
     assert "belongs to region 320000" in refused(decide("SH", "approve"), "PERMISSION_DENIED", 4)
@@ -266,6 +300,14 @@ def test_a_case_through_the_command_line(
     assert verified["owner_region"] == "320000" and verified["item_code"] == ITEM
     assert verified["archive"]["rating"]["score"] == 4
     assert len(verified["archive"]["events"]) == 10
+    decisions = verified["archive"]["decisions"]
+    assert [(d["action"], d["reviewer"]) for d in decisions] == [
+        ("start_review", "JS-AMR-7"),
+        ("return", "JS-AMR-7"),
+        ("start_review", "JS-AMR-7"),
+        ("approve", "JS-AMR-7"),
+    ]
+    assert closed["reviewer"] == "JS-AMR-7"
 
     envelope = json.loads(out.read_text(encoding="utf-8"))
     header, payload, signature = envelope["token"].split(".")

@@ -69,7 +69,6 @@ def test_every_public_client_method_is_typed_and_documented() -> None:
     assert nodes.client.__all__ == sorted(nodes.client.__all__)
 
 
-@pytest.mark.xfail(reason="nodes/client/cases.py: case-call docstrings belong to its owner")
 def test_every_public_case_call_is_documented() -> None:
     assert _undocumented_or_untyped(CaseCalls) == []
     for name in nodes.client.__all__:

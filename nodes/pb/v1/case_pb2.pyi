@@ -127,6 +127,7 @@ class CaseView(_message.Message):
     OVERDUE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     CREATED_FIELD_NUMBER: _builtins.int
+    REVIEWER_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     item_code: _builtins.str
     owner_region: _builtins.str
@@ -142,6 +143,8 @@ class CaseView(_message.Message):
     version: _builtins.int
     created: _builtins.bool
     """False when this answer is a retry of an earlier identical submission."""
+    reviewer: _builtins.str
+    """Staff id of the operator who last decided the case (empty before any decision)."""
     def __init__(
         self,
         *,
@@ -159,10 +162,11 @@ class CaseView(_message.Message):
         overdue: _builtins.bool = ...,
         version: _builtins.int = ...,
         created: _builtins.bool = ...,
+        reviewer: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["applicant_id", b"applicant_id", "case_id", b"case_id", "created", b"created", "created_at", b"created_at", "data_json", b"data_json", "deadline_at", b"deadline_at", "item_code", b"item_code", "overdue", b"overdue", "owner_region", b"owner_region", "state", b"state", "updated_at", b"updated_at", "version", b"version", "window_id", b"window_id", "window_region", b"window_region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applicant_id", b"applicant_id", "case_id", b"case_id", "created", b"created", "created_at", b"created_at", "data_json", b"data_json", "deadline_at", b"deadline_at", "item_code", b"item_code", "overdue", b"overdue", "owner_region", b"owner_region", "reviewer", b"reviewer", "state", b"state", "updated_at", b"updated_at", "version", b"version", "window_id", b"window_id", "window_region", b"window_region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -204,6 +208,7 @@ class DecideCaseRequest(_message.Message):
     """start_review, approve, return or reject."""
     reason: _builtins.str
     reviewer: _builtins.str
+    """Required: the deciding operator's staff id (1..64 of letters, digits, _ . : @ -)."""
     result_json: _builtins.str
     """Fields of the result licence (merged into the request), as a JSON object."""
     def __init__(
@@ -310,6 +315,72 @@ class CaseEventMessage(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CaseEventMessage: _TypeAlias = CaseEventMessage  # noqa: Y015
+
+@_typing.final
+class ListCasesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_REGION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    WINDOW_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    owner_region: _builtins.str
+    """Region owning the cases; another region forwards there for its own operator and sees
+    only the cases filed from its windows.
+    """
+    state: _builtins.str
+    """Filters; empty matches any. state is a case state (submitted, accepted, under_review, ...)."""
+    item_code: _builtins.str
+    window_id: _builtins.str
+    page_size: _builtins.int
+    """Cases per page: 0 for the default (20), at most 100."""
+    page_token: _builtins.str
+    """Opaque: next_page_token of the previous page, with the same filters; empty for the first."""
+    def __init__(
+        self,
+        *,
+        owner_region: _builtins.str = ...,
+        state: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        window_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_code", b"item_code", "owner_region", b"owner_region", "page_size", b"page_size", "page_token", b"page_token", "state", b"state", "window_id", b"window_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCasesRequest: _TypeAlias = ListCasesRequest  # noqa: Y015
+
+@_typing.final
+class ListCasesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    @_builtins.property
+    def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___CaseView]:
+        """Newest first."""
+
+    def __init__(
+        self,
+        *,
+        cases: _abc.Iterable[Global___CaseView] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCasesResponse: _TypeAlias = ListCasesResponse  # noqa: Y015
 
 @_typing.final
 class RateCaseRequest(_message.Message):

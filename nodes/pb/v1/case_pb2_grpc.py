@@ -44,6 +44,11 @@ class CaseServiceStub:
                 request_serializer=nodes_dot_pb_dot_v1_dot_case__pb2.CaseRef.SerializeToString,
                 response_deserializer=nodes_dot_pb_dot_v1_dot_case__pb2.CaseView.FromString,
                 _registered_method=True)
+        self.ListCases = channel.unary_unary(
+                '/yrd.federation.v1.CaseService/ListCases',
+                request_serializer=nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesRequest.SerializeToString,
+                response_deserializer=nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesResponse.FromString,
+                _registered_method=True)
         self.DecideCase = channel.unary_unary(
                 '/yrd.federation.v1.CaseService/DecideCase',
                 request_serializer=nodes_dot_pb_dot_v1_dot_case__pb2.DecideCaseRequest.SerializeToString,
@@ -93,6 +98,13 @@ class CaseServiceServicer:
 
     def GetCase(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCases(self, request, context):
+        """The owner region's cases, newest first, a page at a time (a reviewer's queue).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -154,6 +166,11 @@ def add_CaseServiceServicer_to_server(servicer, server):
                     servicer.GetCase,
                     request_deserializer=nodes_dot_pb_dot_v1_dot_case__pb2.CaseRef.FromString,
                     response_serializer=nodes_dot_pb_dot_v1_dot_case__pb2.CaseView.SerializeToString,
+            ),
+            'ListCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCases,
+                    request_deserializer=nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesRequest.FromString,
+                    response_serializer=nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesResponse.SerializeToString,
             ),
             'DecideCase': grpc.unary_unary_rpc_method_handler(
                     servicer.DecideCase,
@@ -245,6 +262,33 @@ class CaseService:
             '/yrd.federation.v1.CaseService/GetCase',
             nodes_dot_pb_dot_v1_dot_case__pb2.CaseRef.SerializeToString,
             nodes_dot_pb_dot_v1_dot_case__pb2.CaseView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.federation.v1.CaseService/ListCases',
+            nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesRequest.SerializeToString,
+            nodes_dot_pb_dot_v1_dot_case__pb2.ListCasesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,8 @@ class CaseServiceStub:
     SubmitCase: _grpc.UnaryUnaryMultiCallable[_case_pb2.SubmitCaseRequest, _case_pb2.CaseView]
     """At the window region: forwards to the owner; at the owner: validates and files."""
     GetCase: _grpc.UnaryUnaryMultiCallable[_case_pb2.CaseRef, _case_pb2.CaseView]
+    ListCases: _grpc.UnaryUnaryMultiCallable[_case_pb2.ListCasesRequest, _case_pb2.ListCasesResponse]
+    """The owner region's cases, newest first, a page at a time (a reviewer's queue)."""
     DecideCase: _grpc.UnaryUnaryMultiCallable[_case_pb2.DecideCaseRequest, _case_pb2.CaseView]
     """At the owner region only."""
     SupplementCase: _grpc.UnaryUnaryMultiCallable[_case_pb2.SupplementCaseRequest, _case_pb2.CaseView]
@@ -51,6 +53,8 @@ class CaseServiceAsyncStub(CaseServiceStub):
     SubmitCase: _aio.UnaryUnaryMultiCallable[_case_pb2.SubmitCaseRequest, _case_pb2.CaseView]  # type: ignore[assignment]
     """At the window region: forwards to the owner; at the owner: validates and files."""
     GetCase: _aio.UnaryUnaryMultiCallable[_case_pb2.CaseRef, _case_pb2.CaseView]  # type: ignore[assignment]
+    ListCases: _aio.UnaryUnaryMultiCallable[_case_pb2.ListCasesRequest, _case_pb2.ListCasesResponse]  # type: ignore[assignment]
+    """The owner region's cases, newest first, a page at a time (a reviewer's queue)."""
     DecideCase: _aio.UnaryUnaryMultiCallable[_case_pb2.DecideCaseRequest, _case_pb2.CaseView]  # type: ignore[assignment]
     """At the owner region only."""
     SupplementCase: _aio.UnaryUnaryMultiCallable[_case_pb2.SupplementCaseRequest, _case_pb2.CaseView]  # type: ignore[assignment]
@@ -77,6 +81,14 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _case_pb2.CaseRef,
         context: _ServicerContext,
     ) -> _typing.Union[_case_pb2.CaseView, _abc.Awaitable[_case_pb2.CaseView]]: ...
+
+    @_abc_1.abstractmethod
+    def ListCases(
+        self,
+        request: _case_pb2.ListCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_pb2.ListCasesResponse, _abc.Awaitable[_case_pb2.ListCasesResponse]]:
+        """The owner region's cases, newest first, a page at a time (a reviewer's queue)."""
 
     @_abc_1.abstractmethod
     def DecideCase(

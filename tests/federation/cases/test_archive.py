@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from federation.cases.archive import (
     ARCHIVE_TYP,
     archive_file_text,
     build_archive,
+    collect_archive,
     content_digest,
     read_archive_file,
     seal_archive,
@@ -33,6 +35,7 @@ from federation.licences.model import IssuingAuthority
 from federation.licences.seal import SEAL_CERT_HEADER, ElectronicSeal
 from federation.licences.sealcert import certify_seal_key
 from federation.regions import Region
+from federation.storage import open_store
 from federation.storage.base import CaseEvent, CaseRating, CaseRecord
 
 NOW = 1_748_743_200.0  # 2025-06-01 10:00 CST
@@ -138,6 +141,82 @@ def test_archive_holds_case_decisions_materials_and_audit_hashes(archive: dict[s
     assert archive["content_digest"] == content_digest(archive)
     assert archive["content_digest"].startswith("sha-256:")
     assert json.loads(json.dumps(archive)) == archive
+
+
+def reviewed_events(case_id: str = "JS-2025-000042") -> list[CaseEvent]:
+    decided = {3: ("start_review", "JS-AMR-7", ""), 4: ("approve", "JS-AMR-9", "材料齐全")}
+    out = []
+    for event in events(case_id):
+        if event.seq in decided:
+            action, reviewer, reason = decided[event.seq]
+            detail = {"action": action, "reviewer": reviewer, "reason": reason}
+            event = replace(event, actor=reviewer, detail=detail)
+        out.append(event)
+    return out
+
+
+def test_the_archive_names_the_reviewer_of_every_decision() -> None:
+    built = build_archive(closed_case(), reviewed_events(), None, [], [])
+    assert built["decisions"] == [
+        {
+            "seq": 3,
+            "time": NOW + 1800,
+            "action": "start_review",
+            "reviewer": "JS-AMR-7",
+            "reason": "",
+        },
+        {
+            "seq": 4,
+            "time": NOW + 2400,
+            "action": "approve",
+            "reviewer": "JS-AMR-9",
+            "reason": "材料齐全",
+        },
+    ]
+    assert build_archive(closed_case(), events(), None, [], [])["decisions"] == []
+
+
+def test_collect_archive_takes_everything_from_the_owners_store(tmp_path: Path) -> None:
+    store = open_store("sqlite:///" + str(tmp_path / "s.sqlite3"))
+    try:
+        first, *rest = reviewed_events()
+        case = closed_case(
+            version=1,
+            data={
+                "materials": [
+                    {
+                        "licence_type": "business_licence",
+                        "identifier": "B-1",
+                        "owner_region": "320000",
+                        "via": "local",
+                        "fields": {"x": 1},
+                    }
+                ]
+            },
+        )
+        store.create_case(replace(case, state=first.to_state), first)
+        stored = store.get_case(case.case_id)
+        assert stored is not None
+        for event in rest:
+            stored = store.transition_case(
+                case.case_id, stored.version, event.to_state, case.data, event
+            )
+        store.rate_case(RATING)
+        store.rate_case(replace(RATING, case_id="another"))
+        collected = collect_archive(stored, store)
+    finally:
+        store.close()
+    assert [d["reviewer"] for d in collected["decisions"]] == ["JS-AMR-7", "JS-AMR-9"]
+    assert collected["rating"]["score"] == 5 and len(collected["events"]) == 6
+    # materials keep their reference, never the fields read from them
+    assert collected["materials"] == [
+        {
+            "licence_type": "business_licence",
+            "identifier": "B-1",
+            "owner_region": "320000",
+            "via": "local",
+        }
+    ]
 
 
 def test_building_is_deterministic_and_digest_covers_content(archive: dict[str, Any]) -> None:

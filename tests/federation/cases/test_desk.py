@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation.audit import AuditDraft
 from federation.cases.catalogue import CatalogueItem, RequiredLicence, starter_catalogue
-from federation.cases.desk import CaseDesk, Material, MaterialFacts, Submission, case_id_for
+from federation.cases.desk import (
+    CaseDesk,
+    Material,
+    MaterialFacts,
+    Submission,
+    case_id_for,
+    check_reviewer,
+)
 from federation.cases.workdays import add_working_days, end_of_day, is_overdue
 from federation.clock import CHINA_STANDARD_TIME, FixedClock
 from federation.codes import make_citizen_id, make_credit_code
@@ -468,6 +477,39 @@ def test_only_reviewer_actions_can_be_decided(d: Desk, action: str) -> None:
     with pytest.raises(InvalidArgument, match="reviewer action must be one of"):
         d.desk.decide(case.case_id, action, "reviewer", "because")
     assert d.store.get_case(case.case_id) == case
+
+
+@pytest.mark.parametrize(
+    "reviewer", ["", " ", "-lead", "a b", "x" * 65, "审核员", "JS-AMR\n3", "a/b"]
+)
+def test_a_decision_names_a_valid_reviewer(d: Desk, reviewer: str) -> None:
+    case, _ = d.desk.submit(d.submission())
+    with pytest.raises(InvalidArgument, match="reviewer is required"):
+        d.desk.decide(case.case_id, "start_review", reviewer)
+    assert d.store.get_case(case.case_id) == case
+
+
+@pytest.mark.parametrize("reviewer", ["JS-AMR-reviewer-3", "320000:reviewer", "r@js.gov.cn", "7"])
+def test_the_reviewer_is_kept_in_the_event_and_with_the_case(d: Desk, reviewer: str) -> None:
+    case, _ = d.desk.submit(d.submission())
+    moved = d.desk.decide(case.case_id, "start_review", reviewer)
+    assert moved.data["reviewer"] == reviewer
+    last = d.store.case_events(case.case_id)[-1]
+    assert last.actor == reviewer and last.detail["reviewer"] == reviewer
+
+
+@given(st.text(max_size=70))
+def test_check_reviewer_accepts_exactly_staff_ids(text: str) -> None:
+    valid = (
+        0 < len(text) <= 64
+        and text.isascii()
+        and (text[0].isalnum())
+        and all(c.isalnum() or c in "_.:@-" for c in text)
+    )
+    try:
+        assert check_reviewer(text) == text and valid
+    except InvalidArgument:
+        assert not valid
 
 
 def test_decisions_on_unknown_or_foreign_cases(d: Desk) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_builders import case, event, json_objects, outcome, rating, run_threads
 
 from federation.crypto.jose import canonical_json
@@ -251,6 +252,71 @@ def test_list_cases_filters_and_orders_oldest_first(store: Store) -> None:
     assert ids(owner_region="330000", window_region="310000", applicant_id="B") == ["k4"]
     assert ids(owner_region=None, applicant_id="B") == ["k2", "k4"]
     assert ids(owner_region="340000") == [] and ids(applicant_id="") == []
+
+
+def _page_specs(store: Store) -> None:
+    specs = [
+        ("k1", "330000", "submitted", "I-1", "W1", 30.0),
+        ("k2", "330000", "accepted", "I-2", "W2", 10.0),
+        ("k3", "320000", "accepted", "I-1", "W1", 20.0),
+        ("k5", "330000", "accepted", "I-1", "W1", 20.0),
+        ("k4", "330000", "closed", "I-2", "W1", 20.0),
+        ("k6", "330000", "accepted", "I-1", "W2", 40.0),
+    ]
+    for case_id, owner, state, item, window_id, created in specs:
+        record = case(
+            case_id,
+            owner_region=owner,
+            state=state,
+            item_code=item,
+            window_id=window_id,
+            window_region="320000" if case_id == "k6" else "310000",
+            created_at=created,
+        )
+        store.create_case(record, event(case_id, state))
+
+
+def test_page_cases_filters_newest_first_with_case_id_breaking_ties(store: Store) -> None:
+    _page_specs(store)
+
+    def ids(**kw: Any) -> list[str]:
+        return [c.case_id for c in store.page_cases("330000", **kw)]
+
+    assert ids() == ["k6", "k1", "k5", "k4", "k2"]
+    assert ids(state="accepted") == ["k6", "k5", "k2"]
+    assert ids(item_code="I-2") == ["k4", "k2"]
+    assert ids(window_id="W1") == ["k1", "k5", "k4"]
+    assert ids(window_region="320000") == ["k6"]
+    assert ids(state="accepted", item_code="I-1", window_id="W1") == ["k5"]
+    assert ids(state="returned") == [] and ids(limit=0) == []
+    assert [c.case_id for c in store.page_cases("340000")] == []
+    assert store.page_cases("330000", limit=1) == [store.get_case("k6")]
+
+
+def test_page_cases_pages_resume_after_the_cursor(store: Store) -> None:
+    _page_specs(store)
+    assert [c.case_id for c in store.page_cases("330000", limit=2)] == ["k6", "k1"]
+    after = [c.case_id for c in store.page_cases("330000", before=(30.0, "k1"), limit=2)]
+    assert after == ["k5", "k4"]
+    assert [c.case_id for c in store.page_cases("330000", before=(10.0, "k2"))] == []
+    # a cursor that names no stored case still orders: it is a position, not a reference
+    assert [c.case_id for c in store.page_cases("330000", before=(20.0, "k4z"))] == ["k4", "k2"]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(limit=st.integers(1, 7))
+def test_page_cases_walks_every_case_exactly_once(store: Store, limit: int) -> None:
+    if store.get_case("k1") is None:
+        _page_specs(store)
+    seen: list[str] = []
+    before: tuple[float, str] | None = None
+    while page := store.page_cases("330000", before=before, limit=limit):
+        assert len(page) <= limit
+        seen.extend(c.case_id for c in page)
+        before = (page[-1].created_at, page[-1].case_id)
+    assert seen == ["k6", "k1", "k5", "k4", "k2"]
 
 
 def test_rating_round_trip_and_a_second_rating_is_refused(store: Store) -> None:
