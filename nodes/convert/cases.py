@@ -10,7 +10,7 @@ from federation.cases.desk import Material, Submission
 from federation.cases.states import DECIDED
 from federation.cases.workdays import is_overdue
 from federation.storage.base import CaseEvent, CaseRecord
-from nodes.convert.core import json_object
+from nodes.convert.requests import json_object
 from nodes.pb.v1 import case_pb2
 
 DECIDED_STATES = frozenset(state.value for state in DECIDED)

@@ -27,7 +27,7 @@ from federation.regions import Region, parse_region
 from federation.storage.base import CaseRecord
 from federation.trust.trustlist import Member
 from nodes.convert.cases import case_view, event_message, submission_from
-from nodes.convert.core import json_object
+from nodes.convert.requests import json_object
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 from nodes.server.interceptors import FORWARDED_FOR, caller, forwarded_for
