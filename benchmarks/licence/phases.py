@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks._federation import echo_call, wait_until_ok
+from benchmarks._federation import Readiness, echo_call, wait_until_ok
 from benchmarks.harness import (
     Call,
     LatencyRecorder,
@@ -39,14 +39,6 @@ from benchmarks.licence.fixtures import Fixtures
 from nodes.client import FederationClient
 
 Phases = dict[str, PhaseComparison]
-
-
-@dataclass(frozen=True)
-class Readiness:
-    """How long the first successful call took after the nodes started, and how many failed."""
-
-    seconds: float
-    failures: int
 
 
 @dataclass(frozen=True)
