@@ -47,6 +47,14 @@ class RunOptions:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
 
 
+def new_parser(description: str, *, requests_help: str, rate_help: str) -> argparse.ArgumentParser:
+    """A benchmark's parser with its --requests and --rate (it adds its own, then the shared)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--requests", type=int, default=None, help=requests_help)
+    p.add_argument("--rate", type=float, default=None, help=rate_help)
+    return p
+
+
 def add_run_options(
     p: argparse.ArgumentParser,
     *,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from benchmarks._federation import ProcessesCpu
@@ -20,28 +19,22 @@ from benchmarks.case.config import (
 )
 from benchmarks.case.phases import run_phases, set_up, warm_up_cases
 from benchmarks.case.report import Measurements, build_report
-from benchmarks.harness import load_average, run_on_temporary_federation
-from federation.regions import Region
+from benchmarks.harness import RunContext, run_benchmark
 from nodes.client import FederationClient
 
 
-def measure(directory: Path, pids: dict[Region, int], opts: Options) -> dict[str, Any]:
+def measure(run: RunContext, opts: Options) -> dict[str, Any]:
     """Set up applicants (untimed), wait for the first case, warm up, then the timed phases."""
-    load_at_start = load_average()
-    cpu = ProcessesCpu([pids[r] for r in (WINDOW, OWNER, CARD_HOLDER)])
-    with FederationClient(directory, timeout_s=CALL_TIMEOUT_S) as client:
-        setup = set_up(client, directory, opts, f"cb{int(time.time())}")
+    cpu = ProcessesCpu([run.pids[r] for r in (WINDOW, OWNER, CARD_HOLDER)])
+    with FederationClient(run.directory, timeout_s=CALL_TIMEOUT_S) as client:
+        setup = set_up(client, run.directory, opts, f"cb{int(time.time())}")
         warmed = warm_up_cases(client, setup, opts.warmup)
-        run = run_phases(setup, warmed.echo, opts, cpu)
-    return build_report(Measurements(directory, pids, opts, load_at_start, setup, warmed, run))
+        timed = run_phases(setup, warmed.echo, opts, cpu)
+    return build_report(Measurements(run, opts, setup, warmed, timed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = time.time()
-    opts = parse_args(argv)
-    return run_on_temporary_federation(
-        BENCHMARK, argv, started, opts, lambda directory, pids: measure(directory, pids, opts)
-    )
+    return run_benchmark(BENCHMARK, argv, parse_args, measure)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks._latency import LatencyRecorder, ratio
 from benchmarks._load import (
@@ -34,6 +35,7 @@ from benchmarks._options import (
     RunOptions,
     add_run_options,
     check_run_options,
+    new_parser,
     run_options,
     sized,
 )
@@ -66,6 +68,7 @@ __all__ = [
     "Log",
     "PhaseComparison",
     "ProcessCpu",
+    "RunContext",
     "RunOptions",
     "Supply",
     "SupplyExhausted",
@@ -81,14 +84,15 @@ __all__ = [
     "load_phase",
     "load_warnings",
     "machine_info",
+    "new_parser",
     "open_loop",
     "pick",
     "ratio",
     "ratios",
     "ratios_over",
     "report",
+    "run_benchmark",
     "run_closed_loop",
-    "run_on_temporary_federation",
     "run_open_loop",
     "run_options",
     "run_sequential",
@@ -100,6 +104,7 @@ __all__ = [
     "write_report",
 ]
 
+OptionsT = TypeVar("OptionsT", bound=RunOptions)
 STORE = "sqlite (WAL, synchronous=NORMAL)"  # what temporary_federation's nodes store in
 RECONNECT_BACKOFF = (
     "peer channels opened while a peer was still starting sit in gRPC "
@@ -268,17 +273,27 @@ def load_average() -> tuple[float, float, float] | None:
     return os.getloadavg() if hasattr(os, "getloadavg") else None
 
 
-def run_on_temporary_federation(
+@dataclass(frozen=True)
+class RunContext:
+    """The temporary federation a benchmark measures, and how busy the machine was at start."""
+
+    directory: Path
+    pids: dict[Region, int]  # each region's node process
+    load_at_start: tuple[float, float, float] | None
+
+
+def run_benchmark(
     benchmark: str,
     argv: Sequence[str] | None,
-    started: float,
-    opts: RunOptions,
-    measure: Callable[[Path, dict[Region, int]], Mapping[str, Any]],
+    parse: Callable[[Sequence[str] | None], OptionsT],
+    measure: Callable[[RunContext, OptionsT], Mapping[str, Any]],
 ) -> int:
-    """Start a temporary federation, measure it (given its directory and each region's node
-    pid), then print and save the report; the exit code says whether any request failed."""
+    """Parse the options, start a temporary federation, measure it, then print and save the
+    report; the exit code says whether any request failed."""
+    started = time.time()
+    opts = parse(argv)
     bench_log(benchmark)("starting a temporary federation (hub + 4 regions as processes)")
     with temporary_federation(parent=opts.parent) as (directory, federation):
         pids = {r: p.pid for r, p in federation.procs.items()}
-        results = measure(directory, pids)
+        results = measure(RunContext(directory, pids, load_average()), opts)
     return finish(benchmark, results, argv, started, opts.out)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from benchmarks._federation import ProcessesCpu
-from benchmarks.harness import ProcessCpu, load_average, run_on_temporary_federation
+from benchmarks.harness import ProcessCpu, RunContext, run_benchmark
 from benchmarks.licence.config import (
     AGGREGATOR,
     BENCHMARK,
@@ -23,34 +22,25 @@ from benchmarks.licence.fixtures import set_up
 from benchmarks.licence.local import local_verification
 from benchmarks.licence.phases import run_aggregation, run_verification
 from benchmarks.licence.report import Measurements, build_report
-from federation.regions import Region
 from nodes.client import FederationClient
 
 
-def measure(directory: Path, pids: dict[Region, int], opts: Options) -> dict[str, Any]:
+def measure(run: RunContext, opts: Options) -> dict[str, Any]:
     """Set up (untimed), verify locally, then the verification and the aggregation phases."""
-    load_at_start = load_average()
-    verifier_cpu = ProcessCpu(pids[VERIFIER])
-    provinces_cpu = ProcessesCpu([pids[r] for r in (AGGREGATOR, *PEERS)])
-    with FederationClient(directory, timeout_s=CALL_TIMEOUT_S) as client:
-        fixtures = set_up(client, directory, opts.licences, f"lb{int(time.time())}")
+    verifier_cpu = ProcessCpu(run.pids[VERIFIER])
+    provinces_cpu = ProcessesCpu([run.pids[r] for r in (AGGREGATOR, *PEERS)])
+    with FederationClient(run.directory, timeout_s=CALL_TIMEOUT_S) as client:
+        fixtures = set_up(client, run.directory, opts.licences, f"lb{int(time.time())}")
         local = local_verification(client, fixtures.pool, opts.local_requests)
         verification = run_verification(client, fixtures.pool, opts, verifier_cpu)
         aggregation = run_aggregation(
-            directory, client, fixtures, verification.verify, opts, provinces_cpu
+            run.directory, client, fixtures, verification.verify, opts, provinces_cpu
         )
-    measured = Measurements(
-        directory, pids, opts, load_at_start, fixtures, local, verification, aggregation
-    )
-    return build_report(measured)
+    return build_report(Measurements(run, opts, fixtures, local, verification, aggregation))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = time.time()
-    opts = parse_args(argv)
-    return run_on_temporary_federation(
-        BENCHMARK, argv, started, opts, lambda directory, pids: measure(directory, pids, opts)
-    )
+    return run_benchmark(BENCHMARK, argv, parse_args, measure)
 
 
 if __name__ == "__main__":

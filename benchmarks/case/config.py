@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.harness import RunOptions, add_run_options, bench_log, run_options, sized
+from benchmarks.harness import (
+    RunOptions,
+    add_run_options,
+    bench_log,
+    new_parser,
+    run_options,
+    sized,
+)
 from federation.regions import Region
 
 BENCHMARK = "case_bench"
@@ -42,18 +48,11 @@ class Options(RunOptions):
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    p = argparse.ArgumentParser(description=DESCRIPTION)
-    p.add_argument(
-        "--requests",
-        type=int,
-        default=None,
-        help="cases per phase (closed c1, closed cN, open loop), split over the rounds (200)",
-    )
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=None,
-        help="open-loop cases per second (default: 0.5 x case throughput at --concurrency, "
+    p = new_parser(
+        DESCRIPTION,
+        requests_help="cases per phase (closed c1, closed cN, open loop), split over the rounds "
+        "(200)",
+        rate_help="open-loop cases per second (default: 0.5 x case throughput at --concurrency, "
         "measured in the same run)",
     )
     p.add_argument("--applicants", type=int, default=4, help="distinct applicants (4)")

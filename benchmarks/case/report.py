@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.case.config import (
@@ -26,11 +25,11 @@ from benchmarks.harness import (
     STORE,
     LatencyRecorder,
     LoadResult,
+    RunContext,
     load_warnings,
     pick,
     ratios,
 )
-from federation.regions import Region
 
 FLOW = (
     f"SubmitCase at {WINDOW.short} (forwarded to {OWNER.short}: token, face "
@@ -54,18 +53,16 @@ TARGETS_NOTE = (
 class Measurements:
     """Everything one run of the case benchmark produced, ready to be reported."""
 
-    directory: Path
-    pids: dict[Region, int]
+    run: RunContext
     opts: Options
-    load_at_start: tuple[float, float, float] | None
     setup: CaseSetup
     warmed: WarmedUp
-    run: CaseRun
+    timed: CaseRun
 
 
 def build_report(m: Measurements) -> dict[str, Any]:
     """The report's body, in the order it is printed."""
-    c1 = m.run.phases["closed_c1"].comparison
+    c1 = m.timed.phases["closed_c1"].comparison
     limit = m.opts.sample_limit
     return {
         "setup": setup(m),
@@ -74,15 +71,15 @@ def build_report(m: Measurements) -> dict[str, Any]:
         "all_targets_met": None,
         "targets_note": TARGETS_NOTE,
         "warnings": warnings(m),
-        "phases": {n: p.comparison.to_dict(baseline=ECHO) for n, p in m.run.phases.items()},
+        "phases": {n: p.comparison.to_dict(baseline=ECHO) for n, p in m.timed.phases.items()},
         "latency_samples_source": "closed_c1 phase (one case in flight), milliseconds",
         "latency_samples_ms": {t: c1.merged(t).latency.sample_ms(limit) for t in (ECHO, CASE)},
     }
 
 
 def warnings(m: Measurements) -> list[str]:
-    out = load_warnings(m.load_at_start)
-    oldest = m.run.oldest_input_age_s
+    out = load_warnings(m.run.load_at_start)
+    oldest = m.timed.oldest_input_age_s
     if oldest > FACE_ASSERTION_S * 0.9:
         out.append(
             f"a case used inputs prepared {oldest:.0f} s earlier; face assertions live "
@@ -125,11 +122,11 @@ def echo_headline(result: LoadResult) -> dict[str, Any]:
 
 
 def summary(m: Measurements) -> dict[str, Any]:
-    phases = {name: p.comparison for name, p in m.run.phases.items()}
+    phases = {name: p.comparison for name, p in m.timed.phases.items()}
     return {
         ECHO: {name: echo_headline(p.merged(ECHO)) for name, p in phases.items()},
         CASE: {name: case_headline(p.merged(CASE)) for name, p in phases.items()},
-        "breakdown_ms": {name: breakdown(p.steps) for name, p in m.run.phases.items()},
+        "breakdown_ms": {name: breakdown(p.steps) for name, p in m.timed.phases.items()},
         "ratios_case_over_echo": {
             name: ratios(p.merged(CASE), p.merged(ECHO)) for name, p in phases.items()
         },
@@ -139,7 +136,7 @@ def summary(m: Measurements) -> dict[str, Any]:
 
 def network_floor(m: Measurements) -> dict[str, float | None]:
     """RPC_HOPS_PER_CASE echo round trips (closed_c1 p50), and the case p50 over it."""
-    c1 = m.run.phases["closed_c1"].comparison
+    c1 = m.timed.phases["closed_c1"].comparison
     echo_p50 = c1.merged(ECHO).latency.summary_ms().get("p50")
     case_p50 = c1.merged(CASE).latency.summary_ms().get("p50")
     floor = RPC_HOPS_PER_CASE * echo_p50 if echo_p50 is not None else None
@@ -153,7 +150,7 @@ def network_floor(m: Measurements) -> dict[str, float | None]:
 
 def setup(m: Measurements) -> dict[str, Any]:
     """Who played which part, what each case consumed untimed, and the options of the run."""
-    run = m.run
+    timed = m.timed
     return {
         "window_region": WINDOW.code,
         "owner_region": OWNER.code,
@@ -162,10 +159,10 @@ def setup(m: Measurements) -> dict[str, Any]:
         "item": ITEM,
         "flow": FLOW,
         "rpc_hops_per_case": RPC_HOPS_PER_CASE,
-        "server_pids": {r.short: pid for r, pid in m.pids.items()},
+        "server_pids": {r.short: pid for r, pid in m.run.pids.items()},
         "server_cpu": f"{WINDOW.short}, {OWNER.short} and {CARD_HOLDER.short} nodes together",
-        "federation_dir": str(m.directory),
-        "load_average_at_start": m.load_at_start and [round(x, 2) for x in m.load_at_start],
+        "federation_dir": str(m.run.directory),
+        "load_average_at_start": m.run.load_at_start and [round(x, 2) for x in m.run.load_at_start],
         "store": STORE,
         "untimed_per_case": UNTIMED_PER_CASE,
         "echo_payload_bytes": m.warmed.payload_bytes,
@@ -175,11 +172,11 @@ def setup(m: Measurements) -> dict[str, Any]:
             "failed_attempts": m.warmed.ready.failures,
             "why": RECONNECT_BACKOFF,
         },
-        "prepare_s": {k: round(p.prepare_s, 3) for k, p in run.phases.items()},
-        "face_checks": run.face_checks,
-        "licences_issued": run.licences_issued,
-        "oldest_input_age_s": round(run.oldest_input_age_s, 1),
-        "open_loop_rate_per_s": run.rate,
+        "prepare_s": {k: round(p.prepare_s, 3) for k, p in timed.phases.items()},
+        "face_checks": timed.face_checks,
+        "licences_issued": timed.licences_issued,
+        "oldest_input_age_s": round(timed.oldest_input_age_s, 1),
+        "open_loop_rate_per_s": timed.rate,
         "open_loop_rate_source": m.opts.rate_source(CASE),
         **m.opts.to_dict(),
     }

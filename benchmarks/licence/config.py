@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from benchmarks.harness import RunOptions, add_run_options, bench_log, run_options, sized
+from benchmarks.harness import (
+    RunOptions,
+    add_run_options,
+    bench_log,
+    new_parser,
+    run_options,
+    sized,
+)
 from federation.regions import Region
 
 BENCHMARK = "licence_bench"
@@ -39,18 +45,10 @@ class Options(RunOptions):
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    p = argparse.ArgumentParser(description=DESCRIPTION)
-    p.add_argument(
-        "--requests",
-        type=int,
-        default=None,
-        help="requests per target per phase, split over the rounds (default 2000)",
-    )
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=None,
-        help="open-loop verifications per second (default: 0.5 x verification throughput "
+    p = new_parser(
+        DESCRIPTION,
+        requests_help="requests per target per phase, split over the rounds (default 2000)",
+        rate_help="open-loop verifications per second (default: 0.5 x verification throughput "
         "at --concurrency, measured in the same run)",
     )
     p.add_argument(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
     RECONNECT_BACKOFF,
     STORE,
+    RunContext,
     headline,
     load_warnings,
     pick,
@@ -35,7 +35,6 @@ from benchmarks.licence.config import (
 )
 from benchmarks.licence.fixtures import Fixtures
 from benchmarks.licence.phases import AggregationRun, VerificationRun
-from federation.regions import Region
 
 CHANNEL = "one mTLS channel (operator certificate) per node, shared by its targets"
 SERVER_CPU = (
@@ -59,10 +58,8 @@ SEQUENTIAL = ("p50", "p90", "p99", "max", "mean")
 class Measurements:
     """Everything one run of the licence benchmark produced, ready to be reported."""
 
-    directory: Path
-    pids: dict[Region, int]
+    run: RunContext
     opts: Options
-    load_at_start: tuple[float, float, float] | None
     fixtures: Fixtures
     local: dict[str, Any]
     verification: VerificationRun
@@ -78,7 +75,7 @@ def build_report(m: Measurements) -> dict[str, Any]:
         "summary": summary(m),
         "targets": targets,
         "all_targets_met": all(t["met"] for t in targets.values()),
-        "warnings": load_warnings(m.load_at_start),
+        "warnings": load_warnings(m.run.load_at_start),
         "local_verification": m.local,
         "phases": {
             name: phase.to_dict(baseline=HOP if name.startswith("aggregate_") else ECHO)
@@ -167,9 +164,9 @@ def setup(m: Measurements) -> dict[str, Any]:
         "issuer_region": ISSUER.code,
         "aggregator_region": AGGREGATOR.code,
         "holder_home_region": HOME.code,
-        "server_pids": {r.short: pid for r, pid in m.pids.items()},
-        "federation_dir": str(m.directory),
-        "load_average_at_start": m.load_at_start and [round(x, 2) for x in m.load_at_start],
+        "server_pids": {r.short: pid for r, pid in m.run.pids.items()},
+        "federation_dir": str(m.run.directory),
+        "load_average_at_start": m.run.load_at_start and [round(x, 2) for x in m.run.load_at_start],
         "store": STORE,
         "channel": CHANNEL,
         "server_cpu": SERVER_CPU,
