@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 AUTO_RATE_FRACTION = 0.5  # open-loop default: this share of the target's closed-loop capacity
+ROUNDS_HELP = "ABBA rounds per closed- or open-loop phase: A B B A ... over its targets (2)"
 
 
 @dataclass(frozen=True)
@@ -55,23 +57,33 @@ def new_parser(description: str, *, requests_help: str, rate_help: str) -> argpa
     return p
 
 
-def add_run_options(
-    p: argparse.ArgumentParser,
-    *,
-    concurrency: int,
-    open_workers: int,
-    rounds_help: str,
-    warmup_help: str,
-) -> None:
+@dataclass(frozen=True)
+class RunDefaults:
+    """A benchmark's defaults for the shared options: sizes are (--quick, full run)."""
+
+    concurrency: int
+    open_workers: int
+    requests: tuple[int, int]
+    warmup: tuple[int, int]
+    warmup_unit: str = "calls per target"
+
+
+def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
     """The options every node benchmark shares (each adds its own --requests and --rate)."""
+    concurrency, open_workers = defaults.concurrency, defaults.open_workers
     p.add_argument(
         "--concurrency",
         type=int,
         default=concurrency,
         help=f"closed-loop concurrency ({concurrency})",
     )
-    p.add_argument("--rounds", type=int, default=2, help=rounds_help)
-    p.add_argument("--warmup", type=int, default=None, help=warmup_help)
+    p.add_argument("--rounds", type=int, default=2, help=ROUNDS_HELP)
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help=f"unrecorded {defaults.warmup_unit} ({defaults.warmup[1]})",
+    )
     p.add_argument(
         "--open-workers",
         type=int,
@@ -113,12 +125,17 @@ def sized(value: int | None, quick: bool, quick_default: int, default: int) -> i
     return quick_default if quick else default
 
 
-def run_options(
-    p: argparse.ArgumentParser, a: argparse.Namespace, requests: int, warmup: int
-) -> dict[str, Any]:
-    """The shared options of a parsed command line as RunOptions fields, checked first."""
+def parse_run_options(
+    p: argparse.ArgumentParser, argv: Sequence[str] | None, defaults: RunDefaults
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Add the shared options, parse, and return the namespace with the shared RunOptions
+    fields (sizes defaulted for --quick or a full run, and checked)."""
+    add_run_options(p, defaults)
+    a = p.parse_args(argv)
+    requests = sized(a.requests, a.quick, *defaults.requests)
+    warmup = sized(a.warmup, a.quick, *defaults.warmup)
     check_run_options(p, a, requests, warmup)
-    return {
+    return a, {
         "requests": requests,
         "concurrency": a.concurrency,
         "rate": a.rate,

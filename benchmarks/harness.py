@@ -32,11 +32,12 @@ from benchmarks._load import (
 )
 from benchmarks._options import (
     AUTO_RATE_FRACTION,
+    RunDefaults,
     RunOptions,
     add_run_options,
     check_run_options,
     new_parser,
-    run_options,
+    parse_run_options,
     sized,
 )
 from benchmarks._phases import (
@@ -69,6 +70,7 @@ __all__ = [
     "PhaseComparison",
     "ProcessCpu",
     "RunContext",
+    "RunDefaults",
     "RunOptions",
     "Supply",
     "SupplyExhausted",
@@ -86,6 +88,7 @@ __all__ = [
     "machine_info",
     "new_parser",
     "open_loop",
+    "parse_run_options",
     "pick",
     "ratio",
     "ratios",
@@ -94,7 +97,6 @@ __all__ = [
     "run_benchmark",
     "run_closed_loop",
     "run_open_loop",
-    "run_options",
     "run_sequential",
     "sequential_phase",
     "sized",

@@ -16,9 +16,9 @@ from benchmarks.harness import (
     PhaseComparison,
     ProcessCpu,
     RunContext,
+    RunDefaults,
     RunOptions,
     Supply,
-    add_run_options,
     bench_log,
     closed_loop,
     headline,
@@ -26,11 +26,10 @@ from benchmarks.harness import (
     load_warnings,
     new_parser,
     open_loop,
+    parse_run_options,
     ratios_over,
     run_benchmark,
-    run_options,
     sequential_phase,
-    sized,
     target,
     warm_up,
 )
@@ -49,6 +48,8 @@ THROUGHPUT_LIMIT = 0.7  # ...and throughput at concurrency 8 at least 0.7x the e
 CALL_TIMEOUT_S = 10.0
 PASSWORD = "bench-Password-2024"
 
+RUN = RunDefaults(concurrency=8, open_workers=32, requests=(200, 2000), warmup=(30, 300))
+
 log = bench_log(BENCHMARK)
 
 
@@ -59,17 +60,7 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
         rate_help="open-loop arrivals per second (default: 0.5 x verification throughput "
         "at --concurrency, measured in the same run)",
     )
-    add_run_options(
-        p,
-        concurrency=8,
-        open_workers=32,
-        rounds_help="ABBA rounds per phase: echo, verify, verify, echo, ... (2)",
-        warmup_help="unrecorded calls per target (300)",
-    )
-    a = p.parse_args(argv)
-    requests = sized(a.requests, a.quick, 200, 2000)
-    warmup = sized(a.warmup, a.quick, 30, 300)
-    return RunOptions(**run_options(p, a, requests, warmup))
+    return RunOptions(**parse_run_options(p, argv, RUN)[1])
 
 
 @dataclass(frozen=True)

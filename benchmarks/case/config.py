@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmarks.harness import (
+    RunDefaults,
     RunOptions,
-    add_run_options,
     bench_log,
     new_parser,
-    run_options,
-    sized,
+    parse_run_options,
 )
 from federation.regions import Region
 
@@ -37,6 +36,10 @@ FACE_DAILY_LIMIT = 10_000  # the window region's daily face quota at the hub (de
 CALL_TIMEOUT_S = 30.0
 PASSWORD = "Huangshan-peak-90"
 
+RUN = RunDefaults(
+    concurrency=4, open_workers=16, requests=(16, 200), warmup=(2, 10), warmup_unit="warm-up cases"
+)
+
 log = bench_log(BENCHMARK)
 
 
@@ -56,19 +59,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "measured in the same run)",
     )
     p.add_argument("--applicants", type=int, default=4, help="distinct applicants (4)")
-    add_run_options(
-        p,
-        concurrency=4,
-        open_workers=16,
-        rounds_help="ABBA rounds per phase (2)",
-        warmup_help="unrecorded warm-up cases (10)",
-    )
-    a = p.parse_args(argv)
-    requests = sized(a.requests, a.quick, 16, 200)
-    warmup = sized(a.warmup, a.quick, 2, 10)
-    shared = run_options(p, a, requests, warmup)
+    a, shared = parse_run_options(p, argv, RUN)
     if a.applicants < 1:
         p.error("need --applicants >= 1")
-    if warmup + 3 * requests + a.applicants >= FACE_DAILY_LIMIT:
+    if shared["warmup"] + 3 * shared["requests"] + a.applicants >= FACE_DAILY_LIMIT:
         p.error(f"every case takes one face check of {WINDOW.short}'s daily {FACE_DAILY_LIMIT}")
     return Options(**shared, applicants=a.applicants)

@@ -7,22 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks._federation import Readiness, TokenMinter, echo_call, wait_until_ok
+from benchmarks._latency import LatencyRecorder
+from benchmarks._load import Call, ProcessCpu, Supply, warm_up
+from benchmarks._phases import Load, PhaseComparison, closed_loop, load_phase, open_loop
 from benchmarks.case.applicants import enrol_applicants, wait_for_catalogue
 from benchmarks.case.config import CALL_TIMEOUT_S, CASE, ECHO, HOME, WINDOW, Options, log
 from benchmarks.case.inputs import Preparer
 from benchmarks.case.runner import CaseRunner
-from benchmarks.harness import (
-    Call,
-    LatencyRecorder,
-    Load,
-    PhaseComparison,
-    ProcessCpu,
-    Supply,
-    closed_loop,
-    load_phase,
-    open_loop,
-    warm_up,
-)
 from nodes.client import FederationClient
 
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from benchmarks.harness import (
+    RunDefaults,
     RunOptions,
-    add_run_options,
     bench_log,
     new_parser,
-    run_options,
+    parse_run_options,
     sized,
 )
 from federation.regions import Region
@@ -32,6 +32,8 @@ AGG_P50_LIMIT = 2.0  # ...and aggregation p50 <= 2 x one cross-region call (fan-
 CALL_TIMEOUT_S = 10.0
 PASSWORD = "bench-Password-2024"
 HOLDER_NAME = "归集测试"
+
+RUN = RunDefaults(concurrency=8, open_workers=32, requests=(200, 2000), warmup=(30, 300))
 
 log = bench_log(BENCHMARK)
 
@@ -63,19 +65,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="distinct JS-issued licences verified in rotation (32)",
     )
-    add_run_options(
-        p,
-        concurrency=8,
-        open_workers=32,
-        rounds_help="ABBA rounds per closed/open phase (2)",
-        warmup_help="unrecorded calls per target (300)",
-    )
-    a = p.parse_args(argv)
-    requests = sized(a.requests, a.quick, 200, 2000)
-    warmup = sized(a.warmup, a.quick, 30, 300)
+    a, shared = parse_run_options(p, argv, RUN)
     local = sized(a.local_requests, a.quick, 500, 5000)
     licences = sized(a.licences, a.quick, 8, 32)
-    shared = run_options(p, a, requests, warmup)
     if local < 1 or licences < 2:
         p.error("need --local-requests >= 1 and --licences >= 2")
     return Options(**shared, local_requests=local, licences=licences)
