@@ -148,8 +148,20 @@ def targets_met(phases: dict[str, PhaseComparison], opts: RunOptions) -> dict[st
     }
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What one run produced: the phases, the open loop's rate, and the tokens it used."""
+
+    phases: dict[str, PhaseComparison]
+    rate: float
+    payload_bytes: int
+    minted: list[str]
+    unused: int
+    mint_s: float
+
+
 def measure(run: RunContext, opts: RunOptions) -> dict[str, Any]:
-    server_pid = run.pids[SERVER]
+    """Log in once, mint every token (untimed), warm up, then the phases."""
     with FederationClient(run.directory, timeout_s=CALL_TIMEOUT_S) as client:
         login = login_at_home(client)
         t0 = time.perf_counter()
@@ -161,43 +173,49 @@ def measure(run: RunContext, opts: RunOptions) -> dict[str, Any]:
         log(f"minted {len(minted)} tokens in {mint_s:.2f} s; warming up")
         for call in targets.values():
             warm_up(call, opts.warmup, opts.concurrency)
-        phases, rate = run_phases(targets, opts, ProcessCpu(server_pid))
-        unused = tokens.remaining()
+        phases, rate = run_phases(targets, opts, ProcessCpu(run.pids[SERVER]))
+        measured = Measured(phases, rate, len(payload), minted, tokens.remaining(), mint_s)
+    return build_report(run, opts, measured)
 
-    targets_line = targets_met(phases, opts)
-    cn, seq = opts.closed_cn, phases["sequential"]
+
+def build_report(run: RunContext, opts: RunOptions, m: Measured) -> dict[str, Any]:
+    targets_line = targets_met(m.phases, opts)
+    cn, seq = opts.closed_cn, m.phases["sequential"]
     return {
-        "setup": {
-            "server_region": SERVER.code,
-            "token_home_region": HOME.code,
-            "server_pid": server_pid,
-            "federation_dir": str(run.directory),
-            "load_average_at_start": run.load_at_start and [round(x, 2) for x in run.load_at_start],
-            "store": STORE,
-            "channel": "one mTLS channel (operator certificate) shared by both targets",
-            "echo_payload_bytes": len(payload),
-            "token_bytes": len(minted[0]),
-            "tokens_minted": len(minted),
-            "tokens_unused": unused,
-            "mint_s": round(mint_s, 3),
-            "open_loop_rate_per_s": rate,
-            "open_loop_rate_source": opts.rate_source(VERIFY),
-            **opts.to_dict(),
-        },
+        "setup": setup(run, opts, m),
         "summary": {
-            ECHO: headline(phases, ECHO, cn),
-            VERIFY: headline(phases, VERIFY, cn),
-            "ratios_verify_over_echo": ratios_over(phases, VERIFY, ECHO, cn),
+            ECHO: headline(m.phases, ECHO, cn),
+            VERIFY: headline(m.phases, VERIFY, cn),
+            "ratios_verify_over_echo": ratios_over(m.phases, VERIFY, ECHO, cn),
         },
         "targets": targets_line,
         "all_targets_met": all(t["met"] for t in targets_line.values()),
         "warnings": load_warnings(run.load_at_start),
-        "phases": {name: phase.to_dict(baseline=ECHO) for name, phase in phases.items()},
+        "phases": {name: phase.to_dict(baseline=ECHO) for name, phase in m.phases.items()},
         "latency_samples_source": "sequential phase (one request in flight), milliseconds",
         "latency_samples_ms": {
-            ECHO: seq.merged(ECHO).latency.sample_ms(opts.sample_limit),
-            VERIFY: seq.merged(VERIFY).latency.sample_ms(opts.sample_limit),
+            t: seq.merged(t).latency.sample_ms(opts.sample_limit) for t in (ECHO, VERIFY)
         },
+    }
+
+
+def setup(run: RunContext, opts: RunOptions, m: Measured) -> dict[str, Any]:
+    return {
+        "server_region": SERVER.code,
+        "token_home_region": HOME.code,
+        "server_pid": run.pids[SERVER],
+        "federation_dir": str(run.directory),
+        "load_average_at_start": run.load_at_start and [round(x, 2) for x in run.load_at_start],
+        "store": STORE,
+        "channel": "one mTLS channel (operator certificate) shared by both targets",
+        "echo_payload_bytes": m.payload_bytes,
+        "token_bytes": len(m.minted[0]),
+        "tokens_minted": len(m.minted),
+        "tokens_unused": m.unused,
+        "mint_s": round(m.mint_s, 3),
+        "open_loop_rate_per_s": m.rate,
+        "open_loop_rate_source": opts.rate_source(VERIFY),
+        **opts.to_dict(),
     }
 
 

@@ -89,50 +89,60 @@ def holder_everywhere(client: FederationClient, tag: str) -> Holder:
     return Holder(subject, str(login.session_id), 1, drv, home)
 
 
-def _issue_holder_licences(client: FederationClient, subject: str, tag: str) -> str:
-    """One licence of the holder's at each province; returns the JS driving licence's id."""
-    person = {"sex": "female", "ethnicity": "汉", "birth_date": "1988-05-17"}
-    drv = client.issue_licence(
+PERSON = {"sex": "female", "ethnicity": "汉", "birth_date": "1988-05-17"}
+# the holder's licences, one a province: (region, id suffix, type, fields, (from, until))
+HOLDER_LICENCES: tuple[tuple[str, str, str, dict[str, object], tuple[str, str]], ...] = (
+    (
         "JS",
-        f"{tag}-holder-drv",
+        "drv",
         "driving_licence",
-        subject,
-        HOLDER_NAME,
         driving_fields(0),
-        valid_from="2022-03-01",
-        valid_until="2032-03-01",
-    )
-    client.issue_licence(
+        ("2022-03-01", "2032-03-01"),
+    ),
+    (
         "AH",
-        f"{tag}-holder-idc",
+        "idc",
         "resident_identity_card",
-        subject,
-        HOLDER_NAME,
-        {**person, "address": "合肥市蜀山区长江西路 1 号"},
-        valid_until="2040-09-09",
-    )
-    client.issue_licence(
+        {**PERSON, "address": "合肥市蜀山区长江西路 1 号"},
+        ("", "2040-09-09"),
+    ),
+    (
         "SH",
-        f"{tag}-holder-rp",
+        "rp",
         "residence_permit",
-        subject,
-        HOLDER_NAME,
         {
-            **person,
+            **PERSON,
             "residence_address": "上海市浦东新区世纪大道 100 号",
             "household_address": "杭州市西湖区文三路 1 号",
         },
-        valid_until="2030-01-01",
-    )
-    client.issue_licence(
+        ("", "2030-01-01"),
+    ),
+    (
         "ZJ",
-        f"{tag}-holder-ssc",
+        "ssc",
         "social_security_card",
-        subject,
-        HOLDER_NAME,
         {"sex": "female", "ethnicity": "汉", "card_number": "A33010688", "bank": "中国工商银行"},
-    )
-    return str(drv.identifier)
+        ("", ""),
+    ),
+)
+
+
+def _issue_holder_licences(client: FederationClient, subject: str, tag: str) -> str:
+    """One licence of the holder's at each province; returns the JS driving licence's id."""
+    identifiers = [
+        client.issue_licence(
+            region,
+            f"{tag}-holder-{suffix}",
+            kind,
+            subject,
+            HOLDER_NAME,
+            fields,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        ).identifier
+        for region, suffix, kind, fields, (valid_from, valid_until) in HOLDER_LICENCES
+    ]
+    return str(identifiers[0])
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from nodes.cli.tools import bench
+from tests.benchmarks._reports import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 OWN_OPTIONS = {
     "identity": ["--requests", "--rate"],
     "licence": ["--requests", "--rate", "--local-requests", "--licences"],
@@ -22,14 +20,7 @@ SHARED_OPTIONS = ["--concurrency", "--rounds", "--warmup", "--open-workers", "--
 
 @pytest.mark.parametrize("name", sorted(OWN_OPTIONS))
 def test_script_help(name: str) -> None:
-    script = ROOT / "benchmarks" / f"{name}_bench.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_script(f"{name}_bench", "--help")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith(f"usage: {name}_bench.py")
     for option in [*OWN_OPTIONS[name], *SHARED_OPTIONS]:
@@ -46,13 +37,6 @@ def test_yrd_bench_help(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_sizes_are_refused_before_any_federation_starts() -> None:
-    script = ROOT / "benchmarks" / "licence_bench.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--licences", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_script("licence_bench", "--licences", "1")
     assert proc.returncode == 2
     assert "--licences >= 2" in proc.stderr

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.benchmarks._reports import PROVENANCE_KEYS, RUN_OPTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "case_bench.py"
 PHASES = ("closed_c1", "closed_c4", "open_loop")
@@ -92,11 +94,7 @@ def test_summary_breakdown_and_samples(report: dict[str, Any]) -> None:
 
 
 TOP_KEYS = [
-    "benchmark",
-    "command",
-    "timestamp",
-    "duration_s",
-    "machine",
+    *PROVENANCE_KEYS,
     "setup",
     "summary",
     "targets",
@@ -115,43 +113,34 @@ SUMMARY_KEYS = [
     "network_floor_ms",
     "case_p50_over_network_floor",
 ]
-SETUP_KEYS = {
-    "window_region",
-    "owner_region",
-    "identity_card_region",
-    "applicant_home_region",
-    "item",
-    "flow",
-    "rpc_hops_per_case",
-    "server_pids",
-    "server_cpu",
-    "federation_dir",
-    "load_average_at_start",
-    "store",
-    "untimed_per_case",
-    "echo_payload_bytes",
-    "setup_s",
-    "readiness",
-    "prepare_s",
-    "face_checks",
-    "licences_issued",
-    "oldest_input_age_s",
-    "open_loop_rate_per_s",
-    "open_loop_rate_source",
-    # the options
-    "requests",
-    "concurrency",
-    "rate",
-    "rounds",
-    "warmup",
-    "open_workers",
-    "arrivals",
-    "applicants",
-    "sample_limit",
-    "quick",
-    "out",
-    "parent",
-}
+SETUP_KEYS = (
+    {
+        "window_region",
+        "owner_region",
+        "identity_card_region",
+        "applicant_home_region",
+        "item",
+        "flow",
+        "rpc_hops_per_case",
+        "server_pids",
+        "server_cpu",
+        "federation_dir",
+        "load_average_at_start",
+        "store",
+        "untimed_per_case",
+        "echo_payload_bytes",
+        "setup_s",
+        "readiness",
+        "prepare_s",
+        "face_checks",
+        "licences_issued",
+        "oldest_input_age_s",
+        "open_loop_rate_per_s",
+        "open_loop_rate_source",
+    }
+    | RUN_OPTION_KEYS
+    | {"applicants"}
+)
 
 
 @pytest.mark.slow

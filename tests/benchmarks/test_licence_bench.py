@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.benchmarks._reports import PROVENANCE_KEYS, RUN_OPTION_KEYS, TARGET_LINE_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "licence_bench.py"
 VERIFY_PHASES = ("verify_sequential", "verify_closed_c1", "verify_closed_c8", "verify_open_loop")
@@ -126,11 +128,7 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
 
 
 TOP_KEYS = [
-    "benchmark",
-    "command",
-    "timestamp",
-    "duration_s",
-    "machine",
+    *PROVENANCE_KEYS,
     "setup",
     "summary",
     "targets",
@@ -156,42 +154,32 @@ AGGREGATION_KEYS = [
     "ratios_sequential",
     "ratios_closed_c8",
 ]
-SETUP_KEYS = {
-    "verifier_region",
-    "issuer_region",
-    "aggregator_region",
-    "holder_home_region",
-    "server_pids",
-    "federation_dir",
-    "load_average_at_start",
-    "store",
-    "channel",
-    "server_cpu",
-    "single_hop",
-    "relayed_read",
-    "aggregation_licences",
-    "licence_pool",
-    "sd_jwt_bytes_mean",
-    "echo_payload_bytes",
-    "setup_s",
-    "readiness",
-    "open_loop_rate_per_s",
-    "open_loop_rate_source",
-    # the options
-    "requests",
-    "concurrency",
-    "rate",
-    "rounds",
-    "warmup",
-    "open_workers",
-    "arrivals",
-    "sample_limit",
-    "local_requests",
-    "licences",
-    "quick",
-    "out",
-    "parent",
-}
+SETUP_KEYS = (
+    {
+        "verifier_region",
+        "issuer_region",
+        "aggregator_region",
+        "holder_home_region",
+        "server_pids",
+        "federation_dir",
+        "load_average_at_start",
+        "store",
+        "channel",
+        "server_cpu",
+        "single_hop",
+        "relayed_read",
+        "aggregation_licences",
+        "licence_pool",
+        "sd_jwt_bytes_mean",
+        "echo_payload_bytes",
+        "setup_s",
+        "readiness",
+        "open_loop_rate_per_s",
+        "open_loop_rate_source",
+    }
+    | RUN_OPTION_KEYS
+    | {"local_requests", "licences"}
+)
 
 
 @pytest.mark.slow
@@ -205,7 +193,7 @@ def test_report_keeps_its_keys(report: dict[str, Any]) -> None:
         "aggregate_p50_over_single_hop_p50",
     ]
     for line in report["targets"].values():
-        assert list(line) == ["target", "value", "limit", "comparison", "met"]
+        assert list(line) == TARGET_LINE_KEYS
     assert set(report["setup"]) == SETUP_KEYS
     assert list(report["phases"]) == [*VERIFY_PHASES, *AGG_PHASES]
     assert list(report["summary"]["ratios_verify_over_echo"]) == [
