@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ class ProcessesCpu(ProcessCpu):
     def seconds(self) -> float | None:
         values = [p.seconds() for p in self._all]
         return None if any(v is None for v in values) else sum(v or 0.0 for v in values)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How long the first successful call took after the nodes started, and how many failed."""
+
+    seconds: float
+    failures: int
 
 
 def wait_until_ok(call: Call, timeout_s: float = 30.0, pause_s: float = 0.25) -> tuple[float, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime
 import json
@@ -14,9 +13,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from benchmarks._latency import LatencyRecorder, ratio
 from benchmarks._load import (
@@ -31,32 +30,97 @@ from benchmarks._load import (
     run_sequential,
     warm_up,
 )
+from benchmarks._options import (
+    AUTO_RATE_FRACTION,
+    RunDefaults,
+    RunOptions,
+    add_run_options,
+    check_run_options,
+    new_parser,
+    parse_run_options,
+    sized,
+)
+from benchmarks._phases import (
+    Load,
+    Log,
+    PhaseComparison,
+    closed_loop,
+    compare,
+    headline,
+    load_phase,
+    open_loop,
+    pick,
+    ratios,
+    ratios_over,
+    sequential_phase,
+)
+from federation.regions import Region
 from nodes.ops.provisioning import init_federation
 from nodes.ops.supervisor import Federation
 
 __all__ = [
+    "AUTO_RATE_FRACTION",
+    "RECONNECT_BACKOFF",
+    "STORE",
     "Call",
     "LatencyRecorder",
+    "Load",
     "LoadResult",
+    "Log",
     "PhaseComparison",
     "ProcessCpu",
+    "RunContext",
+    "RunDefaults",
+    "RunOptions",
     "Supply",
     "SupplyExhausted",
+    "add_run_options",
     "arrival_offsets",
+    "bench_log",
+    "check_run_options",
+    "closed_loop",
     "compare",
+    "finish",
+    "headline",
+    "load_average",
+    "load_phase",
     "load_warnings",
     "machine_info",
+    "new_parser",
+    "open_loop",
+    "parse_run_options",
+    "pick",
     "ratio",
     "ratios",
+    "ratios_over",
     "report",
+    "run_benchmark",
     "run_closed_loop",
     "run_open_loop",
     "run_sequential",
+    "sequential_phase",
+    "sized",
     "target",
     "temporary_federation",
     "warm_up",
     "write_report",
 ]
+
+OptionsT = TypeVar("OptionsT", bound=RunOptions)
+STORE = "sqlite (WAL, synchronous=NORMAL)"  # what temporary_federation's nodes store in
+RECONNECT_BACKOFF = (
+    "peer channels opened while a peer was still starting sit in gRPC "
+    "reconnect backoff and fail fast (UNAVAILABLE) for a while"
+)
+
+
+def bench_log(benchmark: str) -> Log:
+    """A progress logger writing `[benchmark] message` lines to stderr."""
+
+    def log(message: str) -> None:
+        print(f"[{benchmark}] {message}", file=sys.stderr, flush=True)
+
+    return log
 
 
 def target(description: str, value: float | None, limit: float, at_most: bool) -> dict[str, Any]:
@@ -71,58 +135,6 @@ def target(description: str, value: float | None, limit: float, at_most: bool) -
     }
 
 
-@dataclass
-class PhaseComparison:
-    """One measurement (e.g. closed loop at concurrency 8) of several targets in one run."""
-
-    name: str
-    results: dict[str, list[LoadResult]] = field(default_factory=dict)
-
-    def add(self, target_name: str, result: LoadResult) -> None:
-        self.results.setdefault(target_name, []).append(result)
-
-    def merged(self, target_name: str) -> LoadResult:
-        return LoadResult.merge(self.results[target_name])
-
-    def to_dict(self, baseline: str) -> dict[str, Any]:
-        """Each target's merged result, plus every other target's ratios to the baseline."""
-        merged = {name: self.merged(name) for name in self.results}
-        out: dict[str, Any] = {name: r.to_dict() for name, r in merged.items()}
-        base = merged.get(baseline)
-        if base is not None:
-            out["ratios"] = {
-                f"{name}/{baseline}": ratios(r, base)
-                for name, r in merged.items()
-                if name != baseline
-            }
-        return out
-
-
-def ratios(result: LoadResult, base: LoadResult) -> dict[str, float | None]:
-    """Latency percentiles, throughput and server CPU per request of `result` over `base`."""
-    s, b = result.latency.summary_ms(), base.latency.summary_ms()
-    out = {k: ratio(s.get(k), b.get(k)) for k in ("p50", "p90", "p99", "mean")}
-    out["throughput"] = ratio(result.throughput, base.throughput)
-    out["server_cpu_per_request"] = ratio(
-        result.server_cpu_ms_per_request, base.server_cpu_ms_per_request
-    )
-    return out
-
-
-def compare(
-    name: str,
-    runs: Mapping[str, Callable[[], LoadResult]],
-    rounds: int = 2,
-) -> PhaseComparison:
-    """Run each target `rounds` times in ABBA order (A B B A A B ...) so drift hits all alike."""
-    phase = PhaseComparison(name)
-    order = list(runs)
-    for r in range(rounds):
-        for target_name in order if r % 2 == 0 else reversed(order):
-            phase.add(target_name, runs[target_name]())
-    return phase
-
-
 def _version(module: str) -> str | None:
     try:
         from importlib.metadata import version
@@ -132,32 +144,25 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _git_revision() -> str | None:
+def _git(*args: str) -> str:
     root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=True
+    )
+    return done.stdout.strip()
+
+
+def _git_revision() -> str | None:
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        rev = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{rev}{'-dirty' if dirty else ''}"
 
 
 def machine_info() -> dict[str, Any]:
-    load = _loadavg()
+    load = load_average()
     return {
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -190,57 +195,6 @@ def report(
         "machine": machine_info(),
         **results,
     }
-
-
-def add_run_options(
-    p: argparse.ArgumentParser,
-    *,
-    concurrency: int,
-    open_workers: int,
-    rounds_help: str,
-    warmup_help: str,
-) -> None:
-    """The options every node benchmark shares (each adds its own --requests and --rate)."""
-    p.add_argument(
-        "--concurrency",
-        type=int,
-        default=concurrency,
-        help=f"closed-loop concurrency ({concurrency})",
-    )
-    p.add_argument("--rounds", type=int, default=2, help=rounds_help)
-    p.add_argument("--warmup", type=int, default=None, help=warmup_help)
-    p.add_argument(
-        "--open-workers",
-        type=int,
-        default=open_workers,
-        help=f"client threads available to the open-loop schedule ({open_workers})",
-    )
-    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform")
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=2000,
-        help="latency samples per target kept in latency_samples_ms (2000)",
-    )
-    p.add_argument("--quick", action="store_true", help="a small, fast run (smoke tests)")
-    p.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
-    p.add_argument(
-        "--tmp-parent",
-        type=Path,
-        default=None,
-        help="create the temporary federation under this directory (e.g. /dev/shm to keep the "
-        "disk's fsync stalls out of the figures); default: the system temporary directory",
-    )
-
-
-def check_run_options(
-    p: argparse.ArgumentParser, a: argparse.Namespace, requests: int, warmup: int
-) -> None:
-    """Refuse run sizes no phase can honour (argparse exits with the message)."""
-    if requests < a.rounds or a.concurrency < 1 or a.rounds < 1 or warmup < 0:
-        p.error("need --requests >= --rounds >= 1, --concurrency >= 1 and --warmup >= 0")
-    if a.rate is not None and a.rate <= 0:
-        p.error("--rate must be positive")
 
 
 def finish(
@@ -299,7 +253,7 @@ def load_warnings(load_at_start: tuple[float, float, float] | None = None) -> li
     """Say when other work competed for the CPUs, which makes every figure noisy."""
     cpus = os.cpu_count() or 1
     out = []
-    for when, load in (("start", load_at_start), ("end", _loadavg())):
+    for when, load in (("start", load_at_start), ("end", load_average())):
         if load is not None and load[0] > cpus * 0.75:
             out.append(
                 f"1-minute load average {load[0]:.1f} at the {when} on {cpus} CPUs: other "
@@ -309,5 +263,32 @@ def load_warnings(load_at_start: tuple[float, float, float] | None = None) -> li
     return out
 
 
-def _loadavg() -> tuple[float, float, float] | None:
+def load_average() -> tuple[float, float, float] | None:
+    """The 1-, 5- and 15-minute load averages, where the platform has them."""
     return os.getloadavg() if hasattr(os, "getloadavg") else None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The temporary federation a benchmark measures, and how busy the machine was at start."""
+
+    directory: Path
+    pids: dict[Region, int]  # each region's node process
+    load_at_start: tuple[float, float, float] | None
+
+
+def run_benchmark(
+    benchmark: str,
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], OptionsT],
+    measure: Callable[[RunContext, OptionsT], Mapping[str, Any]],
+) -> int:
+    """Parse the options, start a temporary federation, measure it, then print and save the
+    report; the exit code says whether any request failed."""
+    started = time.time()
+    opts = parse(argv)
+    bench_log(benchmark)("starting a temporary federation (hub + 4 regions as processes)")
+    with temporary_federation(parent=opts.parent) as (directory, federation):
+        pids = {r: p.pid for r, p in federation.procs.items()}
+        results = measure(RunContext(directory, pids, load_average()), opts)
+    return finish(benchmark, results, argv, started, opts.out)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.benchmarks._reports import PROVENANCE_KEYS, RUN_OPTION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "case_bench.py"
 PHASES = ("closed_c1", "closed_c4", "open_loop")
@@ -89,3 +91,74 @@ def test_summary_breakdown_and_samples(report: dict[str, Any]) -> None:
     for t in ("echo", "case"):
         assert 0 < len(samples[t]) <= 2000
         assert all(v > 0 for v in samples[t])
+
+
+TOP_KEYS = [
+    *PROVENANCE_KEYS,
+    "setup",
+    "summary",
+    "targets",
+    "all_targets_met",
+    "targets_note",
+    "warnings",
+    "phases",
+    "latency_samples_source",
+    "latency_samples_ms",
+]
+SUMMARY_KEYS = [
+    "echo",
+    "case",
+    "breakdown_ms",
+    "ratios_case_over_echo",
+    "network_floor_ms",
+    "case_p50_over_network_floor",
+]
+SETUP_KEYS = (
+    {
+        "window_region",
+        "owner_region",
+        "identity_card_region",
+        "applicant_home_region",
+        "item",
+        "flow",
+        "rpc_hops_per_case",
+        "server_pids",
+        "server_cpu",
+        "federation_dir",
+        "load_average_at_start",
+        "store",
+        "untimed_per_case",
+        "echo_payload_bytes",
+        "setup_s",
+        "readiness",
+        "prepare_s",
+        "face_checks",
+        "licences_issued",
+        "oldest_input_age_s",
+        "open_loop_rate_per_s",
+        "open_loop_rate_source",
+    }
+    | RUN_OPTION_KEYS
+    | {"applicants"}
+)
+
+
+@pytest.mark.slow
+def test_report_keeps_its_keys(report: dict[str, Any]) -> None:
+    """The report's shape is a contract with whoever reads it: the same keys, in order."""
+    assert list(report) == TOP_KEYS
+    assert list(report["summary"]) == SUMMARY_KEYS
+    assert report["targets"] == {}
+    assert set(report["setup"]) == SETUP_KEYS
+    assert list(report["setup"]["prepare_s"]) == list(PHASES)
+    for part in ("echo", "case", "breakdown_ms", "ratios_case_over_echo"):
+        assert list(report["summary"][part]) == list(PHASES), part
+    for name in PHASES:
+        assert list(report["summary"]["breakdown_ms"][name]) == [*STEPS, "share_of_mean"]
+        assert list(report["summary"]["case"][name]) == [
+            "latency_ms",
+            "cases_per_s",
+            "completed",
+            "errors",
+            "server_cpu_ms_per_case",
+        ]

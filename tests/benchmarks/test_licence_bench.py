@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.benchmarks._reports import PROVENANCE_KEYS, RUN_OPTION_KEYS, TARGET_LINE_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "licence_bench.py"
 VERIFY_PHASES = ("verify_sequential", "verify_closed_c1", "verify_closed_c8", "verify_open_loop")
@@ -123,3 +125,80 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
     for values in samples.values():
         assert 0 < len(values) <= 2000
         assert all(v > 0 for v in values)
+
+
+TOP_KEYS = [
+    *PROVENANCE_KEYS,
+    "setup",
+    "summary",
+    "targets",
+    "all_targets_met",
+    "warnings",
+    "local_verification",
+    "phases",
+    "latency_samples_source",
+    "latency_samples_ms",
+]
+SUMMARY_KEYS = [
+    "local_verification",
+    "echo",
+    "verify_licence",
+    "ratios_verify_over_echo",
+    "aggregation",
+]
+AGGREGATION_KEYS = [
+    "sequential_latency_ms",
+    "fanout_ms",
+    "throughput_c8_per_s",
+    "latency_c8_ms",
+    "ratios_sequential",
+    "ratios_closed_c8",
+]
+SETUP_KEYS = (
+    {
+        "verifier_region",
+        "issuer_region",
+        "aggregator_region",
+        "holder_home_region",
+        "server_pids",
+        "federation_dir",
+        "load_average_at_start",
+        "store",
+        "channel",
+        "server_cpu",
+        "single_hop",
+        "relayed_read",
+        "aggregation_licences",
+        "licence_pool",
+        "sd_jwt_bytes_mean",
+        "echo_payload_bytes",
+        "setup_s",
+        "readiness",
+        "open_loop_rate_per_s",
+        "open_loop_rate_source",
+    }
+    | RUN_OPTION_KEYS
+    | {"local_requests", "licences"}
+)
+
+
+@pytest.mark.slow
+def test_report_keeps_its_keys(report: dict[str, Any]) -> None:
+    """The report's shape is a contract with whoever reads it: the same keys, in order."""
+    assert list(report) == TOP_KEYS
+    assert list(report["summary"]) == SUMMARY_KEYS
+    assert list(report["summary"]["aggregation"]) == AGGREGATION_KEYS
+    assert list(report["targets"]) == [
+        "verify_p50_over_echo_p50",
+        "aggregate_p50_over_single_hop_p50",
+    ]
+    for line in report["targets"].values():
+        assert list(line) == TARGET_LINE_KEYS
+    assert set(report["setup"]) == SETUP_KEYS
+    assert list(report["phases"]) == [*VERIFY_PHASES, *AGG_PHASES]
+    assert list(report["summary"]["ratios_verify_over_echo"]) == [
+        "sequential",
+        "closed_c1",
+        "closed_c8",
+        "open_loop",
+    ]

@@ -1,0 +1,1 @@
+"""The licence benchmark's parts: options, fixtures, call targets, phases and report."""
