@@ -163,12 +163,14 @@ class Recorder:
             waited.flush()
             area_l = pool.queue_len.mean(t_end)
             lam_w = waited.total / span if span > 0 else math.nan
-            edge = pool.queue_len.value + pool.busy.value
-            carry = (edge + self._carry_in(pool)) * (waited.hi if waited.n else 0.0)
+            # Applicants still waiting or in service at the end have no recorded wait yet; bound
+            # their share of the area by the longest recorded wait.
+            edge = (pool.queue_len.value + pool.busy.value) * (waited.hi if waited.n else 0.0)
             little[code] = {
                 "L": area_l,
                 "lambda_W": lam_w,
-                "tolerance": (carry / span if span > 0 else math.inf) + 1e-9 * max(area_l, 1.0),
+                "carry_in": _carry_in(pool, t_end) / span if span > 0 else 0.0,
+                "tolerance": (edge / span if span > 0 else math.inf) + 1e-9 * max(area_l, 1.0),
             }
         return {
             "observed_min": span,
@@ -199,6 +201,15 @@ class Recorder:
             **(extra or {}),
         }
 
-    def _carry_in(self, pool: PoolStats) -> float:
-        # Applicants queued at the end of the warm-up were not recorded but add to the area.
-        return float(getattr(pool, "queue_at_obs_start", 0.0))
+
+
+def _carry_in(pool: PoolStats, t_end: float) -> float:
+    """Queue-minutes after the observation start of applicants who arrived in the warm-up.
+
+    They are in the queue-length integral but their waits are not recorded (they are not
+    observed), so Little's law over the window is L = carry_in + lambda W exactly, up to the
+    end edge. Both kernels measure it exactly: their residual waits are not bounded by the
+    longest recorded wait (e.g. when the arrivals behind them balk at a full queue).
+    """
+    area = getattr(pool, "carry_in_area", None)
+    return float(area(t_end)) if callable(area) else 0.0

@@ -31,6 +31,19 @@ class Station:
         self.queue_len = TimeWeighted(t0, interval, max_points)
         self.on_duty = TimeWeighted(t0)
         self.queue_at_obs_start = 0.0
+        self._carry_in_leaves: list[float] = []  # when the applicants queued at obs start leave
+        self._obs = t0
+
+    def carry_in(self, obs: float, leaves: list[float]) -> None:
+        """Note the observation start and when those already waiting then leave the queue."""
+        self._obs = obs
+        self._carry_in_leaves = [t for t in leaves if t > obs]
+        self.queue_at_obs_start = float(len(self._carry_in_leaves))
+
+    def carry_in_area(self, t_end: float) -> float:
+        """Queue-minutes inside [obs start, t_end] of applicants who arrived in the warm-up."""
+        obs = self._obs
+        return sum(min(t, t_end) - obs for t in self._carry_in_leaves if t_end > obs)
 
 
 def reason_not_reducible(sc: Scenario) -> str | None:
@@ -255,10 +268,14 @@ class _StationRun:
     def _start_observation(self) -> None:
         """End of the warm-up: levels and counts restart here."""
         self.observing = True
-        obs = self.warm_t if self.warm_t > 0 else self.t
+        # Like the SimPy model (and the recorder's filter): observation starts at the later of
+        # the warm-up time and the first observed arrival, or at time 0 without a warm-up.
+        obs = self.t if 0 < self.warm_n == self.arrived else self.warm_t
         self.obs = obs
         self._leave_queue_until(obs)
-        self.station.queue_at_obs_start = float(self.queue)
+        # Their queue time after obs is in the queue-length integral but their waits are not
+        # recorded; the recorder needs it exactly (leave times are known on arrival here).
+        self.station.carry_in(obs, self.leave)
         self.station.queue_len.restart(obs)
         self.recorder.obs_start = obs
 

@@ -88,6 +88,8 @@ class YrdModel:
         self.arrivals_open = 0
         self.case_counter = 0
         self.drained = env.event()
+        # The observation window opens when both warm-ups are over (the recorder's filter).
+        self.observing = not (scenario.run.warmup_arrivals or scenario.run.warmup_days)
 
     def _link(self, o: str, d: str) -> _Link:
         spec = self.sc.materials.link(o, d)
@@ -127,11 +129,14 @@ class YrdModel:
 
     def _warmup_timer(self, at: float) -> Proc:
         yield self.env.timeout(at)
-        self.start_observation()
+        warm_n = self.sc.run.warmup_arrivals
+        if not warm_n or self.case_counter > warm_n:  # else arrival warm_n will start it
+            self.start_observation()
 
     def start_observation(self) -> None:
         """End of warm-up: statistics restart now."""
         now = self.env.now
+        self.observing = True
         self.recorder.obs_start = now
         for pool in self.pools():
             pool.queue_at_obs_start = float(pool.queue_level)
@@ -188,8 +193,8 @@ class YrdModel:
                     dest, kind = code, "local"
                 case_id = self.case_counter
                 self.case_counter = case_id + 1
-                if case_id == warm_n and warm_n:
-                    self.start_observation()
+                if case_id == warm_n and warm_n and env.now >= run.warmup_days * DAY:
+                    self.start_observation()  # else the warm-up timer will, later
                 self.in_system += 1
                 env.process(self.visit(case_id, 0, code, dest, kind, int(priority[i]), env.now))
         self.arrivals_open -= 1
@@ -350,6 +355,8 @@ def run_simpy_model(scenario: Scenario, replication: int, recorder: Recorder) ->
         until = env.any_of([model.drained, env.timeout(run.horizon_days * DAY)])
     env.run(until=until)
     t_end = env.now
+    if not model.observing:
+        model.start_observation()  # the warm-up never ended: an empty window, as in fast
     clerk_pools: dict[str, PoolStats] = dict(model.clerks)
     return recorder.result(
         t_end,

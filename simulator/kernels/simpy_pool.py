@@ -32,6 +32,8 @@ class PoolRequest(PriorityRequest):
     """An applicant's request; leaving its ``with`` block while waiting withdraws it."""
 
     queued = False
+    #: Observation start, if the applicant was already waiting then (warm-up carry-in).
+    carried_from: float | None = None
 
     def __enter__(self) -> PoolRequest:
         return self
@@ -48,11 +50,10 @@ class PoolRequest(PriorityRequest):
 
     def cancel(self) -> None:
         if not self.triggered and self.queued:
-            self.queued = False
             pool = self.resource
             assert isinstance(pool, MonitoredPool)
             pool.put_queue.remove(self)
-            pool._set_queue(pool.queue_level - 1)
+            pool._dequeue(self)
 
 
 class MonitoredPool(simpy.PriorityResource):
@@ -78,6 +79,7 @@ class MonitoredPool(simpy.PriorityResource):
         self.scheduled = capacity
         self._off: list[_OffDuty] = []
         self.queue_at_obs_start = 0.0
+        self._carry_area = 0.0  # queue-minutes after obs start of those waiting at obs start
         now = env.now
         self.busy = TimeWeighted(now)
         self.queue_len = TimeWeighted(now, sample_interval, max_points)
@@ -100,8 +102,7 @@ class MonitoredPool(simpy.PriorityResource):
             event.succeed()
             if isinstance(event, PoolRequest):
                 if event.queued:
-                    event.queued = False
-                    self._set_queue(self.queue_level - 1)
+                    self._dequeue(event)
                 self._set_busy(self.busy_level + 1)
 
     def release(self, request: PriorityRequest) -> None:  # type: ignore[override]
@@ -136,6 +137,23 @@ class MonitoredPool(simpy.PriorityResource):
         duty = level if level > self.scheduled else self.scheduled
         if self.on_duty.value != duty:
             self.on_duty.set(now, duty)
+
+    def _dequeue(self, req: PoolRequest) -> None:
+        """A waiting applicant leaves the queue (served now, or gave up)."""
+        req.queued = False
+        if req.carried_from is not None:
+            self._carry_area += self._env.now - req.carried_from
+            req.carried_from = None
+        self._set_queue(self.queue_level - 1)
+
+    def carry_in_area(self, t_end: float) -> float:
+        """Queue-minutes inside [obs start, t_end] of applicants who arrived in the warm-up."""
+        pending = sum(
+            t_end - req.carried_from
+            for req in self.put_queue
+            if isinstance(req, PoolRequest) and req.queued and req.carried_from is not None
+        )
+        return self._carry_area + pending
 
     def _set_queue(self, level: int) -> None:
         self.queue_level = level
@@ -193,3 +211,7 @@ class MonitoredPool(simpy.PriorityResource):
         self.busy.restart(t)
         self.queue_len.restart(t)
         self.on_duty.restart(t)
+        self._carry_area = 0.0
+        for req in self.put_queue:
+            if isinstance(req, PoolRequest) and req.queued:
+                req.carried_from = t
