@@ -6,7 +6,23 @@ import importlib
 
 import pytest
 
-PACKAGES = ["federation", "federation.storage", "federation.licences", "simulator"]
+PACKAGES = [
+    "federation",
+    "federation.cases",
+    "federation.crypto",
+    "federation.identity",
+    "federation.licences",
+    "federation.storage",
+    "federation.trust",
+    "nodes.cli",
+    "nodes.client",
+    "nodes.convert",
+    "nodes.demo",
+    "nodes.ops",
+    "nodes.peering",
+    "nodes.server",
+    "simulator",
+]
 
 
 def _all_of(name: str) -> list[str]:
