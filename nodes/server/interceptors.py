@@ -56,8 +56,8 @@ def forwarded_for() -> str:
     return current_origin.get()
 
 
-def _origin_of(details: grpc.HandlerCallDetails) -> str:
-    for key, value in details.invocation_metadata or ():
+def _origin_of(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
         if key == FORWARDED_FOR:
             return value if isinstance(value, str) else value.decode("utf-8", "replace")
     return ""
@@ -129,6 +129,7 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._unary = unary_budget
         self._streams = stream_budget
         self._peers: dict[bytes, Peer] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
         self._lock = threading.Lock()
 
     # --- who is calling ----------------------------------------------------------------
@@ -190,20 +191,27 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         continuation: Callable[[grpc.HandlerCallDetails], Any],
         details: grpc.HandlerCallDetails,
     ) -> Any:
-        handler = await continuation(details)
         method: str = details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:  # servicers are registered once: wrap each method once
+            return wrapped
+        handler = await continuation(details)
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         decode = handler.request_deserializer or (lambda raw: raw)
-        origin = _origin_of(details)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary_call(method, origin, decode, handler.unary_unary),
+                self._unary_call(method, decode, handler.unary_unary),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream_call(method, origin, decode, handler.unary_stream),
+                self._stream_call(method, decode, handler.unary_stream),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
@@ -241,17 +249,14 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await self._refuse(context, label, method, exc)
 
     def _unary_call(
-        self,
-        method: str,
-        origin: str,
-        decode: Callable[[bytes], Any],
-        behaviour: Callable[..., Any],
+        self, method: str, decode: Callable[[bytes], Any], behaviour: Callable[..., Any]
     ) -> Callable[..., Any]:
         is_async = inspect.iscoroutinefunction(behaviour)
 
         async def call(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
             async with self._guard(method, context) as member:
                 request = self._decode(decode, raw)
+                origin = _origin_of(context)
                 if is_async:
                     current_member.set(member)
                     current_origin.set(origin)
@@ -268,11 +273,7 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return call
 
     def _stream_call(
-        self,
-        method: str,
-        origin: str,
-        decode: Callable[[bytes], Any],
-        behaviour: Callable[..., Any],
+        self, method: str, decode: Callable[[bytes], Any], behaviour: Callable[..., Any]
     ) -> Callable[..., AsyncIterator[Any]]:
         if not inspect.isasyncgenfunction(behaviour):
             raise TypeError(f"{method}: a server stream must be an async generator")
@@ -280,6 +281,7 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         async def stream(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with self._guard(method, context) as member:
                 request = self._decode(decode, raw)
+                origin = _origin_of(context)
                 self._streams.acquire(member.entity_id)
                 try:
                     current_member.set(member)
