@@ -10,12 +10,15 @@ from nodes.convert.cases import (
     event_message,
     material_from_proto,
     material_to_proto,
+    rating_to_proto,
     submission_from,
     submission_to_proto,
 )
 from nodes.convert.identity import (
     claims_from_proto,
     claims_to_proto,
+    login_from_proto,
+    login_to_proto,
     revocation_from_proto,
     revocation_to_proto,
 )
@@ -36,8 +39,11 @@ __all__ = [
     "event_from_message",
     "event_message",
     "json_object",
+    "login_from_proto",
+    "login_to_proto",
     "material_from_proto",
     "material_to_proto",
+    "rating_to_proto",
     "revocation_from_proto",
     "revocation_to_proto",
     "submission_from",

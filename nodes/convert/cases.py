@@ -9,7 +9,7 @@ from typing import Any
 from federation.cases.desk import Material, Submission
 from federation.cases.states import DECIDED
 from federation.cases.workdays import is_overdue
-from federation.storage.base import CaseEvent, CaseRecord
+from federation.storage.base import CaseEvent, CaseRating, CaseRecord
 from nodes.convert.requests import json_object
 from nodes.pb.v1 import case_pb2
 
@@ -124,3 +124,10 @@ __all__ = [
     "submission_from",
     "submission_to_proto",
 ]
+
+
+def rating_to_proto(rating: CaseRating) -> case_pb2.RateCaseResponse:
+    """What the applicant is told of a stored rating (its reasons and comment stay stored)."""
+    return case_pb2.RateCaseResponse(
+        case_id=rating.case_id, score=rating.score, rated_at=rating.rated_at
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from federation.identity.assurance import Assurance
+from federation.identity.provider import LoginResult
 from federation.identity.tokens import TokenClaims
 from federation.storage.base import Revocation
 from nodes.pb.v1 import common_pb2, identity_pb2
@@ -51,4 +52,26 @@ def revocation_to_proto(rev: Revocation) -> identity_pb2.Revocation:
 def revocation_from_proto(msg: identity_pb2.Revocation) -> Revocation:
     return Revocation(
         session_id=msg.session_id, revoked_at=msg.revoked_at, expires_at=msg.expires_at
+    )
+
+
+def login_to_proto(result: LoginResult) -> identity_pb2.AuthenticateResponse:
+    return identity_pb2.AuthenticateResponse(
+        session_id=result.session_id,
+        session_secret=result.session_secret,
+        acr=result.assurance.acr,
+        session_expires_at=result.expires_at,
+        tokens=dict(result.tokens),
+        face_assertion=result.face_assertion,
+    )
+
+
+def login_from_proto(msg: identity_pb2.AuthenticateResponse) -> LoginResult:
+    return LoginResult(
+        session_id=msg.session_id,
+        session_secret=msg.session_secret,
+        assurance=Assurance.parse(msg.acr),
+        expires_at=msg.session_expires_at,
+        tokens=dict(msg.tokens),
+        face_assertion=msg.face_assertion,
     )

@@ -26,7 +26,7 @@ from federation.identity.provider import FaceCheckResult
 from federation.regions import Region, parse_region
 from federation.storage.base import CaseRecord
 from federation.trust.trustlist import Member
-from nodes.convert.cases import case_view, event_message, submission_from
+from nodes.convert.cases import case_view, event_message, rating_to_proto, submission_from
 from nodes.convert.requests import json_object
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
@@ -322,9 +322,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             list(request.reasons),
             request.comment,
         )
-        return case_pb2.RateCaseResponse(
-            case_id=rating.case_id, score=rating.score, rated_at=rating.rated_at
-        )
+        return rating_to_proto(rating)
 
     def ExportCase(
         self, request: case_pb2.CaseRef, context: grpc.ServicerContext

@@ -8,7 +8,7 @@ from federation.errors import InvalidArgument
 from federation.identity.assurance import Assurance
 from federation.identity.provider import IdentityProvider
 from federation.identity.tokens import TokenVerifier
-from nodes.convert import claims_to_proto, revocation_to_proto
+from nodes.convert import claims_to_proto, login_to_proto, revocation_to_proto
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
 from nodes.server.interceptors import caller
 from nodes.server.runtime import NodeRuntime
@@ -72,14 +72,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             request.subject_id,
             {"acr": result.assurance.acr, "audiences": sorted(result.tokens)},
         )
-        return identity_pb2.AuthenticateResponse(
-            session_id=result.session_id,
-            session_secret=result.session_secret,
-            acr=result.assurance.acr,
-            session_expires_at=result.expires_at,
-            tokens=dict(result.tokens),
-            face_assertion=result.face_assertion,
-        )
+        return login_to_proto(result)
 
     def IssueToken(
         self, request: identity_pb2.IssueTokenRequest, context: grpc.ServicerContext

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from federation.errors import InvalidArgument
 from federation.identity.assurance import Assurance
+from federation.identity.provider import LoginResult
 from federation.identity.tokens import TokenClaims
 from federation.licences import LicenceStatus, LicenceVerdict
 from federation.licences.registry import LicenceSummary
@@ -17,6 +18,8 @@ from nodes.convert import (
     claims_from_proto,
     claims_to_proto,
     document_to_proto,
+    login_from_proto,
+    login_to_proto,
     revocation_from_proto,
     revocation_to_proto,
     summary_from_proto,
@@ -189,3 +192,20 @@ def test_a_document_carries_the_record_and_its_status_list() -> None:
         7,
     )
     assert doc.status_list_uri == "yrd:status:320000" and doc.created
+
+
+# --- logins -------------------------------------------------------------------------------
+logins = st.builds(
+    LoginResult,
+    session_id=st.text(),
+    session_secret=st.text(),
+    assurance=st.sampled_from(Assurance),
+    expires_at=st.floats(allow_nan=False, allow_infinity=False),
+    tokens=st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=4),
+    face_assertion=st.text(),
+)
+
+
+@given(logins)
+def test_login_round_trips(result: LoginResult) -> None:
+    assert login_from_proto(login_to_proto(result)) == result
