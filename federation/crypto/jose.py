@@ -1,4 +1,4 @@
-"""Compact JWS with EdDSA (Ed25519, RFC 8037) and OKP JSON Web Keys, on `cryptography` alone."""
+"""Compact JWS with EdDSA (Ed25519, RFC 8037) or ES256 (P-256) and their JWKs, on `cryptography`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from federation.errors import InvalidArgument, Unauthenticated
 
@@ -74,75 +79,194 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+ALGORITHMS: dict[str, tuple[str, str]] = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}
+"""JWS `alg` -> the (kty, crv) of the only key type that may verify it (no algorithm choice)."""
+EDDSA_ONLY = frozenset({"EdDSA"})
+SIGNATURE_ALGS = frozenset(ALGORITHMS)
+_ALG_OF_CURVE = {crv: alg for alg, (_, crv) in ALGORITHMS.items()}
+_P256_BYTES = 32
+_KEY_OPS = frozenset({"sign", "verify"})
+
+
 @functools.lru_cache(maxsize=1024)
 def _public_key(x: str) -> Ed25519PublicKey:
     """Decoded keys are immutable: decode each trust-list key once, not per signature."""
     return Ed25519PublicKey.from_public_bytes(b64url_decode(x))
 
 
+@functools.lru_cache(maxsize=1024)
+def _p256_key(x: str, y: str) -> ec.EllipticCurvePublicKey:
+    """A P-256 point; ValueError unless both coordinates are 32 bytes and on the curve."""
+    xb, yb = b64url_decode(x), b64url_decode(y)
+    if len(xb) != _P256_BYTES or len(yb) != _P256_BYTES:
+        raise ValueError("P-256 coordinates are 32 bytes each")
+    numbers = ec.EllipticCurvePublicNumbers(
+        int.from_bytes(xb, "big"), int.from_bytes(yb, "big"), ec.SECP256R1()
+    )
+    return numbers.public_key()
+
+
+def _coordinate(value: int) -> str:
+    return b64url_encode(value.to_bytes(_P256_BYTES, "big"))
+
+
+def _refuse_member(data: Mapping[str, Any], alg: str) -> None:
+    """Only registered values: `use` sig, `key_ops` with verify, `alg` of this key type."""
+    if "d" in data:
+        raise InvalidArgument("a public JWK must not hold private key material ('d')")
+    use = data.get("use", "sig")
+    if use != "sig":
+        raise InvalidArgument(f"JWK 'use' must be 'sig' (a signature key), not {use!r}")
+    ops = data.get("key_ops", ["verify"])
+    if (
+        not isinstance(ops, list)
+        or not all(isinstance(op, str) for op in ops)
+        or "verify" not in ops
+        or not set(ops) <= _KEY_OPS
+    ):
+        raise InvalidArgument("JWK 'key_ops' must be a list holding 'verify' (and 'sign')")
+    if data.get("alg", alg) != alg:
+        raise InvalidArgument(f"JWK 'alg' {data.get('alg')!r} does not fit a {alg} key")
+
+
 @dataclass(frozen=True)
 class Jwk:
-    """An Ed25519 public key as an OKP JWK with its RFC 7638 thumbprint as `kid`."""
+    """A public signature key (OKP Ed25519 or EC P-256) with its RFC 7638 thumbprint as `kid`.
+
+    The JWK holds registered members only (`use` is always `sig`); what a key is for in the
+    federation (token signing, seal certification) is said where the key is listed.
+    """
 
     kid: str
     x: str
-    use: str = "sig"
     not_after: int | None = None
+    crv: str = "Ed25519"
+    y: str = ""
+
+    @property
+    def alg(self) -> str:
+        """The one JWS algorithm this key verifies: EdDSA for Ed25519, ES256 for P-256."""
+        return _ALG_OF_CURVE[self.crv]
+
+    @property
+    def kty(self) -> str:
+        return ALGORITHMS[self.alg][0]
+
+    def required_members(self) -> dict[str, str]:
+        """The RFC 7638 members: what a thumbprint is taken over and what `cnf` carries."""
+        out = {"crv": self.crv, "kty": self.kty, "x": self.x}
+        if self.y:
+            out["y"] = self.y
+        return out
+
+    @property
+    def jkt(self) -> str:
+        """The RFC 7638 SHA-256 thumbprint, whatever `kid` the key was given."""
+        return b64url_encode(hashlib.sha256(canonical_json(self.required_members())).digest())
 
     @staticmethod
-    def thumbprint(x: str) -> str:
-        required = {"crv": "Ed25519", "kty": "OKP", "x": x}
-        return b64url_encode(hashlib.sha256(canonical_json(required)).digest())
+    def thumbprint(x: str, crv: str = "Ed25519", y: str = "") -> str:
+        return Jwk(kid="", x=x, crv=crv, y=y).jkt
 
     @classmethod
     def from_public_key(
-        cls, key: Ed25519PublicKey, use: str = "sig", not_after: int | None = None
+        cls,
+        key: Ed25519PublicKey | ec.EllipticCurvePublicKey,
+        not_after: int | None = None,
     ) -> Jwk:
-        x = b64url_encode(raw_public(key))
-        return cls(kid=cls.thumbprint(x), x=x, use=use, not_after=not_after)
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            if not isinstance(key.curve, ec.SECP256R1):
+                raise InvalidArgument("only P-256 elliptic-curve keys are accepted")
+            numbers = key.public_numbers()
+            x, y, crv = _coordinate(numbers.x), _coordinate(numbers.y), "P-256"
+        else:
+            x, y, crv = b64url_encode(raw_public(key)), "", "Ed25519"
+        return cls(kid=cls.thumbprint(x, crv, y), x=x, not_after=not_after, crv=crv, y=y)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Jwk:
-        if data.get("kty") != "OKP" or data.get("crv") != "Ed25519":
-            raise InvalidArgument("only OKP Ed25519 keys are accepted")
-        x = data.get("x")
-        if not isinstance(x, str) or len(b64url_decode(x)) != 32:
-            raise InvalidArgument("JWK 'x' must be a 32-byte base64url Ed25519 key")
-        kid = data.get("kid") or cls.thumbprint(x)
+        kty, crv = data.get("kty"), data.get("crv")
+        if (kty, crv) not in ALGORITHMS.values():
+            raise InvalidArgument("only OKP Ed25519 and EC P-256 keys are accepted")
+        alg = _ALG_OF_CURVE[str(crv)]
+        _refuse_member(data, alg)
+        x, y = data.get("x"), data.get("y", "")
+        if not isinstance(x, str) or not isinstance(y, str):
+            raise InvalidArgument("JWK 'x' and 'y' must be base64url strings")
+        if alg == "EdDSA":
+            if y or len(b64url_decode(x)) != 32:
+                raise InvalidArgument("JWK 'x' must be a 32-byte base64url Ed25519 key")
+        else:
+            try:
+                _p256_key(x, y)
+            except (ValueError, InvalidArgument):
+                raise InvalidArgument("JWK 'x', 'y' are not a point on P-256") from None
+        kid = data.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid):
+            raise InvalidArgument("JWK 'kid' must be a non-empty string")
         not_after = data.get("exp")
+        if not_after is not None and type(not_after) is not int:
+            raise InvalidArgument("JWK 'exp' must be an integer time")
         return cls(
-            kid=str(kid),
+            kid=kid or cls.thumbprint(x, str(crv), y),
             x=x,
-            use=str(data.get("use", "sig")),
-            not_after=int(not_after) if not_after is not None else None,
+            not_after=not_after,
+            crv=str(crv),
+            y=y,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": self.x,
-            "kid": self.kid,
-            "use": self.use,
-            "alg": "EdDSA",
-        }
+        out: dict[str, Any] = {**self.required_members(), "kid": self.kid}
+        out.update(use="sig", alg=self.alg)
         if self.not_after is not None:
             out["exp"] = self.not_after
         return out
 
     def public_key(self) -> Ed25519PublicKey:
+        """The Ed25519 key (federation member keys); `verify_signature` serves every key type."""
+        if self.alg != "EdDSA":
+            raise Unauthenticated(f"key {self.kid} is a {self.alg} key, not Ed25519")
         return _public_key(self.x)
+
+    def verify_signature(self, signature: bytes, data: bytes) -> None:
+        """Check a JWS signature made with this key's algorithm; InvalidSignature if it fails."""
+        if self.alg == "EdDSA":
+            _public_key(self.x).verify(signature, data)
+            return
+        if len(signature) != 2 * _P256_BYTES:
+            raise InvalidSignature("an ES256 signature is 64 bytes (R || S)")
+        r = int.from_bytes(signature[:_P256_BYTES], "big")
+        s = int.from_bytes(signature[_P256_BYTES:], "big")
+        der = encode_dss_signature(r, s)
+        _p256_key(self.x, self.y).verify(der, data, ec.ECDSA(hashes.SHA256()))
+
+
+PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 
 @dataclass(frozen=True)
 class SigningKey:
-    """A private Ed25519 key with its `kid`."""
+    """A private Ed25519 (EdDSA) or P-256 (ES256) key with its `kid`."""
 
-    private: Ed25519PrivateKey
+    private: PrivateKey
+
+    def __post_init__(self) -> None:
+        if isinstance(self.private, ec.EllipticCurvePrivateKey) and not isinstance(
+            self.private.curve, ec.SECP256R1
+        ):
+            raise InvalidArgument("elliptic-curve signing keys must be P-256")
 
     @classmethod
-    def generate(cls) -> SigningKey:
-        return cls(Ed25519PrivateKey.generate())
+    def generate(cls, alg: str = "EdDSA") -> SigningKey:
+        if alg == "EdDSA":
+            return cls(Ed25519PrivateKey.generate())
+        if alg == "ES256":
+            return cls(ec.generate_private_key(ec.SECP256R1()))
+        raise InvalidArgument(f"unknown signing algorithm {alg!r}; use EdDSA or ES256")
+
+    @property
+    def alg(self) -> str:
+        return "ES256" if isinstance(self.private, ec.EllipticCurvePrivateKey) else "EdDSA"
 
     @property
     def jwk(self) -> Jwk:
@@ -151,6 +275,13 @@ class SigningKey:
     @property
     def kid(self) -> str:
         return self.jwk.kid
+
+    def sign(self, data: bytes) -> bytes:
+        """A JWS signature: Ed25519's 64 bytes, or ES256's fixed-width R || S (not DER)."""
+        if isinstance(self.private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
+        return self.private.sign(data)
 
     def to_pem(self) -> bytes:
         return self.private.private_bytes(
@@ -162,8 +293,8 @@ class SigningKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> SigningKey:
         key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise InvalidArgument("signing key must be Ed25519")
+        if not isinstance(key, Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+            raise InvalidArgument("signing key must be Ed25519 or P-256")
         return cls(key)
 
 
@@ -174,12 +305,12 @@ def sign_compact(
     extra_header: Mapping[str, Any] | None = None,
 ) -> str:
     """Sign a JSON payload (or raw bytes) as a compact JWS `header.payload.signature`."""
-    header: dict[str, Any] = {"alg": "EdDSA", "kid": key.kid, "typ": typ}
+    header: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": typ}
     if extra_header:
         header.update(extra_header)
     body = payload if isinstance(payload, bytes) else canonical_json(payload)
     signing_input = f"{b64url_encode(canonical_json(header))}.{b64url_encode(body)}"
-    signature = key.private.sign(signing_input.encode("ascii"))
+    signature = key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
 
 
@@ -192,6 +323,10 @@ class ParsedJws:
     signing_input: bytes
     signature: bytes
 
+    @property
+    def alg(self) -> str:
+        return str(self.header["alg"])
+
     def payload(self) -> dict[str, Any]:
         try:
             value = strict_json(self.payload_bytes)
@@ -202,8 +337,15 @@ class ParsedJws:
         return value
 
 
-def parse_compact(token: str) -> ParsedJws:
-    """Split and decode a compact JWS; raises InvalidArgument when malformed."""
+def parse_compact(
+    token: str, algs: frozenset[str] = EDDSA_ONLY, require_kid: bool = True
+) -> ParsedJws:
+    """Split and decode a compact JWS; raises InvalidArgument when malformed.
+
+    Only the algorithms in `algs` pass (EdDSA alone unless a caller accepts ES256 too); `none`,
+    HMAC and anything else are refused before any key is looked at. A `kid`, when present, is
+    a string; `require_kid=False` serves JWTs whose key comes from elsewhere (a KB-JWT's `cnf`).
+    """
     if not isinstance(token, str) or not token:
         raise InvalidArgument("empty token")
     if len(token) > MAX_COMPACT_LENGTH:
@@ -217,9 +359,13 @@ def parse_compact(token: str) -> ParsedJws:
         raise InvalidArgument(f"JWS header is {exc.message}") from None
     if not isinstance(header, dict):
         raise InvalidArgument("JWS header must be a JSON object")
-    if header.get("alg") != "EdDSA":
-        raise Unauthenticated(f"JWS algorithm {header.get('alg')!r} refused; only EdDSA")
-    if not isinstance(header.get("kid"), str):
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algs:
+        accepted = " or ".join(sorted(algs))
+        raise Unauthenticated(f"JWS algorithm {alg!r} refused; only {accepted}")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise InvalidArgument("JWS header 'kid' must be a string")
+    if require_kid and "kid" not in header:
         raise InvalidArgument("JWS header has no 'kid'")
     if "crit" in header:
         raise InvalidArgument("JWS 'crit' header parameters are not supported")
@@ -234,14 +380,25 @@ def parse_compact(token: str) -> ParsedJws:
 KeyResolver = Callable[[str], Jwk]
 
 
-def verify_compact(token: str, resolve: KeyResolver) -> ParsedJws:
-    """Parse and verify a compact JWS; `resolve(kid)` returns the trusted key or raises."""
-    parsed = parse_compact(token)
-    jwk = resolve(parsed.header["kid"])
+def verify_parsed(parsed: ParsedJws, jwk: Jwk, what: str = "JWS") -> None:
+    """Verify with the algorithm the key declares; a header naming another one is refused."""
+    if parsed.alg != jwk.alg:
+        raise Unauthenticated(
+            f"{what} says alg {parsed.alg!r} but key {jwk.kid} is an {jwk.alg} key "
+            "(algorithm confusion refused)"
+        )
     try:
-        jwk.public_key().verify(parsed.signature, parsed.signing_input)
+        jwk.verify_signature(parsed.signature, parsed.signing_input)
     except InvalidSignature:
         raise Unauthenticated(
-            f"signature does not verify with key {jwk.kid} (forged or altered)"
+            f"{what} signature does not verify with key {jwk.kid} (forged or altered)"
         ) from None
+
+
+def verify_compact(
+    token: str, resolve: KeyResolver, algs: frozenset[str] = EDDSA_ONLY
+) -> ParsedJws:
+    """Parse and verify a compact JWS; `resolve(kid)` returns the trusted key or raises."""
+    parsed = parse_compact(token, algs)
+    verify_parsed(parsed, resolve(parsed.header["kid"]))
     return parsed

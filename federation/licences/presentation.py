@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact
+from federation.crypto.jose import Jwk, SigningKey, sign_compact
 from federation.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -41,7 +41,7 @@ NonceChecker = Callable[[str], bool]
 
 
 def _holder_jwk_of(issuer_jwt: str) -> Jwk | None:
-    cnf = parse_compact(issuer_jwt).payload().get("cnf")
+    cnf = parse_jws(issuer_jwt).payload().get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     return Jwk.from_dict(jwk) if isinstance(jwk, dict) else None
 
@@ -61,7 +61,7 @@ def create_presentation(
     bound = _holder_jwk_of(parts.issuer_jwt)
     if bound is None:
         raise FailedPrecondition("licence is not bound to a holder key; it cannot be presented")
-    if bound.kid != holder_key.kid:
+    if bound.jkt != holder_key.jwk.jkt:
         raise PermissionDenied("this licence is bound to another holder key")
     if not audience:
         raise InvalidArgument("a presentation needs an audience (the verifier's id)")
@@ -151,7 +151,8 @@ def verify_presentation(
     holder_jwk = metadata.holder_jwk
     if holder_jwk is None:
         raise Unauthenticated("the licence is not bound to a holder key (no cnf); not presentable")
-    kb = parse_jws(parts.kb_jwt)
+    # RFC 9901 s. 4.3: `typ` and `alg` only; the key is the licence's cnf, never a header kid
+    kb = parse_jws(parts.kb_jwt, require_kid=False)
     if kb.header.get("typ") != KB_JWT_TYP:
         raise InvalidArgument(f"key-binding JWT must have typ {KB_JWT_TYP!r}")
     verify_signature(kb, holder_jwk, "key-binding JWT (holder key in the licence's cnf)")

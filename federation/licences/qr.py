@@ -78,13 +78,23 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _cnf_x(payload: bytes) -> str | None:
-    """The `cnf.jwk.x` of a JWT payload: later headers name that key by its thumbprint."""
+def _cnf_thumbprint(payload: bytes) -> str | None:
+    """The thumbprint of a JWT payload's `cnf.jwk`: later headers name that key by it.
+
+    An Ed25519 key's is the thumbprint of its `x` as in format 1's first version; a P-256
+    key's covers `x` and `y`. Packer and unpacker compute it from the same bytes alike.
+    """
     claims = _json_object(payload)
     cnf = claims.get("cnf") if claims else None
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
-    x = jwk.get("x") if isinstance(jwk, dict) else None
-    return x if isinstance(x, str) else None
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("x"), str):
+        return None
+    if jwk.get("kty") == "EC":
+        try:
+            return Jwk.from_dict(jwk).jkt
+        except InvalidArgument:
+            return None
+    return Jwk.thumbprint(jwk["x"])
 
 
 class _Packer:
@@ -117,9 +127,9 @@ class _Packer:
         if header.get("kid") in self.thumbprints:
             kid_ref = self.thumbprints.index(header.pop("kid")) + 1
         payload = _segment(segments[1])
-        x = _cnf_x(payload)
-        if x is not None:
-            self.thumbprints.append(Jwk.thumbprint(x))
+        thumbprint = _cnf_thumbprint(payload)
+        if thumbprint is not None:
+            self.thumbprints.append(thumbprint)
         return (
             bytes([_KIND_JWS, 1 if nested else 0])
             + _varint(kid_ref)
@@ -177,9 +187,9 @@ class _Unpacker:
                 raise InvalidArgument("QR payload refers to a key it does not hold")
             header["kid"] = self.thumbprints[kid_ref - 1]
         payload, signature = self.field(), self.field()
-        x = _cnf_x(payload)
-        if x is not None:
-            self.thumbprints.append(Jwk.thumbprint(x))
+        thumbprint = _cnf_thumbprint(payload)
+        if thumbprint is not None:
+            self.thumbprints.append(thumbprint)
         return ".".join(b64url_encode(p) for p in (canonical_json(header), payload, signature))
 
 

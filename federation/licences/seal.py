@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact
+from federation.crypto.jose import Jwk, SigningKey, sign_compact
 from federation.errors import InvalidArgument, NotFound, Unauthenticated
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
 from federation.licences.model import (
@@ -33,6 +33,7 @@ from federation.licences.sealcert import (
     SealCertificate,
     int_claim,
     minimal_jwk,
+    parse_jws,
     verify_sealed_jws,
 )
 from federation.licences.types import FieldValue, licence_type_by_code
@@ -69,7 +70,7 @@ class ElectronicSeal:
     certificate: str
 
     def __post_init__(self) -> None:
-        payload = parse_compact(self.certificate).payload()
+        payload = parse_jws(self.certificate).payload()
         cnf = payload.get("cnf")
         jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
         if not isinstance(jwk, dict) or Jwk.from_dict(jwk).kid != self.key.kid:

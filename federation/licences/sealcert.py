@@ -8,15 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-
 from federation.crypto.jose import (
+    SIGNATURE_ALGS,
     Jwk,
     ParsedJws,
     SigningKey,
     b64url_encode,
     parse_compact,
     sign_compact,
+    verify_parsed,
 )
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
 from federation.licences.model import IssuingAuthority
@@ -32,28 +32,25 @@ RegionKeyResolver = Callable[[str, str], Jwk]
 
 def minimal_jwk(jwk: Jwk) -> dict[str, Any]:
     # The RFC 7638 members only: the kid is the thumbprint, recomputed by Jwk.from_dict.
-    return {"crv": "Ed25519", "kty": "OKP", "x": jwk.x}
+    return jwk.required_members()
 
 
-def parse_jws(token: str) -> ParsedJws:
-    """parse_compact, also refusing a non-canonical signature segment.
+def parse_jws(token: str, require_kid: bool = True) -> ParsedJws:
+    """parse_compact for EdDSA or ES256, also refusing a non-canonical signature segment.
 
     The unused low bits of the last base64url character would otherwise let an altered
     character decode to the same signature; header and payload are covered by the signature.
+    Which of the two algorithms may verify is the key's to say (`verify_signature`).
     """
-    parsed = parse_compact(token)
+    parsed = parse_compact(token, SIGNATURE_ALGS, require_kid)
     if b64url_encode(parsed.signature) != token.rsplit(".", 1)[1]:
         raise InvalidArgument("JWS signature is not canonical base64url (altered)")
     return parsed
 
 
 def verify_signature(parsed: ParsedJws, jwk: Jwk, what: str) -> None:
-    try:
-        jwk.public_key().verify(parsed.signature, parsed.signing_input)
-    except InvalidSignature:
-        raise Unauthenticated(
-            f"{what} signature does not verify with key {jwk.kid} (forged or altered)"
-        ) from None
+    """Verify by the algorithm `jwk` declares; a JWS naming another `alg` is refused."""
+    verify_parsed(parsed, jwk, what)
 
 
 def int_claim(payload: dict[str, Any], name: str, what: str) -> int:

@@ -17,7 +17,7 @@ HubKeys = Callable[[str], Jwk]
 
 
 def seal_keys(trust_list: TrustListGetter, now: Now) -> RegionKeys:
-    """A region's seal-verification keys (`use` seal): they certify its authorities' seals."""
+    """A region's seal-certifying keys (its `seal_jwks`): they certify its authorities' seals."""
 
     def resolve(region_code: str, kid: str) -> Jwk:
         return trust_list().member_by_region(region_code).key(kid, now(), use="seal")
@@ -26,7 +26,7 @@ def seal_keys(trust_list: TrustListGetter, now: Now) -> RegionKeys:
 
 
 def status_keys(trust_list: TrustListGetter, now: Now) -> RegionKeys:
-    """A region's token-signing keys (`use` sig): they sign its status lists."""
+    """A region's signing keys (its `jwks`): they sign its tokens and status lists."""
 
     def resolve(region_code: str, kid: str) -> Jwk:
         return trust_list().member_by_region(region_code).key(kid, now(), use="sig")

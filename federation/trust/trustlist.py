@@ -19,18 +19,48 @@ class UnknownKey(Unauthenticated):
 ROLES = frozenset({"hub", "region", "operator"})
 
 
-def _member_keys(jwks: object) -> tuple[Jwk, ...]:
+SIGNING = "sig"
+"""Purpose of a member's `jwks` keys: federated tokens, status lists, hub statements."""
+SEALING = "seal"
+"""Purpose of a member's `seal_jwks` keys: they certify its issuing authorities' seal keys."""
+LEGACY_SEAL_USE = "seal"
+"""The non-standard JWK `use` older trust lists gave seal-certifying keys; read, never written."""
+
+
+def _jwks_dicts(jwks: object, name: str) -> list[dict[str, Any]]:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys", []), list):
-        raise InvalidArgument("trust list member 'jwks' must be an object with a 'keys' list")
+        raise InvalidArgument(f"trust list member {name!r} must be an object with a 'keys' list")
     keys = jwks.get("keys", [])
     if not all(isinstance(k, dict) for k in keys):
         raise InvalidArgument("every JWKS key must be a JSON object")
-    return tuple(Jwk.from_dict(k) for k in keys)
+    return list(keys)
+
+
+def _member_keys(data: dict[str, Any]) -> tuple[tuple[Jwk, ...], tuple[Jwk, ...]]:
+    """(signing keys, seal keys): each JWKS holds standard JWKs; its name says the purpose.
+
+    A key in `jwks` with the legacy `"use": "seal"` (lists written before `seal_jwks`) is read
+    as a seal key, so a cached or stored older list keeps verifying what it did.
+    """
+    signing: list[Jwk] = []
+    sealing: list[Jwk] = []
+    for key in _jwks_dicts(data.get("jwks", {}), "jwks"):
+        if key.get("use") == LEGACY_SEAL_USE:
+            sealing.append(Jwk.from_dict({**key, "use": "sig"}))
+        else:
+            signing.append(Jwk.from_dict(key))
+    sealing.extend(Jwk.from_dict(k) for k in _jwks_dicts(data.get("seal_jwks", {}), "seal_jwks"))
+    return tuple(signing), tuple(sealing)
 
 
 @dataclass(frozen=True)
 class Member:
-    """One federation member as listed by the hub."""
+    """One federation member as listed by the hub.
+
+    Its keys are two JWK Sets of standard keys, kept apart by purpose: `signing_keys` (JSON
+    `jwks`) verify tokens, status lists and hub statements; `seal_keys` (JSON `seal_jwks`)
+    verify the seal certificates the region issues. A key is listed for one purpose only.
+    """
 
     entity_id: str
     region_code: str
@@ -39,6 +69,14 @@ class Member:
     endpoint: str
     tls_fingerprints: tuple[str, ...]
     signing_keys: tuple[Jwk, ...] = ()
+    seal_keys: tuple[Jwk, ...] = ()
+
+    def __post_init__(self) -> None:
+        kids = [k.kid for k in (*self.signing_keys, *self.seal_keys)]
+        if len(kids) != len(set(kids)):
+            raise InvalidArgument(
+                f"member {self.entity_id} lists a key twice (a key has one purpose only)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +87,7 @@ class Member:
             "endpoint": self.endpoint,
             "tls_fingerprints": list(self.tls_fingerprints),
             "jwks": {"keys": [k.to_dict() for k in self.signing_keys]},
+            "seal_jwks": {"keys": [k.to_dict() for k in self.seal_keys]},
         }
 
     @classmethod
@@ -60,6 +99,7 @@ class Member:
                 raise InvalidArgument(
                     f"member {data['entity_id']}: unknown roles {sorted(unknown)}"
                 )
+            signing, sealing = _member_keys(data)
             return cls(
                 entity_id=str(data["entity_id"]),
                 region_code=str(data["region_code"]),
@@ -67,18 +107,34 @@ class Member:
                 roles=roles,
                 endpoint=str(data.get("endpoint", "")),
                 tls_fingerprints=tuple(str(f).lower() for f in data["tls_fingerprints"]),
-                signing_keys=_member_keys(data.get("jwks", {})),
+                signing_keys=signing,
+                seal_keys=sealing,
             )
         except (KeyError, TypeError) as exc:
             raise InvalidArgument(f"malformed trust list member: missing {exc}") from None
 
+    def keys_for(self, use: str) -> tuple[Jwk, ...]:
+        if use == SIGNING:
+            return self.signing_keys
+        if use == SEALING:
+            return self.seal_keys
+        raise InvalidArgument(f"unknown key purpose {use!r}; {SIGNING!r} or {SEALING!r}")
+
     def key(self, kid: str, now: float, use: str | None = None) -> Jwk:
-        """The member's key `kid`, if listed (for `use`, when given) and not expired."""
-        for jwk in self.signing_keys:
-            if jwk.kid == kid:
-                if use is not None and jwk.use != use:
+        """The member's key `kid`, if listed (for purpose `use`, when given) and not expired.
+
+        `use` is the federation purpose, `sig` or `seal`, as the member lists it (not a JWK
+        member): a token key never verifies a seal certificate, nor a seal key a token.
+        """
+        if use is not None:
+            self.keys_for(use)  # an unknown purpose is a caller's error, not a missing key
+        for purpose in (SIGNING, SEALING):
+            for jwk in self.keys_for(purpose):
+                if jwk.kid != kid:
+                    continue
+                if use is not None and purpose != use:
                     raise Unauthenticated(
-                        f"key {kid} of {self.entity_id} is listed for {jwk.use!r}, not {use!r}"
+                        f"key {kid} of {self.entity_id} is listed for {purpose!r}, not {use!r}"
                     )
                 if jwk.not_after is not None and now > jwk.not_after:
                     raise Unauthenticated(
@@ -147,7 +203,9 @@ class TrustList:
         return replace(self, members=members)
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [k.to_dict() for m in self.members for k in m.signing_keys]}
+        """Every member's keys, signing and seal-certifying, as one standard JWK Set."""
+        keys = [k.to_dict() for m in self.members for k in (*m.signing_keys, *m.seal_keys)]
+        return {"keys": keys}
 
 
 def sign_trust_list(trust_list: TrustList, anchor: SigningKey) -> str:
@@ -179,12 +237,12 @@ def newer(candidate: TrustList, current: TrustList | None) -> bool:
 
 
 def rotate_member_key(member: Member, new_key: Jwk, retire_after: int, now: float) -> Member:
-    """Add `new_key` first; earlier keys of its use stay listed until `retire_after`."""
+    """Add a signing key first; earlier ones stay listed until `retire_after`.
+
+    Seal-certifying keys are listed apart and untouched: sealed licences stay verifiable.
+    """
     kept: list[Jwk] = []
     for jwk in member.signing_keys:
-        if jwk.use != new_key.use:
-            kept.append(jwk)  # keys of another use (e.g. seal certification) are untouched
-            continue
         if jwk.not_after is not None and jwk.not_after < now:
             continue  # long expired: drop from the list
         kept.append(jwk if jwk.not_after is not None else replace(jwk, not_after=retire_after))

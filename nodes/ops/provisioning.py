@@ -103,11 +103,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_signing_key(directory: Path, use: str = "sig") -> Jwk:
+def _write_signing_key(directory: Path) -> Jwk:
     key = SigningKey.generate()
     directory.mkdir(parents=True, exist_ok=True)
     write_private_key(directory / f"{key.kid}.key", key.to_pem())
-    return replace(key.jwk, use=use)
+    return key.jwk
 
 
 def write_trust_list(layout: Layout, trust_list: TrustList) -> str:
@@ -175,11 +175,11 @@ def init_federation(
         key, cert = issue_node_certificate(ca_key, ca_cert, region.entity_id, region.code)
         write_private_key(node / "tls.key", key_to_pem(key))
         write_public(node / "tls.crt", cert_to_pem(cert))
-        keys = [_write_signing_key(layout.signing_dir(region))]
-        if region.is_province:
-            # a long-lived key that certifies issuing authorities' seals; token keys rotate
-            # without touching it, so sealed licences stay verifiable
-            keys.append(_write_signing_key(layout.sealcert_dir(region), use="seal"))
+        keys = (_write_signing_key(layout.signing_dir(region)),)
+        # a long-lived key that certifies issuing authorities' seals, listed apart from the
+        # token keys (its purpose is the list it is in, not a JWK member): token keys rotate
+        # without touching it, so sealed licences stay verifiable
+        seal_keys = (_write_signing_key(layout.sealcert_dir(region)),) if region.is_province else ()
         members.append(
             Member(
                 entity_id=region.entity_id,
@@ -188,7 +188,8 @@ def init_federation(
                 roles=("hub",) if region is Region.HUB else ("region",),
                 endpoint=f"127.0.0.1:{ports[region]}",
                 tls_fingerprints=(fingerprint_sha256(cert),),
-                signing_keys=tuple(keys),
+                signing_keys=keys,
+                seal_keys=seal_keys,
             )
         )
     op_key, op_cert = issue_node_certificate(
@@ -217,7 +218,7 @@ def init_federation(
     write_trust_list(layout, trust_list)
     for region in PROVINCES:
         certifier = load_active_signing_key(
-            layout.sealcert_dir(region), trust_list.member(region.entity_id).signing_keys, "seal"
+            layout.sealcert_dir(region), trust_list.member(region.entity_id).seal_keys
         )
         provision_authorities(layout.node_dir(region), region, certifier, now)
     for region in Region:
@@ -317,12 +318,10 @@ def rotate_keys(directory: Path, region: Region, now: float | None = None) -> tu
     return new_jwk, updated
 
 
-def load_active_signing_key(
-    directory: Path, listed: tuple[Jwk, ...], use: str = "sig"
-) -> SigningKey:
-    """The newest key of ours for `use` that the trust list lists and whose private half we hold."""
+def load_active_signing_key(directory: Path, listed: tuple[Jwk, ...]) -> SigningKey:
+    """The newest of `listed` (a member's signing or seal keys) whose private half we hold."""
     for jwk in listed:
-        if jwk.not_after is not None or jwk.use != use:
+        if jwk.not_after is not None:
             continue
         path = directory / f"{jwk.kid}.key"
         if path.exists():

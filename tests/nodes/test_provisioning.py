@@ -48,7 +48,7 @@ def mode(path: Path) -> int:
 
 
 def sig_keys(trust_list: TrustList, region: Region) -> tuple[Jwk, ...]:
-    return tuple(k for k in trust_list.member(region.entity_id).signing_keys if k.use == "sig")
+    return trust_list.member(region.entity_id).signing_keys
 
 
 # --- init --------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_members_roles_keys_and_fingerprints(provisioned: tuple[Path, TrustList]
         sig = sig_keys(trust_list, region)
         assert len(sig) == 1 and sig[0].not_after is None
         assert (layout.signing_dir(region) / f"{sig[0].kid}.key").is_file()
-        seal = [k for k in member.signing_keys if k.use == "seal"]
+        seal = member.seal_keys
         assert len(seal) == (1 if region.is_province else 0)
         for key in seal:
             assert (layout.sealcert_dir(region) / f"{key.kid}.key").is_file()
@@ -131,7 +131,7 @@ def test_members_roles_keys_and_fingerprints(provisioned: tuple[Path, TrustList]
     assert operator.roles == ("operator",) and operator.signing_keys == ()
     op_cert = load_cert_pem((layout.operator_dir / "tls.crt").read_bytes())
     assert operator.tls_fingerprints == (fingerprint_sha256(op_cert),)
-    all_kids = [k.kid for m in trust_list.members for k in m.signing_keys]
+    all_kids = [k["kid"] for k in trust_list.jwks()["keys"]]
     assert len(all_kids) == len(set(all_kids))
 
 
@@ -209,9 +209,8 @@ def test_rotation_keeps_the_old_key_with_an_expiry_and_the_newest_first(fed: Pat
     assert sh_keys[0].not_after is None
     assert sh_keys[1].not_after == stamp + MAX_TTL_S + 300
     # the seal-certification key is not rotated with the token keys
-    assert [k for k in after.member(Region.SH.entity_id).signing_keys if k.use == "seal"] == [
-        k for k in before.member(Region.SH.entity_id).signing_keys if k.use == "seal"
-    ]
+    sh = Region.SH.entity_id
+    assert after.member(sh).seal_keys == before.member(sh).seal_keys
     # other members and the member order are unchanged
     assert [m.entity_id for m in after.members] == [m.entity_id for m in before.members]
     for m in before.members:
@@ -246,8 +245,11 @@ def test_load_active_signing_key(provisioned: tuple[Path, TrustList], tmp_path: 
     layout = Layout(root)
     listed = trust_list.member(Region.AH.entity_id).signing_keys
     assert load_active_signing_key(layout.signing_dir(Region.AH), listed).kid == listed[0].kid
-    seal = load_active_signing_key(layout.sealcert_dir(Region.AH), listed, "seal")
-    assert seal.kid == next(k.kid for k in listed if k.use == "seal")
+    sealing = trust_list.member(Region.AH.entity_id).seal_keys
+    seal = load_active_signing_key(layout.sealcert_dir(Region.AH), sealing)
+    assert seal.kid == sealing[0].kid
+    with pytest.raises(FailedPrecondition):  # a seal key is not found among token keys
+        load_active_signing_key(layout.sealcert_dir(Region.AH), listed)
     with pytest.raises(FailedPrecondition, match="none of the keys"):
         load_active_signing_key(tmp_path, listed)
     # a key of another region is not ours even if the file were there

@@ -220,7 +220,7 @@ def test_alg_none_with_the_real_kid_cannot_reach_key_resolution() -> None:
     ("header", "message"),
     [
         ({"alg": "EdDSA"}, "no 'kid'"),
-        ({"alg": "EdDSA", "kid": 7}, "no 'kid'"),
+        ({"alg": "EdDSA", "kid": 7}, "'kid' must be a string"),
         ({"alg": "EdDSA", "kid": "k", "crit": ["b64"]}, "crit"),
     ],
 )
@@ -324,10 +324,11 @@ def test_thumbprint_is_the_rfc_7638_construction(seed: bytes) -> None:
     assert jwk.kid == expected.decode().rstrip("=")
 
 
-def test_jwk_dict_round_trip_keeps_expiry_and_use() -> None:
-    jwk = Jwk.from_public_key(KEY.private.public_key(), use="seal", not_after=1_800_000_000)
+def test_jwk_dict_round_trip_keeps_expiry_and_only_registered_use() -> None:
+    jwk = Jwk.from_public_key(KEY.private.public_key(), not_after=1_800_000_000)
     data = jwk.to_dict()
     assert data["kty"] == "OKP" and data["crv"] == "Ed25519" and data["alg"] == "EdDSA"
+    assert data["use"] == "sig"
     assert data["exp"] == 1_800_000_000
     assert Jwk.from_dict(data) == jwk
     assert "exp" not in KEY.jwk.to_dict()
@@ -341,7 +342,7 @@ def test_jwk_from_dict_without_kid_uses_the_thumbprint() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        {"kty": "EC", "crv": "P-256", "x": RFC8037_X, "y": RFC8037_X},
+        {"kty": "EC", "crv": "P-384", "x": RFC8037_X, "y": RFC8037_X},
         {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
         {"kty": "oct", "k": "c2VjcmV0"},
         {"kty": "OKP", "crv": "X25519", "x": RFC8037_X},
@@ -366,16 +367,18 @@ def test_jwk_public_key_verifies_what_the_signing_key_signs() -> None:
     Jwk.from_dict(KEY.jwk.to_dict()).public_key().verify(signature, b"message")
 
 
-def test_signing_key_pem_round_trip_and_non_ed25519_refused() -> None:
+def test_signing_key_pem_round_trip_and_other_curves_refused() -> None:
     again = SigningKey.from_pem(KEY.to_pem())
     assert again.kid == KEY.kid
-    p256 = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    p256 = SigningKey.generate("ES256")
+    assert SigningKey.from_pem(p256.to_pem()).jwk == p256.jwk
+    p384 = ec.generate_private_key(ec.SECP384R1()).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    with pytest.raises(InvalidArgument, match="Ed25519"):
-        SigningKey.from_pem(p256)
+    with pytest.raises(InvalidArgument, match="P-256"):
+        SigningKey.from_pem(p384)
 
 
 # --- strict JSON ---------------------------------------------------------------------------------

@@ -392,9 +392,8 @@ def test_verification_uses_the_injected_clock_value() -> None:
 
 def test_a_seal_key_cannot_sign_tokens() -> None:
     seal_key = SigningKey.generate()
-    seal = dataclasses.replace(seal_key.jwk, use="seal")
     sh = TRUST.member(SH)
-    trust = TRUST.with_member(dataclasses.replace(sh, signing_keys=(*sh.signing_keys, seal)))
+    trust = TRUST.with_member(dataclasses.replace(sh, seal_keys=(*sh.seal_keys, seal_key.jwk)))
     with pytest.raises(Unauthenticated, match="listed for 'seal', not 'sig'"):
         Harness(trust).verify(mint(seal_key))
 

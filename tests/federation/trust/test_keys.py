@@ -15,8 +15,9 @@ from federation.trust.trustlist import Member, TrustList, UnknownKey
 NOW = 1_750_000_000
 SIG = {region: SigningKey.generate().jwk for region in Region}
 SEAL = {
-    region: replace(SigningKey.generate().jwk, use="seal", not_after=NOW + 100) for region in Region
+    region: replace(SigningKey.generate().jwk, not_after=NOW + 100) for region in Region
 }
+SEAL_KIDS = {jwk.kid for jwk in SEAL.values()}
 
 
 def member(region: Region, *keys: Jwk) -> Member:
@@ -27,7 +28,8 @@ def member(region: Region, *keys: Jwk) -> Member:
         ("hub",) if region is Region.HUB else ("region",),
         "127.0.0.1:1",
         ("ab" * 32,),
-        keys,
+        tuple(k for k in keys if k.kid not in SEAL_KIDS),
+        tuple(k for k in keys if k.kid in SEAL_KIDS),
     )
 
 

@@ -279,8 +279,8 @@ def test_rotation_survives_signing_and_verification() -> None:
 
 
 def test_member_key_checks_the_use_when_asked() -> None:
-    seal = dataclasses.replace(SigningKey.generate().jwk, use="seal")
-    m = member(Region.SH, KEYS[Region.SH].jwk, seal)
+    seal = SigningKey.generate().jwk
+    m = dataclasses.replace(member(Region.SH), seal_keys=(seal,))
     assert m.key(seal.kid, NOW) == seal
     assert m.key(seal.kid, NOW, use="seal") == seal
     with pytest.raises(Unauthenticated, match="listed for 'seal', not 'sig'"):
@@ -299,9 +299,11 @@ def test_an_unlisted_kid_is_unknown_key() -> None:
 
 def test_rotation_leaves_keys_of_another_use_alone() -> None:
     sig = KEYS[Region.SH].jwk
-    seal = dataclasses.replace(SigningKey.generate().jwk, use="seal")
+    seal = SigningKey.generate().jwk
     new = SigningKey.generate().jwk
-    rotated = rotate_member_key(member(Region.SH, sig, seal), new, NOW + 2100, NOW)
-    assert [(k.kid, k.use, k.not_after) for k in rotated.signing_keys] == [
-        (new.kid, "sig", None), (sig.kid, "sig", NOW + 2100), (seal.kid, "seal", None)
+    listed = dataclasses.replace(member(Region.SH, sig), seal_keys=(seal,))
+    rotated = rotate_member_key(listed, new, NOW + 2100, NOW)
+    assert [(k.kid, k.not_after) for k in rotated.signing_keys] == [
+        (new.kid, None), (sig.kid, NOW + 2100)
     ]
+    assert rotated.seal_keys == (seal,)
