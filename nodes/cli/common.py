@@ -86,15 +86,23 @@ def emit_line(value: Any) -> None:
     click.echo(json.dumps(with_cst_times(value), ensure_ascii=False, default=str))
 
 
+def fail_json(code_name: str, message: str, exit_code: int | None = None) -> None:
+    """One JSON error document on stderr, then exit (the code's number unless given)."""
+    click.echo(json.dumps({"error": code_name, "message": message}, ensure_ascii=False), err=True)
+    sys.exit(EXIT_CODES.get(code_name, 1) if exit_code is None else exit_code)
+
+
 def fail(exc: FederationError) -> None:
-    click.echo(
-        json.dumps({"error": exc.code_name, "message": exc.message}, ensure_ascii=False), err=True
-    )
-    sys.exit(EXIT_CODES.get(exc.code_name, 1))
+    fail_json(exc.code_name, exc.message)
 
 
 def domain_errors(fn: F) -> F:
-    """Print a domain error as JSON on stderr and exit with its code."""
+    """Every error of the command as one JSON document on stderr and a non-zero exit.
+
+    Domain errors exit with their code; a click error raised in the command keeps its exit
+    code; anything else (a file that cannot be read, a bug) is INTERNAL, exit 1, with no
+    traceback on the terminal.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -102,6 +110,15 @@ def domain_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except FederationError as exc:
             fail(exc)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as exc:
+            fail_json("USAGE", exc.format_message(), exc.exit_code)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail_json("INTERNAL", f"{where}{exc.strerror or exc}")
+        except Exception as exc:
+            fail_json("INTERNAL", f"{type(exc).__name__}: {exc}")
 
     return wrapper  # type: ignore[return-value]
 

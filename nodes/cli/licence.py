@@ -23,11 +23,30 @@ def _doc(reply: Any) -> dict[str, Any]:
     return to_dict(reply)
 
 
+_MAX_PATH = 4096
+
+
 def _text_or_file(value: str) -> str:
-    path = Path(value)
-    if len(value) < 4096 and path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    return value.strip()
+    """The SD-JWT or `YRD1:` text given, or the content of the file the argument names.
+
+    Text is recognised by its shape (a `~`, the QR prefix, or longer than any path) before
+    the file system is asked, and a name the system refuses (too long, NUL) is text too.
+    """
+    from federation.licences.qr import QR_PREFIX
+
+    text = value.strip()
+    if "~" in text or text.startswith(QR_PREFIX) or len(value) >= _MAX_PATH:
+        return text
+    try:
+        is_file = Path(value).is_file()
+    except (OSError, ValueError):
+        return text
+    if not is_file:
+        return text
+    try:
+        return Path(value).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(f"cannot read {value}: {exc}") from None
 
 
 def _fields(pairs: tuple[str, ...], fields_json: Path | None) -> dict[str, Any]:
@@ -47,6 +66,7 @@ def licence() -> None:
 
 
 @licence.command("types")
+@domain_errors
 def licence_types() -> None:
     """List the licence-type catalogue (type codes, fields, sensitive fields)."""
     from federation.licences import CATALOGUE
@@ -74,15 +94,23 @@ def licence_types() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the holder's private wallet key (mode 0600).",
 )
-def licence_wallet(out: Path) -> None:
+@click.option(
+    "--alg",
+    type=click.Choice(["EdDSA", "ES256"]),
+    default="EdDSA",
+    show_default=True,
+    help="Key type: EdDSA (Ed25519) or ES256 (P-256, as many wallets hold).",
+)
+@domain_errors
+def licence_wallet(out: Path, alg: str) -> None:
     """Create a holder wallet key; its public JWK binds licences to the holder."""
     from federation.crypto.pki import write_private_key
 
     if out.exists():
         raise click.UsageError(f"{out} exists; refusing to overwrite a wallet key")
-    key = SigningKey.generate()
+    key = SigningKey.generate(alg)
     write_private_key(out, key.to_pem())
-    emit({"wallet": str(out), "jwk": key.jwk.to_dict()})
+    emit({"wallet": str(out), "alg": key.alg, "jwk": key.jwk.to_dict()})
 
 
 def _wallet(path: Path) -> SigningKey:
