@@ -1,12 +1,14 @@
-"""Cryptographic building blocks: compact JWS and JWKs, the X.509 federation PKI, passwords."""
+"""Cryptographic building blocks: compact JWS (EdDSA, ES256) and JWKs, the PKI, passwords."""
 
 from federation._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "EDDSA_ONLY": "jose",
         "Jwk": "jose",
         "ParsedJws": "jose",
+        "SIGNATURE_ALGS": "jose",
         "SigningKey": "jose",
         "canonical_json": "jose",
         "create_root_ca": "pki",
@@ -16,6 +18,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "parse_compact": "jose",
         "sign_compact": "jose",
         "verify_compact": "jose",
+        "verify_parsed": "jose",
         "verify_password": "passwords",
     },
 )

@@ -6,6 +6,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "Member": "trustlist",
+        "SEALING": "trustlist",
+        "SIGNING": "trustlist",
         "TrustList": "trustlist",
         "UnknownKey": "trustlist",
         "hub_keys": "keys",
