@@ -66,13 +66,15 @@ def test_init_writes_material_and_trust_list_offline(tmp_path: Path) -> None:
     regions = {m["region_code"]: m for m in trust["members"] if "region" in m["roles"]}
     assert set(regions) == {"310000", "320000", "330000", "340000"}
     assert all(m["jwks"]["keys"][0]["crv"] == "Ed25519" for m in regions.values())
+    # seal-certifying keys are listed apart, as standard JWKs (their purpose is the list)
+    assert all(len(m["seal_jwks"]["keys"]) == 1 for m in regions.values())
     rotated = runner.invoke(
         root, ["federation", "rotate-keys", "--dir", str(directory), "--region", "ZJ"]
     )
     assert rotated.exit_code == 0
     keys = _json(rotated.stdout)["keys"]  # type: ignore[index]
-    assert [k["use"] for k in keys] == ["sig", "sig", "seal"]
-    assert "exp" in keys[1] and "exp" not in keys[0] and "exp" not in keys[2]
+    assert [k["use"] for k in keys] == ["sig", "sig"]  # the token keys; the seal key stays
+    assert "exp" in keys[1] and "exp" not in keys[0]
 
 
 def test_identity_commands_against_running_nodes(fed_dir: Path) -> None:
