@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,9 @@ EXIT_CODES = {
     "DATA_LOSS": 10,
 }
 
+
+TRACEBACK_ENV = "YRD_TRACEBACK"
+"""Set it to see the traceback of an unexpected error besides its JSON document."""
 
 EPOCH_FIELDS = frozenset({"time", "iat", "exp", "nbf", "since", "as_of"})
 """Names of epoch-seconds fields besides those ending in `_at` (JWT claims, audit and events)."""
@@ -101,7 +105,7 @@ def domain_errors(fn: F) -> F:
 
     Domain errors exit with their code; a click error raised in the command keeps its exit
     code; anything else (a file that cannot be read, a bug) is INTERNAL, exit 1, with no
-    traceback on the terminal.
+    traceback on the terminal unless YRD_TRACEBACK is set.
     """
 
     @functools.wraps(fn)
@@ -118,6 +122,8 @@ def domain_errors(fn: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             fail_json("INTERNAL", f"{where}{exc.strerror or exc}")
         except Exception as exc:
+            if os.environ.get(TRACEBACK_ENV):
+                traceback.print_exc()
             fail_json("INTERNAL", f"{type(exc).__name__}: {exc}")
 
     return wrapper  # type: ignore[return-value]

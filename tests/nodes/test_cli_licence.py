@@ -68,6 +68,22 @@ def test_an_unexpected_exception_is_a_json_error(
     assert result.exit_code == 1
 
 
+def test_the_traceback_is_shown_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nodes.client
+
+    class Broken:
+        def __init__(self, *args: object) -> None:
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(nodes.client, "FederationClient", Broken)
+    monkeypatch.setenv("YRD_TRACEBACK", "1")
+    result = yrd("verify", "--dir", str(tmp_path), "--region", "SH", "a.b.c~")
+    assert result.exit_code == 1 and "Traceback" in result.stderr
+    assert json.loads(result.stderr.splitlines()[-1])["error"] == "INTERNAL"
+
+
 def test_an_os_error_is_a_json_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import nodes.client
 

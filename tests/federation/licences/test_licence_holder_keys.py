@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federation.crypto.jose import SigningKey, b64url_encode, canonical_json, parse_compact
-from federation.errors import Unauthenticated
+from federation.errors import FederationError, Unauthenticated
 from federation.licences import (
     certify_seal_key,
     create_presentation,
@@ -135,3 +137,38 @@ def test_seal_certificate_alg_must_match_the_region_key(world: World) -> None:
     sealed = seal_licence(world.driving_licence(), seal, NOW, None).serialize()
     with pytest.raises(Unauthenticated, match="algorithm confusion"):
         verify_sealed(sealed, world.resolver, NOW)
+
+
+header_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
+    | st.sampled_from(["EdDSA", "ES256", "none", "HS256", "kb+jwt", "JWT"])
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    header=st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit", "jwk"]), header_values),
+    signer=st.sampled_from(["holder", "thief"]),
+)
+def test_any_kb_jwt_header_is_accepted_only_when_alg_typ_and_key_are_right(
+    world: World, header: dict[str, Any], signer: str
+) -> None:
+    holder = HOLDERS["ES256"]
+    presented, claims = PRESENTED_ES256.get(id(world)) or kb_claims(world, holder)
+    PRESENTED_ES256[id(world)] = (presented, claims)
+    key = holder if signer == "holder" else THIEF
+    text = presented + raw_jws(header, claims, key)
+    try:
+        verify(world, text)
+    except FederationError:
+        return
+    assert header.get("alg") == "ES256" and header.get("typ") == "kb+jwt" and signer == "holder"
+    assert "crit" not in header
+    assert "kid" not in header or isinstance(header["kid"], str)
+
+
+PRESENTED_ES256: dict[int, tuple[str, dict[str, Any]]] = {}
+THIEF = SigningKey.generate("ES256")
