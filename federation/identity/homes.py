@@ -6,10 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-
 from federation.clock import Clock
-from federation.crypto.jose import SigningKey, parse_compact, sign_compact
+from federation.crypto.jose import SigningKey, parse_compact, sign_compact, verify_parsed
 from federation.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from federation.regions import Region, parse_region
 from federation.storage.base import SubjectHome
@@ -63,12 +61,7 @@ def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAtt
         )
     hub = trust.member_by_region(Region.HUB.code, role="hub")
     jwk = hub.key(parsed.header["kid"], now, use="sig")
-    try:
-        jwk.public_key().verify(parsed.signature, parsed.signing_input)
-    except InvalidSignature:
-        raise Unauthenticated(
-            "home attestation does not verify with the hub's key (forged)"
-        ) from None
+    verify_parsed(parsed, jwk, "home attestation of the hub")
     if _text(payload, "iss") != hub.entity_id:
         raise Unauthenticated(f"home attestation issuer must be the hub {hub.entity_id}")
     issued_at = payload.get("iat")

@@ -8,10 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-
 from federation.audit import AuditDraft
-from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact
+from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact, verify_parsed
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from federation.identity.assurance import Assurance
 from federation.identity.homes import verify_home_attestation
@@ -227,12 +225,7 @@ class TokenVerifier:
         except InvalidArgument as exc:
             raise Unauthenticated(f"token payload unreadable: {exc.message}") from None
         jwk = self._issuer_key(claims.issuer, parsed.header["kid"], now)
-        try:
-            jwk.public_key().verify(parsed.signature, parsed.signing_input)
-        except InvalidSignature:
-            raise Unauthenticated(
-                f"token signature does not verify with {claims.issuer} key {jwk.kid} (forged)"
-            ) from None
+        verify_parsed(parsed, jwk, f"token of {claims.issuer}")
         if claims.audience != expected:
             raise PermissionDenied(
                 f"token is meant for {claims.audience}, not {expected}; "
