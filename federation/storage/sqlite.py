@@ -24,6 +24,7 @@ from federation.storage._records import (
     party_params,
 )
 from federation.storage.base import LicenceRecord
+from federation.storage.group_commit import GroupCommit
 from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
 from federation.storage.sql_store import (
     JTI_PURGE_BATCH,
@@ -104,6 +105,11 @@ def _unpack_template(blob: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(blob) // 8}d", blob))
 
 
+def _batch_wide(exc: BaseException) -> bool:
+    """A store failure, which fails a whole group-committed batch (nothing of it committed)."""
+    return isinstance(exc, (sqlite3.Error, Unavailable))
+
+
 def _translate(exc: Exception) -> Exception | None:
     if isinstance(exc, sqlite3.OperationalError):  # locked past the busy timeout, I/O error
         return Unavailable(f"SQLite store unavailable: {exc}")
@@ -151,6 +157,8 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open SQLite store {path}: {exc}") from None
         self._conn: sqlite3.Connection | None = conn
+        # replay-cache and audit appends share transactions under load (one commit per batch)
+        self._group: GroupCommit[sqlite3.Connection] = GroupCommit(self._batch, _batch_wide)
         try:
             self._setup(conn, synchronous, busy_timeout_ms)
         except BaseException:
@@ -200,6 +208,11 @@ class SqliteStore(SqlStore):
                 raise (_translate(exc) or exc) from None
 
     @contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn, self._transaction(conn):
+            yield conn
+
+    @contextmanager
     def _write(
         self, audit: AuditDraft | None = None, *, atomic: bool = True
     ) -> Iterator[tuple[Connection, Append]]:
@@ -228,20 +241,23 @@ class SqliteStore(SqlStore):
     ) -> bool:
         """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
         A first sighting appends `audit` (if given) in the same transaction."""
-        with self._write(audit) as (conn, append):
-            first = conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall()
-            if first:
-                append()
+
+        def remember(conn: sqlite3.Connection) -> bool:
+            # a jti seen earlier in the same batch is a replay here too: its row is visible
+            first = bool(conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall())
+            if first and audit is not None:
+                self._append_within(conn, audit)
             if now >= self._next_purge:
                 deleted = conn.execute(_PURGE_JTI, (now, JTI_PURGE_BATCH)).rowcount
                 self._next_purge = now if deleted >= JTI_PURGE_BATCH else now + JTI_PURGE_INTERVAL
-        return bool(first)
+            return first
+
+        return self._group.submit(remember)
 
     # audit log: BEGIN IMMEDIATE holds the database's one write lock while the entry links
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
-        with self._connection() as conn, self._transaction(conn):
-            return self._append_linked(conn, draft)
+        return self._group.submit(lambda conn: self._append_linked(conn, draft))
 
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
         detail = encode_detail(draft.detail)
