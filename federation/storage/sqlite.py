@@ -32,6 +32,7 @@ from federation.storage.sql_store import (
     REMEMBER_JTI,
     SqlStore,
 )
+from federation.storage.sqlite_checkpoint import WalCheckpointer
 from federation.storage.sqlite_schema import migrate
 
 MEMORY = ":memory:"
@@ -159,8 +160,11 @@ class SqliteStore(SqlStore):
         self._conn: sqlite3.Connection | None = conn
         # replay-cache and audit appends share transactions under load (one commit per batch)
         self._group: GroupCommit[sqlite3.Connection] = GroupCommit(self._batch, _batch_wide)
+        self._checkpointer: WalCheckpointer | None = None
         try:
             self._setup(conn, synchronous, busy_timeout_ms)
+            if path != MEMORY:
+                self._checkpointer = WalCheckpointer(path)
         except BaseException:
             conn.close()
             self._conn = None
@@ -176,15 +180,16 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if self.path != MEMORY:
                 conn.execute("PRAGMA journal_mode = WAL")
+                # checkpoints run on a background thread (sqlite_checkpoint), not in a COMMIT
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_MODES[synchronous]}")
             with self._transaction(conn):
                 migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise Unavailable(f"cannot open SQLite store {self.path}: {exc}") from None
 
-    @staticmethod
     @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: a read that later upgrades to a write in WAL
         # mode fails with SQLITE_BUSY at once instead of waiting on the busy timeout.
         conn.execute("BEGIN IMMEDIATE")
@@ -195,6 +200,8 @@ class SqliteStore(SqlStore):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -296,6 +303,8 @@ class SqliteStore(SqlStore):
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise FailedPrecondition."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # first: the last connection to close checkpoints
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

@@ -214,3 +214,34 @@ def test_an_unencodable_entry_leaves_its_jti_unused_and_others_written(
         store.remember_jti("aud", "bad", 500.0, 100.0, audit=bad)
     assert store.remember_jti("aud", "bad", 500.0, 100.0, audit=_draft("bad")) is True
     assert [e.detail for e in store.audit_entries()] == [{"jti": "bad"}]
+
+
+def test_wal_checkpoints_run_in_the_background_not_in_commits(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
+    with store._connection() as conn:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    for n in range(300):  # past CHECKPOINT_AFTER_COMMITS: the thread is woken
+        store.remember_jti("aud", f"j{n}", 500.0, 100.0, audit=_draft(f"j{n}"))
+    _wait_until(lambda: checkpointer.checkpoints >= 1)
+    with store._connection() as conn:  # a PASSIVE checkpoint copied the WAL into the file
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and copied == frames
+    store.close()
+    assert not checkpointer._thread.is_alive()
+    reopened = SqliteStore(store.path)
+    try:
+        assert len(list(reopened.audit_entries())) == 300
+        assert verify_chain(list(reopened.audit_entries())).ok
+    finally:
+        reopened.close()
+
+
+def test_an_in_memory_store_has_no_checkpointer() -> None:
+    store = SqliteStore(":memory:")
+    try:
+        assert store._checkpointer is None
+        assert store.remember_jti("aud", "j", 500.0, 100.0, audit=_draft("j")) is True
+    finally:
+        store.close()
