@@ -14,7 +14,7 @@ from store_builders import run_threads
 
 from federation.audit import AuditDraft, verify_chain
 from federation.errors import InvalidArgument, Unavailable
-from federation.storage import SqliteStore, default_sqlite_url
+from federation.storage import SqliteStore, Store, default_sqlite_url
 from federation.storage.group_commit import GroupCommit
 
 
@@ -161,8 +161,15 @@ def _draft(jti: str) -> AuditDraft:
     return AuditDraft(1.0, "region", "identity.verify_token", "granted", "s", {"jti": jti})
 
 
-def test_two_uses_of_one_jti_in_one_batch_accept_exactly_one(sqlite_store: SqliteStore) -> None:
-    store = sqlite_store
+def _group_and_gate(store: Store) -> tuple[GroupCommit[Any], Any]:
+    """The store's group committer of audited jtis, and the lock each of its batches takes."""
+    if isinstance(store, SqliteStore):
+        return store._group, store._lock
+    return store._jti_group, store._audit_lock  # type: ignore[attr-defined]
+
+
+def test_two_uses_of_one_jti_in_one_batch_accept_exactly_one(store: Store) -> None:
+    group, gate = _group_and_gate(store)
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -171,25 +178,24 @@ def test_two_uses_of_one_jti_in_one_batch_accept_exactly_one(sqlite_store: Sqlit
         with lock:
             results.append(first)
 
-    # hold the store's connection so one leader waits for it while 15 writers queue behind
-    with store._lock:
+    # hold what a batch's transaction needs, so one leader waits while 15 writers queue behind
+    with gate:
         leader = threading.Thread(target=use, args=(0,))
         leader.start()
-        _wait_until(lambda: store._group._leading and not store._group._queue)  # took itself
+        _wait_until(lambda: group._leading and not group._queue)  # took itself
         rest = [threading.Thread(target=use, args=(i,)) for i in range(1, 16)]
         for thread in rest:
             thread.start()
-        _wait_until(lambda: len(store._group._queue) == 15)
+        _wait_until(lambda: len(group._queue) == 15)
     for thread in [leader, *rest]:
         thread.join(10)
     assert sorted(results) == [False] * 15 + [True]
-    assert store._group.largest_batch == 15  # the 15 followers went in one transaction
+    assert group.largest_batch == 15  # the 15 followers went in one transaction
     entries = list(store.audit_entries())
     assert len(entries) == 1 and verify_chain(entries).ok
 
 
-def test_sixteen_threads_racing_on_shared_jtis_accept_each_once(sqlite_store: SqliteStore) -> None:
-    store = sqlite_store
+def test_sixteen_threads_racing_on_shared_jtis_accept_each_once(store: Store) -> None:
     jtis = [f"j{n}" for n in range(100)]
 
     def race(worker: int) -> list[tuple[str, bool]]:
@@ -205,10 +211,7 @@ def test_sixteen_threads_racing_on_shared_jtis_accept_each_once(sqlite_store: Sq
     assert sorted(e.detail["jti"] for e in entries) == sorted(jtis)
 
 
-def test_an_unencodable_entry_leaves_its_jti_unused_and_others_written(
-    sqlite_store: SqliteStore,
-) -> None:
-    store = sqlite_store
+def test_an_unencodable_entry_leaves_its_jti_unused_and_others_written(store: Store) -> None:
     bad = AuditDraft(1.0, "a", "b", "granted", "s", {"x": float("nan")})
     with pytest.raises(InvalidArgument):
         store.remember_jti("aud", "bad", 500.0, 100.0, audit=bad)
