@@ -136,7 +136,11 @@ SQLITE = Dialect(
 
 
 class SqliteStore(SqlStore):
-    """The Store protocol on one SQLite connection, serialised by a lock (calls are short)."""
+    """The Store protocol on one SQLite connection, serialised by a lock (calls are short).
+
+    Replay-cache and audit appends go through a group committer: under concurrency they share
+    one IMMEDIATE transaction per batch, and each caller returns only after that COMMIT.
+    """
 
     dialect = SQLITE
 
