@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 #   sql_store     every method whose SQL and logic both backends share (with sql_licences,
 #                 sql_cases), written once with `?` marks and spelled by the backend's dialect
 #   sql_schema    the schema-version runner; sqlite_schema / postgres_schema hold each DDL
-#   sqlite        SQLITE dialect, one locked connection in WAL mode, replay cache, audit append
+#   sqlite        SQLITE dialect, one locked connection in WAL mode, replay cache, audit append;
+#                 sqlite_checkpoint runs its WAL checkpoints on a background thread
+#   group_commit  leader/follower batching: concurrent replay-cache and audit writes share one
+#                 transaction, each caller answered after it commits (both backends use it)
 #   postgres      POSTGRES dialect, psycopg pool, replay cache, one-statement case writes;
 #                 postgres_audit holds its audit-chain append, postgres_admin `init --force`
 ACCEPTED_URLS = "sqlite:///absolute/path, sqlite:///:memory:, postgresql://... or postgres://..."

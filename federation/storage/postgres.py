@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +19,7 @@ from federation.audit import AuditDraft
 from federation.errors import FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage._records import CASE_COLS, EVENT_COLS
 from federation.storage.base import LicenceRecord
+from federation.storage.group_commit import GroupCommit
 from federation.storage.postgres_audit import PostgresAuditChain
 from federation.storage.postgres_schema import Connection, migrate
 from federation.storage.sql_cases import CASE_READ
@@ -100,6 +101,13 @@ def _translate(exc: Exception) -> Exception | None:
     return None
 
 
+def _batch_wide(exc: BaseException) -> bool:
+    """A store failure, which fails a whole group-committed batch (its transaction aborted)."""
+    return isinstance(
+        exc, (psycopg.Error, PoolClosed, PoolTimeout, Unavailable, FailedPrecondition)
+    )
+
+
 def _float_array(template: Sequence[float]) -> list[float]:
     try:
         return [float(x) for x in template]
@@ -146,6 +154,11 @@ class PostgresStore(PostgresAuditChain):
         self._purge_lock = threading.Lock()
         self._next_purge = float("-inf")
         self._init_audit_chain(schema)
+        # audited replay-cache writes share transactions under load: one commit (one WAL
+        # flush) per batch, where each used to hold the audit lock for a commit of its own
+        self._jti_group: GroupCommit[tuple[Connection, Callable[[AuditDraft], object]]] = (
+            GroupCommit(self._audited, _batch_wide)
+        )
         self._setup(conninfo, schema)
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             conninfo,
@@ -223,10 +236,16 @@ class PostgresStore(PostgresAuditChain):
                 first = self._insert_jti(conn, audience, jti, expires_at, now)
                 self._maybe_purge(conn, now)
             return first
-        with self._write(audit) as (conn, append):
+
+        def remember(scope: tuple[Connection, Callable[[AuditDraft], object]]) -> bool:
+            # a jti used earlier in the same batch is a replay here too: its row is visible
+            conn, append = scope
             first = self._insert_jti(conn, audience, jti, expires_at, now)
             if first:
-                append()
+                append(audit)
+            return first
+
+        first = self._jti_group.submit(remember)
         with self._connection() as conn:  # purged outside the audit lock
             self._maybe_purge(conn, now)
         return first

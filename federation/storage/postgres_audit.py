@@ -90,7 +90,8 @@ class PostgresAuditChain(SqlStore):
             with conn.transaction():
 
                 def append(draft: AuditDraft) -> AuditRecord:
-                    record = self._append_within(conn, draft)
+                    # after this transaction's own last entry (the committed head is older)
+                    record = self._append_within(conn, draft, appended[-1] if appended else None)
                     appended.append(record)
                     return record
 
@@ -99,9 +100,12 @@ class PostgresAuditChain(SqlStore):
             if appended:
                 self._audit_head = (appended[-1].seq, appended[-1].hash)
 
-    def _append_within(self, conn: Connection, draft: AuditDraft) -> AuditRecord:
+    def _append_within(
+        self, conn: Connection, draft: AuditDraft, after: AuditRecord | None = None
+    ) -> AuditRecord:
         detail = encode_json(draft.detail, "audit detail")
-        head = self._audit_head or self._head(conn)
+        head = (after.seq, after.hash) if after is not None else None
+        head = head or self._audit_head or self._head(conn)
         try:
             for _ in range(AUDIT_APPEND_ATTEMPTS):
                 record = self._link_insert(conn, draft, detail, head)

@@ -24,6 +24,7 @@ from federation.storage._records import (
     party_params,
 )
 from federation.storage.base import LicenceRecord
+from federation.storage.group_commit import GroupCommit
 from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
 from federation.storage.sql_store import (
     JTI_PURGE_BATCH,
@@ -31,6 +32,7 @@ from federation.storage.sql_store import (
     REMEMBER_JTI,
     SqlStore,
 )
+from federation.storage.sqlite_checkpoint import WalCheckpointer
 from federation.storage.sqlite_schema import migrate
 
 MEMORY = ":memory:"
@@ -104,6 +106,11 @@ def _unpack_template(blob: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(blob) // 8}d", blob))
 
 
+def _batch_wide(exc: BaseException) -> bool:
+    """A store failure, which fails a whole group-committed batch (nothing of it committed)."""
+    return isinstance(exc, (sqlite3.Error, Unavailable))
+
+
 def _translate(exc: Exception) -> Exception | None:
     if isinstance(exc, sqlite3.OperationalError):  # locked past the busy timeout, I/O error
         return Unavailable(f"SQLite store unavailable: {exc}")
@@ -129,7 +136,11 @@ SQLITE = Dialect(
 
 
 class SqliteStore(SqlStore):
-    """The Store protocol on one SQLite connection, serialised by a lock (calls are short)."""
+    """The Store protocol on one SQLite connection, serialised by a lock (calls are short).
+
+    Replay-cache and audit appends go through a group committer: under concurrency they share
+    one IMMEDIATE transaction per batch, and each caller returns only after that COMMIT.
+    """
 
     dialect = SQLITE
 
@@ -151,8 +162,13 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open SQLite store {path}: {exc}") from None
         self._conn: sqlite3.Connection | None = conn
+        # replay-cache and audit appends share transactions under load (one commit per batch)
+        self._group: GroupCommit[sqlite3.Connection] = GroupCommit(self._batch, _batch_wide)
+        self._checkpointer: WalCheckpointer | None = None
         try:
             self._setup(conn, synchronous, busy_timeout_ms)
+            if path != MEMORY:
+                self._checkpointer = WalCheckpointer(path)
         except BaseException:
             conn.close()
             self._conn = None
@@ -168,15 +184,16 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if self.path != MEMORY:
                 conn.execute("PRAGMA journal_mode = WAL")
+                # checkpoints run on a background thread (sqlite_checkpoint), not in a COMMIT
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_MODES[synchronous]}")
             with self._transaction(conn):
                 migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise Unavailable(f"cannot open SQLite store {self.path}: {exc}") from None
 
-    @staticmethod
     @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: a read that later upgrades to a write in WAL
         # mode fails with SQLITE_BUSY at once instead of waiting on the busy timeout.
         conn.execute("BEGIN IMMEDIATE")
@@ -187,6 +204,8 @@ class SqliteStore(SqlStore):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -198,6 +217,11 @@ class SqliteStore(SqlStore):
                 yield conn
             except sqlite3.DatabaseError as exc:
                 raise (_translate(exc) or exc) from None
+
+    @contextmanager
+    def _batch(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn, self._transaction(conn):
+            yield conn
 
     @contextmanager
     def _write(
@@ -228,20 +252,23 @@ class SqliteStore(SqlStore):
     ) -> bool:
         """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
         A first sighting appends `audit` (if given) in the same transaction."""
-        with self._write(audit) as (conn, append):
-            first = conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall()
-            if first:
-                append()
+
+        def remember(conn: sqlite3.Connection) -> bool:
+            # a jti seen earlier in the same batch is a replay here too: its row is visible
+            first = bool(conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall())
+            if first and audit is not None:
+                self._append_within(conn, audit)
             if now >= self._next_purge:
                 deleted = conn.execute(_PURGE_JTI, (now, JTI_PURGE_BATCH)).rowcount
                 self._next_purge = now if deleted >= JTI_PURGE_BATCH else now + JTI_PURGE_INTERVAL
-        return bool(first)
+            return first
+
+        return self._group.submit(remember)
 
     # audit log: BEGIN IMMEDIATE holds the database's one write lock while the entry links
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
-        with self._connection() as conn, self._transaction(conn):
-            return self._append_linked(conn, draft)
+        return self._group.submit(lambda conn: self._append_linked(conn, draft))
 
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
         detail = encode_detail(draft.detail)
@@ -280,6 +307,8 @@ class SqliteStore(SqlStore):
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise FailedPrecondition."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()  # first: the last connection to close checkpoints
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

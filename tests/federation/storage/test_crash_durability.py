@@ -89,3 +89,60 @@ def test_acknowledged_writes_survive_sigkill(backend: Backend) -> None:
         store.close()
     if backend.name == "sqlite":
         assert backend.raw("PRAGMA integrity_check") == [("ok",)]
+
+
+JTI_WRITER = Path(__file__).with_name("jti_crash_writer.py")
+JTI_ACKS = 400
+
+
+def test_acknowledged_concurrent_verifications_survive_sigkill(backend: Backend) -> None:
+    """16 threads group-committing jtis with their audit entries, killed mid-stream."""
+    paths = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    proc = subprocess.Popen(
+        [sys.executable, str(JTI_WRITER), backend.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    acked: list[str] = []
+    try:
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while len(acked) < JTI_ACKS:
+            left = deadline - time.monotonic()
+            assert left > 0, f"writer acknowledged only {len(acked)} jtis in {DEADLINE_SECONDS}s"
+            if not sel.select(timeout=left):
+                continue
+            line = proc.stdout.readline()
+            assert line, f"writer exited early: {proc.poll()}: {proc.stderr and proc.stderr.read()}"
+            if line.startswith("ack "):
+                acked.append(line.split()[1])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert len(set(acked)) == len(acked), "a jti was accepted twice"
+
+    store = backend.open()
+    try:
+        entries = list(store.audit_entries())
+        assert verify_chain(entries).ok
+        audited = [e.detail["jti"] for e in entries]
+        assert len(set(audited)) == len(audited), "a jti was audited as accepted twice"
+        assert set(acked) <= set(audited), "an acknowledged verification lost its audit entry"
+        for jti in acked:
+            assert store.remember_jti("310000", jti, 1e12, 1.0) is False, f"{jti} lost"
+        # every audited jti has its replay row too (they committed together)
+        for jti in set(audited) - set(acked):
+            assert store.remember_jti("310000", jti, 1e12, 1.0) is False, f"{jti} row lost"
+    finally:
+        store.close()
+    if backend.name == "sqlite":
+        assert backend.raw("PRAGMA integrity_check") == [("ok",)]
