@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from federation.clock import Clock
-from federation.crypto.jose import SigningKey, parse_compact, sign_compact, verify_parsed
+from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact, verify_parsed
 from federation.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from federation.regions import Region, parse_region
 from federation.storage.base import SubjectHome
@@ -49,10 +50,14 @@ def _text(payload: dict[str, Any], name: str) -> str:
 
 
 def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAttestation:
-    """Check an attestation with the hub's key from the trust list only (offline)."""
+    """Check an attestation with the hub's key from the trust list only (offline).
+
+    The key is looked up (and its validity at `now` checked) on every call; the signature and
+    claims of an attestation already verified with that very key are not checked again: every
+    token of a subject carries the same attestation.
+    """
     try:
         parsed = parse_compact(token)
-        payload = parsed.payload()
     except InvalidArgument as exc:
         raise Unauthenticated(f"home attestation unreadable: {exc.message}") from None
     if parsed.header.get("typ") != HOME_ATTESTATION_TYP:
@@ -61,14 +66,26 @@ def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAtt
         )
     hub = trust.member_by_region(Region.HUB.code, role="hub")
     jwk = hub.key(parsed.header["kid"], now, use="sig")
+    home = _verified_with(token, jwk, hub.entity_id)
+    if home.issued_at > now + HOME_ATTESTATION_SKEW_S:
+        raise Unauthenticated("home attestation issued in the future (check clocks)")
+    return home
+
+
+@functools.lru_cache(maxsize=16384)  # about 5 MB of attestations at most
+def _verified_with(token: str, jwk: Jwk, hub_entity_id: str) -> HomeAttestation:
+    """Signature and claims of one attestation under one hub key; refusals are not cached."""
+    parsed = parse_compact(token)
+    try:
+        payload = parsed.payload()
+    except InvalidArgument as exc:
+        raise Unauthenticated(f"home attestation unreadable: {exc.message}") from None
     verify_parsed(parsed, jwk, "home attestation of the hub")
-    if _text(payload, "iss") != hub.entity_id:
-        raise Unauthenticated(f"home attestation issuer must be the hub {hub.entity_id}")
+    if _text(payload, "iss") != hub_entity_id:
+        raise Unauthenticated(f"home attestation issuer must be the hub {hub_entity_id}")
     issued_at = payload.get("iat")
     if type(issued_at) is not int:
         raise Unauthenticated("home attestation 'iat' must be an integer")
-    if issued_at > now + HOME_ATTESTATION_SKEW_S:
-        raise Unauthenticated("home attestation issued in the future (check clocks)")
     home = _text(payload, "home")
     try:
         if not parse_region(home).is_province:
@@ -76,7 +93,7 @@ def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAtt
     except InvalidArgument:
         raise Unauthenticated(f"home attestation names no province as home: {home!r}") from None
     return HomeAttestation(
-        issuer=hub.entity_id,
+        issuer=hub_entity_id,
         subject=_text(payload, "sub"),
         subject_kind=_text(payload, "sub_kind"),
         home_region=home,
