@@ -175,24 +175,25 @@ class YrdModel:
             if n == 0:
                 continue
             u = mix_rng.random((4, n))
-            is_cross = u[0] < cross_share
+            # Python lists, not numpy arrays: indexing them per arrival is several times faster.
+            is_cross = (u[0] < cross_share).tolist()
             dest_idx = (
-                np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1)
+                np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1).tolist()
                 if dests
                 else None
             )
-            is_formal = u[2] < formal
+            is_formal = (u[2] < formal).tolist()
             priority = np.where(
                 u[3] < green, GREEN, np.where(batch.appointment, APPOINTMENT, WALK_IN)
-            )
+            ).tolist()
             for i, t in enumerate(batch.times.tolist()):
                 if limit is not None and self.case_counter >= limit:
                     break
-                delay = t - env.now
+                delay = t - env._now
                 if delay > 0:
                     yield delay
                 if is_cross[i] and dest_idx is not None:
-                    dest = dests[int(dest_idx[i])]
+                    dest = dests[dest_idx[i]]
                     kind = "remote" if is_formal[i] else "contact"
                 else:
                     dest, kind = code, "local"
@@ -201,7 +202,7 @@ class YrdModel:
                 if case_id == warm_n and warm_n and env.now >= run.warmup_days * DAY:
                     self.start_observation()  # else the warm-up timer will, later
                 self.in_system += 1
-                prio = int(priority[i])
+                prio = priority[i]
                 if kind == "remote":
                     env.process(self.visit(case_id, 0, code, dest, kind, prio, env.now))
                 else:

@@ -154,19 +154,34 @@ class MonitoredPool:
         waiter.granted()
 
     def release(self, waiter: Waiter) -> None:
-        """Give the staff member back and serve the next in line at once."""
+        """Give the staff member back, or hand them straight to the next in line."""
         if not waiter.held:
             return
         waiter.held = False
-        self.in_use -= 1
-        if waiter.applicant:
-            self._set_busy(self.busy_level - 1)
+        nxt = self._next_in_line()
+        if nxt is None:
+            self.in_use -= 1
+            if waiter.applicant:
+                self._set_busy(self.busy_level - 1)
+            return
+        # The unit changes hands: in_use stays, and busy only moves if exactly one side is
+        # an off-duty place-holder (the levels and integrals come out as release-then-grant).
+        if waiter.applicant != nxt.applicant:
+            self._set_busy(self.busy_level + (1 if nxt.applicant else -1))
+        nxt.held = True
+        if nxt.applicant:
+            self._dequeue(nxt)
+        nxt.queued = False
+        nxt.granted()
+
+    def _next_in_line(self) -> Waiter | None:
         heap = self._heap
-        while heap and self.in_use < self.capacity:
-            nxt = heappop(heap)[2]
-            if not nxt.gone:
+        while heap:
+            waiter = heappop(heap)[2]
+            if not waiter.gone:
                 self._waiting -= 1
-                self._grant(nxt)
+                return waiter
+        return None
 
     def withdraw(self, waiter: Waiter) -> None:
         """A waiting applicant or place-holder leaves the queue (its entry is skipped later)."""
