@@ -51,7 +51,7 @@ Scenario keys (override any with --set dotted.key=value):
 SET_HELP = "Override a scenario key, e.g. run.horizon_days=28 (repeatable; values are YAML)."
 KERNEL_HELP = (
     "auto: the fast station kernel when the scenario is one FCFS window pool, else SimPy; "
-    "simpy: always the SimPy process model; fast: the station kernel or an error."
+    "simpy: always the SimPy model; fast: the station kernel or an error."
 )
 
 KEY_METRICS = (

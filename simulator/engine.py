@@ -38,7 +38,7 @@ def simulate(
     if kernel == "fast" or (kernel == "auto" and why_not is None):
         data = run_fast_station(scenario, replication, recorder)
     else:
-        # SimPy loads only when the process model runs (the fast kernel does not need it).
+        # SimPy loads only when the SimPy model runs (the fast kernel does not need it).
         from simulator.kernels.simpy_model import run_simpy_model
 
         data = run_simpy_model(scenario, replication, recorder)

@@ -1,7 +1,9 @@
-"""Simulation kernels: the SimPy process model (any scenario) and the fast single-station kernel."""
+"""Simulation kernels: the SimPy model (any scenario) and the fast single-station heap kernel."""
 
-# simpy_model runs every scenario as SimPy processes (--kernel simpy) on the pools of simpy_pool
-# and the event loop of simpy_environment; fast_station runs a scenario reduced to one
+# simpy_model runs every scenario on SimPy (--kernel simpy): remote cases, staff schedules and
+# the hub as processes, local and contact walk-ins (simpy_walk_in) and arrivals as event
+# callbacks, on the heap-based pools of simpy_pool and the event loop of simpy_environment;
+# fast_station runs a scenario reduced to one
 # first-come-first-served window pool with two heaps instead of processes (--kernel fast).
 # simulator.engine.simulate picks between them. Names load on first use, so the fast kernel
 # never imports SimPy.

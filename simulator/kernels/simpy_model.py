@@ -1,4 +1,4 @@
-"""SimPy kernel: every applicant, clerk pool, hub and review as SimPy processes (any scenario)."""
+"""SimPy kernel (any scenario): remote cases as processes, window walk-ins as event callbacks."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class _Link:
 
 
 class YrdModel:
-    """All SimPy processes of one replication; state lives here, never in globals."""
+    """All SimPy processes and callbacks of one replication; state lives here, never in globals."""
 
     def __init__(
         self, env: simpy.Environment, scenario: Scenario, replication: int, recorder: Recorder
@@ -362,7 +362,7 @@ class YrdModel:
 
 
 def run_simpy_model(scenario: Scenario, replication: int, recorder: Recorder) -> dict[str, Any]:
-    """Run one replication as SimPy processes until the halls drain or the horizon ends."""
+    """Run one replication on SimPy until the halls drain or the horizon ends."""
     run = scenario.run
     env = Environment()
     model = YrdModel(env, scenario, replication, recorder)
