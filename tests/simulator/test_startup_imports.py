@@ -70,7 +70,7 @@ def test_small_mmc_on_the_simpy_kernel_imports_simpy_but_no_grpc_or_scipy() -> N
     assert loaded.isdisjoint(HEAVY), loaded
 
 
-def test_sim_run_without_plots_imports_no_grpc_matplotlib_or_scipy_stats(tmp_path: Path) -> None:
+def test_sim_run_without_plots_imports_no_grpc_matplotlib_or_scipy_stats() -> None:
     loaded = loaded_packages(
         "sim", "run", "default", "--set", "run.horizon_days=1", "--no-plots", "-n", "2"
     )
