@@ -6,23 +6,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from simulator.engine import Kernel, simulate
-from simulator.loading import apply_overrides, build_scenario, load_scenario, mmc_scenario, read_raw
-from simulator.output import clean_json, group_rows, resource_rows, write_csv, write_json
-from simulator.queueing import erlang_c_wait
-from simulator.scenario import ScenarioError
-from simulator.statistics import (
-    estimate_warmup,
-    littles_law_holds,
-    replicate,
-    run_until_precision,
-    summarise,
-    with_warmup,
-)
+# Only click at import time: `yrd sim --help` must start fast, so each command imports the
+# library (pydantic, numpy, SimPy; scipy, matplotlib and dask only where they are used) itself.
+if TYPE_CHECKING:
+    from simulator.engine import Kernel
 
 __all__ = ["sim"]
 
@@ -60,7 +51,7 @@ Scenario keys (override any with --set dotted.key=value):
 SET_HELP = "Override a scenario key, e.g. run.horizon_days=28 (repeatable; values are YAML)."
 KERNEL_HELP = (
     "auto: the fast station kernel when the scenario is one FCFS window pool, else SimPy; "
-    "simpy: always the SimPy process model; fast: the station kernel or an error."
+    "simpy: always the SimPy model; fast: the station kernel or an error."
 )
 
 KEY_METRICS = (
@@ -152,6 +143,19 @@ def run_cmd(
     kernel: Kernel,
 ) -> None:
     """Run SCENARIO with replications and print confidence intervals."""
+    from simulator.engine import simulate
+    from simulator.loading import load_scenario
+    from simulator.output import group_rows, resource_rows, write_csv, write_json
+    from simulator.scenario import ScenarioError
+    from simulator.statistics import (
+        estimate_warmup,
+        littles_law_holds,
+        replicate,
+        run_until_precision,
+        summarise,
+        with_warmup,
+    )
+
     try:
         sc = load_scenario(scenario, overrides)
     except ScenarioError as exc:
@@ -246,6 +250,9 @@ def sweep_cmd(
     progress: bool,
 ) -> None:
     """Run SCENARIO over a grid of overrides (common random numbers across points)."""
+    from simulator.loading import apply_overrides, build_scenario, read_raw
+    from simulator.output import clean_json, write_csv
+    from simulator.scenario import ScenarioError
     from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
 
     try:
@@ -362,6 +369,12 @@ def mmc_cmd(
     kernel: Kernel,
 ) -> None:
     """Simulate M/M/c until --customers are served after --warmup; print one JSON line."""
+    from simulator.engine import simulate
+    from simulator.loading import mmc_scenario
+    from simulator.output import clean_json
+    from simulator.queueing import erlang_c_wait
+    from simulator.scenario import ScenarioError
+
     try:
         # M/M/c loses nobody, so customers + warmup arrivals serve exactly `customers` after it.
         sc = mmc_scenario(servers, arrival_rate, service_rate, customers + warmup, warmup, seed)

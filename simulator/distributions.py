@@ -11,7 +11,6 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import special, stats
 
 __all__ = ["UNIT_MINUTES", "Distribution", "load_empirical"]
 
@@ -122,11 +121,15 @@ class Distribution(BaseModel):
             assert self.mean is not None
             s2 = math.log1p(self.spread_cv() ** 2)
             mu = math.log(self.mean) - s2 / 2
-            return np.asarray(np.exp(mu + math.sqrt(s2) * special.ndtri(u)) * k, dtype=float)
+            from scipy.special import ndtri  # scipy loads only for the families that need it
+
+            return np.asarray(np.exp(mu + math.sqrt(s2) * ndtri(u)) * k, dtype=float)
         if self.kind == "gamma":
             assert self.mean is not None
             shape = 1.0 / self.spread_cv() ** 2
-            return np.asarray(stats.gamma.ppf(u, shape, scale=self.mean / shape), float) * k
+            from scipy.stats import gamma
+
+            return np.asarray(gamma.ppf(u, shape, scale=self.mean / shape), float) * k
         if self.kind == "uniform":
             assert self.low is not None and self.high is not None
             return (self.low + u * (self.high - self.low)) * k

@@ -6,7 +6,6 @@ from typing import Literal
 
 from simulator.calendar import DAY
 from simulator.kernels.fast_station import reason_not_reducible, run_fast_station
-from simulator.kernels.simpy_model import run_simpy_model
 from simulator.recorder import Recorder, RunResult, TraceWriter
 from simulator.scenario import Scenario
 
@@ -39,5 +38,8 @@ def simulate(
     if kernel == "fast" or (kernel == "auto" and why_not is None):
         data = run_fast_station(scenario, replication, recorder)
     else:
+        # SimPy loads only when the SimPy model runs (the fast kernel does not need it).
+        from simulator.kernels.simpy_model import run_simpy_model
+
         data = run_simpy_model(scenario, replication, recorder)
     return RunResult(scenario.name, replication, run.seed, data)

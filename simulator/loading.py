@@ -9,7 +9,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from simulator.scenario import ALL_DAYS, Scenario, ScenarioError
@@ -40,6 +39,8 @@ def _format_error(exc: ValidationError) -> str:
 def _parse_value(text: str) -> Any:
     if _CLOCK.fullmatch(text.strip()):
         return text.strip()  # YAML 1.1 would read 11:00 as the sexagesimal number 660
+    import yaml  # here, not at the top: `yrd sim mmc` never reads YAML
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -101,6 +102,8 @@ def _resolve_paths(data: Any, base: Path) -> Any:
 
 def read_raw(source: str | Path) -> dict[str, Any]:
     """Read a scenario file (.yaml/.yml/.toml) or the word 'default' into a raw mapping."""
+    import yaml
+
     if str(source) == "default":
         text = resources.files("simulator.scenarios").joinpath("yrd_default.yaml").read_text()
         loaded = yaml.safe_load(text)

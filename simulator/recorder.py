@@ -202,7 +202,6 @@ class Recorder:
         }
 
 
-
 def _carry_in(pool: PoolStats, t_end: float) -> float:
     """Queue-minutes after the observation start of applicants who arrived in the warm-up.
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from simulator.engine import Kernel, simulate
 from simulator.recorder import RunResult
@@ -78,7 +77,10 @@ def confidence_interval(values: Sequence[float], level: float = 0.95) -> Estimat
     if n == 1:
         return Estimate(mean, math.inf, 1, math.nan, level)
     sd = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    # scipy.special's t quantile (what scipy.stats.t.ppf calls) loads in a third of the time.
+    from scipy.special import stdtrit
+
+    half = float(stdtrit(n - 1, 0.5 + level / 2)) * sd / math.sqrt(n)
     return Estimate(mean, half, n, sd, level)
 
 

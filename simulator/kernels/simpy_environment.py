@@ -1,7 +1,8 @@
-"""A simpy.Environment whose event loop is inlined into run() (same semantics, less overhead)."""
+"""A simpy.Environment with its event loop inlined into run(), and a process-free delay chain."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from heapq import heappop
 from typing import Any
 
@@ -9,7 +10,7 @@ import simpy
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import Event, EventPriority
 
-__all__ = ["Environment"]
+__all__ = ["Chain", "Environment"]
 
 
 class Environment(simpy.Environment):
@@ -52,3 +53,26 @@ class Environment(simpy.Environment):
                     f'No scheduled events left but "until" event was not triggered: {until}'
                 ) from None
             return until.value
+
+
+class Chain:
+    """Runs a generator of delays as a chain of timeouts: a process without the Process.
+
+    Each step is a Timeout whose callback resumes the generator directly, which saves
+    SimPy's per-step process bookkeeping for sources that only ever wait for time.
+    """
+
+    __slots__ = ("_env", "_steps")
+
+    def __init__(self, env: simpy.Environment, steps: Iterator[float]) -> None:
+        self._env = env
+        self._steps = steps
+
+    def start(self) -> None:
+        """Take the first step at the current time, after what is already scheduled now."""
+        self._env.timeout(0).callbacks.append(self)  # type: ignore[union-attr]
+
+    def __call__(self, _event: Event) -> None:
+        for delay in self._steps:
+            self._env.timeout(delay).callbacks.append(self)  # type: ignore[union-attr]
+            return

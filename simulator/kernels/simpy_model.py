@@ -1,9 +1,9 @@
-"""SimPy kernel: every applicant, clerk pool, hub and review as SimPy processes (any scenario)."""
+"""SimPy kernel (any scenario): remote cases as processes, window walk-ins as event callbacks."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +11,9 @@ import numpy as np
 import simpy
 
 from simulator.calendar import DAY, day_arrivals, next_open, open_time, staff_changes
-from simulator.kernels.simpy_environment import Environment
+from simulator.kernels.simpy_environment import Chain, Environment
 from simulator.kernels.simpy_pool import GAVE_UP, MonitoredPool
+from simulator.kernels.simpy_walk_in import WalkIn, Who
 from simulator.recorder import PoolStats, Recorder
 from simulator.records import CaseRecord
 from simulator.scenario import Scenario
@@ -35,7 +36,7 @@ class _Link:
 
 
 class YrdModel:
-    """All SimPy processes of one replication; state lives here, never in globals."""
+    """All SimPy processes and callbacks of one replication; state lives here, never in globals."""
 
     def __init__(
         self, env: simpy.Environment, scenario: Scenario, replication: int, recorder: Recorder
@@ -76,6 +77,7 @@ class YrdModel:
         beh = scenario.behaviour
         self.patience = None if beh.patience is None else s.sampler("patience", beh.patience)
         self.balk_u = s.uniform("balk")
+        self.balk_queue, self.balk_prob = beh.balk_queue, beh.balk_prob
         self.links: dict[tuple[str, str], _Link] = {
             (o, d): self._link(o, d)
             for o in self.codes
@@ -121,7 +123,7 @@ class YrdModel:
             arr = spec.arrivals
             if arr.cross_per_hour + arr.local_per_hour > 0:
                 self.arrivals_open += 1
-                env.process(self.arrivals(code))
+                Chain(env, self.arrivals(code)).start()
         if run.warmup_days > 0:
             env.process(self._warmup_timer(run.warmup_days * DAY))
         if self.arrivals_open == 0:
@@ -147,8 +149,8 @@ class YrdModel:
         return [*self.clerks.values(), *self.reviewers.values(), self.hub]
 
     # ---------------------------------------------------------------- arrivals
-    def arrivals(self, code: str) -> Proc:
-        """Arrival process of one region, generated a day at a time."""
+    def arrivals(self, code: str) -> Iterator[float]:
+        """Arrivals of one region, generated a day at a time; yields the delay to the next."""
         env, run, spec = self.env, self.sc.run, self.sc.region(code)
         rng = self.streams.generator(f"arrivals.{code}")
         appt_rng = self.streams.generator(f"appointments.{code}")
@@ -162,6 +164,9 @@ class YrdModel:
         days = math.inf if run.horizon_days is None else math.ceil(run.horizon_days)
         limit = run.max_arrivals
         warm_n = run.warmup_arrivals
+        clerks = self.clerks[code]
+        local, contact = self.local_service[code], self.contact_service[code]
+        walk_in = self.walk_in
         day = 0
         while day < days and (limit is None or self.case_counter < limit):
             batch = day_arrivals(spec, day, run.start_weekday, rng, appt_rng)
@@ -170,24 +175,25 @@ class YrdModel:
             if n == 0:
                 continue
             u = mix_rng.random((4, n))
-            is_cross = u[0] < cross_share
+            # Python lists, not numpy arrays: indexing them per arrival is several times faster.
+            is_cross = (u[0] < cross_share).tolist()
             dest_idx = (
-                np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1)
+                np.minimum(np.searchsorted(od_cum, u[1] * od_cum[-1]), len(dests) - 1).tolist()
                 if dests
                 else None
             )
-            is_formal = u[2] < formal
+            is_formal = (u[2] < formal).tolist()
             priority = np.where(
                 u[3] < green, GREEN, np.where(batch.appointment, APPOINTMENT, WALK_IN)
-            )
+            ).tolist()
             for i, t in enumerate(batch.times.tolist()):
                 if limit is not None and self.case_counter >= limit:
                     break
-                delay = t - env.now
+                delay = t - env._now
                 if delay > 0:
-                    yield env.timeout(delay)
+                    yield delay
                 if is_cross[i] and dest_idx is not None:
-                    dest = dests[int(dest_idx[i])]
+                    dest = dests[dest_idx[i]]
                     kind = "remote" if is_formal[i] else "contact"
                 else:
                     dest, kind = code, "local"
@@ -196,7 +202,12 @@ class YrdModel:
                 if case_id == warm_n and warm_n and env.now >= run.warmup_days * DAY:
                     self.start_observation()  # else the warm-up timer will, later
                 self.in_system += 1
-                env.process(self.visit(case_id, 0, code, dest, kind, int(priority[i]), env.now))
+                prio = priority[i]
+                if kind == "remote":
+                    env.process(self.visit(case_id, 0, code, dest, kind, prio, env.now))
+                else:
+                    who = (case_id, 0, code, dest, kind, prio, env.now)
+                    walk_in(clerks, who, local if kind == "local" else contact)
         self.arrivals_open -= 1
         self._maybe_drained()
 
@@ -211,6 +222,24 @@ class YrdModel:
             self._maybe_drained()
 
     # -------------------------------------------------------------- one visit
+    def _balks(self, clerks: MonitoredPool) -> bool:
+        return (
+            self.balk_queue is not None
+            and clerks.all_busy()
+            and clerks.queue_level >= self.balk_queue
+            and self.balk_u() < self.balk_prob
+        )
+
+    def walk_in(self, clerks: MonitoredPool, who: Who, service: Sampler) -> None:
+        """A local or contact applicant: balk, or queue and be served (callbacks, no process)."""
+        if self._balks(clerks):
+            self._done(CaseRecord(*who, 0.0, 0.0, NAN, "balked", "none", 0, NAN))
+            return
+        applicant = WalkIn(clerks, who, service, self._done)
+        clerks.admit(applicant, who[5])
+        if applicant.queued and self.patience is not None:
+            self.env.timeout(self.patience()).callbacks.append(applicant.give_up)  # type: ignore[union-attr]
+
     def visit(
         self,
         case_id: int,
@@ -221,18 +250,12 @@ class YrdModel:
         priority: int,
         first: float,
     ) -> Proc:
-        """An applicant at a window: queue, serve, and for remote cases the whole path."""
+        """A remote case at a window: queue, intake, face check, materials, review, decision."""
         env = self.env
         t0 = env.now
         clerks = self.clerks[origin]
-        beh = self.sc.behaviour
         who = (case_id, visit, origin, dest, kind, priority, t0)
-        if (
-            beh.balk_queue is not None
-            and clerks.all_busy()
-            and clerks.queue_level >= beh.balk_queue
-            and self.balk_u() < beh.balk_prob
-        ):
+        if self._balks(clerks):
             self._done(CaseRecord(*who, 0.0, 0.0, NAN, "balked", "none", 0, NAN))
             return
         face, failures, response = "none", 0, NAN
@@ -245,12 +268,6 @@ class YrdModel:
                 self._done(CaseRecord(*who, gone, gone, NAN, "reneged", "none", 0, NAN))
                 return
             wait = env.now - t0
-            if kind != "remote":
-                local = kind == "local"
-                service = self.local_service[origin] if local else self.contact_service[origin]
-                yield env.timeout(service())
-                self._done(CaseRecord(*who, wait, env.now - t0, NAN, "served", "none", 0, NAN))
-                return
             yield env.timeout(self.intake())
             face = yield from self.face_check(origin)
             fetch, failures = self.materials(origin, dest)
@@ -345,7 +362,7 @@ class YrdModel:
 
 
 def run_simpy_model(scenario: Scenario, replication: int, recorder: Recorder) -> dict[str, Any]:
-    """Run one replication as SimPy processes until the halls drain or the horizon ends."""
+    """Run one replication on SimPy until the halls drain or the horizon ends."""
     run = scenario.run
     env = Environment()
     model = YrdModel(env, scenario, replication, recorder)

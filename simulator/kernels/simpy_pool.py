@@ -1,17 +1,18 @@
-"""Staff pools: a simpy.PriorityResource with shifts and time-weighted busy/queue/duty levels."""
+"""Staff pools for SimPy: a priority heap of waiters, shifts, and time-weighted levels."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import Any
+from heapq import heappop, heappush
+from itertools import count
+from typing import Any, Protocol
 
 import simpy
-from simpy.resources.resource import PriorityRequest, Release
 
 from simulator.records import TimeWeighted
 
-__all__ = ["GAVE_UP", "OFF_DUTY_FIRST", "OFF_DUTY_LAST", "MonitoredPool", "PoolRequest"]
+__all__ = ["GAVE_UP", "OFF_DUTY_FIRST", "OFF_DUTY_LAST", "MonitoredPool", "PoolRequest", "Waiter"]
 
 #: Priority of the place-holders that take a clerk off duty: before every applicant
 #: (lunch: the clerk finishes the current case, then leaves) ...
@@ -19,24 +20,51 @@ OFF_DUTY_FIRST = -1
 #: ... or after every applicant already waiting (closing: the queue is served first).
 OFF_DUTY_LAST = 1_000_000
 
-
-class _OffDuty(PriorityRequest):
-    """A request that holds one unit of capacity while the staff member is off duty."""
-
-
 #: Value a request succeeds with when the applicant gave up waiting.
 GAVE_UP = "gave-up"
 
 
-class PoolRequest(PriorityRequest):
-    """An applicant's request; leaving its ``with`` block while waiting withdraws it."""
+class Waiter(Protocol):
+    """Anything that queues for a staff member: a process's request, a callback-style
+    applicant, or an off-duty place-holder. The pool keeps the flags; ``granted`` is told."""
 
-    queued = False
-    #: Observation start, if the applicant was already waiting then (warm-up carry-in).
-    carried_from: float | None = None
+    applicant: bool  # counted in the busy and queue levels (off-duty place-holders are not)
+    queued: bool  # waiting in the pool's queue now
+    held: bool  # holding a staff member now
+    gone: bool  # withdrew from the queue (its heap entry is skipped when reached)
+    carried_from: float | None  # observation start, if it was waiting then (warm-up carry-in)
+
+    def granted(self) -> None:
+        """A staff member is now this waiter's."""
+
+
+class PoolRequest(simpy.Event):
+    """A process's request: ``with pool.request(p) as req: yield req``.
+
+    It succeeds when a staff member takes it (with ``GAVE_UP`` if patience ran out first);
+    leaving the ``with`` block releases the staff member or withdraws from the queue.
+    """
+
+    applicant = True
+
+    def __init__(self, pool: MonitoredPool, priority: int) -> None:
+        super().__init__(pool.env)
+        self.pool = pool
+        self.queued = self.held = self.gone = False
+        self.carried_from: float | None = None
+        pool.admit(self, priority)
 
     def __enter__(self) -> PoolRequest:
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            self.pool.release(self)
+        elif self.queued:
+            self.pool.withdraw(self)
+
+    def granted(self) -> None:
+        self.succeed()
 
     def give_up(self, _timer: simpy.Event) -> None:
         """Patience ran out: leave the queue and wake the applicant with ``GAVE_UP``.
@@ -45,23 +73,32 @@ class PoolRequest(PriorityRequest):
         equivalent: the applicant resumes at the same instant either way.
         """
         if not self.triggered:
-            self.cancel()
+            self.pool.withdraw(self)
             self.succeed(GAVE_UP)
 
-    def cancel(self) -> None:
-        if not self.triggered and self.queued:
-            pool = self.resource
-            assert isinstance(pool, MonitoredPool)
-            pool.put_queue.remove(self)
-            pool._dequeue(self)
+
+class _OffDuty:
+    """Holds one unit of capacity while a staff member is off duty."""
+
+    __slots__ = ("carried_from", "gone", "held", "queued")
+    applicant = False
+
+    def __init__(self) -> None:
+        self.queued = self.held = self.gone = False
+        self.carried_from: float | None = None
+
+    def granted(self) -> None:
+        pass
 
 
-class MonitoredPool(simpy.PriorityResource):
+class MonitoredPool:
     """Priority staff pool whose on-duty size follows a schedule.
 
-    Capacity is the peak head-count; staff off duty are represented by ``_OffDuty`` requests
-    holding capacity (granted non-preemptively, so nobody is interrupted mid-case).
-    Busy staff, waiting applicants and scheduled staff are integrated over time.
+    Capacity is the peak head-count; staff off duty are place-holders holding capacity
+    (granted non-preemptively, so nobody is interrupted mid-case). Waiters are served by
+    (priority, arrival order) from a heap; a release hands the staff member to the next at
+    once, with no Release event. Busy staff, waiting applicants and scheduled staff are
+    integrated over time.
     """
 
     def __init__(
@@ -72,8 +109,13 @@ class MonitoredPool(simpy.PriorityResource):
         sample_interval: float = 0.0,
         max_points: int = 2048,
     ) -> None:
-        super().__init__(env, max(capacity, 1))
+        self.env = env
         self.name = name
+        self.capacity = max(capacity, 1)
+        self.in_use = 0  # units held, by applicants and off-duty place-holders
+        self._heap: list[tuple[int, int, Waiter]] = []
+        self._order = count()
+        self._waiting = 0  # live (not gone) heap entries
         self.busy_level = 0
         self.queue_level = 0
         self.scheduled = capacity
@@ -86,78 +128,99 @@ class MonitoredPool(simpy.PriorityResource):
         self.on_duty = TimeWeighted(now)
         self.on_duty.set(now, float(capacity))
 
-    def request(self, priority: int = 2, preempt: bool = False) -> PoolRequest:  # type: ignore[override]
+    def request(self, priority: int = 2) -> PoolRequest:
         """Ask for a staff member (lower priority number is served first)."""
-        req = PoolRequest(self, priority, preempt)
-        if not req.triggered:
-            req.queued = True
+        return PoolRequest(self, priority)
+
+    def admit(self, waiter: Waiter, priority: int) -> None:
+        """Serve ``waiter`` now if a staff member is free, else queue it."""
+        if self.in_use < self.capacity:
+            self._grant(waiter)  # anyone waiting would already have been served
+            return
+        heappush(self._heap, (priority, next(self._order), waiter))
+        self._waiting += 1
+        waiter.queued = True
+        if waiter.applicant:
             self._set_queue(self.queue_level + 1)
-        return req
 
-    # Every grant and release passes through these two SimPy hooks.
-    def _do_put(self, event: PriorityRequest) -> None:  # type: ignore[override]
-        if len(self.users) < self.capacity:
-            self.users.append(event)
-            event.usage_since = self._env.now
-            event.succeed()
-            if isinstance(event, PoolRequest):
-                if event.queued:
-                    self._dequeue(event)
-                self._set_busy(self.busy_level + 1)
+    def _grant(self, waiter: Waiter) -> None:
+        self.in_use += 1
+        waiter.held = True
+        if waiter.applicant:
+            if waiter.queued:
+                self._dequeue(waiter)
+            self._set_busy(self.busy_level + 1)
+        waiter.queued = False
+        waiter.granted()
 
-    def release(self, request: PriorityRequest) -> None:  # type: ignore[override]
-        """Give the staff member back and serve the next in line at once.
-
-        SimPy would create a Release event that nothing ever waits on and grant the next
-        request when that event is processed at the same instant; doing it directly is
-        equivalent and saves an event per service.
-        """
-        try:
-            self.users.remove(request)
-        except ValueError:
-            return  # never granted (the applicant gave up) or already released
-        if isinstance(request, PoolRequest):
-            self._set_busy(self.busy_level - 1)
-        self._trigger_put(None)
-
-    def _do_get(self, event: Release) -> None:  # type: ignore[override]
-        try:
-            self.users.remove(event.request)
-        except ValueError:
-            pass
-        else:
-            if isinstance(event.request, PoolRequest):
+    def release(self, waiter: Waiter) -> None:
+        """Give the staff member back, or hand them straight to the next in line."""
+        if not waiter.held:
+            return
+        waiter.held = False
+        nxt = self._next_in_line()
+        if nxt is None:
+            self.in_use -= 1
+            if waiter.applicant:
                 self._set_busy(self.busy_level - 1)
-        event.succeed()
+            return
+        # The unit changes hands: in_use stays, and busy only moves if exactly one side is
+        # an off-duty place-holder (the levels and integrals come out as release-then-grant).
+        if waiter.applicant != nxt.applicant:
+            self._set_busy(self.busy_level + (1 if nxt.applicant else -1))
+        nxt.held = True
+        if nxt.applicant:
+            self._dequeue(nxt)
+        nxt.queued = False
+        nxt.granted()
+
+    def _next_in_line(self) -> Waiter | None:
+        heap = self._heap
+        while heap:
+            waiter = heappop(heap)[2]
+            if not waiter.gone:
+                self._waiting -= 1
+                return waiter
+        return None
+
+    def withdraw(self, waiter: Waiter) -> None:
+        """A waiting applicant or place-holder leaves the queue (its entry is skipped later)."""
+        if not waiter.queued:
+            return
+        waiter.gone = True
+        self._waiting -= 1
+        if waiter.applicant:
+            self._dequeue(waiter)
+        waiter.queued = False
 
     def _set_busy(self, level: int) -> None:
         self.busy_level = level
-        now = self._env.now
+        now = self.env.now
         self.busy.set(now, level)
         duty = level if level > self.scheduled else self.scheduled
         if self.on_duty.value != duty:
             self.on_duty.set(now, duty)
 
-    def _dequeue(self, req: PoolRequest) -> None:
+    def _dequeue(self, waiter: Waiter) -> None:
         """A waiting applicant leaves the queue (served now, or gave up)."""
-        req.queued = False
-        if req.carried_from is not None:
-            self._carry_area += self._env.now - req.carried_from
-            req.carried_from = None
+        if waiter.carried_from is not None:
+            self._carry_area += self.env.now - waiter.carried_from
+            waiter.carried_from = None
         self._set_queue(self.queue_level - 1)
+
+    def _waiting_applicants(self) -> list[Waiter]:
+        return [w for _, _, w in self._heap if w.applicant and w.queued]
 
     def carry_in_area(self, t_end: float) -> float:
         """Queue-minutes inside [obs start, t_end] of applicants who arrived in the warm-up."""
         pending = sum(
-            t_end - req.carried_from
-            for req in self.put_queue
-            if isinstance(req, PoolRequest) and req.queued and req.carried_from is not None
+            t_end - w.carried_from for w in self._waiting_applicants() if w.carried_from is not None
         )
         return self._carry_area + pending
 
     def _set_queue(self, level: int) -> None:
         self.queue_level = level
-        self.queue_len.set(self._env.now, level)
+        self.queue_len.set(self.env.now, level)
 
     def waiting(self) -> int:
         """Applicants waiting (off-duty place-holders excluded)."""
@@ -165,31 +228,33 @@ class MonitoredPool(simpy.PriorityResource):
 
     def all_busy(self) -> bool:
         """Whether a request now would have to wait."""
-        return len(self.users) >= self.capacity or bool(self.put_queue)
+        return self.in_use >= self.capacity or self._waiting > 0
 
     # --- schedule side ---
     def set_staff(self, staff: int, drain_queue: bool) -> None:
         """Change the on-duty head-count; reductions wait for staff to finish their case."""
         staff = int(min(staff, self.capacity))
         self.scheduled = staff
-        now = self._env.now
+        now = self.env.now
         self.on_duty.set(now, max(staff, self.busy_level))
         target_off = self.capacity - staff
         while len(self._off) > target_off:
-            req = self._off.pop()
-            if req.triggered:
-                self.release(req)
+            off = self._off.pop()
+            if off.held:
+                self.release(off)
             else:
-                req.cancel()
+                self.withdraw(off)
         priority = OFF_DUTY_LAST if drain_queue else OFF_DUTY_FIRST
         while len(self._off) < target_off:
-            self._off.append(_OffDuty(self, priority=priority, preempt=False))
+            off = _OffDuty()
+            self._off.append(off)
+            self.admit(off, priority)
 
     def run_schedule(
         self, changes: list[tuple[float, int, bool]], period: float
     ) -> Generator[simpy.Event, Any, None]:
         """SimPy process: apply (minute, staff, drain) changes, repeating every ``period``."""
-        env = self._env
+        env = self.env
         base = 0.0
         while True:
             for at, staff, drain in changes:
@@ -212,6 +277,5 @@ class MonitoredPool(simpy.PriorityResource):
         self.queue_len.restart(t)
         self.on_duty.restart(t)
         self._carry_area = 0.0
-        for req in self.put_queue:
-            if isinstance(req, PoolRequest) and req.queued:
-                req.carried_from = t
+        for waiter in self._waiting_applicants():
+            waiter.carried_from = t
