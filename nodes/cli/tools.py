@@ -14,6 +14,7 @@ BENCHMARKS = {
     "licence": "benchmarks.licence_bench",
     "case": "benchmarks.case_bench",
     "simulator": "benchmarks.simulator_bench",
+    "startup": "benchmarks.startup_bench",
 }
 
 
