@@ -31,6 +31,8 @@ class NodeConfig(BaseModel):
     entity_id: str
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
+    # the public read-only HTTPS port (JWKS, issuer metadata, status list); None: not served
+    public_port: int | None = Field(None, ge=0, le=65535)
     hub_endpoint: str
     store_url: str
     ca_cert: Path

@@ -37,6 +37,7 @@ from nodes.servicers.authorities import provision_authorities
 TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
 OPERATOR_ENTITY = "yrd:operator:100000"
 DEFAULT_BASE_PORT = 50051
+PUBLIC_PORT_OFFSET = 10  # regions' public HTTPS ports follow the gRPC ports: 50061..50064
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,11 @@ def init_federation(
     write_public(layout.anchor_jwk, json.dumps(anchor.jwk.to_dict(), indent=2).encode())
 
     ports = {r: (free_port() if base_port == 0 else base_port + i) for i, r in enumerate(Region)}
+    # regions also answer verifiers outside the federation over plain HTTPS, on their own port
+    public_ports = {
+        r: (free_port() if base_port == 0 else base_port + PUBLIC_PORT_OFFSET + i)
+        for i, r in enumerate(PROVINCES)
+    }
     members: list[Member] = []
     for region in Region:
         node = layout.node_dir(region)
@@ -226,6 +232,7 @@ def init_federation(
             layout,
             region,
             ports,
+            public_ports,
             store,
             postgres_url,
             password_cost_log2,
@@ -253,6 +260,7 @@ def _write_node_config(
     layout: Layout,
     region: Region,
     ports: dict[Region, int],
+    public_ports: dict[Region, int],
     store: str,
     postgres_url: str,
     password_cost_log2: int,
@@ -267,6 +275,7 @@ def _write_node_config(
         "entity_id": region.entity_id,
         "host": "127.0.0.1",
         "port": ports[region],
+        **({"public_port": public_ports[region]} if region in public_ports else {}),
         "hub_endpoint": f"127.0.0.1:{ports[Region.HUB]}",
         "store_url": _store_url(layout, region, store, postgres_url),
         "ca_cert": "ca/root.crt",

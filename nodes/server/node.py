@@ -17,7 +17,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from federation.identity.face import FaceVerificationService, QuotaPolicy
 from federation.identity.homes import HomeRegistry
@@ -39,7 +38,9 @@ from nodes.pb.v1 import (
     trust_pb2_grpc,
 )
 from nodes.peering.home_claims import HubHomes
+from nodes.public import PublicDocuments, PublicServer, server_tls_context
 from nodes.server.interceptors import Budget, FederationInterceptor
+from nodes.server.reflection import enable_reflection
 from nodes.server.runtime import Background, NodeRuntime
 from nodes.servicers import case as case_servicers
 from nodes.servicers import catalogue as catalogue_servicers
@@ -122,7 +123,22 @@ class Node:
         self.port = self.server.add_secure_port(config.endpoint, self.rt.tls.server_credentials())
         if self.port == 0:
             raise OSError(f"could not bind {config.endpoint}")
-        reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), self.server)
+        enable_reflection(names, self.server)
+        self.public: PublicServer | None = self._public_server()
+
+    def _public_server(self) -> PublicServer | None:
+        """The read-only HTTPS endpoint for verifiers outside the federation (regions only)."""
+        if self.config.public_port is None or self.region_services is None:
+            return None
+        rt, registry = self.rt, self.region_services.registry
+        documents = PublicDocuments(
+            member=lambda: rt.trust_list().member(rt.entity_id),
+            status_uri=registry.status_uri,
+            signed_status_list=registry.signed_status_list,
+            status_max_age_s=max(self.config.status_list_ttl_s // 2, 1),
+        )
+        tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
+        return PublicServer(documents, self.config.host, self.config.public_port, tls)
 
     def _refused(self, peer: str, method: str, code: grpc.StatusCode, message: str) -> None:
         # the call is refused whatever happens here: a failed audit write is logged, not raised
@@ -331,6 +347,8 @@ class Node:
     async def start(self) -> None:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
+        if self.public is not None:
+            await self.public.start()
         if self.rt.hub_source is None:
             await self.loop.run_in_executor(
                 self.workers, self.rt.trust.refresh, self._fetch_trust_list
@@ -350,6 +368,8 @@ class Node:
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.loop.run_in_executor(None, self.background.stop)
+        if self.public is not None:
+            await self.public.stop()
         await self.server.stop(grace)
         if self.region_services is not None:
             await self.region_services.aio_peers.close()
