@@ -20,6 +20,7 @@ PACKAGES = [
     "nodes.demo",
     "nodes.ops",
     "nodes.peering",
+    "nodes.public",
     "nodes.server",
     "simulator",
 ]

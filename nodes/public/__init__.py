@@ -13,10 +13,10 @@ from nodes.public.server import PublicDocuments, PublicServer, server_tls_contex
 
 __all__ = [
     "JWKS_PATH",
-    "STATUS_LIST_MEDIA_TYPE",
-    "VC_ISSUER_PATH",
     "PublicDocuments",
     "PublicServer",
+    "STATUS_LIST_MEDIA_TYPE",
+    "VC_ISSUER_PATH",
     "issuer_metadata",
     "region_jwks",
     "server_tls_context",

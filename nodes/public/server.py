@@ -77,9 +77,15 @@ class PublicServer:
     """Serve the JWKS, SD-JWT VC issuer metadata and signed status list of one region."""
 
     def __init__(
-        self, documents: PublicDocuments, host: str, port: int, tls: ssl.SSLContext
+        self,
+        documents: PublicDocuments,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self.documents = documents
+        self.read_timeout_s = read_timeout_s
         self.host = host
         self.requested_port = port
         self.port = 0
@@ -100,7 +106,7 @@ class PublicServer:
             self.requested_port,
             ssl=self._tls,
             limit=MAX_HEAD_BYTES,
-            ssl_handshake_timeout=READ_TIMEOUT_S,
+            ssl_handshake_timeout=self.read_timeout_s,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("public HTTPS on %s", self.base_url)
@@ -126,7 +132,7 @@ class PublicServer:
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[_Response, bool]:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_S)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.read_timeout_s)
         except asyncio.LimitOverrunError:
             return _Response(431, b"request head too large\n"), False
         except TimeoutError:

@@ -153,7 +153,10 @@ def test_node_configs_load(provisioned: tuple[Path, TrustList]) -> None:
         signer = load_active_signing_key(config.signing_keys_dir, sig_keys(trust_list, region))
         assert signer.kid == sig_keys(trust_list, region)[0].kid
     assert len(ports) == len(Region)
+    public = {load_config(layout.config(r)).public_port for r in PROVINCES}
+    assert public == {50061, 50062, 50063, 50064} and not public & ports
     hub = load_config(layout.config(Region.HUB))
+    assert hub.public_port is None
     assert hub.is_hub and hub.anchor_key == layout.anchor_key
     assert set(hub.face_quotas) == {r.code for r in PROVINCES}
     assert {q.daily_limit for q in hub.face_quotas.values()} == {77}
