@@ -1,9 +1,6 @@
 """A public, read-only HTTPS face of a region node: JWKS, issuer metadata and the status list."""
 
 from nodes.public.documents import (
-    JWKS_PATH,
-    STATUS_LIST_MEDIA_TYPE,
-    VC_ISSUER_PATH,
     issuer_metadata,
     region_jwks,
     status_list_path,
@@ -12,11 +9,8 @@ from nodes.public.documents import (
 from nodes.public.server import PublicDocuments, PublicServer, server_tls_context
 
 __all__ = [
-    "JWKS_PATH",
     "PublicDocuments",
     "PublicServer",
-    "STATUS_LIST_MEDIA_TYPE",
-    "VC_ISSUER_PATH",
     "issuer_metadata",
     "region_jwks",
     "server_tls_context",
