@@ -11,7 +11,7 @@ import ssl
 import zlib
 from pathlib import Path
 
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from jwcrypto import jwk, jws
 
 from federation.regions import Region
@@ -176,9 +176,10 @@ def test_reflection_v1_and_v1alpha_list_the_services(small_fed: tuple[Path, Fede
             (reply,) = list(call(iter([request]), timeout=5))
             names = {s.name for s in reply.list_services_response.service}
             assert expected <= names, (method, names)
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        request = reflection_pb2.ServerReflectionRequest(
-            file_containing_symbol="yrd.federation.v1.LicenceService"
-        )
-        (reply,) = list(stub.ServerReflectionInfo(iter([request]), timeout=5))
-        assert reply.file_descriptor_response.file_descriptor_proto
+            for symbol in (
+                "yrd.federation.v1.LicenceService",
+                "grpc.reflection.v1.ServerReflection",
+            ):
+                request = reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+                (reply,) = list(call(iter([request]), timeout=5))
+                assert reply.file_descriptor_response.file_descriptor_proto, (method, symbol)
