@@ -8,6 +8,7 @@ on a small thread pool, so a slow store never stalls the loop the gRPC server sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -114,7 +115,10 @@ class PublicServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            # newer Pythons wait for open connections here; each is bounded by its timeouts,
+            # but a stopping node should not wait for a slow reader
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
         self._builders.shutdown(wait=False, cancel_futures=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

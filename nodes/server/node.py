@@ -384,7 +384,8 @@ async def _serve(config: NodeConfig) -> None:
         loop.add_signal_handler(signum, done.set)
     node = Node(config, loop)
     await node.start()
-    print(f"READY {config.entity_id} {config.host}:{node.port}", flush=True)
+    public = f" public {node.public.base_url}" if node.public is not None else ""
+    print(f"READY {config.entity_id} {config.host}:{node.port}{public}", flush=True)
     await done.wait()
     log.info("%s shutting down", config.entity_id)
     await node.stop()
