@@ -41,6 +41,15 @@ def test_load_config_ok(tmp_path: Path) -> None:
     # defaults
     assert (config.token_ttl_s, config.clock_skew_s, config.password_cost_log2) == (600, 30, 14)
     assert config.face_quotas == {} and config.trust_list_source is None
+    assert config.public_port is None  # no public HTTPS unless configured
+
+
+def test_public_port_is_optional_and_zero_is_ephemeral(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, {**REQUIRED, "public_port": 0})).public_port == 0
+    assert load_config(write(tmp_path, {**REQUIRED, "public_port": 50062})).public_port == 50062
+    for bad in (-1, 70000):
+        _, message = _error_for(tmp_path, {**REQUIRED, "public_port": bad})
+        assert "public_port" in message
 
 
 def test_relative_paths_are_resolved_against_the_file(tmp_path: Path) -> None:
