@@ -91,10 +91,10 @@ from federation.licences.verification import (
 __all__ = [
     "ANY_REGION",
     "CATALOGUE",
-    "Challenge",
     "DEFAULT_CHALLENGE_TTL_S",
     "DEFAULT_MAX_AGE_S",
     "DEFAULT_STATUS_TTL_S",
+    "Challenge",
     "Department",
     "Disclosure",
     "ElectronicSeal",

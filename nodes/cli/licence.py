@@ -404,9 +404,7 @@ def licence_verify_presentation(
     from nodes.client import FederationClient
 
     with FederationClient(directory) as client:
-        reply = client.verify_presentation(
-            region, _text_or_file(presentation), expected_nonce
-        )
+        reply = client.verify_presentation(region, _text_or_file(presentation), expected_nonce)
     out = _doc(reply)
     out["disclosed"] = json.loads(out.pop("disclosed_json", "{}"))
     emit(out)
