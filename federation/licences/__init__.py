@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from federation.licences.challenge import (
     DEFAULT_CHALLENGE_TTL_S,
-    Challenge,
     check_challenge,
     issue_challenge,
 )
@@ -94,7 +93,6 @@ __all__ = [
     "DEFAULT_CHALLENGE_TTL_S",
     "DEFAULT_MAX_AGE_S",
     "DEFAULT_STATUS_TTL_S",
-    "Challenge",
     "Department",
     "Disclosure",
     "ElectronicSeal",
