@@ -34,6 +34,7 @@ from federation.licences import (
 from federation.licences.registry import IssueRequest, LicenceRegistry
 from federation.regions import PROVINCES, Region, parse_region
 from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
+from nodes.convert.licences import challenge_to_proto
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 from nodes.peering.status_cache import StatusListCache
@@ -241,9 +242,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             self._rt.clock.now(),
             request.ttl_s or DEFAULT_CHALLENGE_TTL_S,
         )
-        return licence_pb2.IssueChallengeResponse(
-            nonce=challenge.nonce, audience=challenge.audience, expires_at=challenge.expires_at
-        )
+        return challenge_to_proto(challenge)
 
     # --- aggregation (归集) -------------------------------------------------------------
     def ListHolderLicences(
