@@ -1,4 +1,4 @@
-"""`yrd licence ...`: issue, get, verify, revoke, suspend, list, present, verify presentations."""
+"""`yrd licence ...`: issue, get, verify, revoke, suspend, list, challenge, present, verify."""
 
 from __future__ import annotations
 
@@ -327,8 +327,11 @@ def licence_present(
 ) -> None:
     """亮证 in the holder's wallet (offline): a short-lived, holder-bound presentation.
 
-    With --qr-png, --qr-svg or --qr-terminal the presentation is also drawn as the smallest QR
-    code (byte mode) that holds it; the output's `qr` says its version and error level.
+    With --nonce the presentation answers the verifier's challenge (`yrd licence challenge`);
+    without it the wallet picks a fresh random nonce, which the verifier accepts once when it
+    asked for no challenge. With --qr-png, --qr-svg or --qr-terminal the presentation is also
+    drawn as the smallest QR code (byte mode) that holds it; the output's `qr` says its version
+    and error level.
     """
     from federation.licences import create_presentation, encode_qr
 
