@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from federation.licences.challenge import (
+    DEFAULT_CHALLENGE_TTL_S,
+    check_challenge,
+    issue_challenge,
+)
 from federation.licences.identifier import (
     LicenceIdentifier,
     identifier_check_char,
@@ -85,6 +90,7 @@ from federation.licences.verification import (
 __all__ = [
     "ANY_REGION",
     "CATALOGUE",
+    "DEFAULT_CHALLENGE_TTL_S",
     "DEFAULT_MAX_AGE_S",
     "DEFAULT_STATUS_TTL_S",
     "Department",
@@ -119,6 +125,7 @@ __all__ = [
     "VerifiedStatusList",
     "build_licence",
     "certify_seal_key",
+    "check_challenge",
     "create_presentation",
     "decode_qr",
     "default_policy",
@@ -128,6 +135,7 @@ __all__ = [
     "identifier_check_char",
     "is_qr",
     "is_valid_identifier",
+    "issue_challenge",
     "judge_licence",
     "licence_day",
     "licence_type_by_code",

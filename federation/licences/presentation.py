@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -132,8 +133,12 @@ def verify_presentation(
     now: float,
     max_age_s: int = DEFAULT_MAX_AGE_S,
     skew_s: int = DEFAULT_SKEW_S,
+    expected_nonce: str | None = None,
 ) -> PresentationResult:
     """Verify a presentation (raw `~` form or `YRD1:` QR form) offline against the trust list.
+
+    `expected_nonce` is the verifier's own challenge: the KB-JWT must carry exactly it. Without
+    one, any fresh holder-chosen nonce is accepted once (the `nonce_checker` refuses replays).
 
     Refusals: InvalidArgument (malformed), Unauthenticated (forged, altered, unbound, no KB-JWT,
     expired, replayed), PermissionDenied (meant for another verifier). The nonce is consumed
@@ -176,6 +181,12 @@ def verify_presentation(
     if presented_at > now + skew_s:
         raise Unauthenticated("presentation made in the future (check the holder's clock)")
     nonce = _check_nonce_shape(claims.get("nonce"))
+    if expected_nonce is not None and not hmac.compare_digest(
+        nonce.encode("utf-8"), expected_nonce.encode("utf-8")
+    ):
+        raise Unauthenticated(
+            "the presentation does not answer this verifier's challenge (another nonce)"
+        )
     disclosed = _checked_values(metadata.type_code, disclosures)
     if not nonce_checker(nonce):
         raise Unauthenticated(f"nonce {nonce!r} was already used here: replayed presentation")

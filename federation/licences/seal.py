@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from federation.clock import CHINA_STANDARD_TIME
 from federation.crypto.jose import Jwk, SigningKey, sign_compact
 from federation.errors import InvalidArgument, NotFound, Unauthenticated
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
@@ -49,6 +50,8 @@ _RESERVED = frozenset(
         "licence_name",
         "id",
         "iat",
+        "exp",
+        "nbf",
         "issue_date",
         "valid_from",
         "valid_until",
@@ -83,6 +86,17 @@ class ElectronicSeal:
 
 
 # --- sealing -------------------------------------------------------------------------------------
+
+
+def start_of_day(day: dt.date) -> int:
+    """The first second of `day` in China Standard Time (a licence's `nbf`)."""
+    return int(dt.datetime.combine(day, dt.time(), CHINA_STANDARD_TIME).timestamp())
+
+
+def end_of_day(day: dt.date) -> int:
+    """The first second after `day` in China Standard Time: a licence's `exp`, since RFC 7519
+    refuses a JWT on or after its `exp` and the licence is valid through all of `day`."""
+    return start_of_day(day + dt.timedelta(days=1))
 
 
 @dataclass(frozen=True)
@@ -124,12 +138,14 @@ def seal_licence(
         "iat": int(now),
         "issue_date": licence.issue_date.isoformat(),
         "valid_from": licence.valid_from.isoformat(),
+        "nbf": start_of_day(licence.valid_from),
         "holder_code_type": licence.holder_code_type.value,
         "_sd_alg": SD_ALG,
         "_sd": sorted(d.digest for d in disclosures),
     }
     if licence.valid_until is not None:
         payload["valid_until"] = licence.valid_until.isoformat()
+        payload["exp"] = end_of_day(licence.valid_until)
     if licence.status is not None:
         payload["status"] = licence.status.to_claim()
     if holder_jwk is not None:
@@ -159,6 +175,19 @@ class SealedMetadata:
     sealed_at: int
     digests: tuple[str, ...]
     certificate: SealCertificate
+    # `nbf`/`exp` as sealed (absent in licences sealed before they were added); when present
+    # they agree with valid_from/valid_until, so generic JOSE verifiers enforce the same window
+    not_before: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def window(self) -> tuple[int, int | None]:
+        """[start, end) of validity in epoch seconds: sealed nbf/exp, else from the dates."""
+        start = self.not_before if self.not_before is not None else start_of_day(self.valid_from)
+        end = self.expires_at
+        if end is None and self.valid_until is not None:
+            end = end_of_day(self.valid_until)
+        return start, end
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,28 @@ def _str_claim(payload: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"sealed claim {name!r} must be a string")
     return value
+
+
+def _window_claims(
+    payload: dict[str, Any], valid_from: dt.date, valid_until: dt.date | None
+) -> tuple[int | None, int | None]:
+    """Sealed `nbf`/`exp`, refused unless they say exactly what the date fields say."""
+    not_before = int_claim(payload, "nbf", "sealed licence") if "nbf" in payload else None
+    expires_at = int_claim(payload, "exp", "sealed licence") if "exp" in payload else None
+    if not_before is not None and not_before != start_of_day(valid_from):
+        raise InvalidArgument(
+            f"sealed nbf {not_before} contradicts valid_from {valid_from} "
+            f"(start of day in CST is {start_of_day(valid_from)})"
+        )
+    if expires_at is not None:
+        if valid_until is None:
+            raise InvalidArgument("sealed exp on a licence without valid_until")
+        if expires_at != end_of_day(valid_until):
+            raise InvalidArgument(
+                f"sealed exp {expires_at} contradicts valid_until {valid_until} "
+                f"(end of day in CST is {end_of_day(valid_until)})"
+            )
+    return not_before, expires_at
 
 
 def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
@@ -207,20 +258,25 @@ def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
             raise InvalidArgument("cnf must be {'jwk': {...}}")
         holder_jwk = Jwk.from_dict(cnf["jwk"])
     status = payload.get("status")
+    valid_from = _date_claim(payload, "valid_from")
+    valid_until = _date_claim(payload, "valid_until") if "valid_until" in payload else None
+    not_before, expires_at = _window_claims(payload, valid_from, valid_until)
     return SealedMetadata(
         identifier=identifier,
         type_code=type_code,
         licence_name=_str_claim(payload, "licence_name"),
         authority=authority,
         issue_date=_date_claim(payload, "issue_date"),
-        valid_from=_date_claim(payload, "valid_from"),
-        valid_until=_date_claim(payload, "valid_until") if "valid_until" in payload else None,
+        valid_from=valid_from,
+        valid_until=valid_until,
         holder_code_type=parse_holder_code_type(_str_claim(payload, "holder_code_type")),
         status=StatusReference.from_claim(status) if status is not None else None,
         holder_jwk=holder_jwk,
         sealed_at=int_claim(payload, "iat", "sealed licence"),
         digests=tuple(digests),
         certificate=cert,
+        not_before=not_before,
+        expires_at=expires_at,
     )
 
 
@@ -294,7 +350,9 @@ __all__ = [
     "SealedLicence",
     "SealedMetadata",
     "VerifiedLicence",
+    "end_of_day",
     "seal_licence",
+    "start_of_day",
     "verify_seal",
     "verify_sealed",
 ]

@@ -110,11 +110,13 @@ def judge_licence(
     """Combine a verified seal with the validity window and status; the gravest finding wins."""
     findings: list[tuple[Verdict, str]] = []
     today = licence_day(now)
-    if metadata.valid_until is not None and today > metadata.valid_until:
+    # the sealed nbf/exp (checked to agree with the dates) bound the window, as for any JWT
+    starts, ends = metadata.window
+    if ends is not None and now >= ends:
         findings.append(
             (Verdict.EXPIRED, f"expired: valid until {metadata.valid_until}, today is {today}")
         )
-    if today < metadata.valid_from:
+    if now < starts:
         findings.append(
             (
                 Verdict.NOT_YET_VALID,

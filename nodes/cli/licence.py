@@ -1,4 +1,4 @@
-"""`yrd licence ...`: issue, get, verify, revoke, suspend, list, present, verify presentations."""
+"""`yrd licence ...`: issue, get, verify, revoke, suspend, list, challenge, present, verify."""
 
 from __future__ import annotations
 
@@ -284,6 +284,10 @@ def licence_list(directory: Path, region: str, token: str, deadline_ms: int) -> 
 )
 @click.option("--disclose", multiple=True, required=True, help="Field to reveal (repeatable).")
 @click.option("--audience", required=True, help="Verifying region.")
+@click.option(
+    "--nonce",
+    help="The verifier's challenge (`yrd licence challenge`); default: a fresh random nonce.",
+)
 @click.option("--qr/--raw", default=True, show_default=True, help="QR-sized YRD1: encoding.")
 @click.option(
     "--qr-png",
@@ -314,6 +318,7 @@ def licence_present(
     wallet: Path,
     disclose: tuple[str, ...],
     audience: str,
+    nonce: str | None,
     qr: bool,
     qr_png: Path | None,
     qr_svg: Path | None,
@@ -322,8 +327,11 @@ def licence_present(
 ) -> None:
     """亮证 in the holder's wallet (offline): a short-lived, holder-bound presentation.
 
-    With --qr-png, --qr-svg or --qr-terminal the presentation is also drawn as the smallest QR
-    code (byte mode) that holds it; the output's `qr` says its version and error level.
+    With --nonce the presentation answers the verifier's challenge (`yrd licence challenge`);
+    without it the wallet picks a fresh random nonce, which the verifier accepts once when it
+    asked for no challenge. With --qr-png, --qr-svg or --qr-terminal the presentation is also
+    drawn as the smallest QR code (byte mode) that holds it; the output's `qr` says its version
+    and error level.
     """
     from federation.licences import create_presentation, encode_qr
 
@@ -333,6 +341,7 @@ def licence_present(
         disclose,
         parse_region(audience).entity_id,
         time.time(),
+        nonce=nonce,
     )
     encoded = encode_qr(text) if qr else text
     out: dict[str, Any] = {
@@ -366,17 +375,39 @@ def _draw_qr(
     return info
 
 
+@licence.command("challenge")
+@dir_option
+@click.option("--region", required=True, help="Verifying region (the audience).")
+@click.option("--ttl", "ttl_s", type=int, default=0, help="Lifetime in seconds (default 120).")
+@domain_errors
+def licence_challenge(directory: Path, region: str, ttl_s: int) -> None:
+    """A verifier-chosen nonce: the holder presents with `--nonce`, it is answered once."""
+    from nodes.client import FederationClient
+
+    with FederationClient(directory) as client:
+        emit(_doc(client.issue_challenge(region, ttl_s)))
+
+
 @licence.command("verify-presentation")
 @dir_option
 @click.option("--region", required=True, help="Verifying region (the audience).")
+@click.option(
+    "--nonce",
+    "expected_nonce",
+    default="",
+    help="The challenge the presentation must answer; without it a fresh holder-chosen "
+    "nonce is accepted once.",
+)
 @click.argument("presentation")
 @domain_errors
-def licence_verify_presentation(directory: Path, region: str, presentation: str) -> None:
+def licence_verify_presentation(
+    directory: Path, region: str, expected_nonce: str, presentation: str
+) -> None:
     """Verify a presentation at a window: seal, holder binding, nonce, cached status."""
     from nodes.client import FederationClient
 
     with FederationClient(directory) as client:
-        reply = client.verify_presentation(region, _text_or_file(presentation))
+        reply = client.verify_presentation(region, _text_or_file(presentation), expected_nonce)
     out = _doc(reply)
     out["disclosed"] = json.loads(out.pop("disclosed_json", "{}"))
     emit(out)

@@ -382,11 +382,28 @@ class FederationClient(CaseCalls):
         )
         return reply
 
+    def issue_challenge(
+        self, region: Region | str, ttl_s: int = 0
+    ) -> licence_pb2.IssueChallengeResponse:
+        """A verifier-chosen nonce for the next presentation to `region` (single use)."""
+        req = licence_pb2.IssueChallengeRequest(ttl_s=ttl_s)
+        stub = self.licence(region)
+        reply: licence_pb2.IssueChallengeResponse = self.call(
+            region, "issue challenge", lambda: stub.IssueChallenge(req, timeout=self.timeout_s)
+        )
+        return reply
+
     def verify_presentation(
-        self, region: Region | str, presentation: str
+        self, region: Region | str, presentation: str, expected_nonce: str = ""
     ) -> licence_pb2.VerifyPresentationResponse:
-        """Verify a holder's presentation (亮证, a `YRD1:` string) and return what it discloses."""
-        req = licence_pb2.VerifyPresentationRequest(presentation=presentation)
+        """Verify a holder's presentation (亮证, a `YRD1:` string) and return what it discloses.
+
+        With `expected_nonce` (from `issue_challenge`) the presentation must answer that
+        challenge; without it a fresh holder-chosen nonce is accepted once.
+        """
+        req = licence_pb2.VerifyPresentationRequest(
+            presentation=presentation, expected_nonce=expected_nonce
+        )
         stub = self.licence(region)
         reply: licence_pb2.VerifyPresentationResponse = self.call(
             region,

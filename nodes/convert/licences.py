@@ -6,6 +6,7 @@ import json
 
 from federation.jsontext import loads_untrusted
 from federation.licences import LicenceStatus, LicenceVerdict
+from federation.licences.challenge import Challenge
 from federation.licences.model import Licence
 from federation.licences.registry import LicenceSummary
 from federation.licences.verification import Verdict
@@ -78,3 +79,13 @@ def summary_from_proto(msg: licence_pb2.LicenceSummary) -> LicenceSummary:
         valid_until=msg.valid_until,
         status=msg.status,
     )
+
+
+def challenge_to_proto(c: Challenge) -> licence_pb2.IssueChallengeResponse:
+    return licence_pb2.IssueChallengeResponse(
+        nonce=c.nonce, audience=c.audience, expires_at=c.expires_at
+    )
+
+
+def challenge_from_proto(msg: licence_pb2.IssueChallengeResponse) -> Challenge:
+    return Challenge(nonce=msg.nonce, audience=msg.audience, expires_at=msg.expires_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,9 +21,12 @@ from federation.errors import (
 from federation.identity.assurance import Assurance
 from federation.identity.tokens import TokenVerifier
 from federation.licences import (
+    DEFAULT_CHALLENGE_TTL_S,
     DEFAULT_MAX_AGE_S,
     ExchangePolicy,
     LicenceStatus,
+    check_challenge,
+    issue_challenge,
     judge_licence,
     verify_licence,
     verify_presentation,
@@ -30,6 +34,7 @@ from federation.licences import (
 from federation.licences.registry import IssueRequest, LicenceRegistry
 from federation.regions import PROVINCES, Region, parse_region
 from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
+from nodes.convert.licences import challenge_to_proto
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 from nodes.peering.status_cache import StatusListCache
@@ -51,6 +56,7 @@ ROLES = {
     SERVICE + "ReadLicence": REGION,
     SERVICE + "FetchRemoteLicence": OPERATOR,
     SERVICE + "VerifyPresentation": frozenset({"operator", "region"}),
+    SERVICE + "IssueChallenge": frozenset({"operator", "region"}),
 }
 DEFAULT_FANOUT_MS = 1500
 
@@ -77,6 +83,8 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         self._policy = policy
         self._stub = stub
         self._fanout = ThreadPoolExecutor(max_workers=12, thread_name_prefix="fanout")
+        # MACs this node's challenges; a restart only invalidates challenges of minutes
+        self._challenge_secret = secrets.token_bytes(32)
 
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
@@ -182,9 +190,19 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         now = rt.clock.now()
         audience = rt.entity_id
 
+        expected = request.expected_nonce or None
+        expires = now + DEFAULT_MAX_AGE_S + 120
+        if expected is not None:
+            challenge = check_challenge(self._challenge_secret, audience, expected, now)
+            expires = max(expires, challenge.expires_at + 120)
         # the nonce is consumed below, in one transaction with the audit entry of the verdict
         result = verify_presentation(
-            request.presentation, self.seal_keys, audience, _consumed_later, now
+            request.presentation,
+            self.seal_keys,
+            audience,
+            _consumed_later,
+            now,
+            expected_nonce=expected,
         )
         status = None
         if result.metadata.status is not None:
@@ -195,9 +213,12 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             "licence.verify_presentation",
             verdict.verdict.value,
             "",
-            {"identifier": result.identifier, "disclosed": sorted(result.disclosed)},
+            {
+                "identifier": result.identifier,
+                "disclosed": sorted(result.disclosed),
+                "challenge": expected is not None,
+            },
         )
-        expires = now + DEFAULT_MAX_AGE_S + 120
         if not rt.store.remember_jti(
             f"presentation:{audience}", result.nonce, expires, now, audit=entry
         ):
@@ -210,6 +231,18 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             nonce=result.nonce,
             presented_at=result.presented_at,
         )
+
+    def IssueChallenge(
+        self, request: licence_pb2.IssueChallengeRequest, context: grpc.ServicerContext
+    ) -> licence_pb2.IssueChallengeResponse:
+        """A nonce for the next presentation here; answered once, via the replay table."""
+        challenge = issue_challenge(
+            self._challenge_secret,
+            self._rt.entity_id,
+            self._rt.clock.now(),
+            request.ttl_s or DEFAULT_CHALLENGE_TTL_S,
+        )
+        return challenge_to_proto(challenge)
 
     # --- aggregation (归集) -------------------------------------------------------------
     def ListHolderLicences(

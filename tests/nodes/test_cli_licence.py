@@ -114,3 +114,42 @@ def test_wallet_of_either_key_type(tmp_path: Path, alg: str, crv: str) -> None:
 def test_wallet_defaults_to_eddsa_and_refuses_other_algorithms(tmp_path: Path) -> None:
     assert json.loads(yrd("wallet", "--out", str(tmp_path / "w")).stdout)["alg"] == "EdDSA"
     assert yrd("wallet", "--out", str(tmp_path / "x"), "--alg", "HS256").exit_code == 2
+
+
+def test_challenge_then_present_with_its_nonce(tmp_path: Path, fed_dir: Path) -> None:
+    """`yrd licence challenge` -> `present --nonce` -> `verify-presentation --nonce`, once."""
+    import secrets
+
+    from nodes.client import FederationClient
+    from nodes.demo.licences import DRIVING_FIELDS
+    from tests._support.nodes import new_citizen
+
+    wallet = SigningKey.generate()
+    wallet_path = tmp_path / "wallet.pem"
+    wallet_path.write_bytes(wallet.to_pem())
+    with FederationClient(fed_dir) as client:
+        doc = client.issue_licence(
+            "JS", secrets.token_hex(6), "driving_licence", new_citizen(), "测试人",
+            DRIVING_FIELDS, valid_until="2030-01-01", holder_jwk=wallet.jwk.to_dict(),
+        )  # fmt: skip
+    licence_path = tmp_path / "licence.txt"
+    licence_path.write_text(doc.sd_jwt, encoding="utf-8")
+    d = ["--dir", str(fed_dir)]
+
+    challenge = yrd("challenge", *d, "--region", "ZJ")
+    assert challenge.exit_code == 0, challenge.output
+    issued = json.loads(challenge.stdout)
+    assert issued["audience"] == "yrd:zj:330000" and issued["nonce"]
+    nonce = issued["nonce"]
+    shown = yrd(
+        "present", "--licence", str(licence_path), "--wallet", str(wallet_path),
+        "--disclose", "holder_name", "--audience", "ZJ", "--nonce", nonce,
+    )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    presentation = json.loads(shown.stdout)["presentation"]
+    verify = ["verify-presentation", *d, "--region", "ZJ", "--nonce", nonce, presentation]
+    first = yrd(*verify)
+    assert first.exit_code == 0, first.output
+    answer = json.loads(first.stdout)
+    assert answer["nonce"] == nonce and answer["disclosed"] == {"holder_name": "测试人"}
+    assert json_error(yrd(*verify))["error"] == "UNAUTHENTICATED"  # answered once

@@ -11,6 +11,7 @@ from federation.identity.assurance import Assurance
 from federation.identity.provider import LoginResult
 from federation.identity.tokens import TokenClaims
 from federation.licences import LicenceStatus, LicenceVerdict
+from federation.licences.challenge import Challenge
 from federation.licences.registry import LicenceSummary
 from federation.licences.verification import Verdict
 from federation.storage.base import LicenceRecord, Revocation
@@ -27,6 +28,7 @@ from nodes.convert import (
     verdict_from_proto,
     verdict_to_proto,
 )
+from nodes.convert.licences import challenge_from_proto, challenge_to_proto
 from nodes.pb.v1 import common_pb2, identity_pb2
 from tests._support.licences import make_world
 
@@ -135,6 +137,11 @@ summaries = st.builds(
     valid_until=st.text(),
     status=st.sampled_from(["valid", "suspended", "revoked"]),
 )
+
+
+@given(st.builds(Challenge, nonce=st.text(), audience=st.text(), expires_at=INT64))
+def test_challenge_round_trips(challenge: Challenge) -> None:
+    assert challenge_from_proto(challenge_to_proto(challenge)) == challenge
 
 
 @given(summaries)

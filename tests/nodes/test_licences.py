@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from federation.codes import make_credit_code
-from federation.crypto.jose import SigningKey
+from federation.crypto.jose import SigningKey, parse_compact
 from federation.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -29,6 +30,8 @@ from federation.licences import (
     seal_licence,
 )
 from federation.licences.model import build_licence
+from federation.licences.sdjwt import split_sd_jwt
+from federation.licences.seal import end_of_day
 from federation.regions import Region
 from federation.storage import open_store
 from nodes.client import FederationClient
@@ -174,6 +177,33 @@ def test_presentation_discloses_only_chosen_fields(client: FederationClient) -> 
     stripped = text.rsplit("~", 1)[0] + "~"
     with pytest.raises(Unauthenticated, match="key-binding"):
         client.verify_presentation("ZJ", stripped)
+
+
+def test_verifier_challenge_is_answered_once_and_only_here(client: FederationClient) -> None:
+    wallet = SigningKey.generate()
+    doc = _issue(client, new_citizen(), wallet, valid_until="2030-01-01")
+    issuer_payload = parse_compact(split_sd_jwt(doc.sd_jwt).issuer_jwt).payload()
+    assert issuer_payload["exp"] == end_of_day(dt.date(2030, 1, 1)) and "nbf" in issuer_payload
+    zj = Region.ZJ.entity_id
+    challenge = client.issue_challenge("ZJ")
+    assert challenge.audience == zj and time.time() < challenge.expires_at <= time.time() + 121
+
+    def present(nonce: str | None) -> str:
+        return create_presentation(doc.sd_jwt, wallet, ["holder_name"], zj, time.time(), nonce)
+
+    with pytest.raises(Unauthenticated, match="does not answer"):  # a holder-chosen nonce
+        client.verify_presentation("ZJ", present(None), challenge.nonce)
+    answer = present(challenge.nonce)
+    shown = client.verify_presentation("ZJ", encode_qr(answer), challenge.nonce)
+    assert shown.verdict.verdict == "valid" and shown.nonce == challenge.nonce
+    with pytest.raises(Unauthenticated, match="replay"):  # consumed once
+        client.verify_presentation("ZJ", answer, challenge.nonce)
+    with pytest.raises(Unauthenticated, match="replay"):  # ... with or without the challenge
+        client.verify_presentation("ZJ", answer)
+    foreign = client.issue_challenge("AH").nonce  # another region's challenge is not ours
+    with pytest.raises(Unauthenticated, match="not a challenge issued by this verifier"):
+        client.verify_presentation("ZJ", present(foreign), foreign)
+    assert client.verify_presentation("ZJ", present(None)).verdict.verdict == "valid"
 
 
 def test_cross_region_read_needs_consent_policy_and_is_audited(

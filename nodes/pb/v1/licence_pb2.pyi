@@ -507,20 +507,74 @@ class VerifyPresentationRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRESENTATION_FIELD_NUMBER: _builtins.int
+    EXPECTED_NONCE_FIELD_NUMBER: _builtins.int
     presentation: _builtins.str
     """Raw `~` form or the QR form (YRD1:...)."""
+    expected_nonce: _builtins.str
+    """A nonce from this region's IssueChallenge: the presentation must carry exactly it, and
+    the challenge is consumed once. Empty accepts a fresh holder-chosen nonce (once).
+    """
     def __init__(
         self,
         *,
         presentation: _builtins.str = ...,
+        expected_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["presentation", b"presentation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_nonce", b"expected_nonce", "presentation", b"presentation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyPresentationRequest: _TypeAlias = VerifyPresentationRequest  # noqa: Y015
+
+@_typing.final
+class IssueChallengeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TTL_S_FIELD_NUMBER: _builtins.int
+    ttl_s: _builtins.int
+    """Lifetime of the challenge in seconds (default 120, at most 600)."""
+    def __init__(
+        self,
+        *,
+        ttl_s: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ttl_s", b"ttl_s"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueChallengeRequest: _TypeAlias = IssueChallengeRequest  # noqa: Y015
+
+@_typing.final
+class IssueChallengeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NONCE_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    nonce: _builtins.str
+    """Random, single-use nonce for the holder's KB-JWT."""
+    audience: _builtins.str
+    """The verifying region's entity id: the presentation's audience."""
+    expires_at: _builtins.int
+    """Epoch seconds after which the challenge is no longer accepted."""
+    def __init__(
+        self,
+        *,
+        nonce: _builtins.str = ...,
+        audience: _builtins.str = ...,
+        expires_at: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "expires_at", b"expires_at", "nonce", b"nonce"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueChallengeResponse: _TypeAlias = IssueChallengeResponse  # noqa: Y015
 
 @_typing.final
 class VerifyPresentationResponse(_message.Message):

@@ -94,6 +94,11 @@ class LicenceServiceStub:
                 request_serializer=nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationRequest.SerializeToString,
                 response_deserializer=nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationResponse.FromString,
                 _registered_method=True)
+        self.IssueChallenge = channel.unary_unary(
+                '/yrd.federation.v1.LicenceService/IssueChallenge',
+                request_serializer=nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeRequest.SerializeToString,
+                response_deserializer=nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeResponse.FromString,
+                _registered_method=True)
 
 
 class LicenceServiceServicer:
@@ -178,6 +183,13 @@ class LicenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueChallenge(self, request, context):
+        """A verifier-chosen nonce for the next presentation to this region (short-lived, single use).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LicenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -240,6 +252,11 @@ def add_LicenceServiceServicer_to_server(servicer, server):
                     servicer.VerifyPresentation,
                     request_deserializer=nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationRequest.FromString,
                     response_serializer=nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationResponse.SerializeToString,
+            ),
+            'IssueChallenge': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueChallenge,
+                    request_deserializer=nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeRequest.FromString,
+                    response_serializer=nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,6 +583,33 @@ class LicenceService:
             '/yrd.federation.v1.LicenceService/VerifyPresentation',
             nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationRequest.SerializeToString,
             nodes_dot_pb_dot_v1_dot_licence__pb2.VerifyPresentationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueChallenge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.federation.v1.LicenceService/IssueChallenge',
+            nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeRequest.SerializeToString,
+            nodes_dot_pb_dot_v1_dot_licence__pb2.IssueChallengeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,8 @@ class LicenceServiceStub:
     """Operator at a window: ask this region to read a licence from its owner region."""
     VerifyPresentation: _grpc.UnaryUnaryMultiCallable[_licence_pb2.VerifyPresentationRequest, _licence_pb2.VerifyPresentationResponse]
     """亮证: verify a holder-bound selective-disclosure presentation offline."""
+    IssueChallenge: _grpc.UnaryUnaryMultiCallable[_licence_pb2.IssueChallengeRequest, _licence_pb2.IssueChallengeResponse]
+    """A verifier-chosen nonce for the next presentation to this region (short-lived, single use)."""
 
 @_typing.type_check_only
 class LicenceServiceAsyncStub(LicenceServiceStub):
@@ -73,6 +75,8 @@ class LicenceServiceAsyncStub(LicenceServiceStub):
     """Operator at a window: ask this region to read a licence from its owner region."""
     VerifyPresentation: _aio.UnaryUnaryMultiCallable[_licence_pb2.VerifyPresentationRequest, _licence_pb2.VerifyPresentationResponse]  # type: ignore[assignment]
     """亮证: verify a holder-bound selective-disclosure presentation offline."""
+    IssueChallenge: _aio.UnaryUnaryMultiCallable[_licence_pb2.IssueChallengeRequest, _licence_pb2.IssueChallengeResponse]  # type: ignore[assignment]
+    """A verifier-chosen nonce for the next presentation to this region (short-lived, single use)."""
 
 class LicenceServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -165,5 +169,13 @@ class LicenceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_licence_pb2.VerifyPresentationResponse, _abc.Awaitable[_licence_pb2.VerifyPresentationResponse]]:
         """亮证: verify a holder-bound selective-disclosure presentation offline."""
+
+    @_abc_1.abstractmethod
+    def IssueChallenge(
+        self,
+        request: _licence_pb2.IssueChallengeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_licence_pb2.IssueChallengeResponse, _abc.Awaitable[_licence_pb2.IssueChallengeResponse]]:
+        """A verifier-chosen nonce for the next presentation to this region (short-lived, single use)."""
 
 def add_LicenceServiceServicer_to_server(servicer: LicenceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,19 +1,24 @@
 """The OpenWallet `sd-jwt` reference implementation and this federation understand each other:
 it verifies a sealed licence and a presentation made here (the seal key found through the
 region's published seal JWKS), and a presentation its reference holder makes (ES256 or EdDSA
-holder key, no `kid` in the KB-JWT) verifies here."""
+holder key, no `kid` in the KB-JWT) verifies here; the sealed `exp`/`nbf` let its JOSE library
+and PyJWT refuse an expired or not-yet-valid licence without knowing our date fields."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import time
 from typing import Any
 
+import jwt
 import pytest
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
+from jwcrypto import jwt as jwcrypto_jwt
 
+from federation.clock import CHINA_STANDARD_TIME
 from federation.crypto.jose import Jwk, SigningKey, parse_compact
 from federation.errors import Unauthenticated
 from federation.licences import create_presentation, seal_licence, verify_presentation
@@ -138,3 +143,57 @@ def test_a_reference_holder_with_the_wrong_key_is_refused_here(world: World, alg
         verify_presentation(
             holder.sd_jwt_presentation, world.resolver, AUD, NonceLedger(), time.time()
         )
+
+
+# --- validity window as registered claims: generic verifiers enforce `exp` and `nbf` ------------
+
+
+def _expired_and_current(world: World) -> tuple[str, str]:
+    """A licence that ended the day before NOW (2025-06-01) and one valid until 2099."""
+    expired = world.driving_licence(valid_until=dt.date(2025, 5, 31))
+    return world.seal(expired), world.seal(world.driving_licence(valid_until=dt.date(2099, 1, 2)))
+
+
+class WindowCheckingVerifier(sd_jwt_verifier.SDJWTVerifier):  # type: ignore[misc, name-defined]
+    """sd-jwt 0.10.4 leaves `# TODO: Check exp/nbf/iat`; the JOSE library it is built on
+    (jwcrypto) checks the registered claims of the issuer-signed JWT, here at `now`."""
+
+    now = NOW
+
+    def _verify_sd_jwt(self, cb_get_issuer_key: Any, sign_alg: Any = None) -> None:
+        super()._verify_sd_jwt(cb_get_issuer_key, sign_alg)
+        parsed = jwcrypto_jws.JWS()
+        parsed.deserialize(self._unverified_input_sd_jwt)
+        key = cb_get_issuer_key(self._sd_jwt_payload["iss"], parsed.jose_header)
+        checks = {"exp": int(self.now), "nbf": int(self.now)}
+        jwcrypto_jwt.JWT(jwt=self._unverified_input_sd_jwt, key=key, check_claims=checks)
+
+
+def test_reference_verifier_refuses_an_expired_licence_by_exp(world: World) -> None:
+    expired, current = _expired_and_current(world)
+    callback = issuer_key_callback(world)
+    plain = sd_jwt_verifier.SDJWTVerifier(expired, callback).get_verified_payload()
+    end_of_may_31 = dt.datetime(2025, 6, 1, tzinfo=CHINA_STANDARD_TIME).timestamp()
+    assert plain["exp"] == int(end_of_may_31) and plain["valid_until"] == "2025-05-31"
+    with pytest.raises(jwcrypto_jwt.JWTExpired):
+        WindowCheckingVerifier(expired, callback)
+    assert WindowCheckingVerifier(current, callback).get_verified_payload()["exp"] > NOW
+    early = type("Early", (WindowCheckingVerifier,), {"now": end_of_may_31 - 200 * 86400})
+    with pytest.raises(jwcrypto_jwt.JWTNotYetValid):  # valid_from is 2025-01-02
+        early(current, callback)
+
+
+def test_pyjwt_refuses_an_expired_licence_by_exp(world: World) -> None:
+    """PyJWT knows nothing of SD-JWT or seals: given the seal key, it enforces the window."""
+    expired, current = _expired_and_current(world)
+    seal_key = jwt.PyJWK(world.seal_for(world.police).key.jwk.to_dict(), algorithm="EdDSA")
+    issuer_jwt = split_sd_jwt(expired).issuer_jwt
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(issuer_jwt, seal_key, algorithms=["EdDSA"])
+    claims = jwt.decode(split_sd_jwt(current).issuer_jwt, seal_key, algorithms=["EdDSA"])
+    assert claims["valid_until"] == "2099-01-02"
+    future = world.seal(
+        world.driving_licence(valid_from=dt.date(2098, 1, 1), valid_until=dt.date(2099, 1, 2))
+    )
+    with pytest.raises(jwt.ImmatureSignatureError):
+        jwt.decode(split_sd_jwt(future).issuer_jwt, seal_key, algorithms=["EdDSA"])
