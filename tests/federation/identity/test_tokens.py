@@ -283,8 +283,11 @@ def test_key_expired_from_the_trust_list() -> None:
 
 @pytest.mark.parametrize(
     ("have", "need"),
-    [(Assurance.LOW, Assurance.SUBSTANTIAL), (Assurance.LOW, Assurance.HIGH),
-     (Assurance.SUBSTANTIAL, Assurance.HIGH)],
+    [
+        (Assurance.LOW, Assurance.SUBSTANTIAL),
+        (Assurance.LOW, Assurance.HIGH),
+        (Assurance.SUBSTANTIAL, Assurance.HIGH),
+    ],
 )
 def test_insufficient_assurance(have: Assurance, need: Assurance) -> None:
     h = Harness()
@@ -305,8 +308,15 @@ def test_revoked_session() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"aud": ZJ}, {"sub": "other"}, {"exp": NOW + 10**6}, {"acr": "urn:yrd:loa:high"},
-     {"iss": ZJ}, {"sid": "other"}, {"name": "李四"}],
+    [
+        {"aud": ZJ},
+        {"sub": "other"},
+        {"exp": NOW + 10**6},
+        {"acr": "urn:yrd:loa:high"},
+        {"iss": ZJ},
+        {"sid": "other"},
+        {"name": "李四"},
+    ],
 )
 def test_tampered_claims_are_refused(change: dict[str, Any]) -> None:
     # a token for Jiangsu re-addressed to Zhejiang must fail the signature, not pass
@@ -338,18 +348,60 @@ def test_any_tampered_claim_is_refused_without_consuming_anything(
     "claims",
     [
         {"iss": SH, "aud": ZJ},
-        {**{"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "sid": "s"},
-         "acr": "urn:yrd:loa:low"},
-        {"iss": SH, "sub": "s", "aud": ZJ, "iat": "soon", "exp": NOW + 60, "jti": "a" * 24,
-         "acr": "urn:yrd:loa:low", "sid": "s"},
-        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a" * 24,
-         "acr": "urn:yrd:loa:medium", "sid": "s"},
-        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "short",
-         "acr": "urn:yrd:loa:low", "sid": "s"},
-        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a b" * 8,
-         "acr": "urn:yrd:loa:low", "sid": "s"},
-        {"iss": SH, "sub": "s", "aud": ZJ, "iat": [NOW], "exp": NOW + 60, "jti": "a" * 24,
-         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {
+            **{"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "sid": "s"},
+            "acr": "urn:yrd:loa:low",
+        },
+        {
+            "iss": SH,
+            "sub": "s",
+            "aud": ZJ,
+            "iat": "soon",
+            "exp": NOW + 60,
+            "jti": "a" * 24,
+            "acr": "urn:yrd:loa:low",
+            "sid": "s",
+        },
+        {
+            "iss": SH,
+            "sub": "s",
+            "aud": ZJ,
+            "iat": NOW,
+            "exp": NOW + 60,
+            "jti": "a" * 24,
+            "acr": "urn:yrd:loa:medium",
+            "sid": "s",
+        },
+        {
+            "iss": SH,
+            "sub": "s",
+            "aud": ZJ,
+            "iat": NOW,
+            "exp": NOW + 60,
+            "jti": "short",
+            "acr": "urn:yrd:loa:low",
+            "sid": "s",
+        },
+        {
+            "iss": SH,
+            "sub": "s",
+            "aud": ZJ,
+            "iat": NOW,
+            "exp": NOW + 60,
+            "jti": "a b" * 8,
+            "acr": "urn:yrd:loa:low",
+            "sid": "s",
+        },
+        {
+            "iss": SH,
+            "sub": "s",
+            "aud": ZJ,
+            "iat": [NOW],
+            "exp": NOW + 60,
+            "jti": "a" * 24,
+            "acr": "urn:yrd:loa:low",
+            "sid": "s",
+        },
     ],
 )
 def test_signed_but_malformed_claims_are_unauthenticated(claims: dict[str, Any]) -> None:
@@ -427,6 +479,31 @@ def test_unknown_kid_refreshes_the_trust_list_once() -> None:
     with pytest.raises(UnknownKey):
         h.verify(mint(SigningKey.generate()))
     assert h.refreshes == 2  # one look per token, then refused
+
+
+def test_check_touches_no_store_and_accept_records_the_jti() -> None:
+    """VerifyToken runs `check` on the event loop and `accept` on a store thread."""
+    h = Harness()
+    token = mint()
+    claims = h.verifier.check(token, Assurance.LOW, NOW)
+    assert h.seen == {} and h.revocation_calls == []  # no store read or write yet
+    assert h.verifier.accept(claims) == claims
+    assert (ZJ, claims.jti) in h.seen and h.revocation_calls == [(SH, claims.session_id)]
+    with pytest.raises(Unauthenticated, match="replay"):
+        h.verifier.accept(h.verifier.check(token, Assurance.LOW, NOW))
+
+
+def test_check_without_refresh_raises_unknown_key_and_does_not_refresh() -> None:
+    new_key = SigningKey.generate()
+    sh = TRUST.member(SH)
+    rotated = dataclasses.replace(sh, signing_keys=(new_key.jwk, *sh.signing_keys))
+    h = Refreshing(TRUST, dataclasses.replace(TRUST.with_member(rotated), version=2))
+    token = mint(new_key)
+    with pytest.raises(UnknownKey):
+        h.verifier.check(token, Assurance.LOW, NOW, refresh=False)
+    assert h.refreshes == 0  # the loop never waits on the hub; the caller retries off it
+    assert h.verifier.check(token, Assurance.LOW, NOW).issuer == SH
+    assert h.refreshes == 1
 
 
 def test_expired_or_wrong_issuer_key_does_not_refresh() -> None:
