@@ -283,11 +283,8 @@ def test_key_expired_from_the_trust_list() -> None:
 
 @pytest.mark.parametrize(
     ("have", "need"),
-    [
-        (Assurance.LOW, Assurance.SUBSTANTIAL),
-        (Assurance.LOW, Assurance.HIGH),
-        (Assurance.SUBSTANTIAL, Assurance.HIGH),
-    ],
+    [(Assurance.LOW, Assurance.SUBSTANTIAL), (Assurance.LOW, Assurance.HIGH),
+     (Assurance.SUBSTANTIAL, Assurance.HIGH)],
 )
 def test_insufficient_assurance(have: Assurance, need: Assurance) -> None:
     h = Harness()
@@ -308,15 +305,8 @@ def test_revoked_session() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [
-        {"aud": ZJ},
-        {"sub": "other"},
-        {"exp": NOW + 10**6},
-        {"acr": "urn:yrd:loa:high"},
-        {"iss": ZJ},
-        {"sid": "other"},
-        {"name": "李四"},
-    ],
+    [{"aud": ZJ}, {"sub": "other"}, {"exp": NOW + 10**6}, {"acr": "urn:yrd:loa:high"},
+     {"iss": ZJ}, {"sid": "other"}, {"name": "李四"}],
 )
 def test_tampered_claims_are_refused(change: dict[str, Any]) -> None:
     # a token for Jiangsu re-addressed to Zhejiang must fail the signature, not pass
@@ -348,60 +338,18 @@ def test_any_tampered_claim_is_refused_without_consuming_anything(
     "claims",
     [
         {"iss": SH, "aud": ZJ},
-        {
-            **{"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "sid": "s"},
-            "acr": "urn:yrd:loa:low",
-        },
-        {
-            "iss": SH,
-            "sub": "s",
-            "aud": ZJ,
-            "iat": "soon",
-            "exp": NOW + 60,
-            "jti": "a" * 24,
-            "acr": "urn:yrd:loa:low",
-            "sid": "s",
-        },
-        {
-            "iss": SH,
-            "sub": "s",
-            "aud": ZJ,
-            "iat": NOW,
-            "exp": NOW + 60,
-            "jti": "a" * 24,
-            "acr": "urn:yrd:loa:medium",
-            "sid": "s",
-        },
-        {
-            "iss": SH,
-            "sub": "s",
-            "aud": ZJ,
-            "iat": NOW,
-            "exp": NOW + 60,
-            "jti": "short",
-            "acr": "urn:yrd:loa:low",
-            "sid": "s",
-        },
-        {
-            "iss": SH,
-            "sub": "s",
-            "aud": ZJ,
-            "iat": NOW,
-            "exp": NOW + 60,
-            "jti": "a b" * 8,
-            "acr": "urn:yrd:loa:low",
-            "sid": "s",
-        },
-        {
-            "iss": SH,
-            "sub": "s",
-            "aud": ZJ,
-            "iat": [NOW],
-            "exp": NOW + 60,
-            "jti": "a" * 24,
-            "acr": "urn:yrd:loa:low",
-            "sid": "s",
-        },
+        {**{"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "sid": "s"},
+         "acr": "urn:yrd:loa:low"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": "soon", "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:medium", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "short",
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": NOW, "exp": NOW + 60, "jti": "a b" * 8,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
+        {"iss": SH, "sub": "s", "aud": ZJ, "iat": [NOW], "exp": NOW + 60, "jti": "a" * 24,
+         "acr": "urn:yrd:loa:low", "sid": "s"},
     ],
 )
 def test_signed_but_malformed_claims_are_unauthenticated(claims: dict[str, Any]) -> None:
