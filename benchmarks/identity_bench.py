@@ -208,6 +208,12 @@ def setup(run: RunContext, opts: RunOptions, m: Measured) -> dict[str, Any]:
         "load_average_at_start": run.load_at_start and [round(x, 2) for x in run.load_at_start],
         "store": STORE,
         "channel": "one mTLS channel (operator certificate) shared by both targets",
+        "baseline": (
+            "DiagnosticsService.Echo: a coroutine servicer through the same server and "
+            "interceptor (trust-list admission, unary budget), so it pays no worker hop; "
+            "VerifyToken is a coroutine too (checks on the event loop, the replay+audit "
+            "commit on a dedicated store pool)"
+        ),
         "echo_payload_bytes": m.payload_bytes,
         "token_bytes": len(m.minted[0]),
         "tokens_minted": len(m.minted),

@@ -188,7 +188,7 @@ class TokenVerifier:
         self.skew_s = skew_s
         self._refresh_trust = refresh_trust
 
-    def _issuer_key(self, issuer_id: str, kid: str, now: float) -> Jwk:
+    def _issuer_key(self, issuer_id: str, kid: str, now: float, refresh: bool = True) -> Jwk:
         issuer = self._trust_list().member(issuer_id)
         if "region" not in issuer.roles:
             raise Unauthenticated(f"{issuer_id} is not a region and cannot issue tokens")
@@ -196,7 +196,7 @@ class TokenVerifier:
             return issuer.key(kid, now, use="sig")
         except UnknownKey:
             # the issuer may have rotated before our next scheduled refresh: look once more
-            if self._refresh_trust is None:
+            if self._refresh_trust is None or not refresh:
                 raise
             self._refresh_trust()
             return self._trust_list().member(issuer_id).key(kid, now, use="sig")
@@ -216,6 +216,23 @@ class TokenVerifier:
         when this node checks a token a calling region forwards (it must be meant for that
         caller).
         """
+        claims = self.check(token, required, now, audience)
+        return self.accept(claims, audit, audience)
+
+    def check(
+        self,
+        token: str,
+        required: Assurance,
+        now: float,
+        audience: str | None = None,
+        refresh: bool = True,
+    ) -> TokenClaims:
+        """The CPU half of `verify`: parse, signature, audience, times, home, assurance.
+
+        It reads only cached state (trust list, verified home attestations), except that with
+        `refresh` an unknown `kid` refreshes the trust list once; with `refresh=False` it raises
+        `UnknownKey` instead, so a caller on an event loop can retry off the loop.
+        """
         expected = audience or self.audience
         parsed = parse_compact(token)
         if parsed.header.get("typ") != TOKEN_TYP:
@@ -224,7 +241,7 @@ class TokenVerifier:
             claims = _claims_from(parsed.payload())
         except InvalidArgument as exc:
             raise Unauthenticated(f"token payload unreadable: {exc.message}") from None
-        jwk = self._issuer_key(claims.issuer, parsed.header["kid"], now)
+        jwk = self._issuer_key(claims.issuer, parsed.header["kid"], now, refresh)
         verify_parsed(parsed, jwk, f"token of {claims.issuer}")
         if claims.audience != expected:
             raise PermissionDenied(
@@ -238,8 +255,16 @@ class TokenVerifier:
                 f"level of assurance {claims.assurance.name.lower()} is below the required "
                 f"{required.name.lower()}; log in again with a stronger method"
             )
+        return claims
+
+    def accept(
+        self, claims: TokenClaims, audit: AuditOf | None = None, audience: str | None = None
+    ) -> TokenClaims:
+        """The store half of `verify` for claims `check` passed: revocation, then the replay
+        row (with `audit` in the same transaction). It may block on the store."""
         if self._revoked(claims.issuer, claims.session_id):
             raise Unauthenticated("the session behind this token was logged out")
+        expected = audience or self.audience
         keep_until = claims.expires_at + self.skew_s
         first = (
             self._replay(expected, claims.jti, keep_until)

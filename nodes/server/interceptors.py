@@ -2,8 +2,10 @@
 
 The node runs a `grpc.aio` server. Every handler, whatever its kind, is wrapped here so that
 undecodable bytes, oversized fields, an unknown or wrong-role caller and every domain error get
-their precise status and an audit entry. Unary servicers are synchronous and run on the
-node's bounded worker pool; streams are coroutines on the event loop and hold no worker.
+their precise status and an audit entry. Synchronous unary servicers run on the node's
+bounded worker pool; coroutine unary servicers (Echo, VerifyToken) and streams run on the event
+loop and hold no worker. Every unary call, of either kind, is admitted by the same per-caller
+budget.
 """
 
 from __future__ import annotations
@@ -235,9 +237,7 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return request
 
     @contextlib.asynccontextmanager
-    async def _guard(
-        self, method: str, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Member]:
+    async def _guard(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[Member]:
         """Admit the caller; any failure in the block becomes its precise status, audited."""
         peer = self._peer(context)
         label = (peer or Peer("", "")).label
@@ -257,12 +257,14 @@ class FederationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with self._guard(method, context) as member:
                 request = self._decode(decode, raw)
                 origin = _origin_of(context)
-                if is_async:
-                    current_member.set(member)
-                    current_origin.set(origin)
-                    return await behaviour(request, context)
+                # one budget for every unary call, coroutine or not: a caller holding its
+                # share is refused RESOURCE_EXHAUSTED before any work is done for it
                 self._unary.acquire(member.entity_id)
                 try:
+                    if is_async:
+                        current_member.set(member)
+                        current_origin.set(origin)
+                        return await behaviour(request, context)
                     loop = asyncio.get_running_loop()
                     return await loop.run_in_executor(
                         self._workers, _call_as, member, origin, behaviour, request, context

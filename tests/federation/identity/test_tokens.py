@@ -429,6 +429,31 @@ def test_unknown_kid_refreshes_the_trust_list_once() -> None:
     assert h.refreshes == 2  # one look per token, then refused
 
 
+def test_check_touches_no_store_and_accept_records_the_jti() -> None:
+    """VerifyToken runs `check` on the event loop and `accept` on a store thread."""
+    h = Harness()
+    token = mint()
+    claims = h.verifier.check(token, Assurance.LOW, NOW)
+    assert h.seen == {} and h.revocation_calls == []  # no store read or write yet
+    assert h.verifier.accept(claims) == claims
+    assert (ZJ, claims.jti) in h.seen and h.revocation_calls == [(SH, claims.session_id)]
+    with pytest.raises(Unauthenticated, match="replay"):
+        h.verifier.accept(h.verifier.check(token, Assurance.LOW, NOW))
+
+
+def test_check_without_refresh_raises_unknown_key_and_does_not_refresh() -> None:
+    new_key = SigningKey.generate()
+    sh = TRUST.member(SH)
+    rotated = dataclasses.replace(sh, signing_keys=(new_key.jwk, *sh.signing_keys))
+    h = Refreshing(TRUST, dataclasses.replace(TRUST.with_member(rotated), version=2))
+    token = mint(new_key)
+    with pytest.raises(UnknownKey):
+        h.verifier.check(token, Assurance.LOW, NOW, refresh=False)
+    assert h.refreshes == 0  # the loop never waits on the hub; the caller retries off it
+    assert h.verifier.check(token, Assurance.LOW, NOW).issuer == SH
+    assert h.refreshes == 1
+
+
 def test_expired_or_wrong_issuer_key_does_not_refresh() -> None:
     sh = TRUST.member(SH)
     retired = dataclasses.replace(sh.signing_keys[0], not_after=NOW - 1)
