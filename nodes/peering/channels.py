@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 
@@ -22,6 +23,14 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
+
+
+def peer_endpoint(trust: TrustList, entity_id: str) -> str:
+    """Where the trust list says `entity_id` listens; Unavailable when it lists none."""
+    member = trust.member(entity_id)
+    if not member.endpoint:
+        raise Unavailable(f"{entity_id} lists no endpoint in the trust list")
+    return member.endpoint
 
 
 class PeerChannels:
@@ -45,10 +54,7 @@ class PeerChannels:
             return channel
 
     def channel(self, entity_id: str) -> grpc.Channel:
-        member = self._trust().member(entity_id)
-        if not member.endpoint:
-            raise Unavailable(f"{entity_id} lists no endpoint in the trust list")
-        return self.channel_to_endpoint(entity_id, member.endpoint)
+        return self.channel_to_endpoint(entity_id, peer_endpoint(self._trust(), entity_id))
 
     def close(self) -> None:
         with self._lock:
@@ -67,19 +73,23 @@ class AioPeerChannels:
         self._creds = tls.channel_credentials()
         self._trust = trust
         self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
+        self._closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive
 
     def channel(self, entity_id: str) -> grpc.aio.Channel:
-        member = self._trust().member(entity_id)
-        if not member.endpoint:
-            raise Unavailable(f"{entity_id} lists no endpoint in the trust list")
+        endpoint = peer_endpoint(self._trust(), entity_id)
         known = self._channels.get(entity_id)
-        if known and known[0] == member.endpoint:
+        if known and known[0] == endpoint:
             return known[1]
-        channel = grpc.aio.secure_channel(member.endpoint, self._creds, options=CHANNEL_OPTIONS)
-        self._channels[entity_id] = (member.endpoint, channel)
+        if known:  # the trust list moved the peer: close the old channel in the background
+            task = asyncio.get_running_loop().create_task(known[1].close(grace=None))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        channel = grpc.aio.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+        self._channels[entity_id] = (endpoint, channel)
         return channel
 
     async def close(self) -> None:
         for _, channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+        await asyncio.gather(*self._closing, return_exceptions=True)
