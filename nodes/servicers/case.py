@@ -280,23 +280,25 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         deadline = time.monotonic() + max_s
         while (remaining := deadline - time.monotonic()) > 0:
             woken = self._changes.listen(case_id)
-            events = await self._on_worker(self._rt.store.case_events, case_id, after)
-            for event in events:
-                after = event.seq
-                yield event_message(event)
-                if event.to_state == CaseState.CLOSED.value:
-                    woken.cancel()
-                    return
-            if not events:
-                case = await self._on_worker(self._desk.get, case_id)
-                if case.state == CaseState.CLOSED.value:
-                    # closed after our read: its last events committed with the state, so one
-                    # more read sees them all; then nothing more comes
-                    woken.cancel()
-                    for event in await self._on_worker(self._rt.store.case_events, case_id, after):
-                        yield event_message(event)
-                    return
-            await self._changes.wait(case_id, woken, min(remaining, RECHECK_S))
+            try:
+                events = await self._on_worker(self._rt.store.case_events, case_id, after)
+                if not events:
+                    case = await self._on_worker(self._desk.get, case_id)
+                    if case.state == CaseState.CLOSED.value:
+                        # closed after our read: its last events committed with the state, so
+                        # one more read sees them all; then nothing more comes
+                        events = await self._on_worker(self._rt.store.case_events, case_id, after)
+                        for event in events:
+                            yield event_message(event)
+                        return
+                for event in events:
+                    after = event.seq
+                    yield event_message(event)
+                    if event.to_state == CaseState.CLOSED.value:
+                        return
+                await self._changes.wait(woken, min(remaining, RECHECK_S))
+            finally:
+                self._changes.forget(case_id, woken)
 
     async def _on_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """A short store read off the event loop, keeping the caller for `caller()`."""

@@ -38,18 +38,19 @@ class CaseChanges:
         self._waiting.setdefault(case_id, set()).add(future)
         return future
 
-    async def wait(self, case_id: str, future: asyncio.Future[None], timeout_s: float) -> None:
-        """Until the case changes or `timeout_s` passes; always forgets the registration."""
-        try:
-            await asyncio.wait_for(future, timeout=max(timeout_s, 0.0))
-        except TimeoutError:
-            pass
-        finally:
-            waiting = self._waiting.get(case_id)
-            if waiting is not None:
-                waiting.discard(future)
-                if not waiting:
-                    self._waiting.pop(case_id, None)
+    async def wait(self, future: asyncio.Future[None], timeout_s: float) -> None:
+        """Until the case changes or `timeout_s` passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(future), timeout=max(timeout_s, 0.0))
+
+    def forget(self, case_id: str, future: asyncio.Future[None]) -> None:
+        """Drop a registration (always, however the watcher left: answered, closed, cancelled)."""
+        future.cancel()
+        waiting = self._waiting.get(case_id)
+        if waiting is not None:
+            waiting.discard(future)
+            if not waiting:
+                self._waiting.pop(case_id, None)
 
     def watchers(self) -> int:
         return sum(len(w) for w in self._waiting.values())

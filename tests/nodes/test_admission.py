@@ -68,12 +68,40 @@ def test_case_changes_wake_a_waiter_set_from_another_thread() -> None:
         other = changes.listen("C32-B")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, changes.changed, "C32-A")
-        await changes.wait("C32-A", woken, 5.0)
-        await changes.wait("C32-B", other, 0.01)  # times out: nothing happened to B
+        await changes.wait(woken, 5.0)
+        await changes.wait(other, 0.01)  # times out: nothing happened to B
         woke = woken.done() and not woken.cancelled()
-        return woke and other.cancelled() and changes.watchers() == 0
+        still_waiting = not other.done() and changes.watchers() == 1
+        for case_id, future in (("C32-A", woken), ("C32-B", other)):
+            changes.forget(case_id, future)
+        return woke and still_waiting and other.cancelled() and changes.watchers() == 0
 
     assert asyncio.run(scenario())
+
+
+def test_a_watcher_that_leaves_without_a_change_leaves_no_registration() -> None:
+    """A closed case never changes again: its watchers must not stay registered for it."""
+
+    async def scenario() -> int:
+        changes = CaseChanges()
+        changes.bind(asyncio.get_running_loop())
+
+        async def watch() -> None:
+            woken = changes.listen("C32-CLOSED")
+            try:
+                await changes.wait(woken, 60.0)
+            finally:
+                changes.forget("C32-CLOSED", woken)
+
+        tasks = [asyncio.create_task(watch()) for _ in range(50)]
+        await asyncio.sleep(0.01)
+        registered = changes.watchers()
+        for task in tasks:
+            task.cancel()  # the client went away
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return registered * 1000 + changes.watchers()
+
+    assert asyncio.run(scenario()) == 50 * 1000 + 0
 
 
 class FakeRpcError(grpc.RpcError):
