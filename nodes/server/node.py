@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -308,20 +308,12 @@ class Node:
             status = health_pb2.HealthCheckResponse.SERVING
         except Exception:
             status = health_pb2.HealthCheckResponse.NOT_SERVING
-        self._on_loop(self._set_health(status))
+        # called from background threads and the worker pool: the health servicer lives on the loop
+        asyncio.run_coroutine_threadsafe(self._set_health(status), self.loop).result(timeout=10)
 
     async def _set_health(self, status: Any) -> None:
         for name in ("", *self._service_names):
             await self.health.set(name, status)
-
-    def _on_loop(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a coroutine on the server's loop from a background thread, and wait for it."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
-            return
-        raise RuntimeError("_on_loop is for background threads; await the coroutine instead")
 
     def _catalogue_loop(self) -> None:
         services = self.region_services
