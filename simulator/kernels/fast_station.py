@@ -30,7 +30,6 @@ class Station:
         self.busy = TimeWeighted(t0)
         self.queue_len = TimeWeighted(t0, interval, max_points)
         self.on_duty = TimeWeighted(t0)
-        self.queue_at_obs_start = 0.0
         self._carry_in_leaves: list[float] = []  # when the applicants queued at obs start leave
         self._obs = t0
 
@@ -38,7 +37,6 @@ class Station:
         """Note the observation start and when those already waiting then leave the queue."""
         self._obs = obs
         self._carry_in_leaves = [t for t in leaves if t > obs]
-        self.queue_at_obs_start = float(len(self._carry_in_leaves))
 
     def carry_in_area(self, t_end: float) -> float:
         """Queue-minutes inside [obs start, t_end] of applicants who arrived in the warm-up."""

@@ -141,7 +141,6 @@ class YrdModel:
         self.observing = True
         self.recorder.obs_start = now
         for pool in self.pools():
-            pool.queue_at_obs_start = float(pool.queue_level)
             pool.restart_stats(now)
 
     def pools(self) -> list[MonitoredPool]:

@@ -120,7 +120,6 @@ class MonitoredPool:
         self.queue_level = 0
         self.scheduled = capacity
         self._off: list[_OffDuty] = []
-        self.queue_at_obs_start = 0.0
         self._carry_area = 0.0  # queue-minutes after obs start of those waiting at obs start
         now = env.now
         self.busy = TimeWeighted(now)
