@@ -1,4 +1,4 @@
-"""Parse JSON that came from outside: bounded depth, no NaN or Infinity, a precise error."""
+"""Parse JSON from outside: no NaN/Infinity, precise errors; depth-bounded or duplicate-free."""
 
 from __future__ import annotations
 
@@ -10,8 +10,28 @@ from federation.errors import InvalidArgument
 MAX_DEPTH = 32
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse duplicate object members: parsers disagree on which one wins (RFC 7515 s. 5.2)."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise InvalidArgument(f"duplicate JSON member {name!r}")
+        out[name] = value
+    return out
+
+
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise InvalidArgument(f"JSON constant {name} is not allowed")
+
+
+def strict_json(data: bytes | str) -> Any:
+    """Parse JSON refusing duplicate members and NaN/Infinity; InvalidArgument when malformed."""
+    try:
+        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"not JSON: {exc.message}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidArgument(f"not JSON: {exc}") from None
 
 
 def depth_of(value: Any) -> int:
@@ -36,6 +56,8 @@ def loads_untrusted(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) ->
         value = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise InvalidArgument(f"{what} is nested too deeply (at most {max_depth} levels)") from None
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{what} is not JSON: {exc.message}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidArgument(f"{what} is not JSON: {exc}") from None
     if depth_of(value) > max_depth:

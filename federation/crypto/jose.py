@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from federation.errors import InvalidArgument, Unauthenticated
+from federation.jsontext import strict_json
 
 MAX_COMPACT_LENGTH = 64 * 1024
 
@@ -49,30 +50,6 @@ def b64url_decode(text: str) -> bytes:
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 (for hashing and signing)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Refuse duplicate object members: parsers disagree on which one wins (RFC 7515 s. 5.2)."""
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise InvalidArgument(f"duplicate JSON member {name!r}")
-        out[name] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidArgument(f"JSON constant {name} is not allowed")
-
-
-def strict_json(data: bytes | str) -> Any:
-    """Parse JSON refusing duplicate members and NaN/Infinity; InvalidArgument when malformed."""
-    try:
-        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_no_constant)
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"not JSON: {exc.message}") from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidArgument(f"not JSON: {exc}") from None
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:

@@ -23,10 +23,10 @@ from federation.crypto.jose import (
     canonical_json,
     parse_compact,
     sign_compact,
-    strict_json,
     verify_compact,
 )
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
+from federation.jsontext import strict_json
 
 B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
