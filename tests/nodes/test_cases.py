@@ -240,14 +240,18 @@ def test_hub_catalogue_is_signed_and_spans_the_four_provinces(
         verify_catalogue(tampered, hub_key(client), time.time())
 
 
-def region_channel(fed_dir: Path, client: FederationClient, who: str, target: str) -> grpc.Channel:
-    node = fed_dir / who
-    creds = grpc.ssl_channel_credentials(
+def credentials_of(fed_dir: Path, who: str) -> grpc.ChannelCredentials:
+    """mTLS credentials of a node (`sh`, `js`, ...) or of the `operator` console."""
+    holder = fed_dir / who
+    return grpc.ssl_channel_credentials(
         root_certificates=Layout(fed_dir).ca_cert.read_bytes(),
-        private_key=(node / "tls.key").read_bytes(),
-        certificate_chain=(node / "tls.crt").read_bytes(),
+        private_key=(holder / "tls.key").read_bytes(),
+        certificate_chain=(holder / "tls.crt").read_bytes(),
     )
-    return grpc.secure_channel(client.endpoint(target), creds)
+
+
+def region_channel(fed_dir: Path, client: FederationClient, who: str, target: str) -> grpc.Channel:
+    return grpc.secure_channel(client.endpoint(target), credentials_of(fed_dir, who))
 
 
 def publish(channel: grpc.Channel, items: list[dict[str, Any]]) -> case_pb2.GetCatalogueResponse:
@@ -732,12 +736,7 @@ def test_two_thousand_watchers_hold_no_worker_and_health_keeps_answering(
     li = new_applicant(client)
     case = li.submit("watchers-" + li.window_id)
     ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=JS)
-    op = Layout(fed_dir).operator_dir
-    creds = grpc.ssl_channel_credentials(
-        Layout(fed_dir).ca_cert.read_bytes(),
-        (op / "tls.key").read_bytes(),
-        (op / "tls.crt").read_bytes(),
-    )
+    creds = credentials_of(fed_dir, "operator")
     per_caller = 1000
 
     async def scenario() -> dict[str, Any]:
