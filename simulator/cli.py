@@ -1,4 +1,4 @@
-"""The `yrd sim` command group: run, sweep, validate, mmc (a thin shell over the library)."""
+"""The `yrd sim` command group: run, sweep, validate, mmc, latency-compare (a thin shell)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from simulator.latency_cli import apply_latency_from, describe, latency_compare_cmd, latency_options
 
 # Only click at import time: `yrd sim --help` must start fast, so each command imports the
 # library (pydantic, numpy, SimPy; scipy, matplotlib and dask only where they are used) itself.
@@ -130,6 +132,7 @@ def sim() -> None:
     show_default=True,
     help=KERNEL_HELP,
 )
+@latency_options
 def run_cmd(
     scenario: str,
     replications: int,
@@ -141,6 +144,8 @@ def run_cmd(
     trace: str | None,
     plots: bool,
     kernel: Kernel,
+    latency_from: str | None,
+    failure_from_report: bool,
 ) -> None:
     """Run SCENARIO with replications and print confidence intervals."""
     from simulator.engine import simulate
@@ -161,6 +166,10 @@ def run_cmd(
     except ScenarioError as exc:
         _fail(str(exc))
         return
+    sc, applied = apply_latency_from(sc, latency_from, failure_from_report)
+    if applied is not None:
+        for line in describe(applied):
+            click.echo(line)
     if warmup == "mser5":
         sc = with_warmup(sc, estimate_warmup(sc, kernel=kernel))
     first = simulate(sc, 0, kernel, trace=trace)
@@ -184,6 +193,7 @@ def run_cmd(
             out / "summary.json",
             {
                 "scenario": sc.model_dump(mode="json", by_alias=True),
+                "latency_from": None if applied is None else applied.as_dict(),
                 "estimates": {k: v.as_dict() for k, v in estimates.items()},
                 "replications": [r.data for r in runs],
             },
@@ -238,6 +248,7 @@ def run_cmd(
     "throughput per open hour.",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
+@latency_options
 def sweep_cmd(
     scenario: str,
     grid_items: tuple[str, ...],
@@ -248,23 +259,49 @@ def sweep_cmd(
     out_file: str | None,
     metrics: tuple[str, ...],
     progress: bool,
+    latency_from: str | None,
+    failure_from_report: bool,
 ) -> None:
-    """Run SCENARIO over a grid of overrides (common random numbers across points)."""
+    """Run SCENARIO over a grid of overrides (common random numbers across points).
+
+    With --latency-from every grid point's measured links sample the report; each output
+    row names the report (path and sha256).
+    """
+    from functools import partial
+
     from simulator.loading import apply_overrides, build_scenario, read_raw
+    from simulator.measured_latency import apply_report
     from simulator.output import clean_json, write_csv
     from simulator.scenario import ScenarioError
     from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
 
     try:
         raw = apply_overrides(read_raw(scenario), overrides)
-        build_scenario(raw)
+        _, applied = apply_latency_from(build_scenario(raw), latency_from, failure_from_report)
         grid = parse_grid(grid_items)
+        adjust = None
+        if applied is not None:
+            for line in describe(applied):
+                click.echo(line, err=True)
+            report, failure = applied.report, failure_from_report
+            adjust = partial(apply_report, report=report, failure_from_report=failure)
         rows = sweep(
-            raw, grid, replications, metrics or DEFAULT_METRICS, scheduler, workers, progress
+            raw,
+            grid,
+            replications,
+            metrics or DEFAULT_METRICS,
+            scheduler,
+            workers,
+            progress,
+            adjust=adjust,
         )
     except ScenarioError as exc:
         _fail(str(exc))
         return
+    if applied is not None:
+        for row in rows:
+            row["latency_from"] = applied.report.path
+            row["latency_from_sha256"] = applied.report.sha256
     for row in rows:
         click.echo(json.dumps(clean_json(row)))
     if out_file:
@@ -393,3 +430,6 @@ def mmc_cmd(
         "erlang_c_wait": erlang_c_wait(servers, arrival_rate, service_rate),
     }
     sys.stdout.write(json.dumps(clean_json(line)) + "\n")
+
+
+sim.add_command(latency_compare_cmd)
