@@ -101,13 +101,19 @@ def plot_compare(
     u = np.linspace(0.0005, 0.9995, 400)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     per_ms = UNIT_MINUTES["ms"]
+    assumed_links: dict[Distribution, list[str]] = {}
     for i, row in enumerate(r for r in result["links"] if r["source"] == "measured"):
         o, d = row["link"].split("->")
-        colour = colours[i % len(colours)]
         x = measured.materials.link(o, d).latency.ppf_minutes(u) / per_ms
-        left.plot(x, u, color=colour, label=f"{row['link']} measured (n={row['samples']})")
-        x = assumed.materials.link(o, d).latency.ppf_minutes(u) / per_ms
-        left.plot(x, u, color=colour, linestyle="--", linewidth=0.9, label=f"{row['link']} assumed")
+        label = f"{row['link']} measured (n={row['samples']})"
+        left.plot(x, u, color=colours[i % len(colours)], linewidth=1.0, label=label)
+        assumed_links.setdefault(assumed.materials.link(o, d).latency, []).append(row["link"])
+    # Links that share an assumed distribution (usually default_link) get one dashed curve.
+    for j, (dist, names) in enumerate(assumed_links.items()):
+        x = dist.ppf_minutes(u) / per_ms
+        which = f"{len(names)} links" if len(names) > 3 else ", ".join(names)
+        style = ("--", ":", "-.")[j % 3]
+        left.plot(x, u, color="black", linestyle=style, label=f"assumed ({which})")
     left.set_xscale("log")
     left.set_xlabel("round-trip latency (ms, log scale)")
     left.set_ylabel("P(latency <= x)")
