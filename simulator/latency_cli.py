@@ -20,9 +20,9 @@ __all__ = ["apply_latency_from", "latency_compare_cmd", "latency_options"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 LATENCY_HELP = (
-    "A `yrd lab run` JSON report: each cross-region licence fetch on a link it measured "
-    "samples that link's measured round trips (its `links` section, ms) instead of the "
-    "scenario's assumed latency; links it lacks keep theirs."
+    "A `yrd lab run` JSON report (or `example`, the shipped one): each cross-region licence "
+    "fetch on a link it measured samples that link's measured round trips (its `links` "
+    "section, ms) instead of the scenario's assumed latency; links it lacks keep theirs."
 )
 FAILURE_HELP = (
     "With --latency-from: also set each measured link's failure_prob to the report's error "
@@ -96,7 +96,7 @@ def describe(applied: AppliedLatency) -> list[str]:
     required=True,
     type=click.Path(dir_okay=False),
     metavar="REPORT.json",
-    help="The `yrd lab run` JSON report with the measured `links`.",
+    help="The `yrd lab run` JSON report with the measured `links` (or `example`).",
 )
 @click.option("--failure-from-report", is_flag=True, help=FAILURE_HELP)
 @click.option(

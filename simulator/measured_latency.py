@@ -20,6 +20,7 @@ from simulator.distributions import UNIT_MINUTES, Distribution
 from simulator.scenario import LinkSpec, Scenario
 
 __all__ = [
+    "EXAMPLE",
     "HUB_CODE",
     "REGION_OF_CODE",
     "AppliedLatency",
@@ -31,12 +32,16 @@ __all__ = [
     "apply_report",
     "load_report",
     "parse_report",
+    "report_path",
 ]
 
 #: Six-digit division codes of the four regional nodes -> the simulator's region names.
 REGION_OF_CODE: dict[str, str] = {"310000": "SH", "320000": "JS", "330000": "ZJ", "340000": "AH"}
 #: The national hub's code; links to or from it are read but not applied (see module comment).
 HUB_CODE = "100000"
+#: The word that names the shipped example report (like `default` for the scenario).
+EXAMPLE = "example"
+_EXAMPLE_FILE = "lab_report_example.json"
 _NAMES = {**REGION_OF_CODE, HUB_CODE: "HUB"}
 _MAX_SAMPLES = 100_000  # the schema says at most 5000; refuse anything absurd outright
 
@@ -269,9 +274,18 @@ def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyR
     )
 
 
+def report_path(path: str | Path) -> Path:
+    """The report file: a path, or the word `example` for the shipped loopback report."""
+    if str(path) == EXAMPLE:
+        from importlib import resources
+
+        return Path(str(resources.files("simulator.scenarios").joinpath(_EXAMPLE_FILE)))
+    return Path(path)
+
+
 def load_report(path: str | Path) -> LatencyReport:
-    """Read and validate a lab report file."""
-    p = Path(path)
+    """Read and validate a lab report file (or `example`, see :func:`report_path`)."""
+    p = report_path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
