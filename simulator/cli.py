@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from simulator.latency_cli import apply_latency_from, describe, latency_compare_cmd, latency_options
+from simulator.latency_cli import apply_latency_from, latency_compare_cmd, latency_options, tag_rows
 
 # Only click at import time: `yrd sim --help` must start fast, so each command imports the
 # library (pydantic, numpy, SimPy; scipy, matplotlib and dask only where they are used) itself.
@@ -167,9 +167,6 @@ def run_cmd(
         _fail(str(exc))
         return
     sc, applied = apply_latency_from(sc, latency_from, failure_from_report)
-    if applied is not None:
-        for line in describe(applied):
-            click.echo(line)
     if warmup == "mser5":
         sc = with_warmup(sc, estimate_warmup(sc, kernel=kernel))
     first = simulate(sc, 0, kernel, trace=trace)
@@ -267,24 +264,17 @@ def sweep_cmd(
     With --latency-from every grid point's measured links sample the report; each output
     row names the report (path and sha256).
     """
-    from functools import partial
-
     from simulator.loading import apply_overrides, build_scenario, read_raw
-    from simulator.measured_latency import apply_report
     from simulator.output import clean_json, write_csv
     from simulator.scenario import ScenarioError
     from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
 
     try:
         raw = apply_overrides(read_raw(scenario), overrides)
-        _, applied = apply_latency_from(build_scenario(raw), latency_from, failure_from_report)
+        base = build_scenario(raw)
+        _, applied = apply_latency_from(base, latency_from, failure_from_report, err=True)
+        adjust = None if applied is None else applied.adjust
         grid = parse_grid(grid_items)
-        adjust = None
-        if applied is not None:
-            for line in describe(applied):
-                click.echo(line, err=True)
-            report, failure = applied.report, failure_from_report
-            adjust = partial(apply_report, report=report, failure_from_report=failure)
         rows = sweep(
             raw,
             grid,
@@ -298,10 +288,7 @@ def sweep_cmd(
     except ScenarioError as exc:
         _fail(str(exc))
         return
-    if applied is not None:
-        for row in rows:
-            row["latency_from"] = applied.report.path
-            row["latency_from_sha256"] = applied.report.sha256
+    tag_rows(rows, applied)
     for row in rows:
         click.echo(json.dumps(clean_json(row)))
     if out_file:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from simulator.measured_latency import AppliedLatency
     from simulator.scenario import Scenario
 
-__all__ = ["apply_latency_from", "latency_compare_cmd", "latency_options"]
+__all__ = ["apply_latency_from", "describe", "latency_compare_cmd", "latency_options", "tag_rows"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,9 +50,12 @@ def fail_json(error: dict[str, str], code: int = 2) -> None:
 
 
 def apply_latency_from(
-    sc: Scenario, latency_from: str | None, failure_from_report: bool
+    sc: Scenario, latency_from: str | None, failure_from_report: bool, err: bool = False
 ) -> tuple[Scenario, AppliedLatency | None]:
-    """The scenario with the report's links applied (a JSON error and exit when unusable)."""
+    """The scenario with the report's links applied (a JSON error and exit when unusable).
+
+    Prints the source and which links were measured and which assumed (on stderr if err).
+    """
     if latency_from is None:
         if failure_from_report:
             fail_json(
@@ -66,10 +69,21 @@ def apply_latency_from(
     from simulator.measured_latency import LatencyReportError, apply_measured, load_report
 
     try:
-        return apply_measured(sc, load_report(latency_from), failure_from_report)
+        applied_sc, applied = apply_measured(sc, load_report(latency_from), failure_from_report)
     except LatencyReportError as exc:
         fail_json(exc.as_json())
         raise AssertionError("unreachable") from None
+    for line in describe(applied):
+        click.echo(line, err=err)
+    return applied_sc, applied
+
+
+def tag_rows(rows: list[dict[str, Any]], applied: AppliedLatency | None) -> None:
+    """Name the report (path and sha256) in each sweep row."""
+    if applied is not None:
+        for row in rows:
+            row["latency_from"] = applied.report.path
+            row["latency_from_sha256"] = applied.report.sha256
 
 
 def describe(applied: AppliedLatency) -> list[str]:
@@ -163,8 +177,6 @@ def latency_compare_cmd(
         return
     measured, applied = apply_latency_from(assumed, latency_from, failure_from_report)
     assert applied is not None
-    for line in describe(applied):
-        click.echo(line)
     try:
         result = compare_latency(
             assumed, measured, applied, replications, metrics or COMPARE_METRICS, kernel

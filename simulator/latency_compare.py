@@ -56,7 +56,7 @@ def compare_latency(
                 "link": use.link,
                 "source": use.source,
                 "operation": use.measured["operation"] if use.measured else None,
-                "samples": use.measured["count"] if use.measured else None,
+                "samples": use.measured["samples"] if use.measured else None,
                 "assumed": link_quantiles(assumed.materials.link(o, d).latency),
                 "measured": link_quantiles(measured.materials.link(o, d).latency),
                 "failure_prob": {

@@ -29,7 +29,6 @@ __all__ = [
     "LinkUse",
     "MeasuredLink",
     "apply_measured",
-    "apply_report",
     "load_report",
     "parse_report",
     "report_path",
@@ -66,20 +65,22 @@ class MeasuredLink:
     key: str  # as in the report, e.g. "310000->320000"
     link: str  # the simulator's name, e.g. "SH->JS"
     operation: str
-    samples_ms: tuple[float, ...]
+    samples_ms: tuple[float, ...]  # possibly a subsample of the successful calls
+    successes: int  # successful calls (the report's count)
     errors: int
 
     @property
     def error_rate(self) -> float:
-        """Failed attempts over all attempts (the samples are the successful ones)."""
-        return self.errors / (self.errors + len(self.samples_ms))
+        """Failed attempts over all attempts."""
+        return self.errors / (self.errors + self.successes)
 
     def summary(self) -> dict[str, Any]:
         """Count, mean and quantiles in ms, and the error rate."""
         values = sorted(self.samples_ms)
         return {
             "operation": self.operation,
-            "count": len(values),
+            "count": self.successes,
+            "samples": len(values),
             "errors": self.errors,
             "error_rate": self.error_rate,
             "mean_ms": math.fsum(values) / len(values),
@@ -147,6 +148,10 @@ class AppliedLatency:
     def assumed(self) -> tuple[str, ...]:
         """Used links the report lacks: they keep the scenario's distribution."""
         return tuple(u.link for u in self.links if u.source == "assumed")
+
+    def adjust(self, scenario: Scenario) -> Scenario:
+        """Apply the same report the same way to another scenario (e.g. a sweep's points)."""
+        return apply_measured(scenario, self.report, self.failure_from_report)[0]
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready record for summary.json."""
@@ -223,16 +228,17 @@ def _link(key: str, entry: Any) -> MeasuredLink:
         if not math.isfinite(x) or x < 0:
             raise LatencyReportError(f"{where}.samples_ms[{i}] = {v!r}: must be finite and >= 0")
         values.append(x)
+    # count may exceed the list: the lab keeps a uniform subsample of at most 5000 round trips.
     count = _count(entry, "count", where)
-    if count is not None and count != len(values):
+    if count is not None and count < len(values):
         raise LatencyReportError(
             f"{where}.count is {count} but samples_ms holds {len(values)} values",
-            "count is the number of successful samples the list holds",
+            "count is the number of successful calls, at least the number of samples kept",
         )
     errors = _count(entry, "errors", where) or 0
     src, _, dst = key.partition("->")
     name = f"{_NAMES[src]}->{_NAMES[dst]}"
-    return MeasuredLink(key, name, operation, tuple(values), errors)
+    return MeasuredLink(key, name, operation, tuple(values), count or len(values), errors)
 
 
 def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyReport:
@@ -346,10 +352,3 @@ def apply_measured(
     used_names = {f"{o}->{d}" for o, d in used}
     unused = tuple(sorted(n for n in report.links if n not in used_names))
     return applied, AppliedLatency(report, failure_from_report, tuple(uses), unused)
-
-
-def apply_report(
-    scenario: Scenario, report: LatencyReport, failure_from_report: bool = False
-) -> Scenario:
-    """Only the scenario of :func:`apply_measured` (for sweep's per-point ``adjust``)."""
-    return apply_measured(scenario, report, failure_from_report)[0]

@@ -86,7 +86,7 @@ def sweep(
     """Run every grid point; every point is validated before anything runs.
 
     ``adjust`` (run in this process) changes each point's scenario after its overrides, e.g.
-    to make links sample measured latencies (simulator.measured_latency.apply_report).
+    to make links sample measured latencies (AppliedLatency.adjust).
     """
     points = grid_points(grid)
     scenarios = list(_scenarios(raw, points, adjust))

@@ -105,7 +105,7 @@ def test_any_file_content_gives_the_documented_error_or_a_report(
         ({"links": {"310000->320000": _entry([1.0, -0.5])}}, "samples_ms[1] = -0.5"),
         ({"links": {"310000->320000": _entry([1.0, True])}}, "not a number"),
         ({"links": {"310000->320000": _entry([1.0], unit="s")}}, "milliseconds"),
-        ({"links": {"310000->320000": _entry([1.0], count=2)}}, "count is 2"),
+        ({"links": {"310000->320000": _entry([1.0, 2.0], count=1)}}, "count is 1"),
         ({"links": {"310000->320000": _entry([1.0], errors=-1)}}, "whole number"),
         ({"links": {"310000->320000": {"samples_ms": [1.0]}}}, "operation must say"),
         ({"links": {"100000->310000": _entry([])}}, "non-empty list"),
@@ -147,6 +147,9 @@ def test_codes_map_to_regions_and_hub_links_are_ignored(tmp_path: Path) -> None:
     report = load_report(path)
     assert set(report.links) == {"AH->ZJ"}
     assert report.links["AH->ZJ"].error_rate == 0.5
+    # count may exceed the samples kept (a subsample): the error rate uses the count.
+    doc["links"]["340000->330000"]["count"] = 8
+    assert load_report(_write(tmp_path / "s.json", doc)).links["AH->ZJ"].error_rate == 0.2
     assert set(report.ignored) == {"310000->100000"}
     assert report.generated_at == doc["generated_at"]
     assert report.sha256 == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
