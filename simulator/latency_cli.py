@@ -95,6 +95,9 @@ def describe(applied: AppliedLatency) -> list[str]:
         f"  measured links: {', '.join(applied.measured) or 'none'}",
         f"  assumed links:  {', '.join(applied.assumed) or 'none'}",
     ]
+    operations = sorted({u.measured["operation"] for u in applied.links if u.measured})
+    if operations:
+        lines.append(f"  operation timed: {', '.join(operations)}")
     if applied.unused:
         lines.append(f"  measured but unused by the scenario: {', '.join(applied.unused)}")
     if applied.report.ignored:

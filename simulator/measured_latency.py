@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.distributions import UNIT_MINUTES, Distribution
+import numpy as np
+
+from simulator.distributions import UNIT_MINUTES, Distribution, load_empirical
 from simulator.scenario import LinkSpec, Scenario
 
 __all__ = [
@@ -305,12 +307,34 @@ def load_report(path: str | Path) -> LatencyReport:
         raise LatencyReportError(f"{p}: not JSON: {exc.message}", exc.hint) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise LatencyReportError(f"{p}: not JSON: {exc}", "give a JSON lab report") from None
+    # Empirical distributions are cached by path: forget any earlier reading of this file.
+    load_empirical.cache_clear()
     return parse_report(doc, str(p.resolve()), hashlib.sha256(data).hexdigest())
 
 
 def _used_links(scenario: Scenario) -> list[tuple[str, str]]:
     codes = scenario.region_codes()
     return [(o, d) for o in codes for d in codes if d in scenario.region(o).od]
+
+
+def _distribution(report: LatencyReport, measured: MeasuredLink) -> Distribution:
+    """The link's empirical distribution, read back from the file and checked against the
+    samples validated (and hashed) when the report was loaded."""
+    changed = LatencyReportError(
+        f"{report.path} changed since it was read (sha256 {report.sha256[:16]}...)",
+        "run again, on a report file nothing writes to meanwhile",
+    )
+    field = f"links.{measured.key}"
+    try:
+        dist = Distribution(kind="empirical", path=report.path, field=field, unit="ms")
+    except ValueError:
+        raise changed from None
+    _, minutes = load_empirical(report.path, field)
+    expected = np.sort(np.asarray(measured.samples_ms, dtype=float)) * UNIT_MINUTES["ms"]
+    # load_empirical pads the sorted values with the first and last once more.
+    if minutes.size != expected.size + 2 or not np.array_equal(minutes[1:-1], expected):
+        raise changed
+    return dist
 
 
 def apply_measured(
@@ -325,9 +349,7 @@ def apply_measured(
     links = dict(materials.links)
     for name, measured in report.links.items():
         base = materials.links.get(name, materials.default_link)
-        latency = Distribution(
-            kind="empirical", path=report.path, field=f"links.{measured.key}", unit="ms"
-        )
+        latency = _distribution(report, measured)
         update: dict[str, Any] = {"latency": latency}
         if failure_from_report:
             update["failure_prob"] = measured.error_rate

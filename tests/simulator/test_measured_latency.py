@@ -252,3 +252,14 @@ def test_a_run_samples_the_measured_distribution(tmp_path: Path) -> None:
     assert got["sd"] == pytest.approx(sd_min, rel=0.15)
     assert min(samples) * UNIT_MINUTES["ms"] - 1e-12 <= got["min"]
     assert got["max"] <= max(samples) * UNIT_MINUTES["ms"] + 1e-12
+
+
+def test_a_report_changed_after_loading_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "r.json", {"links": {"310000->320000": _entry([1.0, 2.0])}})
+    report = load_report(path)
+    _write(path, {"links": {"310000->320000": _entry([1.0, 3.0])}})
+    with pytest.raises(LatencyReportError, match="changed since it was read"):
+        apply_measured(default_scenario(), report)
+    path.unlink()
+    with pytest.raises(LatencyReportError, match="changed since it was read"):
+        apply_measured(default_scenario(), report)
