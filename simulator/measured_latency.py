@@ -25,6 +25,7 @@ __all__ = [
     "EXAMPLE",
     "HUB_CODE",
     "REGION_OF_CODE",
+    "SCHEMA",
     "AppliedLatency",
     "LatencyReport",
     "LatencyReportError",
@@ -40,6 +41,8 @@ __all__ = [
 REGION_OF_CODE: dict[str, str] = {"310000": "SH", "320000": "JS", "330000": "ZJ", "340000": "AH"}
 #: The national hub's code; links to or from it are read but not applied (see module comment).
 HUB_CODE = "100000"
+#: The report format this module reads (LAB_REPORT_SCHEMA); a report may omit it.
+SCHEMA = "yrd-lab-report/1"
 #: The word that names the shipped example report (like `default` for the scenario).
 EXAMPLE = "example"
 _EXAMPLE_FILE = "lab_report_example.json"
@@ -226,7 +229,10 @@ def _link(key: str, entry: Any) -> MeasuredLink:
     for i, v in enumerate(samples):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise LatencyReportError(f"{where}.samples_ms[{i}] is not a number: {v!r}")
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # a JSON integer beyond any float
+            x = math.inf
         if not math.isfinite(x) or x < 0:
             raise LatencyReportError(f"{where}.samples_ms[{i}] = {v!r}: must be finite and >= 0")
         values.append(x)
@@ -252,6 +258,12 @@ def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyR
             f"{path}: no `links` section",
             "give the JSON report written by `yrd lab run` (it measures per-link latencies)",
         )
+    schema = doc.get("schema")
+    if schema is not None and schema != SCHEMA:
+        raise LatencyReportError(
+            f"{path}: schema is {schema!r}, this simulator reads {SCHEMA!r}",
+            "regenerate the report with a `yrd lab run` of the same version",
+        )
     links = doc["links"]
     if not isinstance(links, dict) or not links:
         raise LatencyReportError(f"{path}: `links` must be a non-empty object keyed 'FROM->TO'")
@@ -265,18 +277,21 @@ def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyR
                 f"{path}: link {key!r} is not 'FROM->TO' with two different region codes",
                 f"region codes are {', '.join(known)} (100000 is the national hub)",
             )
-        link = _link(key, entry)
+        try:
+            link = _link(key, entry)
+        except LatencyReportError as exc:
+            raise LatencyReportError(f"{path}: {exc.message}", exc.hint) from None
         if HUB_CODE in parts:
             # Validated all the same: a malformed hub entry makes the whole report suspect.
             ignored[key] = "hub link: the model's hub step is face verification, not a round trip"
             continue
         measured[link.link] = link
-    generated_at, schema = doc.get("generated_at"), doc.get("schema")
+    generated_at = doc.get("generated_at")
     return LatencyReport(
         path,
         sha256,
         generated_at if isinstance(generated_at, str) else None,
-        schema if isinstance(schema, str) else None,
+        schema,
         measured,
         ignored,
     )

@@ -104,6 +104,8 @@ def test_any_file_content_gives_the_documented_error_or_a_report(
         ({"links": {"310000->320000": _entry([])}}, "non-empty list"),
         ({"links": {"310000->320000": _entry([1.0, -0.5])}}, "samples_ms[1] = -0.5"),
         ({"links": {"310000->320000": _entry([1.0, True])}}, "not a number"),
+        ({"links": {"310000->320000": _entry([10**400])}}, "must be finite"),
+        ({"schema": "yrd-lab-report/2", "links": {}}, "this simulator reads"),
         ({"links": {"310000->320000": _entry([1.0], unit="s")}}, "milliseconds"),
         ({"links": {"310000->320000": _entry([1.0, 2.0], count=1)}}, "count is 1"),
         ({"links": {"310000->320000": _entry([1.0], errors=-1)}}, "whole number"),
