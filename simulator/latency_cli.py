@@ -100,8 +100,8 @@ def describe(applied: AppliedLatency) -> list[str]:
         lines.append(f"  operation timed: {', '.join(operations)}")
     if applied.unused:
         lines.append(f"  measured but unused by the scenario: {', '.join(applied.unused)}")
-    if applied.report.ignored:
-        lines.append(f"  hub links ignored: {', '.join(applied.report.ignored)}")
+    for key, why in applied.report.ignored.items():
+        lines.append(f"  ignored {key}: {why}")
     return lines
 
 

@@ -102,7 +102,7 @@ class LatencyReport:
     generated_at: str | None
     schema: str | None
     links: dict[str, MeasuredLink]  # by simulator link name
-    ignored: dict[str, str]  # report key -> why it is not applied
+    ignored: dict[str, str]  # report key -> why it is not applied (hub link, no successes)
 
     def source(self) -> dict[str, Any]:
         """Provenance for run output."""
@@ -220,8 +220,8 @@ def _link(key: str, entry: Any) -> MeasuredLink:
     if not isinstance(samples, list) or not samples:
         raise LatencyReportError(
             f"{where}.samples_ms must be a non-empty list of round trips in ms",
-            "a link without successful samples cannot give a latency distribution; "
-            "leave it out and the scenario's assumed latency is kept",
+            "a link without successful samples gives no latency distribution: write "
+            '"count": 0 (it is then ignored) or leave it out; either keeps the assumed latency',
         )
     if len(samples) > _MAX_SAMPLES:
         raise LatencyReportError(f"{where}.samples_ms holds {len(samples)} values (> 100000)")
@@ -247,6 +247,16 @@ def _link(key: str, entry: Any) -> MeasuredLink:
     src, _, dst = key.partition("->")
     name = f"{_NAMES[src]}->{_NAMES[dst]}"
     return MeasuredLink(key, name, operation, tuple(values), count or len(values), errors)
+
+
+def _no_successes(entry: Any) -> bool:
+    """An explicit count of 0 with an empty sample list (not an error: a dead link)."""
+    return (
+        isinstance(entry, dict)
+        and entry.get("samples_ms") == []
+        and entry.get("count") == 0
+        and not isinstance(entry.get("count"), bool)
+    )
 
 
 def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyReport:
@@ -277,6 +287,12 @@ def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyR
                 f"{path}: link {key!r} is not 'FROM->TO' with two different region codes",
                 f"region codes are {', '.join(known)} (100000 is the national hub)",
             )
+        if _no_successes(entry):
+            # The lab writes a link whose every probe failed (e.g. partitioned throughout) with
+            # count 0 and no samples: nothing to sample, so the assumed latency stays.
+            errors = entry.get("errors")
+            ignored[key] = f"no successful samples (count 0, errors {errors!r})"
+            continue
         try:
             link = _link(key, entry)
         except LatencyReportError as exc:

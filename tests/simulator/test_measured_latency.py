@@ -102,6 +102,7 @@ def test_any_file_content_gives_the_documented_error_or_a_report(
         ({"links": {"310000->310000": _entry([1.0])}}, "two different region codes"),
         ({"links": {"SH->JS": _entry([1.0])}}, "two different region codes"),
         ({"links": {"310000->320000": _entry([])}}, "non-empty list"),
+        ({"links": {"310000->320000": _entry([], count=3)}}, "non-empty list"),
         ({"links": {"310000->320000": _entry([1.0, -0.5])}}, "samples_ms[1] = -0.5"),
         ({"links": {"310000->320000": _entry([1.0, True])}}, "not a number"),
         ({"links": {"310000->320000": _entry([10**400])}}, "must be finite"),
@@ -143,6 +144,7 @@ def test_codes_map_to_regions_and_hub_links_are_ignored(tmp_path: Path) -> None:
         "links": {
             "340000->330000": _entry([2.0, 4.0], errors=2),
             "310000->100000": _entry([9.0]),
+            "320000->310000": _entry([], count=0, errors=24),  # every probe failed
         },
     }
     path = _write(tmp_path / "r.json", doc)
@@ -152,7 +154,8 @@ def test_codes_map_to_regions_and_hub_links_are_ignored(tmp_path: Path) -> None:
     # count may exceed the samples kept (a subsample): the error rate uses the count.
     doc["links"]["340000->330000"]["count"] = 8
     assert load_report(_write(tmp_path / "s.json", doc)).links["AH->ZJ"].error_rate == 0.2
-    assert set(report.ignored) == {"310000->100000"}
+    assert set(report.ignored) == {"310000->100000", "320000->310000"}
+    assert "no successful samples" in report.ignored["320000->310000"]
     assert report.generated_at == doc["generated_at"]
     assert report.sha256 == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
 
