@@ -100,8 +100,11 @@ def describe(applied: AppliedLatency) -> list[str]:
         lines.append(f"  operation timed: {', '.join(operations)}")
     if applied.unused:
         lines.append(f"  measured but unused by the scenario: {', '.join(applied.unused)}")
+    reasons: dict[str, list[str]] = {}
     for key, why in applied.report.ignored.items():
-        lines.append(f"  ignored {key}: {why}")
+        reasons.setdefault(why, []).append(key)
+    for why, keys in reasons.items():
+        lines.append(f"  ignored ({why}): {', '.join(keys)}")
     return lines
 
 

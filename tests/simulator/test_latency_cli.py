@@ -27,6 +27,7 @@ def test_help_documents_the_options() -> None:
 def test_the_shipped_example_is_a_valid_measured_report() -> None:
     report = load_report("example")
     assert len(report.links) == 12  # every directed link between the four regions
+    assert len(report.ignored) == 8  # to and from the hub
     doc = json.loads(report_path("example").read_text())
     assert doc["schema"] == "yrd-lab-report/1" and doc["generated_at"]
     for entry in doc["links"].values():
