@@ -314,7 +314,7 @@ def parse_report(doc: Any, path: str = "<report>", sha256: str = "") -> LatencyR
 
 
 def report_path(path: str | Path) -> Path:
-    """The report file: a path, or the word `example` for the shipped loopback report."""
+    """The report file: a path, or the word `example` for the shipped lab report."""
     if str(path) == EXAMPLE:
         from importlib import resources
 
