@@ -97,7 +97,7 @@ def plot_compare(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 6.2))
     u = np.linspace(0.0005, 0.9995, 400)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     per_ms = UNIT_MINUTES["ms"]
@@ -118,7 +118,8 @@ def plot_compare(
     left.set_xlabel("round-trip latency (ms, log scale)")
     left.set_ylabel("P(latency <= x)")
     left.set_title("link latency: measured (solid) against assumed (dashed)", fontsize="medium")
-    left.legend(fontsize="x-small", ncol=2)
+    # Below the axes: inside, it would hide the curves it names.
+    left.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     names = list(result["effects"])
     rel, half = [], []
     for m in names:
