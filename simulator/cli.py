@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from simulator.latency_cli import apply_latency_from, latency_compare_cmd, latency_options, tag_rows
+from simulator.cli_common import KERNEL_HELP, SET_HELP
+from simulator.cli_common import fail as _fail
+from simulator.latency_cli import apply_latency_from, latency_compare_cmd, latency_options
+from simulator.sweep_cli import sweep_cmd
 
 # Only click at import time: `yrd sim --help` must start fast, so each command imports the
 # library (pydantic, numpy, SimPy; scipy, matplotlib and dask only where they are used) itself.
@@ -50,12 +53,6 @@ Scenario keys (override any with --set dotted.key=value):
                                    start_weekday, seed
 """
 
-SET_HELP = "Override a scenario key, e.g. run.horizon_days=28 (repeatable; values are YAML)."
-KERNEL_HELP = (
-    "auto: the fast station kernel when the scenario is one FCFS window pool, else SimPy; "
-    "simpy: always the SimPy model; fast: the station kernel or an error."
-)
-
 KEY_METRICS = (
     "total.wait.mean",
     "total.wait.p90",
@@ -66,12 +63,7 @@ KEY_METRICS = (
 )
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(message, err=True)
-    raise click.exceptions.Exit(code)
-
-
-@click.group(name="sim", help=SCENARIO_HELP)
+@click.group(name="sim", help=SCENARIO_HELP, commands=[sweep_cmd, latency_compare_cmd])
 def sim() -> None:
     """Simulator commands."""
 
@@ -209,92 +201,6 @@ def run_cmd(
         click.echo(f"wrote {out}")
 
 
-@sim.command("sweep")
-@click.argument("scenario")
-@click.option(
-    "--grid",
-    "grid_items",
-    multiple=True,
-    required=True,
-    metavar="KEY=V1,V2",
-    help="A scenario key and the values to try (repeatable; points are the product).",
-)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option(
-    "--replications",
-    "-n",
-    default=3,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Replications per grid point (the same seeds at every point).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    help="Dask scheduler address (tcp://host:port); default: a local process pool.",
-)
-@click.option("--workers", default=None, type=click.IntRange(1), help="Process-pool size.")
-@click.option(
-    "--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results."
-)
-@click.option(
-    "--metric",
-    "metrics",
-    multiple=True,
-    help="Metric paths to report (repeatable); default: waits, sojourn, abandonment, "
-    "throughput per open hour.",
-)
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-@latency_options
-def sweep_cmd(
-    scenario: str,
-    grid_items: tuple[str, ...],
-    overrides: tuple[str, ...],
-    replications: int,
-    scheduler: str | None,
-    workers: int | None,
-    out_file: str | None,
-    metrics: tuple[str, ...],
-    progress: bool,
-    latency_from: str | None,
-    failure_from_report: bool,
-) -> None:
-    """Run SCENARIO over a grid of overrides (common random numbers across points).
-
-    With --latency-from every grid point's measured links sample the report; each output
-    row names the report (path and sha256).
-    """
-    from simulator.loading import apply_overrides, build_scenario, read_raw
-    from simulator.output import clean_json, write_csv
-    from simulator.scenario import ScenarioError
-    from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
-
-    try:
-        raw = apply_overrides(read_raw(scenario), overrides)
-        base = build_scenario(raw)
-        _, applied = apply_latency_from(base, latency_from, failure_from_report, err=True)
-        adjust = None if applied is None else applied.adjust
-        grid = parse_grid(grid_items)
-        rows = sweep(
-            raw,
-            grid,
-            replications,
-            metrics or DEFAULT_METRICS,
-            scheduler,
-            workers,
-            progress,
-            adjust=adjust,
-        )
-    except ScenarioError as exc:
-        _fail(str(exc))
-        return
-    tag_rows(rows, applied)
-    for row in rows:
-        click.echo(json.dumps(clean_json(row)))
-    if out_file:
-        write_csv(out_file, rows)
-
-
 @sim.command("validate")
 @click.option(
     "--replications",
@@ -417,6 +323,3 @@ def mmc_cmd(
         "erlang_c_wait": erlang_c_wait(servers, arrival_rate, service_rate),
     }
     sys.stdout.write(json.dumps(clean_json(line)) + "\n")
-
-
-sim.add_command(latency_compare_cmd)

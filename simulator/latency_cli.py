@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from simulator.cli_common import KERNEL_HELP, SET_HELP, fail_json
 
 # Only click at import time (see simulator.cli): the library loads inside the commands.
 if TYPE_CHECKING:
@@ -41,12 +42,6 @@ def latency_options(fn: F) -> F:
         metavar="REPORT.json",
         help=LATENCY_HELP,
     )(fn)
-
-
-def fail_json(error: dict[str, str], code: int = 2) -> None:
-    """Print a JSON error object on stderr and exit."""
-    click.echo(json.dumps(error, ensure_ascii=False), err=True)
-    raise click.exceptions.Exit(code)
 
 
 def apply_latency_from(
@@ -124,7 +119,7 @@ def describe(applied: AppliedLatency) -> list[str]:
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a scenario key, e.g. run.horizon_days=7 (repeatable; values are YAML).",
+    help=SET_HELP,
 )
 @click.option(
     "--replications",
@@ -146,7 +141,7 @@ def describe(applied: AppliedLatency) -> list[str]:
     type=click.Choice(["auto", "simpy", "fast"]),
     default="auto",
     show_default=True,
-    help="Kernel for both variants.",
+    help=KERNEL_HELP + " Both variants use it.",
 )
 @click.option(
     "--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the comparison."

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class LatencyReportError(ValueError):
         return {"error": "BAD_LATENCY_REPORT", "message": self.message, "hint": self.hint}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MeasuredLink:
     """One directed region-to-region link of the report, validated (times in ms)."""
 
@@ -81,19 +81,19 @@ class MeasuredLink:
 
     def summary(self) -> dict[str, Any]:
         """Count, mean and quantiles in ms, and the error rate."""
-        values = sorted(self.samples_ms)
+        values = np.asarray(self.samples_ms, dtype=float)
         return {
             "operation": self.operation,
             "count": self.successes,
             "samples": len(values),
             "errors": self.errors,
             "error_rate": self.error_rate,
-            "mean_ms": math.fsum(values) / len(values),
-            **{f"p{q}_ms": _quantile(values, q / 100) for q in (50, 90, 99)},
+            "mean_ms": math.fsum(self.samples_ms) / len(values),
+            **{f"p{q}_ms": float(np.percentile(values, q)) for q in (50, 90, 99)},
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class LatencyReport:
     """The usable part of a lab report: its source and the measured region links."""
 
@@ -114,7 +114,7 @@ class LatencyReport:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class LinkUse:
     """What one link of the scenario used: the measured or the assumed distribution."""
 
@@ -126,16 +126,10 @@ class LinkUse:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "link": self.link,
-            "source": self.source,
-            "mean_ms": self.mean_ms,
-            "failure_prob": self.failure_prob,
-            "measured": self.measured,
-        }
+        return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AppliedLatency:
     """The report applied to a scenario: which links were measured, which stayed assumed."""
 
@@ -169,14 +163,6 @@ class AppliedLatency:
             "ignored": dict(self.report.ignored),
             "links": [u.as_dict() for u in self.links],
         }
-
-
-def _quantile(values: list[float], q: float) -> float:
-    """Linear-interpolation quantile of sorted values (numpy's default method)."""
-    pos = q * (len(values) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
 def _no_constant(name: str) -> Any:
