@@ -268,3 +268,25 @@ def test_a_report_changed_after_loading_is_refused(tmp_path: Path) -> None:
     path.unlink()
     with pytest.raises(LatencyReportError, match="changed since it was read"):
         apply_measured(default_scenario(), report)
+
+
+def test_every_sweep_point_samples_the_measured_link(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from simulator.cli import sim
+
+    samples = [float(x) for x in range(20_000, 40_001, 500)]  # 20-40 s, mean 30 s
+    report = _write(tmp_path / "r.json", {"links": {"310000->320000": _entry(samples)}})
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(_latency_only_scenario()))  # JSON is YAML
+    args = ["sweep", str(scenario), "--grid", "run.seed=1,2", "-n", "1", "--workers", "1"]
+    args += ["--metric", "total.sojourn.mean", "--metric", "total.sojourn.count"]
+    out = CliRunner().invoke(sim, [*args, "--no-progress", "--latency-from", str(report)])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    mean_min = statistics.fmean(samples) * UNIT_MINUTES["ms"]
+    sd_min = statistics.stdev(samples) * UNIT_MINUTES["ms"]
+    assert [row["run.seed"] for row in rows] == ["1", "2"]
+    for row in rows:
+        n = row["total.sojourn.count.mean"]
+        assert abs(row["total.sojourn.mean.mean"] - mean_min) < 5 * sd_min / math.sqrt(n)
