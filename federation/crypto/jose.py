@@ -326,6 +326,10 @@ class SigningKey:
                 return cls(sm2.Sm2PrivateKey.from_pem(pem))
             except ValueError:
                 raise InvalidArgument("signing key must be Ed25519, P-256 or SM2") from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgument(
+                f"signing key must be an unencrypted PKCS#8 PEM Ed25519, P-256 or SM2 key: {exc}"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
             raise InvalidArgument("signing key must be Ed25519, P-256 or SM2")
         return cls(key)
