@@ -10,9 +10,11 @@ implementations do (fibjs's `jws` module: `"alg": "SM2SM3"` with `{"kty": "EC", 
 - Signature: fixed-width `r || s`, 32 bytes each (64 bytes), as RFC 7518 has ECDSA — not the
   DER `SM2Signature` SEQUENCE of GB/T 35276.
 - Distinguishing identifier (the ID hashed into Z = SM3(ENTL || ID || a || b || G || P)):
-  GB/T 35276-2017's default `1234567812345678` (also GM/T 0009's), which OpenSSL 3, Tongsuo,
-  GmSSL and BouncyCastle use when none is agreed. Every key of the federation signs under it;
-  a signature made under another ID (fibjs signs with an empty ID) does not verify here.
+  GB/T 35276-2017's default `1234567812345678` (also GM/T 0009's). Tongsuo (as tongsuopy
+  builds it) and GmSSL's `gmssl` use it when none is given; OpenSSL 3 must be told
+  (`openssl pkeyutl ... -pkeyopt distid:1234567812345678`); fibjs signs with an empty ID. The
+  tests pin it against `gmssl` and the OpenSSL command line. A signature made under another ID
+  does not verify here.
 
 The primitive is Tongsuo's, through `tongsuopy`. It is imported on first use only, so a process
 that never meets an SM2 key never loads it.

@@ -1,12 +1,20 @@
 """The SM2SM3 suite: round trips, tampering, algorithm confusion, JWK checks, and agreement
-with an independent SM2 implementation (GmSSL's pure-Python `gmssl`) on the distinguishing ID."""
+with independent SM2 implementations (GmSSL's pure-Python `gmssl`, the OpenSSL 3 command line)
+on signatures and the distinguishing ID."""
 
 from __future__ import annotations
 
 import base64
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -241,3 +249,68 @@ def test_fibjs_vector_holds_under_its_empty_id_and_is_refused_under_ours() -> No
     assert parsed.alg == "SM2SM3"  # the same alg name and JWK form as ours
     with pytest.raises(Unauthenticated, match="forged or altered"):
         verify_parsed(parsed, jwk)
+
+
+# --- agreement with OpenSSL 3 (its own SM2 code, not Tongsuo's), through its command line -----
+
+
+def _openssl_sm2() -> str:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command")
+    listed = subprocess.run(
+        [openssl, "list", "-public-key-algorithms"], capture_output=True, text=True, timeout=30
+    )
+    if "SM2" not in listed.stdout:
+        pytest.skip("this openssl has no SM2")
+    return openssl
+
+
+def test_openssl_and_tongsuo_agree_both_ways(tmp_path: Path) -> None:
+    openssl = _openssl_sm2()
+    key = SigningKey.generate(sm2.ALG)
+    (tmp_path / "key.pem").write_bytes(key.to_pem())
+    message = sign_compact({"sub": "openssl"}, key).rsplit(".", 1)[0].encode()
+    (tmp_path / "msg").write_bytes(message)
+    signature = key.sign(message)
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    (tmp_path / "sig.der").write_bytes(encode_dss_signature(r, s))  # OpenSSL reads DER
+    # the ID is explicit on OpenSSL's side: its pkeyutl does not default to GB/T 35276's
+    sm3 = ["-rawin", "-digest", "sm3", "-pkeyopt", f"distid:{sm2.DISTINGUISHING_ID.decode()}"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([openssl, *args], capture_output=True, text=True, timeout=30)
+
+    assert (
+        run(
+            "pkey", "-in", str(tmp_path / "key.pem"), "-pubout", "-out", str(tmp_path / "pub.pem")
+        ).returncode
+        == 0
+    )
+    verified = run(
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        str(tmp_path / "pub.pem"),
+        *sm3,
+        "-in",
+        str(tmp_path / "msg"),
+        "-sigfile",
+        str(tmp_path / "sig.der"),
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    signed = run(
+        "pkeyutl",
+        "-sign",
+        "-inkey",
+        str(tmp_path / "key.pem"),
+        *sm3,
+        "-in",
+        str(tmp_path / "msg"),
+        "-out",
+        str(tmp_path / "openssl.der"),
+    )
+    assert signed.returncode == 0, signed.stderr
+    r, s = decode_dss_signature((tmp_path / "openssl.der").read_bytes())
+    key.jwk.verify_signature(r.to_bytes(32, "big") + s.to_bytes(32, "big"), message)
