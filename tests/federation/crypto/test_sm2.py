@@ -145,6 +145,39 @@ def test_sm2_jwk_round_trips_and_bad_points_are_refused() -> None:
             Jwk.from_dict({**good, **change})
 
 
+SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+edge_coordinates = st.sampled_from([0, 1, SM2_P - 1, SM2_P, SM2_P + 1, (1 << 256) - 1])
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    x=edge_coordinates | st.integers(0, (1 << 256) - 1),
+    y=edge_coordinates | st.integers(0, (1 << 256) - 1),
+    width=st.sampled_from([32, 31, 33]),
+)
+def test_any_sm2_coordinates_parse_or_fail_with_invalid_argument(
+    x: int, y: int, width: int
+) -> None:
+    """Off-curve points, the point at infinity, coordinates >= p: only InvalidArgument."""
+    data = {
+        "kty": "EC",
+        "crv": "SM2",
+        "x": b64url_encode(x.to_bytes(width, "big") if x < 1 << (8 * width) else b""),
+        "y": b64url_encode(y.to_bytes(width, "big") if y < 1 << (8 * width) else b""),
+    }
+    try:
+        jwk = Jwk.from_dict(data)
+    except InvalidArgument:
+        return
+    assert jwk.alg == "SM2SM3" and Jwk.from_dict(jwk.to_dict()) == jwk
+
+
+def test_the_curve_points_of_real_keys_parse() -> None:
+    for _ in range(5):
+        key = SigningKey.generate(sm2.ALG)
+        assert Jwk.from_dict(key.jwk.to_dict()) == key.jwk
+
+
 def test_pem_round_trip_and_refusals() -> None:
     again = SigningKey.from_pem(SM2_KEY.to_pem())
     assert again.kid == SM2_KEY.kid and again.alg == "SM2SM3"
