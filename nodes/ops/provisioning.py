@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from federation.crypto.jose import Jwk, SigningKey
+from federation.crypto.jose import SUITES, Jwk, SigningKey
 from federation.crypto.pki import (
     cert_to_pem,
     create_root_ca,
@@ -23,7 +24,7 @@ from federation.crypto.pki import write_private_key as _write_private_key
 from federation.crypto.pki import write_public as _write_public
 from federation.errors import FailedPrecondition, InvalidArgument
 from federation.identity.tokens import MAX_TTL_S
-from federation.regions import PROVINCES, Region
+from federation.regions import PROVINCES, Region, parse_region
 from federation.trust.trustlist import (
     Member,
     TrustList,
@@ -38,6 +39,7 @@ TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
 OPERATOR_ENTITY = "yrd:operator:100000"
 DEFAULT_BASE_PORT = 50051
 PUBLIC_PORT_OFFSET = 10  # regions' public HTTPS ports follow the gRPC ports: 50061..50064
+DEFAULT_SUITE = "ed25519"
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_signing_key(directory: Path) -> Jwk:
-    key = SigningKey.generate()
+def parse_suites(specs: Iterable[str]) -> dict[Region, str]:
+    """Each member's signing suite from `--suite` values, later ones winning.
+
+    `sm2` (or `ed25519`) alone sets every member, hub included; `320000=sm2` (a code or short
+    name: `JS=sm2`) sets one. Members not named keep `ed25519`.
+    """
+    suites = dict.fromkeys(Region, DEFAULT_SUITE)
+    for spec in specs:
+        who, sep, suite = spec.strip().rpartition("=")
+        suite = suite.strip().lower()
+        if suite not in SUITES:
+            raise InvalidArgument(
+                f"unknown signing suite {suite!r} in --suite {spec!r}; use {' or '.join(SUITES)}"
+            )
+        if not sep:
+            suites = dict.fromkeys(Region, suite)
+        else:
+            suites[parse_region(who)] = suite
+    return suites
+
+
+def suite_of(alg: str) -> str:
+    """The suite name (ed25519, sm2) of a member key's JWS algorithm."""
+    for suite, suite_alg in SUITES.items():
+        if suite_alg == alg:
+            return suite
+    raise InvalidArgument(f"{alg} is not a member signing suite; use {' or '.join(SUITES)}")
+
+
+def _write_signing_key(directory: Path, suite: str = DEFAULT_SUITE) -> Jwk:
+    key = SigningKey.for_suite(suite)
     directory.mkdir(parents=True, exist_ok=True)
     write_private_key(directory / f"{key.kid}.key", key.to_pem())
     return key.jwk
@@ -146,8 +177,18 @@ def init_federation(
     revocation_poll_s: float = 2.0,
     status_list_ttl_s: int = 300,
     force: bool = False,
+    suites: Mapping[Region, str] | None = None,
 ) -> TrustList:
-    """Create hub and the four regions' material; `base_port=0` picks free ports."""
+    """Create hub and the four regions' material; `base_port=0` picks free ports.
+
+    `suites` chooses each member's signing suite (`parse_suites`; ed25519 when not named): its
+    token/status-list keys, its seal-certifying key and its authorities' seal keys, and for the
+    hub also the trust anchor. mTLS certificates stay P-256 whatever the suite.
+    """
+    chosen = {**dict.fromkeys(Region, DEFAULT_SUITE), **(suites or {})}
+    for region, suite in chosen.items():
+        if suite not in SUITES:
+            raise InvalidArgument(f"unknown signing suite {suite!r} for {region.short}")
     layout = Layout(directory.resolve())
     if layout.trust_signed.exists() and not force:
         raise FailedPrecondition(
@@ -165,7 +206,7 @@ def init_federation(
     ca_key, ca_cert = create_root_ca()
     write_private_key(layout.ca_key, key_to_pem(ca_key))
     write_public(layout.ca_cert, cert_to_pem(ca_cert))
-    anchor = SigningKey.generate()
+    anchor = SigningKey.for_suite(chosen[Region.HUB])
     write_private_key(layout.anchor_key, anchor.to_pem())
     write_public(layout.anchor_jwk, json.dumps(anchor.jwk.to_dict(), indent=2).encode())
 
@@ -181,11 +222,15 @@ def init_federation(
         key, cert = issue_node_certificate(ca_key, ca_cert, region.entity_id, region.code)
         write_private_key(node / "tls.key", key_to_pem(key))
         write_public(node / "tls.crt", cert_to_pem(cert))
-        keys = (_write_signing_key(layout.signing_dir(region)),)
+        keys = (_write_signing_key(layout.signing_dir(region), chosen[region]),)
         # a long-lived key that certifies issuing authorities' seals, listed apart from the
         # token keys (its purpose is the list it is in, not a JWK member): token keys rotate
         # without touching it, so sealed licences stay verifiable
-        seal_keys = (_write_signing_key(layout.sealcert_dir(region)),) if region.is_province else ()
+        seal_keys = (
+            (_write_signing_key(layout.sealcert_dir(region), chosen[region]),)
+            if region.is_province
+            else ()
+        )
         members.append(
             Member(
                 entity_id=region.entity_id,
@@ -303,13 +348,21 @@ def _write_node_config(
     write_public(layout.config(region), render_config(values, quotas).encode())
 
 
-def rotate_keys(directory: Path, region: Region, now: float | None = None) -> tuple[Jwk, TrustList]:
-    """Add a new signing key for `region`; old keys stay listed until tokens they signed expire."""
+def rotate_keys(
+    directory: Path, region: Region, now: float | None = None, suite: str | None = None
+) -> tuple[Jwk, TrustList]:
+    """Add a new signing key for `region`; old keys stay listed until tokens they signed expire.
+
+    The new key keeps the suite of the region's newest key unless `suite` names another (a
+    region moving to SM2, or back, rotates; tokens signed before verify until they expire).
+    """
     layout = Layout(directory.resolve())
     current = read_trust_list(layout)
     stamp = now or time.time()
-    new_jwk = _write_signing_key(layout.signing_dir(region))
     member = current.member(region.entity_id)
+    if suite is None:
+        suite = suite_of(member.signing_keys[0].alg) if member.signing_keys else DEFAULT_SUITE
+    new_jwk = _write_signing_key(layout.signing_dir(region), suite)
     # A token lives at most MAX_TTL_S; keep the old key a little longer for clock skew.
     rotated = rotate_member_key(member, new_jwk, int(stamp) + MAX_TTL_S + 300, stamp)
     updated = replace(

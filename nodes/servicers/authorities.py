@@ -71,7 +71,7 @@ def provision_authorities(
             name=f"{_PROVINCE_ZH[region]}{zh} ({region.short} {en})",
             region_code=region.code,
         )
-        seal_key = SigningKey.generate()
+        seal_key = SigningKey.generate(certifier.alg)  # the region's suite (Ed25519 or SM2)
         certificate = certify_seal_key(
             certifier, region, authority, seal_key.jwk, SEAL_CERT_TTL_S, now
         )
