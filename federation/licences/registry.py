@@ -14,7 +14,7 @@ from typing import Any
 from federation.audit import AuditDraft
 from federation.clock import Clock
 from federation.crypto.jose import Jwk, SigningKey, canonical_json
-from federation.errors import InvalidArgument, NotFound, PermissionDenied
+from federation.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from federation.identity.tokens import TokenClaims
 from federation.licences import (
     DEFAULT_STATUS_TTL_S,
@@ -36,6 +36,8 @@ from federation.regions import Region
 from federation.storage.base import LicenceRecord, Store
 
 STATUS_LIST_SIZE = 1 << 16
+# a status index taken by another process sharing the store is chosen again this many times
+ISSUE_ATTEMPTS = 4
 MAX_REQUEST_ID = 128
 
 SealFor = Callable[[str, str], ElectronicSeal]
@@ -144,54 +146,66 @@ class LicenceRegistry:
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
         with self._issue_lock:  # one index allocation at a time within this node
-            if self._used is None:  # this registry is the list's only writer: read it once
-                self._used = {index for index, _ in self._store.status_entries()}
-            index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
-            serial = new_serial()
-            licence = build_licence(
-                licence_type,
-                seal.authority,
-                serial=serial,
-                number=request.number or f"{self.region.short}{serial}",
-                holder_name=request.holder_name,
-                holder_code=request.holder_code,
-                issue_date=issue_date,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                fields=dict(request.fields or {}),
-                status=StatusReference(self.status_uri, index),
-            )
-            now = self._clock.now()
-            sealed = seal_licence(licence, seal, now, holder_jwk)
-            # the enterprise's legal representative sees its licence in her own aggregation
-            representative = licence.fields.get("legal_representative_id")
-            record = LicenceRecord(
-                identifier=licence.identifier.format(),
-                request_id=request.request_id,
-                request_hash=request.fingerprint(),
-                type_code=licence_type.code,
-                holder_code=licence.holder_code,
-                authority_code=seal.authority.credit_code,
-                sd_jwt=sealed.serialize(),
-                status_index=index,
-                status=int(LicenceStatus.VALID),
-                issued_at=now,
-                updated_at=now,
-                parties=(str(representative),) if representative else (),
-            )
-            entry = AuditDraft(
-                time=now,
-                actor=actor or self.region.entity_id,
-                action="licence.issue",
-                outcome="granted",
-                subject=record.holder_code,
-                detail={"identifier": record.identifier, "request_id": record.request_id},
-            )
-            stored, created = self._store.add_licence(record, audit=entry)
-            self._used.add(stored.status_index)
-            if created:
-                self._invalidate()
-            return stored, created
+            for attempt in range(ISSUE_ATTEMPTS):
+                if self._used is None:  # read once; refreshed when another process took an index
+                    self._used = {index for index, _ in self._store.status_entries()}
+                index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
+                serial = new_serial()
+                licence = build_licence(
+                    licence_type,
+                    seal.authority,
+                    serial=serial,
+                    number=request.number or f"{self.region.short}{serial}",
+                    holder_name=request.holder_name,
+                    holder_code=request.holder_code,
+                    issue_date=issue_date,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    fields=dict(request.fields or {}),
+                    status=StatusReference(self.status_uri, index),
+                )
+                now = self._clock.now()
+                sealed = seal_licence(licence, seal, now, holder_jwk)
+                # the enterprise's legal representative sees its licence in her own aggregation
+                representative = licence.fields.get("legal_representative_id")
+                record = LicenceRecord(
+                    identifier=licence.identifier.format(),
+                    request_id=request.request_id,
+                    request_hash=request.fingerprint(),
+                    type_code=licence_type.code,
+                    holder_code=licence.holder_code,
+                    authority_code=seal.authority.credit_code,
+                    sd_jwt=sealed.serialize(),
+                    status_index=index,
+                    status=int(LicenceStatus.VALID),
+                    issued_at=now,
+                    updated_at=now,
+                    parties=(str(representative),) if representative else (),
+                )
+                entry = AuditDraft(
+                    time=now,
+                    actor=actor or self.region.entity_id,
+                    action="licence.issue",
+                    outcome="granted",
+                    subject=record.holder_code,
+                    detail={"identifier": record.identifier, "request_id": record.request_id},
+                )
+                try:
+                    stored, created = self._store.add_licence(record, audit=entry)
+                except AlreadyExists:
+                    # Worker processes and replicas share the store: another may have taken
+                    # the index chosen here. Re-read the taken indices and choose again; any
+                    # other refusal (a request id reused for another request) stands.
+                    known = self._used
+                    self._used = {taken for taken, _ in self._store.status_entries()}
+                    if attempt + 1 == ISSUE_ATTEMPTS or index not in self._used - known:
+                        raise
+                    continue
+                self._used.add(stored.status_index)
+                if created:
+                    self._invalidate()
+                return stored, created
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, identifier: str) -> LicenceRecord:
         record = self._store.get_licence(identifier)
