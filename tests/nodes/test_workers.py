@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from benchmarks._sockets import child_pids
 from federation.audit import verify_chain
 from federation.regions import Region
 from federation.storage import open_store
@@ -24,7 +25,7 @@ from nodes.config import load_config
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
 from tests._support.nodes import eventually, make_federation, new_citizen
-from tests._support.workers import channel_per_worker, child_pids, operator_credentials
+from tests._support.workers import channel_per_worker, operator_credentials
 
 PASSWORD = "Lotus-pond-2024"
 RACES = 6
