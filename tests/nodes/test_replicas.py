@@ -57,13 +57,19 @@ class Replicated:
         self.addresses = [self.sh.endpoint, load_config(replica).endpoint]
 
 
-@pytest.fixture
-def replicated(tmp_path: Path, postgres_url: str) -> Iterator[Replicated]:
+@pytest.fixture(scope="module")
+def replicated(
+    tmp_path_factory: pytest.TempPathFactory, module_postgres_url: str
+) -> Iterator[Replicated]:
+    """One federation for the module; the kill -9 test, which ends a replica, runs last."""
     from test_resilience import _drop_node_schemas
 
+    postgres_url = module_postgres_url
     prefix = postgres_url.rsplit("schema=", 1)[1]
     directory = make_federation(
-        tmp_path / "federation", store="postgresql", postgres_url=postgres_url
+        tmp_path_factory.mktemp("replicas") / "federation",
+        store="postgresql",
+        postgres_url=postgres_url,
     )
     replica_config = add_replica(directory, Region.SH)
     fed = Federation(directory, regions=(Region.HUB, Region.SH))
