@@ -217,11 +217,13 @@ def summary(phases: dict[int, PhaseComparison]) -> dict[str, Any]:
     for workers, phase in phases.items():
         for name in (ECHO, VERIFY):
             r = phase.merged(name)
-            cpu = r.server_cpu_ms_per_request
+            cpu, client = r.server_cpu_ms_per_request, r.client_cpu_ms_per_request
             out[f"{name}_{workers}w"] = {
                 "throughput_per_s": round(r.throughput, 1),
                 "latency_ms": {k: r.latency.summary_ms().get(k) for k in ("p50", "p90", "p99")},
                 "server_cpu_ms_per_request": None if cpu is None else round(cpu, 4),
+                # the load generator shares the machine's cores with the workers
+                "client_cpu_ms_per_request": None if client is None else round(client, 4),
             }
     return out
 

@@ -36,8 +36,14 @@ from federation.regions import Region
 from federation.storage.base import LicenceRecord, Store
 
 STATUS_LIST_SIZE = 1 << 16
-# a status index taken by another process sharing the store is chosen again this many times
+# a status index taken meanwhile by another process sharing the store is drawn again, this often
 ISSUE_ATTEMPTS = 4
+
+
+class _IndexTaken(Exception):
+    """The status index drawn for a licence was taken by another process (draw again)."""
+
+
 MAX_REQUEST_ID = 128
 
 SealFor = Callable[[str, str], ElectronicSeal]
@@ -133,6 +139,16 @@ class LicenceRegistry:
         """Seal and store a licence with its `licence.issue` audit entry, in one transaction:
         no licence is ever stored unaudited. `actor` defaults to the region itself (a case
         result). A retry returns the stored licence and appends nothing; its caller audits it."""
+        for _ in range(ISSUE_ATTEMPTS - 1):
+            try:
+                return self._issue_once(request, actor)
+            except _IndexTaken:
+                continue  # another worker process or replica took it: draw again
+        return self._issue_once(request, actor, last=True)
+
+    def _issue_once(
+        self, request: IssueRequest, actor: str, last: bool = False
+    ) -> tuple[LicenceRecord, bool]:
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(f"request_id is required (1..{MAX_REQUEST_ID} characters)")
         licence_type = get_licence_type(request.licence_type)
@@ -146,66 +162,64 @@ class LicenceRegistry:
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
         with self._issue_lock:  # one index allocation at a time within this node
-            for attempt in range(ISSUE_ATTEMPTS):
-                if self._used is None:  # read once; refreshed when another process took an index
-                    self._used = {index for index, _ in self._store.status_entries()}
-                index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
-                serial = new_serial()
-                licence = build_licence(
-                    licence_type,
-                    seal.authority,
-                    serial=serial,
-                    number=request.number or f"{self.region.short}{serial}",
-                    holder_name=request.holder_name,
-                    holder_code=request.holder_code,
-                    issue_date=issue_date,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    fields=dict(request.fields or {}),
-                    status=StatusReference(self.status_uri, index),
-                )
-                now = self._clock.now()
-                sealed = seal_licence(licence, seal, now, holder_jwk)
-                # the enterprise's legal representative sees its licence in her own aggregation
-                representative = licence.fields.get("legal_representative_id")
-                record = LicenceRecord(
-                    identifier=licence.identifier.format(),
-                    request_id=request.request_id,
-                    request_hash=request.fingerprint(),
-                    type_code=licence_type.code,
-                    holder_code=licence.holder_code,
-                    authority_code=seal.authority.credit_code,
-                    sd_jwt=sealed.serialize(),
-                    status_index=index,
-                    status=int(LicenceStatus.VALID),
-                    issued_at=now,
-                    updated_at=now,
-                    parties=(str(representative),) if representative else (),
-                )
-                entry = AuditDraft(
-                    time=now,
-                    actor=actor or self.region.entity_id,
-                    action="licence.issue",
-                    outcome="granted",
-                    subject=record.holder_code,
-                    detail={"identifier": record.identifier, "request_id": record.request_id},
-                )
-                try:
-                    stored, created = self._store.add_licence(record, audit=entry)
-                except AlreadyExists:
-                    # Worker processes and replicas share the store: another may have taken
-                    # the index chosen here. Re-read the taken indices and choose again; any
-                    # other refusal (a request id reused for another request) stands.
-                    known = self._used
-                    self._used = {taken for taken, _ in self._store.status_entries()}
-                    if attempt + 1 == ISSUE_ATTEMPTS or index not in self._used - known:
-                        raise
-                    continue
-                self._used.add(stored.status_index)
-                if created:
-                    self._invalidate()
-                return stored, created
-        raise AssertionError("unreachable")  # pragma: no cover
+            if self._used is None:  # read once; re-read when another process took an index
+                self._used = {index for index, _ in self._store.status_entries()}
+            index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
+            serial = new_serial()
+            licence = build_licence(
+                licence_type,
+                seal.authority,
+                serial=serial,
+                number=request.number or f"{self.region.short}{serial}",
+                holder_name=request.holder_name,
+                holder_code=request.holder_code,
+                issue_date=issue_date,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                fields=dict(request.fields or {}),
+                status=StatusReference(self.status_uri, index),
+            )
+            now = self._clock.now()
+            sealed = seal_licence(licence, seal, now, holder_jwk)
+            # the enterprise's legal representative sees its licence in her own aggregation
+            representative = licence.fields.get("legal_representative_id")
+            record = LicenceRecord(
+                identifier=licence.identifier.format(),
+                request_id=request.request_id,
+                request_hash=request.fingerprint(),
+                type_code=licence_type.code,
+                holder_code=licence.holder_code,
+                authority_code=seal.authority.credit_code,
+                sd_jwt=sealed.serialize(),
+                status_index=index,
+                status=int(LicenceStatus.VALID),
+                issued_at=now,
+                updated_at=now,
+                parties=(str(representative),) if representative else (),
+            )
+            entry = AuditDraft(
+                time=now,
+                actor=actor or self.region.entity_id,
+                action="licence.issue",
+                outcome="granted",
+                subject=record.holder_code,
+                detail={"identifier": record.identifier, "request_id": record.request_id},
+            )
+            try:
+                stored, created = self._store.add_licence(record, audit=entry)
+            except AlreadyExists:
+                # Worker processes and replicas share the store: another may have taken the
+                # index drawn here. Re-read the taken indices; any other refusal (a request id
+                # reused for another request) stands.
+                known = self._used
+                self._used = {taken for taken, _ in self._store.status_entries()}
+                if not last and index in self._used - known:
+                    raise _IndexTaken(index) from None
+                raise
+            self._used.add(stored.status_index)
+            if created:
+                self._invalidate()
+            return stored, created
 
     def get(self, identifier: str) -> LicenceRecord:
         record = self._store.get_licence(identifier)
