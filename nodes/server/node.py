@@ -398,7 +398,8 @@ def serve(config: NodeConfig, worker_index: int | None = None) -> None:
     `worker_index`: this process is that worker of a node run by `nodes.server.workers` (it
     stops when its supervising parent dies)."""
     if worker_index is not None:
-        from nodes.server.workers import die_with_parent
+        from nodes.server.workers import die_with_parent, label_worker_logs
 
         die_with_parent()
+        label_worker_logs(worker_index)
     asyncio.run(_serve(config, worker_index or 0))

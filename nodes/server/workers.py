@@ -1,8 +1,9 @@
 """Worker processes of one node: N processes share host:port (SO_REUSEPORT) under one parent.
 
-The parent starts `yrd node serve --worker-index I` N times, waits for each to print READY,
-restarts a worker that dies later, forwards SIGTERM/SIGINT for a graceful drain, and exits
-non-zero naming the worker when one cannot start. Each worker is a whole node (own event
+The parent starts `yrd node serve --worker-index I` N times, waits for each to print READY
+(exiting with status 1, naming the worker, when one cannot start), then restarts a worker that
+dies (after pauses that grow while it keeps dying) and forwards SIGTERM/SIGINT for a graceful
+drain of them all. Each worker is a whole node (own event
 loop, thread pool, store connections, trust view, health service) on the same listening port;
 the kernel spreads incoming connections over the workers (not calls: one HTTP/2 connection
 stays with the worker that accepted it).
@@ -66,6 +67,14 @@ def reserve_port(host: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, 0))
     return sock
+
+
+def label_worker_logs(index: int) -> None:
+    """Prefix this worker's log lines with its number (the workers share the parent's stderr)."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s [worker {index}] %(name)s %(levelname)s %(message)s")
+        )
 
 
 def die_with_parent() -> None:
@@ -194,13 +203,7 @@ class WorkerSupervisor:
             first = self.workers[0].ready_line.removeprefix("READY ")
             print(f"READY {first} workers {self.count}", flush=True)
             log.info("%s serving with %d workers", self.config.entity_id, self.count)
-        try:
-            self._supervise()
-        except WorkerStartFailed as exc:
-            log.error("%s", exc)
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            self._stop_all()
-            return 1
+        self._supervise()
         return self._stop_all()
 
     def _supervise(self) -> None:
@@ -223,8 +226,10 @@ class WorkerSupervisor:
                 )
                 if self._stopping.wait(pause):
                     return
+                # not awaited: the others keep being watched; one that cannot start again
+                # (its store unreachable, say) is retried after ever longer pauses
                 self.restarts += 1
-                self._await_ready(self._spawn(index))
+                self._spawn(index)
 
     def _stop_all(self) -> int:
         """SIGTERM every live worker, wait for their drain, SIGKILL stragglers; 0 if all clean."""
