@@ -177,6 +177,9 @@ def test_the_same_tokens_raced_through_two_stores_are_each_accepted_once(
 
         def verify(worker: int) -> list[object]:
             target, order = (other, jtis[::-1]) if worker % 2 else (store, jtis)
+            # a strided pass, then every token: batches of one store hold tokens the other
+            # store's open batches hold too, in the opposite order (PostgreSQL without the
+            # advisory lock answers some of them "deadlock detected")
             return [
                 outcome(lambda j=j: target.remember_jti("aud", j, 500.0, 100.0, verified(j)))
                 for j in order[worker // 2 :: 3]
