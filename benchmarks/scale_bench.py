@@ -2,9 +2,11 @@
 
 Shanghai is restarted between worker counts (order 1, 2, 2, 1: drift hits both alike). The
 client opens `--concurrency` connections spread evenly over the workers (which worker holds a
-connection is read from /proc), one per load thread. Server CPU per request is the user+system
-CPU of the node's parent and every worker process over the phase, divided by the requests.
-Every target is a ratio measured in this run: 2 workers over 1, and verification over echo.
+connection is read from /proc), one per load thread. Each slot runs a closed loop at
+--concurrency, then an open loop at one rate for every worker count (--rate, or half the
+1-worker verification throughput). Server CPU per request is the user+system CPU of the node's
+parent and every worker process over the phase, divided by the requests. Every target is a ratio
+measured in this run: 2 workers over 1, and verification over echo.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from benchmarks.harness import (
     load_phase,
     load_warnings,
     new_parser,
+    open_loop,
     parse_run_options,
     target,
     warm_up,
@@ -55,12 +58,14 @@ from nodes.tls import TlsMaterial
 BENCHMARK = "scale_bench"
 SERVER, HOME = Region.SH, Region.ZJ
 ECHO, VERIFY = "echo", "verify_token"
+CLOSED, OPEN = "closed", "open_loop"
 ORDER = (1, 2, 2, 1)  # worker counts of the slots; a restart only when the count changes
 QUICK_ORDER = (1, 2)
 # On a machine with at least 2 free cores 2 workers should verify >= 1.3x as fast as 1 and
 # spend at most 1.25x the CPU per request (an extra process costs little per call).
 SCALE_LIMIT = 1.3
 CPU_LIMIT = 1.25
+LATENCY_LIMIT = 1.25  # ...and at the same open-loop rate answer no slower
 CALL_TIMEOUT_S = 10.0
 
 RUN = RunDefaults(concurrency=8, open_workers=32, requests=(120, 2000), warmup=(20, 200))
@@ -72,18 +77,20 @@ def parse_args(argv: Sequence[str] | None = None) -> RunOptions:
     p = new_parser(
         __doc__ or "",
         requests_help="requests per target per slot, split over the rounds (default 2000)",
-        rate_help="unused: this benchmark runs closed loops only",
+        rate_help="open-loop arrivals per second, for every worker count (default: 0.5 x"
+        " verification throughput of 1 worker at --concurrency, measured in the same run)",
     )
     return RunOptions(**parse_run_options(p, argv, RUN)[1])
 
 
 @dataclass
 class Slot:
-    """One worker count's measurement: its phase and how the connections were spread."""
+    """One worker count's measurement: its phases and how the connections were spread."""
 
     workers: int
-    phase: PhaseComparison
+    phases: dict[str, PhaseComparison]  # CLOSED and OPEN
     connections_per_worker: list[int]
+    rate: float  # of the open loop
 
 
 class ThreadChannels:
@@ -167,7 +174,10 @@ def measure_slot(
     tokens: Iterator[str],
     payload: bytes,
     opts: RunOptions,
+    rate: float | None,
 ) -> Slot:
+    """Warm up, then a closed loop at --concurrency and an open loop at `rate` (None: half the
+    verification throughput this slot's closed loop measured; later slots reuse it)."""
     pids = restart_with(directory, fed, workers)
     serving = pids[1:] or pids
     layout = Layout(directory)
@@ -183,44 +193,54 @@ def measure_slot(
     )
     # interleave the workers' connections, so any `concurrency` threads spread evenly
     channels = [c for group in zip(*held.values(), strict=True) for c in group]
-    pool = ThreadChannels(channels[: opts.concurrency])
-    calls = targets(pool, tokens, payload)
+    used = channels[: opts.concurrency]
+    calls = targets(ThreadChannels(used), tokens, payload)
+    phases: dict[str, PhaseComparison] = {}
     try:
         for call in calls.values():
             warm_up(call, opts.warmup, opts.concurrency)
         cpu = ProcessesCpu(pids)
         name = f"w{workers}_{opts.closed_cn}"
         describe = f"{workers} worker(s), closed loop, concurrency {opts.concurrency}"
-        phase = load_phase(name, calls, closed_loop(opts.concurrency, cpu), opts, describe, log)
+        load = closed_loop(opts.concurrency, cpu)
+        phases[CLOSED] = load_phase(name, calls, load, opts, describe, log)
+        if rate is None:
+            closed = phases[CLOSED].merged(VERIFY).throughput
+            rate = opts.auto_rate(closed, floor=10.0, digits=-1)
+        describe = f"{workers} worker(s), open loop {rate:.0f}/s {opts.arrivals}"
+        load = open_loop(opts, rate, cpu)
+        phases[OPEN] = load_phase(f"w{workers}_{OPEN}", calls, load, opts, describe, log)
     finally:
         for channel in channels:
             channel.close()
-    spread = [
-        min(per_worker, sum(1 for c in channels[: opts.concurrency] if c in held[p]))
-        for p in serving
-    ]
-    return Slot(workers, phase, spread)
+    spread = [sum(1 for c in used if c in held[pid]) for pid in serving]
+    return Slot(workers, phases, spread, rate)
 
 
-def merged_by_workers(slots: list[Slot]) -> dict[int, PhaseComparison]:
-    out: dict[int, PhaseComparison] = {}
+def merged_by_workers(slots: list[Slot]) -> dict[int, dict[str, PhaseComparison]]:
+    """The slots of each worker count together: {workers: {CLOSED: ..., OPEN: ...}}."""
+    out: dict[int, dict[str, PhaseComparison]] = {}
     for slot in slots:
-        phase = out.setdefault(slot.workers, PhaseComparison(slot.phase.name))
-        for name, results in slot.phase.results.items():
-            for result in results:
-                phase.add(name, result)
+        kinds = out.setdefault(slot.workers, {})
+        for kind, phase in slot.phases.items():
+            into = kinds.setdefault(kind, PhaseComparison(phase.name))
+            for name, results in phase.results.items():
+                for result in results:
+                    into.add(name, result)
     return out
 
 
-def summary(phases: dict[int, PhaseComparison]) -> dict[str, Any]:
+def summary(phases: dict[int, dict[str, PhaseComparison]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for workers, phase in phases.items():
+    for workers, kinds in phases.items():
         for name in (ECHO, VERIFY):
-            r = phase.merged(name)
+            r = kinds[CLOSED].merged(name)
             cpu, client = r.server_cpu_ms_per_request, r.client_cpu_ms_per_request
+            opened = kinds[OPEN].merged(name).latency.summary_ms()
             out[f"{name}_{workers}w"] = {
                 "throughput_per_s": round(r.throughput, 1),
                 "latency_ms": {k: r.latency.summary_ms().get(k) for k in ("p50", "p90", "p99")},
+                "open_loop_latency_ms": {k: opened.get(k) for k in ("p50", "p90", "p99")},
                 "server_cpu_ms_per_request": None if cpu is None else round(cpu, 4),
                 # the load generator shares the machine's cores with the workers
                 "client_cpu_ms_per_request": None if client is None else round(client, 4),
@@ -228,8 +248,11 @@ def summary(phases: dict[int, PhaseComparison]) -> dict[str, Any]:
     return out
 
 
-def targets_met(phases: dict[int, PhaseComparison]) -> dict[str, Any]:
-    one, two = phases[1], phases[2]
+def targets_met(phases: dict[int, dict[str, PhaseComparison]]) -> dict[str, Any]:
+    one, two = phases[1][CLOSED], phases[2][CLOSED]
+
+    def latency(workers: int, figure: str) -> float | None:
+        return phases[workers][OPEN].merged(VERIFY).latency.summary_ms().get(figure)
 
     def over(a: PhaseComparison, b: PhaseComparison, name: str, figure: str) -> float | None:
         ra, rb = a.merged(name), b.merged(name)
@@ -269,7 +292,16 @@ def targets_met(phases: dict[int, PhaseComparison]) -> dict[str, Any]:
             at_most=True,
         ),
     }
-    for workers, phase in phases.items():
+    for figure in ("p50", "p99"):
+        lines[f"verify_open_loop_{figure}_2w_over_1w"] = target(
+            f"VerifyToken open-loop {figure} latency at one rate, 2 workers <= {LATENCY_LIMIT}"
+            " x 1 worker",
+            ratio(latency(2, figure), latency(1, figure)),
+            LATENCY_LIMIT,
+            at_most=True,
+        )
+    for workers, kinds in phases.items():
+        phase = kinds[CLOSED]
         lines[f"verify_server_cpu_per_request_over_echo_{workers}w"] = target(
             f"VerifyToken server CPU per request over the raw echo's, {workers} worker(s)"
             " (the cost of verification itself; informational limit 20)",
@@ -291,7 +323,7 @@ def measure(directory: Path, fed: Federation, opts: RunOptions) -> dict[str, Any
     order = QUICK_ORDER if opts.quick else ORDER
     with FederationClient(directory, timeout_s=CALL_TIMEOUT_S) as client:
         login: Login = login_at_home(client)
-        needed = len(order) * (opts.warmup + opts.requests) + 16
+        needed = len(order) * (opts.warmup + 2 * opts.requests) + 16  # closed + open loop
         t0 = time.perf_counter()
         minted = TokenMinter(directory, client.trust_list, HOME).mint(
             needed,
@@ -305,7 +337,11 @@ def measure(directory: Path, fed: Federation, opts: RunOptions) -> dict[str, Any
         log(f"minted {len(minted)} tokens in {time.perf_counter() - t0:.2f} s")
     tokens = iter(minted)
     payload = b"x" * len(minted[0])
-    slots = [measure_slot(directory, fed, w, tokens, payload, opts) for w in order]
+    slots: list[Slot] = []
+    rate = opts.rate
+    for workers in order:  # the first slot (1 worker) fixes the open loop's rate for all
+        slots.append(measure_slot(directory, fed, workers, tokens, payload, opts, rate))
+        rate = slots[-1].rate
     phases = merged_by_workers(slots)
     lines = targets_met(phases)
     return {
@@ -326,6 +362,8 @@ def measure(directory: Path, fed: Federation, opts: RunOptions) -> dict[str, Any
             " connections, payload as large as a token",
             "load_average_at_start": load_at_start and [round(x, 2) for x in load_at_start],
             "tokens_minted": len(minted),
+            "open_loop_rate_per_s": slots[0].rate,
+            "open_loop_rate_source": opts.rate_source(f"{VERIFY} (1 worker)"),
             **opts.to_dict(),
         },
         "summary": summary(phases),
@@ -333,7 +371,9 @@ def measure(directory: Path, fed: Federation, opts: RunOptions) -> dict[str, Any
         "all_targets_met": all(t["met"] for t in lines.values()),
         "warnings": load_warnings(load_at_start),
         "phases": {
-            f"{workers}_workers": phase.to_dict(baseline=ECHO) for workers, phase in phases.items()
+            f"{workers}_workers_{kind}": phase.to_dict(baseline=ECHO)
+            for workers, kinds in phases.items()
+            for kind, phase in kinds.items()
         },
     }
 

@@ -21,7 +21,10 @@ TARGETS = (
     "verify_server_cpu_per_request_over_echo_2w",
     "verify_throughput_over_echo_1w",
     "verify_throughput_over_echo_2w",
+    "verify_open_loop_p50_2w_over_1w",
+    "verify_open_loop_p99_2w_over_1w",
 )
+PHASES = {f"{w}_workers_{kind}" for w in (1, 2) for kind in ("closed", "open_loop")}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +58,7 @@ def test_both_worker_counts_answer_every_request_spread_over_the_workers(
     report: dict[str, Any],
 ) -> None:
     phases = report["phases"]
-    assert set(phases) == {"1_workers", "2_workers"}
+    assert set(phases) == PHASES
     for phase in phases.values():
         for name in ("echo", "verify_token"):
             result = phase[name]
@@ -66,3 +69,5 @@ def test_both_worker_counts_answer_every_request_spread_over_the_workers(
     summary = report["summary"]
     for key in ("echo_1w", "echo_2w", "verify_token_1w", "verify_token_2w"):
         assert summary[key]["throughput_per_s"] > 0
+        assert summary[key]["open_loop_latency_ms"]["p50"] > 0
+    assert report["setup"]["open_loop_rate_per_s"] >= 10
