@@ -124,6 +124,11 @@ class NodeConfig(BaseModel):
         return out
 
     @property
+    def workers(self) -> int:
+        """Deprecated: the old name of `threads` (worker processes are `processes`)."""
+        return self.threads
+
+    @property
     def region_enum(self) -> Region:
         return parse_region(self.region)
 
