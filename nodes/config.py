@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from federation.errors import InvalidArgument
 from federation.regions import Region, parse_region
+
+log = logging.getLogger("yrd.config")
+
+# `workers` was the thread-pool size until worker processes came (`processes`, `--workers`)
+DEPRECATED_WORKERS = (
+    "config key 'workers' is the old name of 'threads' (the RPC thread pool of each process);"
+    " it is read as 'threads'. Rename it; worker processes are 'processes' or `--workers N`."
+)
+MAX_PROCESSES = 64
 
 
 class FaceQuota(BaseModel):
@@ -48,7 +66,10 @@ class NodeConfig(BaseModel):
     clock_skew_s: int = Field(30, ge=0, le=300)
     password_cost_log2: int = Field(14, ge=10, le=20)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
-    workers: int = Field(16, ge=1, le=256)
+    # RPC thread pool of each process (the key was `workers` before worker processes came)
+    threads: int = Field(16, ge=1, le=256)
+    # worker processes sharing host:port by SO_REUSEPORT (`yrd node serve --workers N`)
+    processes: int = Field(1, ge=1, le=MAX_PROCESSES)
     peer_timeout_s: float = Field(2.0, gt=0)
     status_list_ttl_s: int = Field(300, ge=1, le=86400)
     # hub only
@@ -57,6 +78,28 @@ class NodeConfig(BaseModel):
     anchor_key: Path | None = None
     face_threshold: float = Field(0.85, gt=0, le=1)
     face_quotas: dict[str, FaceQuota] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_workers_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "workers" in data:
+            data = dict(data)
+            workers = data.pop("workers")
+            if "threads" in data:
+                raise ValueError("give 'threads' only ('workers' is its deprecated old name)")
+            log.warning(DEPRECATED_WORKERS)
+            data["threads"] = workers
+        return data
+
+    @field_validator("processes")
+    @classmethod
+    def _hub_is_one_process(cls, value: int, info: ValidationInfo) -> int:
+        if value > 1 and info.data.get("region") == Region.HUB.code:
+            raise ValueError(
+                "the hub runs as one process (it alone re-signs the trust list and the"
+                " catalogue files it publishes); scale out the regions instead"
+            )
+        return value
 
     @field_validator("region")
     @classmethod
@@ -79,6 +122,11 @@ class NodeConfig(BaseModel):
                 raise ValueError("face quotas are for provinces, not the hub")
             out[region.code] = quota
         return out
+
+    @property
+    def workers(self) -> int:
+        """Deprecated: the old name of `threads` (worker processes are `processes`)."""
+        return self.threads
 
     @property
     def region_enum(self) -> Region:

@@ -14,7 +14,7 @@ from typing import Any
 from federation.audit import AuditDraft
 from federation.clock import Clock
 from federation.crypto.jose import Jwk, SigningKey, canonical_json
-from federation.errors import InvalidArgument, NotFound, PermissionDenied
+from federation.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from federation.identity.tokens import TokenClaims
 from federation.licences import (
     DEFAULT_STATUS_TTL_S,
@@ -36,6 +36,14 @@ from federation.regions import Region
 from federation.storage.base import LicenceRecord, Store
 
 STATUS_LIST_SIZE = 1 << 16
+# a status index taken meanwhile by another process sharing the store is drawn again, this often
+ISSUE_ATTEMPTS = 4
+
+
+class _IndexTaken(Exception):
+    """The status index drawn for a licence was taken by another process (draw again)."""
+
+
 MAX_REQUEST_ID = 128
 
 SealFor = Callable[[str, str], ElectronicSeal]
@@ -131,6 +139,16 @@ class LicenceRegistry:
         """Seal and store a licence with its `licence.issue` audit entry, in one transaction:
         no licence is ever stored unaudited. `actor` defaults to the region itself (a case
         result). A retry returns the stored licence and appends nothing; its caller audits it."""
+        for _ in range(ISSUE_ATTEMPTS - 1):
+            try:
+                return self._issue_once(request, actor)
+            except _IndexTaken:
+                continue  # another worker process or replica took it: draw again
+        return self._issue_once(request, actor, last=True)
+
+    def _issue_once(
+        self, request: IssueRequest, actor: str, last: bool = False
+    ) -> tuple[LicenceRecord, bool]:
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(f"request_id is required (1..{MAX_REQUEST_ID} characters)")
         licence_type = get_licence_type(request.licence_type)
@@ -144,7 +162,7 @@ class LicenceRegistry:
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
         with self._issue_lock:  # one index allocation at a time within this node
-            if self._used is None:  # this registry is the list's only writer: read it once
+            if self._used is None:  # read once; re-read when another process took an index
                 self._used = {index for index, _ in self._store.status_entries()}
             index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
             serial = new_serial()
@@ -187,7 +205,17 @@ class LicenceRegistry:
                 subject=record.holder_code,
                 detail={"identifier": record.identifier, "request_id": record.request_id},
             )
-            stored, created = self._store.add_licence(record, audit=entry)
+            try:
+                stored, created = self._store.add_licence(record, audit=entry)
+            except AlreadyExists:
+                # Worker processes and replicas share the store: another may have taken the
+                # index drawn here. Re-read the taken indices; any other refusal (a request id
+                # reused for another request) stands.
+                known = self._used
+                self._used = {taken for taken, _ in self._store.status_entries()}
+                if not last and index in self._used - known:
+                    raise _IndexTaken(index) from None
+                raise
             self._used.add(stored.status_index)
             if created:
                 self._invalidate()

@@ -27,7 +27,7 @@ from nodes.pb.v1 import (
     trust_pb2,
     trust_pb2_grpc,
 )
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
 
 T = TypeVar("T")
@@ -61,7 +61,8 @@ class FederationClient(CaseCalls):
         self._channels: dict[str, grpc.Channel] = {}
 
     def endpoint(self, region: Region | str) -> str:
-        """The `host:port` the trust list gives for a region (code, short name, or `Region`)."""
+        """The `host:port` the trust list gives for a region (code, short name, or `Region`);
+        a region run as several replicas lists them all, comma-separated."""
         r = region if isinstance(region, Region) else parse_region(region)
         role = "hub" if r is Region.HUB else "region"
         return self.trust_list.member_by_region(r.code, role=role).endpoint
@@ -70,9 +71,8 @@ class FederationClient(CaseCalls):
         """The mTLS channel to a region's node, opened once and reused until `close()`."""
         endpoint = self.endpoint(region)
         if endpoint not in self._channels:
-            self._channels[endpoint] = grpc.secure_channel(
-                endpoint, self._creds, options=CHANNEL_OPTIONS
-            )
+            # a region listing several replicas balances over them (round_robin)
+            self._channels[endpoint] = secure_channel(endpoint, self._creds)
         return self._channels[endpoint]
 
     def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:

@@ -1,4 +1,6 @@
-"""Channels from this node to its federation peers, addressed by entity id via the trust list."""
+"""Channels from this node to its federation peers, addressed by entity id via the trust list.
+
+An endpoint may list a region's replicas (`a:p,b:p`): see nodes.peering.targets."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import grpc
 
 from federation.errors import Unavailable
 from federation.trust.trustlist import TrustList
+from nodes.peering.targets import channel_target
 from nodes.tls import TlsMaterial
 
 CHANNEL_OPTIONS = [
@@ -23,6 +26,20 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
+
+
+def secure_channel(endpoint: str, creds: grpc.ChannelCredentials) -> grpc.Channel:
+    """An mTLS channel to an endpoint: one address, or a region's replicas (round_robin)."""
+    target = channel_target(endpoint)
+    return grpc.secure_channel(target.target, creds, options=[*CHANNEL_OPTIONS, *target.options])
+
+
+def aio_secure_channel(endpoint: str, creds: grpc.ChannelCredentials) -> grpc.aio.Channel:
+    """`secure_channel` for grpc.aio."""
+    target = channel_target(endpoint)
+    return grpc.aio.secure_channel(
+        target.target, creds, options=[*CHANNEL_OPTIONS, *target.options]
+    )
 
 
 def peer_endpoint(trust: TrustList, entity_id: str) -> str:
@@ -49,7 +66,7 @@ class PeerChannels:
                 return known[1]
             if known:
                 known[1].close()
-            channel = grpc.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+            channel = secure_channel(endpoint, self._creds)
             self._channels[key] = (endpoint, channel)
             return channel
 
@@ -84,7 +101,7 @@ class AioPeerChannels:
             task = asyncio.get_running_loop().create_task(known[1].close(grace=None))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        channel = grpc.aio.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+        channel = aio_secure_channel(endpoint, self._creds)
         self._channels[entity_id] = (endpoint, channel)
         return channel
 

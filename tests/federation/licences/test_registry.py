@@ -186,3 +186,33 @@ def test_revocation_shows_in_the_record_and_the_signed_status_list(
     )
     assert after.status_of(record.status_index) is LicenceStatus.REVOKED
     assert [s.status for s in registry.summaries(REPRESENTATIVE)] == ["revoked"]
+
+
+
+def test_a_status_index_taken_by_another_process_is_chosen_again(
+    store: Store, jiangsu: Jiangsu
+) -> None:
+    """Two registries on one store (two worker processes or replicas) draw the same indices."""
+    import random
+
+    def registry_drawing(seed: int) -> LicenceRegistry:
+        return LicenceRegistry(
+            region=Region.JS,
+            store=store,
+            seal_for=jiangsu.seal_for,
+            status_key=lambda: jiangsu.region_key,
+            clock=FixedClock(NOW),
+            rng=random.Random(seed),
+        )
+
+    a, b = registry_drawing(7), registry_drawing(7)
+    first, _ = b.issue(driving_request("drv-1"))  # b's first draw; b now knows only it
+    second, _ = a.issue(business_request("biz-1"))  # a skips that draw, takes its second
+    # b's second draw is the index `a` just took, unknown to b: it must choose again
+    third, created = b.issue(business_request("biz-2"))
+    assert created
+    assert third.status_index not in (first.status_index, second.status_index)
+    indices = [index for index, _ in store.status_entries()]
+    assert sorted(indices) == sorted(
+        {first.status_index, second.status_index, third.status_index}
+    )
