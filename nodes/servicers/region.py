@@ -23,7 +23,7 @@ from federation.licences import ElectronicSeal, ExchangePolicy, default_policy
 from federation.licences.registry import LicenceRegistry
 from federation.regions import Region
 from federation.storage.base import CaseRecord
-from federation.trust.keys import HubKeys, RegionKeys
+from federation.trust.keys import HubKeys, RegionKeys, public_urls
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc, licence_pb2, licence_pb2_grpc
 from nodes.peering.channels import AioPeerChannels
@@ -58,8 +58,11 @@ class RegionServices:
             status_key=rt.signing_key,
             clock=rt.clock,
             status_ttl_s=rt.config.status_list_ttl_s,
+            public_url=rt.config.public_url,
         )
-        self.status_cache = StatusListCache(self._fetch_status_list, self.status_keys, rt.clock)
+        self.status_cache = StatusListCache(
+            self._fetch_status_list, self.status_keys, rt.clock, public_urls(rt.trust_list)
+        )
         self.catalogue = CatalogueView(
             self.hub_key, rt.config.node_dir / "catalogue-cache.jwt", rt.clock
         )
