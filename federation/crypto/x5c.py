@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 
 from cryptography import x509
@@ -44,6 +45,15 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
     )
 
 
+def _serial() -> int:
+    # 63 random bits: unique in practice, positive, 8 DER bytes (RFC 5280 allows up to 20)
+    return secrets.randbits(63) | 1
+
+
+def _seal_ca_name(region_code: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"YRD {region_code} Seal CA")])
+
+
 def _sign(builder: x509.CertificateBuilder, key: IssuerKey) -> x509.Certificate:
     # Ed25519 signs the whole certificate itself: no separate digest may be named
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
@@ -68,27 +78,18 @@ def issue_seal_ca_certificate(
     """The root certifies a region's seal-certifying key as a CA for seals only (pathlen 0)."""
     not_before, not_after = _window(now, days, root_cert)
     public = seal_certifier.private.public_key()
-    root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, f"YRD {region_code} Seal CA"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, region_code),
-        ]
-    )
+    # every byte of both certificates travels in each licence (and its QR presentation):
+    # short serials and names, and only the extensions path validation needs
     builder = (
         x509.CertificateBuilder()
-        .subject_name(subject)
+        .subject_name(_seal_ca_name(region_code))
         .issuer_name(root_cert.subject)
         .public_key(public)
-        .serial_number(x509.random_serial_number())
+        .serial_number(_serial())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(ca=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), False
-        )
     )
     return _sign(builder, root_key)
 
@@ -100,33 +101,27 @@ def issue_seal_certificate(
     seal_jwk: Jwk,
     now: float,
     days: int,
+    issuer: str = "",
 ) -> x509.Certificate:
-    """The region seal CA certifies one authority's seal key (CN: the authority's credit code)."""
+    """The region seal CA certifies one authority's seal key (CN: the authority's credit code;
+    URI SAN: its https issuer id, the `iss` of what it seals, when it has one)."""
     if not authority_code.isalnum():
         raise InvalidArgument(f"authority credit code must be alphanumeric, got {authority_code!r}")
     not_before, not_after = _window(now, days, seal_ca_cert)
-    public = seal_public_key(seal_jwk)
-    ca_ski = seal_ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, authority_code),
-            *seal_ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME),
-        ]
-    )
     builder = (
         x509.CertificateBuilder()
-        .subject_name(subject)
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, authority_code)]))
         .issuer_name(seal_ca_cert.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
+        .public_key(seal_public_key(seal_jwk))
+        .serial_number(_serial())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(ca=False), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), False
-        )
     )
+    if issuer:
+        # SD-JWT VC: an https `iss` must be a URI SAN of the x5c leaf
+        san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(issuer)])
+        builder = builder.add_extension(san, critical=False)
     private = seal_ca_key.private
     return _sign(builder, private)
 

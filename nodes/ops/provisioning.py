@@ -230,7 +230,12 @@ def init_federation(
             layout.sealcert_dir(region), trust_list.member(region.entity_id).seal_keys
         )
         provision_authorities(
-            layout.node_dir(region), region, certifier, now, root=(ca_key, ca_cert)
+            layout.node_dir(region),
+            region,
+            certifier,
+            now,
+            root=(ca_key, ca_cert),
+            public_url=trust_list.member(region.entity_id).public_url,
         )
     for region in Region:
         _write_node_config(

@@ -65,6 +65,7 @@ def provision_authorities(
     certifier: SigningKey,
     now: float,
     root: tuple[TlsPrivateKey, x509.Certificate] | None = None,
+    public_url: str = "",
 ) -> None:
     """Create one authority per defining department, seal keys 0600, certified by the region.
 
