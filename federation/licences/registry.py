@@ -214,6 +214,13 @@ class LicenceRegistry:
         "" without one (the licence's `iss` is then the credit code, as before)."""
         return f"{self.public_url}/authorities/{authority_code}" if self.public_url else ""
 
+    def status_uri_of(self, record: LicenceRecord) -> str:
+        """The status list uri sealed in `record` (older licences carry the legacy name)."""
+        status = json.loads(_payload_of(record.sd_jwt)).get("status")
+        inner = status.get("status_list") if isinstance(status, dict) else None
+        uri = inner.get("uri") if isinstance(inner, dict) else None
+        return uri if isinstance(uri, str) else self.status_uri
+
     def publishes(self, uri: str) -> bool:
         """Whether `uri` names this region's list (its https uri or its legacy name)."""
         return uri in (self.status_uri, self.legacy_status_uri)

@@ -122,13 +122,13 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 record.holder_code,
                 {"identifier": record.identifier, "request_id": record.request_id},
             )
-        return document_to_proto(record, self._registry.status_uri, created)
+        return document_to_proto(record, self._registry.status_uri_of(record), created)
 
     def GetLicence(
         self, request: licence_pb2.GetLicenceRequest, context: grpc.ServicerContext
     ) -> licence_pb2.LicenceDocument:
         record = self._registry.get(request.identifier)
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def _change(
         self, request: licence_pb2.ChangeLicenceStatusRequest, target: LicenceStatus
@@ -141,7 +141,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             record.holder_code,
             {"identifier": record.identifier, "reason": request.reason},
         )
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def RevokeLicence(
         self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext

@@ -171,6 +171,7 @@ def test_status_list_at_the_licence_uri_decodes_independently(
     references = [_claims(d.sd_jwt)["status"]["status_list"] for d in (kept, gone)]
     uri = references[0]["uri"]
     assert uri == references[1]["uri"] == _public_base(fed_dir, "zj") + "/status/330000/1"
+    assert kept.status_list_uri == uri  # what the issuing node answers is what it sealed
     jwks_body, _ = _get(fed_dir, _public_base(fed_dir, "zj") + "/.well-known/jwks.json")
     keys = pyjwt.PyJWKSet.from_dict(json.loads(jwks_body))
 
