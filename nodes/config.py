@@ -92,14 +92,6 @@ class NodeConfig(BaseModel):
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
 
-    @property
-    def public_url(self) -> str:
-        """The public HTTPS base its licences name (as the trust list lists it); "" if none.
-
-        An ephemeral public port (0) has no address to name in advance, so it publishes none.
-        """
-        return f"https://{self.host}:{self.public_port}" if self.public_port else ""
-
 
 _PATH_KEYS = (
     "ca_cert",

@@ -31,7 +31,7 @@ from federation.licences import (
     sign_status_list,
 )
 from federation.licences.seal import verify_sealed
-from federation.licences.sealcert import RegionKeyResolver
+from federation.licences.sealcert import AUTHORITIES_PATH, RegionKeyResolver
 from federation.licences.status_uri import (
     parse_status_uri,
     region_of_status_uri,
@@ -103,18 +103,18 @@ class LicenceRegistry:
         clock: Clock,
         status_ttl_s: int = DEFAULT_STATUS_TTL_S,
         rng: random.Random | None = None,
-        public_url: str = "",
+        public_url: str | Callable[[], str] = "",
     ) -> None:
-        """`public_url` is the region's public HTTPS base as the trust list lists it: new
-        licences name their status list and issuer there ("": legacy `yrd:` names only)."""
+        """`public_url` is the region's public HTTPS base as the trust list lists it (or how to
+        read it there, at each issue): new licences name their status list and issuer there;
+        while none is listed they keep the legacy `yrd:` names, which verifiers can map."""
         self.region = region
-        self.public_url = public_url.rstrip("/")
+        self._public_url = public_url if callable(public_url) else (lambda: public_url)
         self._store = store
         self._seal_for = seal_for
         self._status_key = status_key
         self._clock = clock
         self.status_ttl_s = status_ttl_s
-        self.status_uri = status_list_uri(region, self.public_url)
         # licences sealed before the public endpoint name the same list by its legacy uri
         self.legacy_status_uri = status_list_uri(region)
         self._rng = rng or random.SystemRandom()
@@ -122,6 +122,15 @@ class LicenceRegistry:
         self._status_lock = threading.Lock()
         self._signed: dict[str, tuple[str, float]] = {}  # uri -> (token, signed at)
         self._used: set[int] | None = None  # status indices taken, loaded on first issue
+
+    @property
+    def public_url(self) -> str:
+        return self._public_url().rstrip("/")
+
+    @property
+    def status_uri(self) -> str:
+        """The uri new licences name: on the listed public URL, else the legacy name."""
+        return status_list_uri(self.region, self.public_url)
 
     # --- issuing (a retry with the same request_id is answered by add_licence) ---------
     def issue(self, request: IssueRequest, actor: str = "") -> tuple[LicenceRecord, bool]:
@@ -140,6 +149,7 @@ class LicenceRegistry:
         assert issue_date is not None and valid_from is not None
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
+        public_url = self.public_url  # read once: the status uri and `iss` must agree
         with self._issue_lock:  # one index allocation at a time within this node
             if self._used is None:  # this registry is the list's only writer: read it once
                 self._used = {index for index, _ in self._store.status_entries()}
@@ -156,12 +166,13 @@ class LicenceRegistry:
                 valid_from=valid_from,
                 valid_until=valid_until,
                 fields=dict(request.fields or {}),
-                status=StatusReference(self.status_uri, index),
+                status=StatusReference(status_list_uri(self.region, public_url), index),
             )
             now = self._clock.now()
-            sealed = seal_licence(
-                licence, seal, now, holder_jwk, issuer=self.issuer_url(seal.authority.credit_code)
+            issuer = (
+                f"{public_url}{AUTHORITIES_PATH}{seal.authority.credit_code}" if public_url else ""
             )
+            sealed = seal_licence(licence, seal, now, holder_jwk, issuer=issuer)
             # the enterprise's legal representative sees its licence in her own aggregation
             representative = licence.fields.get("legal_representative_id")
             record = LicenceRecord(
@@ -209,11 +220,6 @@ class LicenceRegistry:
             return updated
 
     # --- status list ------------------------------------------------------------------
-    def issuer_url(self, authority_code: str) -> str:
-        """An authority's SD-JWT VC issuer identifier (`iss`) on the region's public endpoint;
-        "" without one (the licence's `iss` is then the credit code, as before)."""
-        return f"{self.public_url}/authorities/{authority_code}" if self.public_url else ""
-
     def status_uri_of(self, record: LicenceRecord) -> str:
         """The status list uri sealed in `record` (older licences carry the legacy name)."""
         status = json.loads(_payload_of(record.sd_jwt)).get("status")

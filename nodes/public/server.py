@@ -61,8 +61,9 @@ class PublicDocuments:
     status_max_age_s: int
     # credit code -> the seal key(s) of that issuing authority; empty for an unknown code
     authority_seal_keys: Callable[[str], Sequence[Jwk]] = lambda _code: ()
-    # the public base its licences name (`iss`, status uri); "" means the bound address
-    public_url: str = ""
+    # the public base its licences name (`iss`, status uri), as the trust list lists it;
+    # "" means the bound address
+    public_url: Callable[[], str] = lambda: ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class PublicServer:
 
     @property
     def base_url(self) -> str:
-        return self.documents.public_url or f"https://{self.host}:{self.port}"
+        return self.documents.public_url() or f"https://{self.host}:{self.port}"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(

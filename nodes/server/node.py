@@ -138,7 +138,7 @@ class Node:
             signed_status_list=registry.signed_status_list,
             status_max_age_s=max(self.config.status_list_ttl_s // 2, 1),
             authority_seal_keys=authorities.seal_keys_of,
-            public_url=self.config.public_url,
+            public_url=self.region_services.listed_public_url,
         )
         tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         return PublicServer(documents, self.config.host, self.config.public_port, tls)

@@ -62,7 +62,7 @@ def _run(
         lambda: TOKEN,
         7,
         lambda code: (SEAL.jwk,) if code == AUTHORITY else (),
-        "https://sh.yrd.example",
+        lambda: "https://sh.yrd.example",
     )
 
     async def main() -> None:

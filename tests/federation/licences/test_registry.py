@@ -219,3 +219,28 @@ def test_a_public_registry_names_https_addresses_and_still_serves_the_legacy_lis
             registry.signed_status_list(foreign)
     with pytest.raises(InvalidArgument, match="not a federation status list uri"):
         registry.signed_status_list("ftp://x/status")
+
+
+def test_until_the_trust_list_lists_a_public_url_licences_keep_legacy_names(
+    store: Store, jiangsu: Jiangsu
+) -> None:
+    listed = [""]
+    registry = LicenceRegistry(
+        region=Region.JS,
+        store=store,
+        seal_for=jiangsu.seal_for,
+        status_key=lambda: jiangsu.region_key,
+        clock=FixedClock(NOW),
+        public_url=lambda: listed[0],
+    )
+    before, _ = registry.issue(business_request("biz-legacy"))
+    listed[0] = "https://js.yrd.example"
+    after, _ = registry.issue(driving_request("drv-listed"))
+    old = verify_sealed(before.sd_jwt, jiangsu.resolver, NOW).metadata
+    new = verify_sealed(after.sd_jwt, jiangsu.resolver, NOW).metadata
+    assert old.status is not None and old.status.uri == "yrd:status:320000:1"
+    assert old.issuer == old.authority.credit_code
+    assert new.status is not None and new.status.uri == "https://js.yrd.example/status/320000/1"
+    assert new.issuer == f"https://js.yrd.example/authorities/{new.authority.credit_code}"
+    assert registry.status_uri_of(before) == "yrd:status:320000:1"
+    assert registry.publishes(old.status.uri) and registry.publishes(new.status.uri)
