@@ -29,6 +29,7 @@ from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jwt as jwcrypto_jwt
 
 from federation.crypto.jose import Jwk, SigningKey
+from federation.crypto.pki import create_root_ca
 from federation.licences import create_presentation
 from federation.regions import Region
 from nodes.client import FederationClient
@@ -111,7 +112,8 @@ def _verify_pyjwt(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 def _verify_joserfc(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
-    decoded = joserfc_jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["EdDSA"])
+    keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    decoded = joserfc_jwt.decode(token, keys, algorithms=["EdDSA"])
     joserfc_jwt.JWTClaimsRegistry(
         iss={"essential": True, "value": Region.ZJ.entity_id},
         aud={"essential": True, "value": Region.SH.entity_id},
@@ -260,32 +262,49 @@ def _x5c(sd_jwt: str) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(base64.b64decode(c)) for c in _header(sd_jwt)["x5c"]]
 
 
-def test_x5c_chain_reaches_the_root_and_names_the_published_seal_key(
-    fed_dir: Path, client: FederationClient, tmp_path: Path
+def test_x5c_chain_verifies_with_cryptography_and_names_the_published_seal_key(
+    fed_dir: Path, client: FederationClient
 ) -> None:
     doc = _issue(client)
     leaf, seal_ca = _x5c(doc.sd_jwt)
     root = x509.load_pem_x509_certificate((fed_dir / "ca" / "root.crt").read_bytes())
-    # cryptography: each link's signature (WebPKI path validation refuses Ed25519 keys)
+    # each link's signature and the CA's constraints (cryptography's WebPKI path validation
+    # refuses Ed25519 keys outright, so the chain is walked link by link)
     leaf.verify_directly_issued_by(seal_ca)
     seal_ca.verify_directly_issued_by(root)
-    assert seal_ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    # the leaf certifies the seal key the issuer metadata publishes
-    metadata = _issuer_metadata(fed_dir, _claims(doc.sd_jwt)["iss"])
-    (published,) = metadata["jwks"]["keys"]
+    constraints = seal_ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    assert constraints.ca and constraints.path_length == 0
+    # the leaf certifies the seal key the issuer metadata publishes, for the licence's `iss`
+    iss = _claims(doc.sd_jwt)["iss"]
+    (published,) = _issuer_metadata(fed_dir, iss)["jwks"]["keys"]
     assert Jwk.from_public_key(leaf.public_key()).kid == published["kid"]  # type: ignore[arg-type]
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [iss]
     # and the intermediate is the region's seal-certifying key from the trust list
     member = client.trust_list.member(Region.ZJ.entity_id)
     ca_kid = Jwk.from_public_key(seal_ca.public_key()).kid  # type: ignore[arg-type]
     assert ca_kid in {k.kid for k in member.seal_keys}
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("no openssl binary: the cryptography checks above stand alone")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl binary")
+def test_x5c_chain_verifies_with_openssl(
+    fed_dir: Path, client: FederationClient, tmp_path: Path
+) -> None:
+    leaf, seal_ca = _x5c(_issue(client).sd_jwt)
     (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "ca.pem").write_bytes(seal_ca.public_bytes(serialization.Encoding.PEM))
     checked = subprocess.run(
-        [openssl, "verify", "-CAfile", str(fed_dir / "ca" / "root.crt"),
+        [str(shutil.which("openssl")), "verify", "-CAfile", str(fed_dir / "ca" / "root.crt"),
          "-untrusted", str(tmp_path / "ca.pem"), str(tmp_path / "leaf.pem")],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert checked.returncode == 0 and checked.stdout.strip().endswith("OK"), checked.stderr
+    # the chain does not verify against another root
+    other = tmp_path / "other-root.pem"
+    other.write_bytes(create_root_ca()[1].public_bytes(serialization.Encoding.PEM))
+    refused = subprocess.run(
+        [str(shutil.which("openssl")), "verify", "-CAfile", str(other),
+         "-untrusted", str(tmp_path / "ca.pem"), str(tmp_path / "leaf.pem")],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0
