@@ -94,13 +94,11 @@ def provision_authorities(
         )
         x5c: list[str] = []
         if seal_ca is not None:
+            # the leaf names the authority's https `iss` (SD-JWT VC: a URI SAN of the leaf)
+            issuer = f"{public_url}/authorities/{authority.credit_code}" if public_url else ""
+            days = SEAL_CERT_TTL_S // 86400
             leaf = issue_seal_certificate(
-                certifier,
-                seal_ca,
-                authority.credit_code,
-                seal_key.jwk,
-                now,
-                SEAL_CERT_TTL_S // 86400,
+                certifier, seal_ca, authority.credit_code, seal_key.jwk, now, days, issuer
             )
             x5c = x5c_of([leaf, seal_ca])
         key_path = node_dir / "seals" / f"{authority.credit_code}.key"
