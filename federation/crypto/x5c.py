@@ -6,7 +6,8 @@
 # region seal CA] in its `x5c` header (RFC 7515 4.1.6: leaf first, the root left out), so a
 # verifier with only the federation root finds the seal key by ordinary path validation. Inside
 # the federation the trust list stays the authority: the leaf must certify the very seal key the
-# region's signed seal certificate names.
+# region's signed seal certificate names. Only Ed25519 and P-256 keys get certificates here: a
+# region on another signing suite seals without `x5c`, and its licences verify as before.
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ MAX_X5C_CERT_BYTES = 4096
 _BACKDATE = dt.timedelta(minutes=5)
 
 IssuerKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+X509_SEAL_ALGS = frozenset({"EdDSA", "ES256"})
+"""Seal key algorithms that get X.509 certificates (an SM2 suite's keys have none: no x5c)."""
+
+
+def _x509_key(key: SigningKey) -> IssuerKey:
+    private = key.private
+    if isinstance(private, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        return private
+    raise InvalidArgument(f"no X.509 seal certificates for {key.alg} keys")
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
@@ -77,7 +87,7 @@ def issue_seal_ca_certificate(
 ) -> x509.Certificate:
     """The root certifies a region's seal-certifying key as a CA for seals only (pathlen 0)."""
     not_before, not_after = _window(now, days, root_cert)
-    public = seal_certifier.private.public_key()
+    public = _x509_key(seal_certifier).public_key()
     # every byte of both certificates travels in each licence (and its QR presentation):
     # short serials and names, and only the extensions path validation needs
     builder = (
@@ -122,8 +132,7 @@ def issue_seal_certificate(
         # SD-JWT VC: an https `iss` must be a URI SAN of the x5c leaf
         san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(issuer)])
         builder = builder.add_extension(san, critical=False)
-    private = seal_ca_key.private
-    return _sign(builder, private)
+    return _sign(builder, _x509_key(seal_ca_key))
 
 
 def seal_public_key(jwk: Jwk) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
@@ -174,6 +183,7 @@ def leaf_key_matches(leaf: x509.Certificate, jwk: Jwk) -> bool:
 
 __all__ = [
     "MAX_X5C_CERTS",
+    "X509_SEAL_ALGS",
     "issue_seal_ca_certificate",
     "issue_seal_certificate",
     "leaf_key_matches",

@@ -11,7 +11,12 @@ from cryptography import x509
 from federation.codes import make_credit_code
 from federation.crypto.jose import Jwk, SigningKey
 from federation.crypto.pki import TlsPrivateKey, cert_to_pem, write_private_key, write_public
-from federation.crypto.x5c import issue_seal_ca_certificate, issue_seal_certificate, x5c_of
+from federation.crypto.x5c import (
+    X509_SEAL_ALGS,
+    issue_seal_ca_certificate,
+    issue_seal_certificate,
+    x5c_of,
+)
 from federation.errors import FailedPrecondition, NotFound, PermissionDenied
 from federation.licences import CATALOGUE, ElectronicSeal, IssuingAuthority, certify_seal_key
 from federation.licences.types import Department, licence_type_by_code
@@ -74,7 +79,7 @@ def provision_authorities(
     certificate: the `x5c` chain a licence carries for verifiers outside the federation.
     """
     seal_ca = None
-    if root is not None:
+    if root is not None and certifier.alg in X509_SEAL_ALGS:
         seal_ca = issue_seal_ca_certificate(root[0], root[1], region.code, certifier, now)
         write_public(node_dir / "seal-ca.crt", cert_to_pem(seal_ca))
     departments: dict[str, list[str]] = {}
@@ -93,7 +98,7 @@ def provision_authorities(
             certifier, region, authority, seal_key.jwk, SEAL_CERT_TTL_S, now
         )
         x5c: list[str] = []
-        if seal_ca is not None:
+        if seal_ca is not None and seal_key.alg in X509_SEAL_ALGS:
             # the leaf names the authority's https `iss` (SD-JWT VC: a URI SAN of the leaf)
             issuer = f"{public_url}/authorities/{authority.credit_code}" if public_url else ""
             days = SEAL_CERT_TTL_S // 86400
