@@ -116,7 +116,7 @@ def _status(client: FederationClient, issuer: Region, now: float) -> VerifiedSta
     def sig_keys(region_code: str, kid: str) -> Jwk:
         return trust.member_by_region(region_code).key(kid, now, use="sig")
 
-    uri = status_list_uri(issuer)
+    uri = status_list_uri(issuer, trust.member_by_region(issuer.code).public_url)
     stub = licence_pb2_grpc.LicenceServiceStub(client.channel(issuer))
     token = stub.GetStatusList(licence_pb2.GetStatusListRequest(uri=uri), timeout=CALL_TIMEOUT_S)
     return verify_status_list(

@@ -241,6 +241,9 @@ def init_federation(
                 tls_fingerprints=(fingerprint_sha256(cert),),
                 signing_keys=keys,
                 seal_keys=seal_keys,
+                public_url=(
+                    f"https://127.0.0.1:{public_ports[region]}" if region in public_ports else ""
+                ),
             )
         )
     op_key, op_cert = issue_node_certificate(
@@ -271,7 +274,14 @@ def init_federation(
         certifier = load_active_signing_key(
             layout.sealcert_dir(region), trust_list.member(region.entity_id).seal_keys
         )
-        provision_authorities(layout.node_dir(region), region, certifier, now)
+        provision_authorities(
+            layout.node_dir(region),
+            region,
+            certifier,
+            now,
+            root=(ca_key, ca_cert),
+            public_url=trust_list.member(region.entity_id).public_url,
+        )
     for region in Region:
         _write_node_config(
             layout,

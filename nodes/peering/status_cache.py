@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from federation.clock import Clock
 from federation.licences import VerifiedStatusList, verify_status_list
-from federation.licences.registry import region_of_status_uri
 from federation.licences.sealcert import RegionKeyResolver
+from federation.licences.status_uri import PublicUrlOf, region_of_status_uri
 from federation.regions import Region
 
 FetchList = Callable[[Region, str], str]
@@ -16,12 +16,24 @@ FetchList = Callable[[Region, str], str]
 
 
 class StatusListCache:
-    """One fetch per list per TTL, whatever the request rate (single flight per uri)."""
+    """One fetch per list per TTL, whatever the request rate (single flight per uri).
 
-    def __init__(self, fetch: FetchList, keys: RegionKeyResolver, clock: Clock) -> None:
+    An https uri is mapped to its region by the trust list (`public_urls`): one that is not on
+    the region's listed public URL is refused before anything is fetched. The list itself comes
+    over the federation (`fetch`), never from the uri's HTTPS address.
+    """
+
+    def __init__(
+        self,
+        fetch: FetchList,
+        keys: RegionKeyResolver,
+        clock: Clock,
+        public_urls: PublicUrlOf | None = None,
+    ) -> None:
         self._fetch = fetch
         self._keys = keys
         self._clock = clock
+        self._public_urls = public_urls
         self._entries: dict[str, tuple[VerifiedStatusList, float]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -41,7 +53,7 @@ class StatusListCache:
             now = self._clock.now()
             if cached is not None and now < cached[1]:
                 return cached[0]
-            region = region_of_status_uri(uri)
+            region = region_of_status_uri(uri, self._public_urls)
             token = self._fetch(region, uri)
             verified = verify_status_list(
                 token, self._keys, now, expected_uri=uri, expected_region=region

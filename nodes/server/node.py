@@ -139,11 +139,14 @@ class Node:
         if self.worker_index != 0:  # one worker serves it: its port is not shared
             return None
         rt, registry = self.rt, self.region_services.registry
+        authorities = self.region_services.authorities
         documents = PublicDocuments(
             member=lambda: rt.trust_list().member(rt.entity_id),
             status_uri=registry.status_uri,
             signed_status_list=registry.signed_status_list,
             status_max_age_s=max(self.config.status_list_ttl_s // 2, 1),
+            authority_seal_keys=authorities.seal_keys_of,
+            public_url=self.region_services.listed_public_url,
         )
         tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         return PublicServer(documents, self.config.host, self.config.public_port, tls)

@@ -26,6 +26,7 @@ from federation.licences import (
     ExchangePolicy,
     LicenceStatus,
     check_challenge,
+    check_issuer_listed,
     issue_challenge,
     judge_licence,
     verify_licence,
@@ -33,6 +34,7 @@ from federation.licences import (
 )
 from federation.licences.registry import IssueRequest, LicenceRegistry
 from federation.regions import PROVINCES, Region, parse_region
+from federation.trust.keys import public_urls
 from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
 from nodes.convert.licences import challenge_to_proto
 from nodes.errors import error_from_rpc
@@ -85,6 +87,8 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         self._fanout = ThreadPoolExecutor(max_workers=12, thread_name_prefix="fanout")
         # MACs this node's challenges; a restart only invalidates challenges of minutes
         self._challenge_secret = secrets.token_bytes(32)
+        # region code -> listed public URL: an https `iss` must be on its region's
+        self._public_urls = public_urls(runtime.trust_list)
 
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
@@ -118,13 +122,13 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 record.holder_code,
                 {"identifier": record.identifier, "request_id": record.request_id},
             )
-        return document_to_proto(record, self._registry.status_uri, created)
+        return document_to_proto(record, self._registry.status_uri_of(record), created)
 
     def GetLicence(
         self, request: licence_pb2.GetLicenceRequest, context: grpc.ServicerContext
     ) -> licence_pb2.LicenceDocument:
         record = self._registry.get(request.identifier)
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def _change(
         self, request: licence_pb2.ChangeLicenceStatusRequest, target: LicenceStatus
@@ -137,7 +141,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             record.holder_code,
             {"identifier": record.identifier, "reason": request.reason},
         )
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def RevokeLicence(
         self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext
@@ -157,11 +161,10 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
     def GetStatusList(
         self, request: licence_pb2.GetStatusListRequest, context: grpc.ServicerContext
     ) -> licence_pb2.GetStatusListResponse:
-        if request.uri and request.uri != self._registry.status_uri:
-            raise InvalidArgument(
-                f"this region publishes {self._registry.status_uri}, not {request.uri!r}"
-            )
-        return licence_pb2.GetStatusListResponse(token=self._registry.signed_status_list())
+        # the list under the uri asked for: licences sealed before the public endpoint name it
+        # by its legacy uri, and a verifier matches the list's `sub` with its licence's uri
+        token = self._registry.signed_status_list(request.uri)
+        return licence_pb2.GetStatusListResponse(token=token)
 
     # --- any region -------------------------------------------------------------------
     def VerifyLicence(
@@ -170,7 +173,11 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         if not request.sd_jwt:
             raise InvalidArgument("sd_jwt is required")
         verdict = verify_licence(
-            request.sd_jwt, self.seal_keys, self._status.get, self._rt.clock.now()
+            request.sd_jwt,
+            self.seal_keys,
+            self._status.get,
+            self._rt.clock.now(),
+            public_urls=self._public_urls,
         )
         self._rt.audit(
             caller().entity_id,
@@ -204,6 +211,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             now,
             expected_nonce=expected,
         )
+        check_issuer_listed(result.metadata, self._public_urls)
         status = None
         if result.metadata.status is not None:
             status = self._status.get(result.metadata.status.uri)
