@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import grpc
 
@@ -25,6 +26,14 @@ CHANNEL_OPTIONS = [
 ]
 
 
+Interceptors = Callable[[str], Sequence[Any]]
+"""target (an entity id, or what a channel is for) -> client interceptors for its channel."""
+
+
+def _none(target: str) -> Sequence[Any]:
+    return ()
+
+
 def peer_endpoint(trust: TrustList, entity_id: str) -> str:
     """Where the trust list says `entity_id` listens; Unavailable when it lists none."""
     member = trust.member(entity_id)
@@ -36,9 +45,15 @@ def peer_endpoint(trust: TrustList, entity_id: str) -> str:
 class PeerChannels:
     """One long-lived mTLS channel per peer; rebuilt when the trust list moves its endpoint."""
 
-    def __init__(self, tls: TlsMaterial, trust: Callable[[], TrustList]) -> None:
+    def __init__(
+        self,
+        tls: TlsMaterial,
+        trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
+    ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._channels: dict[str, tuple[str, grpc.Channel]] = {}
         self._lock = threading.Lock()
 
@@ -50,6 +65,9 @@ class PeerChannels:
             if known:
                 known[1].close()
             channel = grpc.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+            observers = self._interceptors(key)
+            if observers:  # metrics and trace context of calls to this peer
+                channel = grpc.intercept_channel(channel, *observers)
             self._channels[key] = (endpoint, channel)
             return channel
 
@@ -69,9 +87,15 @@ class AioPeerChannels:
     Used only on the server's loop, so no lock: channels are created lazily by coroutines.
     """
 
-    def __init__(self, tls: TlsMaterial, trust: Callable[[], TrustList]) -> None:
+    def __init__(
+        self,
+        tls: TlsMaterial,
+        trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
+    ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive
 
@@ -84,7 +108,12 @@ class AioPeerChannels:
             task = asyncio.get_running_loop().create_task(known[1].close(grace=None))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        channel = grpc.aio.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+        channel = grpc.aio.secure_channel(
+            endpoint,
+            self._creds,
+            options=CHANNEL_OPTIONS,
+            interceptors=list(self._interceptors(entity_id)) or None,
+        )
         self._channels[entity_id] = (endpoint, channel)
         return channel
 
