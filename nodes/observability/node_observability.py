@@ -85,9 +85,12 @@ class Observability:
         """For a `grpc.aio` channel to `target`."""
         if self.metrics is None and self.tracing is None:
             return []
-        from nodes.observability.rpc_client import AioPeerCallObserver
+        from nodes.observability.rpc_client import AioPeerCallObserver, AioPeerStreamObserver
 
-        return [AioPeerCallObserver(target, self.metrics, self.tracing)]
+        return [
+            AioPeerCallObserver(target, self.metrics, self.tracing),
+            AioPeerStreamObserver(target, self.metrics, self.tracing),
+        ]
 
     # --- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
