@@ -61,7 +61,7 @@ def trees(draw: st.DrawFn) -> list[Span]:
     return spans
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(trees())
 def test_path_shares_add_up_to_the_root_and_follow_parent_links(spans: list[Span]) -> None:
     path = critical_path(spans, TRACE)
