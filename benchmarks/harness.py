@@ -240,10 +240,13 @@ def temporary_federation(
     password_cost_log2: int = 10,
     parent: Path | None = None,
     suites: Mapping[Region, str] | None = None,
+    observability: str = "on",
 ) -> Iterator[tuple[Path, Federation]]:
     """A fresh federation (hub + four regions) with every node running as its own process, in
     a temporary directory (under `parent` if given: its file system matters to SQLite) that is
-    removed afterwards. `suites` gives members another signing suite than ed25519 (sm2)."""
+    removed afterwards. `suites` gives members another signing suite than ed25519 (sm2).
+    `observability`: "on" (metrics and access log, as provisioned), "off", or "traces" (span
+    files too)."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-", dir=parent) as tmp:
         directory = Path(tmp)
         init_federation(
@@ -252,6 +255,9 @@ def temporary_federation(
             password_cost_log2=password_cost_log2,
             force=True,
             suites=suites,
+            metrics=observability != "off",
+            access_log=observability != "off",
+            traces=observability == "traces",
         )
         with Federation(directory) as federation:
             yield directory, federation
@@ -297,7 +303,9 @@ def run_benchmark(
     started = time.time()
     opts = parse(argv)
     bench_log(benchmark)("starting a temporary federation (hub + 4 regions as processes)")
-    with temporary_federation(parent=opts.parent, suites=suites) as (directory, federation):
+    with temporary_federation(
+        parent=opts.parent, suites=suites, observability=opts.observability
+    ) as (directory, federation):
         pids = {r: p.pid for r, p in federation.procs.items()}
         results = measure(RunContext(directory, pids, load_average()), opts)
     return finish(benchmark, results, argv, started, opts.out)

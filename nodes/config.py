@@ -30,6 +30,21 @@ DEPRECATED_WORKERS = (
 MAX_PROCESSES = 64
 
 
+def parse_trace_export(value: str) -> tuple[str, str]:
+    """('', '') when off, ('file', path) or ('otlp', url); InvalidArgument for anything else."""
+    if not value:
+        return "", ""
+    kind, _, where = value.partition(":")
+    if kind not in ("file", "otlp") or not where:
+        raise InvalidArgument(
+            f"trace_export {value!r}: use '' (off), 'file:PATH' (JSON lines of finished spans) "
+            "or 'otlp:URL' (an OTLP/HTTP collector, e.g. otlp:http://127.0.0.1:4318/v1/traces)"
+        )
+    if kind == "otlp" and not where.startswith(("http://", "https://")):
+        raise InvalidArgument(f"trace_export {value!r}: the OTLP endpoint must be an http(s) URL")
+    return kind, where
+
+
 class FaceQuota(BaseModel):
     """The hub's face verification allowance for one region."""
 
@@ -72,6 +87,14 @@ class NodeConfig(BaseModel):
     processes: int = Field(1, ge=1, le=MAX_PROCESSES)
     peer_timeout_s: float = Field(2.0, gt=0)
     status_list_ttl_s: int = Field(300, ge=1, le=86400)
+    # observability (README "Metrics, traces and access logs"): the Prometheus endpoint is
+    # read-only and unauthenticated, so `host` should be an internal interface; None: off,
+    # 0: any free port (the node reports which)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # "" off, "file:PATH" (JSON lines of finished spans), "otlp:URL" (OTLP/HTTP collector)
+    trace_export: str = ""
+    # one JSON line per served RPC; None: off
+    access_log: Path | None = None
     # hub only
     trust_list_source: Path | None = None
     trust_list_signed: Path | None = None
@@ -123,6 +146,15 @@ class NodeConfig(BaseModel):
             out[region.code] = quota
         return out
 
+    @field_validator("trace_export")
+    @classmethod
+    def _trace_export(cls, value: str) -> str:
+        try:
+            parse_trace_export(value)
+        except InvalidArgument as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @property
     def workers(self) -> int:
         """Deprecated: the old name of `threads` (worker processes are `processes`)."""
@@ -152,6 +184,7 @@ _PATH_KEYS = (
     "trust_list_source",
     "trust_list_signed",
     "anchor_key",
+    "access_log",
 )
 
 
@@ -171,6 +204,9 @@ def load_config(path: Path) -> NodeConfig:
     for key in _PATH_KEYS:
         if key in raw:
             raw[key] = base / str(raw[key])
+    export = str(raw.get("trace_export", ""))
+    if export.startswith("file:") and export[5:] and not Path(export[5:]).is_absolute():
+        raw["trace_export"] = "file:" + str(base / export[5:])
     if "store_url" in raw:
         raw["store_url"] = str(raw["store_url"]).replace("{dir}", str(base))
     try:

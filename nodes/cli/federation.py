@@ -52,6 +52,23 @@ def federation() -> None:
     "verifies both suites. mTLS certificates stay P-256.",
 )
 @click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Each node serves Prometheus /metrics on base port + 20 + its index (hub first).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Each node writes one JSON line per served RPC to <node dir>/access.log.",
+)
+@click.option(
+    "--traces",
+    is_flag=True,
+    help="Each node writes its OpenTelemetry spans to <node dir>/spans.jsonl.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace an existing, stopped federation: its material, node stores, caches and keys "
@@ -66,6 +83,9 @@ def federation_init(
     password_cost: int,
     face_daily_limit: int,
     suites: tuple[str, ...],
+    metrics: bool,
+    access_log: bool,
+    traces: bool,
     force: bool,
 ) -> None:
     """Create root CA, node certificates, signing keys, signed trust list and node configs."""
@@ -81,6 +101,9 @@ def federation_init(
         face_daily_limit=face_daily_limit,
         force=force,
         suites=chosen,
+        metrics=metrics,
+        access_log=access_log,
+        traces=traces,
     )
     layout = Layout(directory.resolve())
     emit(
@@ -155,9 +178,7 @@ def federation_up(directory: Path) -> None:
 
 @federation.command("status")
 @dir_option
-@click.option(
-    "--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster)."
-)
+@click.option("--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster).")
 @click.option(
     "--timeout",
     "timeout_s",

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "scale": "benchmarks.scale_bench",
     "simulator": "benchmarks.simulator_bench",
     "startup": "benchmarks.startup_bench",
+    "observability": "benchmarks.observability_bench",
 }
 
 

@@ -40,6 +40,7 @@ OPERATOR_ENTITY = "yrd:operator:100000"
 DEFAULT_BASE_PORT = 50051
 PUBLIC_PORT_OFFSET = 10  # regions' public HTTPS ports follow the gRPC ports: 50061..50064
 DEFAULT_SUITE = "ed25519"
+METRICS_PORT_OFFSET = 20  # every node's /metrics endpoint: 50071 (hub), 50072..50075 (regions)
 
 
 @dataclass(frozen=True)
@@ -178,12 +179,20 @@ def init_federation(
     status_list_ttl_s: int = 300,
     force: bool = False,
     suites: Mapping[Region, str] | None = None,
+    metrics: bool = True,
+    access_log: bool = True,
+    traces: bool = False,
 ) -> TrustList:
     """Create hub and the four regions' material; `base_port=0` picks free ports.
 
     `suites` chooses each member's signing suite (`parse_suites`; ed25519 when not named): its
     token/status-list keys, its seal-certifying key and its authorities' seal keys, and for the
     hub also the trust anchor. mTLS certificates stay P-256 whatever the suite.
+
+    Every node serves Prometheus metrics (on base_port + METRICS_PORT_OFFSET + i, unless
+    `metrics` is False) and writes a JSON access log to `<node dir>/access.log` (unless
+    `access_log` is False); with `traces` each node writes its finished spans to
+    `<node dir>/spans.jsonl`.
     """
     chosen = {**dict.fromkeys(Region, DEFAULT_SUITE), **(suites or {})}
     for region, suite in chosen.items():
@@ -215,6 +224,16 @@ def init_federation(
     public_ports = {
         r: (free_port() if base_port == 0 else base_port + PUBLIC_PORT_OFFSET + i)
         for i, r in enumerate(PROVINCES)
+    }
+    metrics_ports: dict[Region, int | None] = {
+        r: (
+            None
+            if not metrics
+            else free_port()
+            if base_port == 0
+            else base_port + METRICS_PORT_OFFSET + i
+        )
+        for i, r in enumerate(Region)
     }
     members: list[Member] = []
     for region in Region:
@@ -288,6 +307,8 @@ def init_federation(
             region,
             ports,
             public_ports,
+            metrics_ports[region],
+            (access_log, traces),
             store,
             postgres_url,
             password_cost_log2,
@@ -316,6 +337,8 @@ def _write_node_config(
     region: Region,
     ports: dict[Region, int],
     public_ports: dict[Region, int],
+    metrics_port: int | None,
+    logs: tuple[bool, bool],
     store: str,
     postgres_url: str,
     password_cost_log2: int,
@@ -344,6 +367,10 @@ def _write_node_config(
         "revocation_poll_s": revocation_poll_s,
         "password_cost_log2": password_cost_log2,
         "status_list_ttl_s": status_list_ttl_s,
+        # observability: bind metrics to an internal interface only (it has no auth)
+        **({"metrics_port": metrics_port} if metrics_port is not None else {}),
+        **({"access_log": f"{name}/access.log"} if logs[0] else {}),
+        **({"trace_export": f"file:{name}/spans.jsonl"} if logs[1] else {}),
     }
     quotas = None
     if region is Region.HUB:

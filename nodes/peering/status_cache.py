@@ -13,6 +13,8 @@ from federation.regions import Region
 
 FetchList = Callable[[Region, str], str]
 """(issuing region, uri) -> the signed status list token."""
+Lookup = Callable[[bool], None]
+"""Told of each lookup: True when the cache answered it, False when it fetched (metrics)."""
 
 
 class StatusListCache:
@@ -29,8 +31,10 @@ class StatusListCache:
         keys: RegionKeyResolver,
         clock: Clock,
         public_urls: PublicUrlOf | None = None,
+        on_lookup: Lookup | None = None,
     ) -> None:
         self._fetch = fetch
+        self._on_lookup = on_lookup
         self._keys = keys
         self._clock = clock
         self._public_urls = public_urls
@@ -47,12 +51,15 @@ class StatusListCache:
         now = self._clock.now()
         cached = self._entries.get(uri)
         if cached is not None and now < cached[1]:
+            self._looked_up(True)
             return cached[0]
         with self._lock_for(uri):
             cached = self._entries.get(uri)
             now = self._clock.now()
-            if cached is not None and now < cached[1]:
+            if cached is not None and now < cached[1]:  # another caller fetched it meanwhile
+                self._looked_up(True)
                 return cached[0]
+            self._looked_up(False)
             region = region_of_status_uri(uri, self._public_urls)
             token = self._fetch(region, uri)
             verified = verify_status_list(
@@ -61,3 +68,7 @@ class StatusListCache:
             self.fetches += 1
             self._entries[uri] = (verified, verified.cache_until(now))
             return verified
+
+    def _looked_up(self, hit: bool) -> None:
+        if self._on_lookup is not None:
+            self._on_lookup(hit)

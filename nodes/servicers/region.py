@@ -61,8 +61,13 @@ class RegionServices:
             status_ttl_s=rt.config.status_list_ttl_s,
             public_url=self.listed_public_url,
         )
+        metrics = rt.observability.metrics
         self.status_cache = StatusListCache(
-            self._fetch_status_list, self.status_keys, rt.clock, public_urls(rt.trust_list)
+            self._fetch_status_list,
+            self.status_keys,
+            rt.clock,
+            public_urls(rt.trust_list),
+            metrics.status_list_lookup if metrics is not None else None,
         )
         self.catalogue = CatalogueView(
             self.hub_key, rt.config.node_dir / "catalogue-cache.jwt", rt.clock
@@ -70,7 +75,9 @@ class RegionServices:
         self.catalogue.load_cache()
         self.catalogue.refresher = self.refresh_catalogue
         self.changes = CaseChanges()
-        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current)
+        self.aio_peers = AioPeerChannels(
+            rt.tls, rt.trust.current, rt.observability.aio_peer_interceptors
+        )
         self.licences = LicenceServicer(
             rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub
         )
