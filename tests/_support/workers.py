@@ -49,6 +49,10 @@ def add_replica(directory: Path, region: Region) -> Path:
             line = f"port = {port}"
         elif key == "public_port":
             line = f"public_port = {public}"
+        elif key == "metrics_port":  # a replica on the same host scrapes on a port of its own
+            line = f"metrics_port = {free_port()}"
+        elif key == "access_log":
+            line = f'access_log = "{config.node_dir / "access-replica.log"}"'
         lines.append(line)
     replica = directory / f"{region.short.lower()}-replica.toml"
     replica.write_text("\n".join(lines) + "\n")
