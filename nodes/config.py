@@ -50,6 +50,9 @@ class NodeConfig(BaseModel):
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     workers: int = Field(16, ge=1, le=256)
     peer_timeout_s: float = Field(2.0, gt=0)
+    # peer (entity id or region code) -> host:port used instead of the trust list's endpoint:
+    # the lab routes each directed node-to-node link through its own emulated-WAN proxy
+    peer_endpoints: dict[str, str] = Field(default_factory=dict)
     status_list_ttl_s: int = Field(300, ge=1, le=86400)
     # hub only
     trust_list_source: Path | None = None
@@ -79,6 +82,15 @@ class NodeConfig(BaseModel):
                 raise ValueError("face quotas are for provinces, not the hub")
             out[region.code] = quota
         return out
+
+    @field_validator("peer_endpoints")
+    @classmethod
+    def _endpoint_overrides(cls, value: dict[str, str]) -> dict[str, str]:
+        for peer, endpoint in value.items():
+            host, _, port = endpoint.rpartition(":")
+            if not peer or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"peer_endpoints[{peer!r}] must be host:port, got {endpoint!r}")
+        return value
 
     @property
     def region_enum(self) -> Region:

@@ -18,6 +18,7 @@ PACKAGES = [
     "nodes.client",
     "nodes.convert",
     "nodes.demo",
+    "nodes.lab",
     "nodes.ops",
     "nodes.peering",
     "nodes.public",

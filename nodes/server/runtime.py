@@ -52,7 +52,7 @@ class NodeRuntime:
             self.hub_source.reload()
         else:
             self.trust.load_cache()
-        self.peers = PeerChannels(self.tls, self.trust.current)
+        self.peers = PeerChannels(self.tls, self.trust.current, config.peer_endpoints)
         # the one way each kind of key is found in the trust list, shared by every servicer
         self.seal_keys: RegionKeys = seal_keys(self.trust_list, self.clock.now)
         self.status_keys: RegionKeys = status_keys(self.trust_list, self.clock.now)

@@ -66,7 +66,7 @@ class RegionServices:
         self.catalogue.load_cache()
         self.catalogue.refresher = self.refresh_catalogue
         self.changes = CaseChanges()
-        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current)
+        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current, rt.config.peer_endpoints)
         self.licences = LicenceServicer(
             rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub
         )

@@ -1,0 +1,20 @@
+"""The lab: the federation under an emulated WAN, timed faults, open-loop load, SLA report."""
+
+from federation._lazy import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_TOPOLOGY": "topology",
+        "Fault": "scenario",
+        "Lab": "controller",
+        "LinkProxy": "proxy",
+        "LinkSpec": "topology",
+        "LoadMix": "scenario",
+        "ProxyFarm": "proxy",
+        "Scenario": "scenario",
+        "Topology": "topology",
+        "load_scenario": "scenario",
+        "load_topology": "topology",
+    },
+)
