@@ -129,6 +129,7 @@ def lab_run(
     own overhead against a direct link; round-trip samples of every directed link (`links`);
     plots of latency over time with the faults shaded. Progress goes to stderr.
     """
+    from nodes.lab.report import summary
     from nodes.lab.runner import run_scenario
     from nodes.lab.scenario import load_scenario
     from nodes.lab.topology import load_topology
@@ -139,4 +140,4 @@ def lab_run(
     topology = load_topology(scenario.topology)
     out = out_dir or directory / f"report-{scenario.name}"
     report = run_scenario(scenario, topology, directory, out, plots=not no_plots)
-    emit(report.summary())
+    emit(summary(report))

@@ -83,14 +83,26 @@ class Lab:
             if m.endpoint and {"hub", "region"} & set(m.roles)
         }
         self.farm = ProxyFarm()
+        avoid = self.node_ports()
         for a, b in itertools.permutations(Region, 2):
             key = link_key(a, b)
             self.ports[key] = self.farm.add(
-                key, _endpoint_port(self.node_endpoints[b]), self.current[key],
+                key,
+                _endpoint_port(self.node_endpoints[b]),
+                self.current[key],
                 self.current[link_key(b, a)],
+                avoid=avoid,
             )
         for region in Region:
             route_through_proxies(self.layout, region, self.ports)
+
+    def node_ports(self) -> frozenset[int]:
+        """Every port the nodes' configs name (gRPC, public HTTPS, metrics): not for proxies."""
+        ports = set()
+        for region in Region:
+            raw = tomllib.loads(self.layout.config(region).read_text(encoding="utf-8"))
+            ports |= {int(v) for k, v in raw.items() if k.endswith("port") and isinstance(v, int)}
+        return frozenset(ports)
 
     def start(self) -> None:
         if self.farm is None:

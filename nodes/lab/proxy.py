@@ -232,14 +232,26 @@ class ProxyFarm:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)
 
     def add(
-        self, name: str, upstream: tuple[str, int], forward: LinkSpec, backward: LinkSpec
+        self,
+        name: str,
+        upstream: tuple[str, int],
+        forward: LinkSpec,
+        backward: LinkSpec,
+        avoid: frozenset[int] = frozenset(),
     ) -> int:
-        """Start a proxy for `upstream` on a free loopback port; returns the port."""
+        """Start a proxy for `upstream` on a free loopback port not in `avoid` (ports handed
+        out to nodes that have not bound them yet); returns the port."""
 
         async def start() -> int:
             proxy = LinkProxy(name, upstream, forward, backward)
+            for _ in range(20):
+                if await proxy.start() not in avoid:
+                    break
+                await proxy.close()
+            else:
+                raise OSError(f"no free port outside {sorted(avoid)} for proxy {name}")
             self.proxies[name] = proxy
-            return await proxy.start()
+            return proxy.port
 
         return self._run(start())
 
@@ -280,4 +292,3 @@ class ProxyFarm:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

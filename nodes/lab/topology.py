@@ -32,6 +32,11 @@ class LinkSpec(BaseModel):
     burst_bytes: int = Field(DEFAULT_BURST_BYTES, ge=1)
     partitioned: bool = False
 
+    @classmethod
+    def ideal(cls) -> LinkSpec:
+        """No delay, no loss, no limit: the proxy's own overhead only."""
+        return cls.model_validate({})
+
     def with_changes(self, **changes: Any) -> LinkSpec:
         """A copy with `changes` applied and validated (faults change a link for a window)."""
         return LinkSpec(**{**self.model_dump(), **changes})

@@ -1,0 +1,82 @@
+"""Scrape each node's Prometheus `/metrics` (config `metrics_port`) into the lab report.
+
+Nodes expose the endpoint when their config sets `metrics_port`; the lab sets it (and
+`trace_export`) when the node configuration knows those fields. Without them the report says
+so instead of inventing figures.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+from federation.regions import Region
+
+if TYPE_CHECKING:
+    from nodes.lab.controller import Lab
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)(?:\s+\d+)?$")
+
+
+def parse_prometheus_text(text: str) -> dict[str, float]:
+    """Samples of the Prometheus text exposition format, `name{labels}` -> value.
+
+    Comments (# HELP, # TYPE) are skipped; a value that is not a number (nor NaN/+Inf) is
+    skipped rather than guessed.
+    """
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        try:
+            value = float(match.group(2))
+        except ValueError:
+            continue
+        out[match.group(1)] = value
+    return out
+
+
+def summarise(samples: dict[str, float]) -> dict[str, float]:
+    """What goes in the report: every sample except histogram buckets (too many), rounded."""
+    return {
+        k: (round(v, 6) if math.isfinite(v) else v)
+        for k, v in sorted(samples.items())
+        if "_bucket{" not in k
+    }
+
+
+def metrics_port(lab: Lab, region: Region) -> int | None:
+    raw = tomllib.loads(lab.layout.config(region).read_text(encoding="utf-8"))
+    port = raw.get("metrics_port")
+    return int(port) if isinstance(port, int) and port > 0 else None
+
+
+def scrape(host: str, port: int, timeout_s: float = 2.0) -> str:
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout_s) as reply:
+        body: bytes = reply.read()
+    return body.decode("utf-8", errors="replace")
+
+
+def scrape_all(lab: Lab) -> dict[str, Any]:
+    """Every node's metrics now, by region code; a node that does not answer says why."""
+    out: dict[str, Any] = {}
+    for region in Region:
+        port = metrics_port(lab, region)
+        if port is None:
+            out[region.code] = {"available": False, "reason": "no metrics_port in its config"}
+            continue
+        try:
+            samples = parse_prometheus_text(scrape("127.0.0.1", port))
+        except (OSError, urllib.error.URLError) as exc:
+            out[region.code] = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+            continue
+        out[region.code] = {"available": True, "port": port, "samples": summarise(samples)}
+    return out

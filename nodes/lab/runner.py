@@ -1,0 +1,257 @@
+"""`yrd lab run`: start the lab, prepare the load, run it under the fault schedule, report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.case.config import OWNER
+from federation.errors import FederationError, NotFound
+from federation.regions import Region
+from nodes.client import FederationClient
+from nodes.lab.controller import Lab
+from nodes.lab.load import OpenLoop, Sample, build_schedule
+from nodes.lab.metrics import scrape_all
+from nodes.lab.probes import LINK_PREFIX, link_probes, proxy_overhead
+from nodes.lab.report import Event, ReportInput, build_report, windows, write_report
+from nodes.lab.scenario import Fault, Scenario
+from nodes.lab.topology import Topology
+from nodes.lab.workload import build_operations, warm_up
+
+PROGRESS_EVERY_S = 5.0
+
+
+def log(message: str) -> None:
+    print(f"lab {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def settle(client: FederationClient, timeout_s: float = 30.0) -> float:
+    """Wait until every region reaches every peer through its proxies (warms their channels)."""
+    t0 = time.monotonic()
+    pending = list(Region)
+    while pending and time.monotonic() - t0 < timeout_s:
+        still = []
+        for region in pending:
+            try:
+                status = client.status(region, probe_peers=True, peer_timeout_s=2.0)
+                if not all(p.reachable for p in status.peers):
+                    still.append(region)
+            except FederationError:
+                still.append(region)
+        pending = still
+        if pending:
+            time.sleep(0.5)
+    if pending:
+        log(f"warning: {[r.short for r in pending]} still miss peers after {timeout_s:.0f} s")
+    return time.monotonic() - t0
+
+
+class FaultDriver:
+    """Applies the schedule's fault events at their times (a thread); records when they happened."""
+
+    def __init__(self, lab: Lab, faults: tuple[Fault, ...]) -> None:
+        self.lab = lab
+        self.faults = faults
+        self.events: list[Event] = []
+        self.active: dict[int, Any] = {}
+        self._stop = threading.Event()
+        self._plan = sorted(
+            [(f.at_s, i, "start") for i, f in enumerate(faults)]
+            + [(f.end_s, i, "end") for i, f in enumerate(faults) if f.end_s is not None]
+        )
+        self.start = 0.0
+        self.thread = threading.Thread(target=self._run, name="lab-faults", daemon=True)
+
+    def begin(self, start: float) -> None:
+        self.start = start
+        self.thread.start()
+
+    def _apply(self, index: int, what: str) -> None:
+        fault = self.faults[index]
+        try:
+            if what == "start":
+                self.active[index] = self.lab.begin(fault)
+            elif index in self.active:
+                self.lab.end(fault, self.active.pop(index))
+        except Exception as exc:  # a fault that could not be applied is reported, not fatal
+            log(f"fault {fault.label} {what} failed: {type(exc).__name__}: {exc}")
+        t = time.perf_counter() - self.start
+        self.events.append(Event(t, fault.label, fault.kind, what, index))
+        log(f"t={t:6.1f}s fault {what}: {fault.label}")
+
+    def _run(self) -> None:
+        for t, index, what in self._plan:
+            wait = self.start + t - time.perf_counter()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            self._apply(index, what)
+
+    def finish(self) -> None:
+        """Stop the schedule and undo whatever is still active (after the load ended)."""
+        self._stop.set()
+        self.thread.join(60)
+        for index in sorted(self.active):
+            self._apply(index, "end")
+
+
+def verify_acknowledged(client: FederationClient, samples: list[Sample]) -> dict[str, Any]:
+    """Every acknowledged case must be found at its owner afterwards."""
+    ids = [s.ack for s in samples if s.ack]
+    lost, unverified = [], []
+    for case_id in ids:
+        for attempt in range(10):
+            try:
+                client.get_case(OWNER, case_id, OWNER.code)
+                break
+            except NotFound:
+                lost.append(case_id)
+                break
+            except FederationError:
+                if attempt == 9:
+                    unverified.append(case_id)
+                time.sleep(0.5)
+    return {
+        "operation": "case_submit",
+        "checked_at": f"{OWNER.code} (owner region), GetCase after the run",
+        "acknowledged": len(ids),
+        "found": len(ids) - len(lost) - len(unverified),
+        "lost": len(lost),
+        "unverified": len(unverified),
+        "lost_ids": lost,
+    }
+
+
+def _probe_schedule(
+    names: list[str], rate: float, duration_s: float
+) -> list[tuple[float, str, int]]:
+    """Each link probed `rate` times a second, the links staggered evenly within each period."""
+    if rate <= 0:
+        return []
+    period = 1.0 / rate
+    out = []
+    for k, name in enumerate(names):
+        offset = period * k / len(names)
+        out += [(offset + i * period, name, i) for i in range(int((duration_s - offset) * rate))]
+    return out
+
+
+def run_scenario(
+    scenario: Scenario, topology: Topology, directory: Path, out_dir: Path, plots: bool = True
+) -> dict[str, Any]:
+    """The whole experiment; returns the report (also written to OUT/report.json)."""
+    t_begin = time.perf_counter()
+    log(
+        f"scenario {scenario.name}: topology {topology.name}, {scenario.duration_s:.0f} s, "
+        f"{len(scenario.faults)} faults; federation in {directory}"
+    )
+    lab = Lab(directory, topology)
+    try:
+        lab.start()
+        log(
+            f"nodes up behind {len(lab.ports)} link proxies ({time.perf_counter() - t_begin:.1f} s)"
+        )
+        with FederationClient(directory, timeout_s=10.0) as client:
+            return _run(scenario, topology, lab, client, out_dir, plots, t_begin)
+    finally:
+        lab.stop()
+        log("lab stopped")
+
+
+def _run(
+    scenario: Scenario,
+    topology: Topology,
+    lab: Lab,
+    client: FederationClient,
+    out_dir: Path,
+    plots: bool,
+    t_begin: float,
+) -> dict[str, Any]:
+    settled = settle(client)
+    log(f"every node reaches its peers through the proxies ({settled:.1f} s)")
+    rates = scenario.load.rates()
+    schedule = build_schedule(rates, scenario.duration_s, scenario.load.arrivals, scenario.seed)
+    counts = {
+        op: 1 + max(i for _, o, i in schedule if o == op)
+        for op in rates
+        if any(o == op for _, o, _ in schedule)
+    }
+    tag = f"lab{int(time.time())}"
+    ops = build_operations(client, lab.directory, counts, tag, log)
+    problems = warm_up(ops, scenario.load.timeout_s)
+    if problems:
+        log(f"warning: warm-up failed for {problems}")
+    log(f"proxy overhead: {scenario.overhead_echoes} echoes direct and through a zero-delay proxy")
+    overhead = proxy_overhead(lab, Region.SH, scenario.overhead_echoes)
+    log(
+        f"proxy overhead: p50 x{overhead['ratio_p50']}, +{overhead['added_p50_us']} us p50, "
+        f"+{overhead['added_p99_us']} us p99"
+    )
+    probes, channels = link_probes(lab)
+    schedule = sorted(
+        schedule + _probe_schedule(sorted(probes), scenario.link_probe_rate, scenario.duration_s)
+    )
+    metrics_before = scrape_all(lab)
+    loop = OpenLoop(schedule, {**ops, **probes}, scenario.load.timeout_s)
+    driver = FaultDriver(lab, scenario.faults)
+    start = time.perf_counter() + 0.2
+    sender = threading.Thread(target=loop.run, args=(start,), name="lab-load", daemon=True)
+    log(
+        f"load: {len(schedule)} requests over {scenario.duration_s:.0f} s "
+        f"({', '.join(f'{k} {v:g}/s' for k, v in rates.items())}, link probes "
+        f"{scenario.link_probe_rate:g}/s x {len(probes)})"
+    )
+    driver.begin(start)
+    sender.start()
+    while sender.is_alive():
+        sender.join(PROGRESS_EVERY_S)
+        p = loop.progress()
+        log(
+            f"t={time.perf_counter() - start:6.1f}s sent {p['sent']}/{len(schedule)} "
+            f"ok {p['ok']} failed {p['failed']} in flight {p['in_flight']}"
+        )
+    driver.finish()
+    for channel in channels:
+        channel.close()
+    metrics_after = scrape_all(lab)
+    log("verifying every acknowledged case at its owner")
+    acknowledged = verify_acknowledged(client, loop.samples)
+    assert lab.farm is not None
+    data = ReportInput(
+        scenario=scenario.model_dump(mode="json"),
+        topology=topology.name,
+        duration_s=scenario.duration_s,
+        samples=loop.samples,
+        events=driver.events,
+        recovery_window_s=scenario.recovery_window_s,
+        recovery_min_requests=scenario.recovery_min_requests,
+        acknowledged=acknowledged,
+        proxy_overhead=overhead,
+        proxies=lab.farm.stats(),
+        command=shlex.join(["yrd", *sys.argv[1:]]) if sys.argv[0].endswith("yrd") else "",
+        extra={
+            "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
+            "metrics": {"before": metrics_before, "after": metrics_after},
+            "wall_s": None,
+        },
+    )
+    report = build_report(data)
+    if plots:
+        from nodes.lab.plots import plot_latency
+
+        path = plot_latency(
+            [s for s in loop.samples if not s.op.startswith(LINK_PREFIX)],
+            windows(driver.events),
+            scenario.duration_s,
+            out_dir / "latency.png",
+            f"{scenario.name} on {topology.name}: latency from intended send time",
+        )
+        report["plots"] = [str(path)]
+    report["wall_s"] = round(time.perf_counter() - t_begin, 1)
+    report["report_path"] = str(out_dir / "report.json")
+    write_report(report, out_dir)
+    log(f"report: {out_dir / 'report.json'}")
+    return report
