@@ -21,8 +21,16 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("lab")
     done = subprocess.run(
         [
-            sys.executable, "-m", "nodes.cli", "lab", "run", str(SCENARIOS / "ci-smoke.toml"),
-            "--dir", str(work / "lab"), "--out", str(work / "report"),
+            sys.executable,
+            "-m",
+            "nodes.cli",
+            "lab",
+            "run",
+            str(SCENARIOS / "ci-smoke.toml"),
+            "--dir",
+            str(work / "lab"),
+            "--out",
+            str(work / "report"),
         ],
         capture_output=True,
         text=True,
@@ -43,11 +51,15 @@ def test_the_report_has_its_sections_and_the_fault_in_its_timeline(
 ) -> None:
     assert report["schema"] == "yrd-lab-report/1" and report["topology"] == "yrd-default"
     assert [(e["event"], e["fault"]) for e in report["timeline"]] == [
-        ("start", "partition AH"), ("end", "partition AH")
+        ("start", "partition AH"),
+        ("end", "partition AH"),
     ]
     assert [p["faults"] for p in report["phases"]] == [[], ["partition AH"], []]
     assert set(report["operations"]) == {
-        "token_verify", "licence_verify", "aggregation", "case_submit"
+        "token_verify",
+        "licence_verify",
+        "aggregation",
+        "case_submit",
     }
     for body in report["operations"].values():
         for stats in [body["overall"], *body["phases"].values()]:

@@ -17,9 +17,7 @@ from nodes.lab.topology import DEFAULT_TOPOLOGY, link_key, load_topology, topolo
 
 def test_the_default_topology_has_every_directed_link_with_half_the_rtt_each_way() -> None:
     topology = load_topology(DEFAULT_TOPOLOGY)
-    assert set(topology.links) == {
-        link_key(a, b) for a, b in itertools.permutations(Region, 2)
-    }
+    assert set(topology.links) == {link_key(a, b) for a, b in itertools.permutations(Region, 2)}
     assert "yunthe.com" in topology.source  # the published figure it rests on is named
     sh_hub = topology.link(Region.SH, Region.HUB)
     assert sh_hub.delay_ms == topology.link(Region.HUB, Region.SH).delay_ms == 28.6 / 2
@@ -79,10 +77,17 @@ def test_the_shipped_scenarios_load_and_name_their_faults() -> None:
     assert [f.label for f in ci.faults] == ["partition AH"]
     default = load_scenario(SCENARIOS / "default.toml")
     assert {f.kind for f in default.faults} == {
-        "slow_link", "partition", "freeze", "kill", "hub_outage"
+        "slow_link",
+        "partition",
+        "freeze",
+        "kill",
+        "hub_outage",
     }
     assert set(default.load.rates()) == {
-        "token_verify", "licence_verify", "aggregation", "case_submit"
+        "token_verify",
+        "licence_verify",
+        "aggregation",
+        "case_submit",
     }
 
 
