@@ -12,6 +12,21 @@ from federation.errors import InvalidArgument
 from federation.regions import Region, parse_region
 
 
+def parse_trace_export(value: str) -> tuple[str, str]:
+    """('', '') when off, ('file', path) or ('otlp', url); InvalidArgument for anything else."""
+    if not value:
+        return "", ""
+    kind, _, where = value.partition(":")
+    if kind not in ("file", "otlp") or not where:
+        raise InvalidArgument(
+            f"trace_export {value!r}: use '' (off), 'file:PATH' (JSON lines of finished spans) "
+            "or 'otlp:URL' (an OTLP/HTTP collector, e.g. otlp:http://127.0.0.1:4318/v1/traces)"
+        )
+    if kind == "otlp" and not where.startswith(("http://", "https://")):
+        raise InvalidArgument(f"trace_export {value!r}: the OTLP endpoint must be an http(s) URL")
+    return kind, where
+
+
 class FaceQuota(BaseModel):
     """The hub's face verification allowance for one region."""
 
@@ -54,6 +69,14 @@ class NodeConfig(BaseModel):
     # the lab routes each directed node-to-node link through its own emulated-WAN proxy
     peer_endpoints: dict[str, str] = Field(default_factory=dict)
     status_list_ttl_s: int = Field(300, ge=1, le=86400)
+    # observability (README "Metrics, traces and access logs"): the Prometheus endpoint is
+    # read-only and unauthenticated, so `host` should be an internal interface; None: off,
+    # 0: any free port (the node reports which)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    # "" off, "file:PATH" (JSON lines of finished spans), "otlp:URL" (OTLP/HTTP collector)
+    trace_export: str = ""
+    # one JSON line per served RPC; None: off
+    access_log: Path | None = None
     # hub only
     trust_list_source: Path | None = None
     trust_list_signed: Path | None = None
@@ -92,6 +115,15 @@ class NodeConfig(BaseModel):
                 raise ValueError(f"peer_endpoints[{peer!r}] must be host:port, got {endpoint!r}")
         return value
 
+    @field_validator("trace_export")
+    @classmethod
+    def _trace_export(cls, value: str) -> str:
+        try:
+            parse_trace_export(value)
+        except InvalidArgument as exc:
+            raise ValueError(exc.message) from None
+        return value
+
     @property
     def region_enum(self) -> Region:
         return parse_region(self.region)
@@ -116,6 +148,7 @@ _PATH_KEYS = (
     "trust_list_source",
     "trust_list_signed",
     "anchor_key",
+    "access_log",
 )
 
 
@@ -135,6 +168,9 @@ def load_config(path: Path) -> NodeConfig:
     for key in _PATH_KEYS:
         if key in raw:
             raw[key] = base / str(raw[key])
+    export = str(raw.get("trace_export", ""))
+    if export.startswith("file:") and not Path(export[5:]).is_absolute():
+        raw["trace_export"] = "file:" + str(base / export[5:])
     if "store_url" in raw:
         raw["store_url"] = str(raw["store_url"]).replace("{dir}", str(base))
     try:

@@ -19,6 +19,7 @@ PACKAGES = [
     "nodes.convert",
     "nodes.demo",
     "nodes.lab",
+    "nodes.observability",
     "nodes.ops",
     "nodes.peering",
     "nodes.public",

@@ -42,6 +42,17 @@ def federation() -> None:
 )
 @click.option("--face-daily-limit", default=10_000, show_default=True, type=click.IntRange(0))
 @click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Each node serves Prometheus /metrics on base port + 20 + its index (hub first).",
+)
+@click.option(
+    "--traces",
+    is_flag=True,
+    help="Each node writes its OpenTelemetry spans to <node dir>/spans.jsonl.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace an existing, stopped federation: its material, node stores, caches and keys "
@@ -55,6 +66,8 @@ def federation_init(
     postgres_url: str,
     password_cost: int,
     face_daily_limit: int,
+    metrics: bool,
+    traces: bool,
     force: bool,
 ) -> None:
     """Create root CA, node certificates, signing keys, signed trust list and node configs."""
@@ -68,6 +81,8 @@ def federation_init(
         password_cost_log2=password_cost,
         face_daily_limit=face_daily_limit,
         force=force,
+        metrics=metrics,
+        traces=traces,
     )
     layout = Layout(directory.resolve())
     emit(
@@ -134,9 +149,7 @@ def federation_up(directory: Path) -> None:
 
 @federation.command("status")
 @dir_option
-@click.option(
-    "--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster)."
-)
+@click.option("--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster).")
 @click.option(
     "--timeout",
     "timeout_s",

@@ -32,6 +32,7 @@ class Sample:
     rtt_s: float  # done - actually sent: the round trip alone (link probes report this)
     outcome: str  # OK, a gRPC status name, or what the reply's check said
     ack: str = ""  # the id of an acknowledged write (a case), if any
+    trace_id: str = ""  # the W3C trace id the request carried, if traced
 
 
 def arrival_times(
@@ -99,15 +100,21 @@ class OpenLoop:
             self.max_send_lag_s = max(self.max_send_lag_s, sent - start - t)
             with self._lock:
                 self._pending += 1
-            future = op.method.future(op.request(i), timeout=self.timeout_s)
-            future.add_done_callback(lambda f, op=op, t=t, sent=sent: self._done(f, op, t, sent))
+            future = op.method.future(
+                op.request(i), timeout=self.timeout_s, metadata=op.metadata(i)
+            )
+            future.add_done_callback(
+                lambda f, op=op, t=t, i=i, sent=sent: self._done(f, op, t, i, sent)
+            )
             self.sent += 1
         deadline = time.monotonic() + self.timeout_s + 5.0
         with self._idle:
             while self._pending and time.monotonic() < deadline:
                 self._idle.wait(0.2)
 
-    def _done(self, future: grpc.Future, op: Operation, intended: float, sent: float) -> None:
+    def _done(
+        self, future: grpc.Future, op: Operation, intended: float, i: int, sent: float
+    ) -> None:
         done = time.perf_counter()
         ack = ""
         try:
@@ -121,7 +128,13 @@ class OpenLoop:
         except Exception as exc:  # a reply the check could not read is still an outcome
             outcome = f"CLIENT_{type(exc).__name__}"
         sample = Sample(
-            op.name, intended, done - (self.start + intended), done - sent, outcome, ack
+            op.name,
+            intended,
+            done - (self.start + intended),
+            done - sent,
+            outcome,
+            ack,
+            op.trace_id(i),
         )
         with self._idle:
             self.samples.append(sample)

@@ -9,6 +9,7 @@ reads the applicant's identity card at Anhui and checks a face assertion from th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,23 @@ class Operation:
     requests: list[Any]
     check: Check
     acknowledged: Callable[[Any], str | None] = lambda reply: None  # a write's id, if any
+    traced: bool = False  # send a W3C traceparent naming a trace id of the lab's choosing
 
     def request(self, i: int) -> Any:
         return self.requests[i % len(self.requests)]
+
+    def trace_id(self, i: int) -> str:
+        """The trace id request `i` carries (32 hex digits), '' when the op is not traced."""
+        if not self.traced:
+            return ""
+        return hashlib.sha256(f"{self.name}:{i}:{id(self)}".encode()).hexdigest()[:32]
+
+    def metadata(self, i: int) -> list[tuple[str, str]] | None:
+        trace_id = self.trace_id(i)
+        if not trace_id:
+            return None
+        parent = hashlib.sha256(trace_id.encode()).hexdigest()[:16]
+        return [("traceparent", f"00-{trace_id}-{parent}-01")]
 
 
 def _verify_token_ok(reply: Any) -> str | None:
@@ -126,6 +141,7 @@ def build_operations(
             [preparer.one().request for _ in range(n)],
             _case_ok,
             acknowledged=lambda reply: str(reply.case_id) or None,
+            traced=True,  # the report follows one case's spans across the nodes
         )
     log(f"operations ready: {', '.join(f'{k}={len(v.requests)}' for k, v in ops.items())}")
     return ops

@@ -38,6 +38,7 @@ TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
 OPERATOR_ENTITY = "yrd:operator:100000"
 DEFAULT_BASE_PORT = 50051
 PUBLIC_PORT_OFFSET = 10  # regions' public HTTPS ports follow the gRPC ports: 50061..50064
+METRICS_PORT_OFFSET = 20  # every node's /metrics endpoint: 50071 (hub), 50072..50075 (regions)
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,15 @@ def init_federation(
     revocation_poll_s: float = 2.0,
     status_list_ttl_s: int = 300,
     force: bool = False,
+    metrics: bool = True,
+    traces: bool = False,
 ) -> TrustList:
-    """Create hub and the four regions' material; `base_port=0` picks free ports."""
+    """Create hub and the four regions' material; `base_port=0` picks free ports.
+
+    Every node serves Prometheus metrics (on base_port + METRICS_PORT_OFFSET + i, unless
+    `metrics` is False) and writes a JSON access log in its folder; with `traces` each node
+    also writes its finished spans to `<node dir>/spans.jsonl`.
+    """
     layout = Layout(directory.resolve())
     if layout.trust_signed.exists() and not force:
         raise FailedPrecondition(
@@ -174,6 +182,16 @@ def init_federation(
     public_ports = {
         r: (free_port() if base_port == 0 else base_port + PUBLIC_PORT_OFFSET + i)
         for i, r in enumerate(PROVINCES)
+    }
+    metrics_ports: dict[Region, int | None] = {
+        r: (
+            None
+            if not metrics
+            else free_port()
+            if base_port == 0
+            else base_port + METRICS_PORT_OFFSET + i
+        )
+        for i, r in enumerate(Region)
     }
     members: list[Member] = []
     for region in Region:
@@ -233,6 +251,8 @@ def init_federation(
             region,
             ports,
             public_ports,
+            metrics_ports[region],
+            traces,
             store,
             postgres_url,
             password_cost_log2,
@@ -261,6 +281,8 @@ def _write_node_config(
     region: Region,
     ports: dict[Region, int],
     public_ports: dict[Region, int],
+    metrics_port: int | None,
+    traces: bool,
     store: str,
     postgres_url: str,
     password_cost_log2: int,
@@ -289,6 +311,10 @@ def _write_node_config(
         "revocation_poll_s": revocation_poll_s,
         "password_cost_log2": password_cost_log2,
         "status_list_ttl_s": status_list_ttl_s,
+        # observability: bind metrics to an internal interface only (it has no auth)
+        **({"metrics_port": metrics_port} if metrics_port is not None else {}),
+        "access_log": f"{name}/access.log",
+        **({"trace_export": f"file:{name}/spans.jsonl"} if traces else {}),
     }
     quotas = None
     if region is Region.HUB:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import grpc
 
@@ -23,6 +24,14 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 ]
+
+
+Interceptors = Callable[[str], Sequence[Any]]
+"""target (an entity id, or what a channel is for) -> client interceptors for its channel."""
+
+
+def _none(target: str) -> Sequence[Any]:
+    return ()
 
 
 def peer_endpoint(
@@ -49,10 +58,12 @@ class PeerChannels:
         self,
         tls: TlsMaterial,
         trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
         overrides: Mapping[str, str] | None = None,
     ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._overrides = dict(overrides or {})
         self._channels: dict[str, tuple[str, grpc.Channel]] = {}
         self._lock = threading.Lock()
@@ -65,6 +76,9 @@ class PeerChannels:
             if known:
                 known[1].close()
             channel = grpc.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+            observers = self._interceptors(key)
+            if observers:  # metrics and trace context of calls to this peer
+                channel = grpc.intercept_channel(channel, *observers)
             self._channels[key] = (endpoint, channel)
             return channel
 
@@ -89,10 +103,12 @@ class AioPeerChannels:
         self,
         tls: TlsMaterial,
         trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
         overrides: Mapping[str, str] | None = None,
     ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._overrides = dict(overrides or {})
         self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive
@@ -106,7 +122,12 @@ class AioPeerChannels:
             task = asyncio.get_running_loop().create_task(known[1].close(grace=None))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        channel = grpc.aio.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+        channel = grpc.aio.secure_channel(
+            endpoint,
+            self._creds,
+            options=CHANNEL_OPTIONS,
+            interceptors=list(self._interceptors(entity_id)) or None,
+        )
         self._channels[entity_id] = (endpoint, channel)
         return channel
 

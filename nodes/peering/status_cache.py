@@ -13,13 +13,22 @@ from federation.regions import Region
 
 FetchList = Callable[[Region, str], str]
 """(issuing region, uri) -> the signed status list token."""
+Lookup = Callable[[bool], None]
+"""Told of each lookup: True when the cache answered it, False when it fetched (metrics)."""
 
 
 class StatusListCache:
     """One fetch per list per TTL, whatever the request rate (single flight per uri)."""
 
-    def __init__(self, fetch: FetchList, keys: RegionKeyResolver, clock: Clock) -> None:
+    def __init__(
+        self,
+        fetch: FetchList,
+        keys: RegionKeyResolver,
+        clock: Clock,
+        on_lookup: Lookup | None = None,
+    ) -> None:
         self._fetch = fetch
+        self._on_lookup = on_lookup
         self._keys = keys
         self._clock = clock
         self._entries: dict[str, tuple[VerifiedStatusList, float]] = {}
@@ -35,12 +44,15 @@ class StatusListCache:
         now = self._clock.now()
         cached = self._entries.get(uri)
         if cached is not None and now < cached[1]:
+            self._looked_up(True)
             return cached[0]
         with self._lock_for(uri):
             cached = self._entries.get(uri)
             now = self._clock.now()
-            if cached is not None and now < cached[1]:
+            if cached is not None and now < cached[1]:  # another caller fetched it meanwhile
+                self._looked_up(True)
                 return cached[0]
+            self._looked_up(False)
             region = region_of_status_uri(uri)
             token = self._fetch(region, uri)
             verified = verify_status_list(
@@ -49,3 +61,7 @@ class StatusListCache:
             self.fetches += 1
             self._entries[uri] = (verified, verified.cache_until(now))
             return verified
+
+    def _looked_up(self, hit: bool) -> None:
+        if self._on_lookup is not None:
+            self._on_lookup(hit)

@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -26,6 +25,7 @@ from federation.storage.base import Revocation
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
+from nodes.observability.context_pool import ContextThreadPool
 from nodes.pb.v1 import (
     case_pb2_grpc,
     diagnostics_pb2_grpc,
@@ -101,7 +101,9 @@ class Node:
         roles.update(catalogue_servicers.ROLES)
         roles.update(diagnostics_servicers.ROLES)
         self.region_services: RegionServices | None = None
-        self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc")
+        # each task runs in a copy of its submitter's context: a served call's trace span
+        # reaches the synchronous servicer on its worker (and the peer calls it makes)
+        self.workers = ContextThreadPool(max_workers=config.workers, thread_name_prefix="rpc")
         queued = config.workers * QUEUED_PER_WORKER
         self.unary_budget = Budget("calls in progress", queued, max(queued // 2, 1))
         self.stream_budget = Budget("open streams", MAX_STREAMS, MAX_STREAMS_PER_CALLER)
@@ -115,7 +117,8 @@ class Node:
         )
         self.server = grpc.aio.server(
             migration_thread_pool=self.workers,
-            interceptors=[interceptor],
+            # observation first: it sees admission, refusals and queueing for a worker too
+            interceptors=[*self.rt.observability.server_interceptors(), interceptor],
             options=server_options(config),
             maximum_concurrent_rpcs=None,
         )
@@ -171,6 +174,8 @@ class Node:
             hub_pb2_grpc.add_FaceServiceServicer_to_server(
                 hub_servicers.FaceServicer(rt, face), self.server
             )
+            quotas = self.config.face_quotas
+            rt.observability.watch_face_quotas(face.remaining, quotas)
             names.append("yrd.federation.v1.FaceService")
             homes = HomeRegistry(
                 claim=rt.store.claim_home,
@@ -226,6 +231,8 @@ class Node:
             )
             names.append("yrd.federation.v1.IdentityService")
             self.region_services = RegionServices(rt, verifier, self._face_check)
+            own = rt.region.code
+            rt.observability.watch_cases(lambda: rt.store.case_counts(own))
             self.region_services.changes.bind(self.loop)
             licence_pb2_grpc.add_LicenceServiceServicer_to_server(
                 self.region_services.licences, self.server
@@ -339,6 +346,7 @@ class Node:
     async def start(self) -> None:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
+        self.rt.observability.start()
         if self.public is not None:
             await self.public.start()
         if self.rt.hub_source is None:
@@ -377,7 +385,9 @@ async def _serve(config: NodeConfig) -> None:
     node = Node(config, loop)
     await node.start()
     public = f" public {node.public.base_url}" if node.public is not None else ""
-    print(f"READY {config.entity_id} {config.host}:{node.port}{public}", flush=True)
+    metrics_url = node.rt.observability.metrics_url
+    metrics = f" metrics {metrics_url}" if metrics_url else ""
+    print(f"READY {config.entity_id} {config.host}:{node.port}{public}{metrics}", flush=True)
     await done.wait()
     log.info("%s shutting down", config.entity_id)
     await node.stop()

@@ -59,14 +59,25 @@ class RegionServices:
             clock=rt.clock,
             status_ttl_s=rt.config.status_list_ttl_s,
         )
-        self.status_cache = StatusListCache(self._fetch_status_list, self.status_keys, rt.clock)
+        metrics = rt.observability.metrics
+        self.status_cache = StatusListCache(
+            self._fetch_status_list,
+            self.status_keys,
+            rt.clock,
+            metrics.status_list_lookup if metrics is not None else None,
+        )
         self.catalogue = CatalogueView(
             self.hub_key, rt.config.node_dir / "catalogue-cache.jwt", rt.clock
         )
         self.catalogue.load_cache()
         self.catalogue.refresher = self.refresh_catalogue
         self.changes = CaseChanges()
-        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current, rt.config.peer_endpoints)
+        self.aio_peers = AioPeerChannels(
+            rt.tls,
+            rt.trust.current,
+            rt.observability.aio_peer_interceptors,
+            overrides=rt.config.peer_endpoints,
+        )
         self.licences = LicenceServicer(
             rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub
         )
