@@ -17,6 +17,11 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "NodeTracing": "tracing",
         "Observability": "node_observability",
         "ObservingInterceptor": "rpc_server",
+        "PathStep": "trace_files",
         "PeerCallObserver": "rpc_client",
+        "Span": "trace_files",
+        "critical_path": "trace_files",
+        "load_spans": "trace_files",
+        "trace_tree": "trace_files",
     },
 )
