@@ -45,12 +45,45 @@ def parse_prometheus_text(text: str) -> dict[str, float]:
 
 
 def summarise(samples: dict[str, float]) -> dict[str, float]:
-    """What goes in the report: every sample except histogram buckets (too many), rounded."""
+    """What goes in the report: every sample except histogram buckets (too many) and the
+    `_created` timestamps, rounded."""
     return {
         k: (round(v, 6) if math.isfinite(v) else v)
         for k, v in sorted(samples.items())
-        if "_bucket{" not in k
+        if "_bucket{" not in k and not _name(k).endswith("_created")
     }
+
+
+def _name(sample: str) -> str:
+    return sample.split("{", 1)[0]
+
+
+def is_cumulative(sample: str) -> bool:
+    """Counters and histogram sums/counts: what a run adds is after minus before."""
+    return _name(sample).endswith(("_total", "_count", "_sum"))
+
+
+def run_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Per node: what the run added to every cumulative sample, and the gauges at its end."""
+    out: dict[str, Any] = {}
+    for code, end in after.items():
+        start = before.get(code, {})
+        if not end.get("available"):
+            out[code] = end
+            continue
+        first = start.get("samples", {}) if start.get("available") else {}
+        last = end["samples"]
+        out[code] = {
+            "available": True,
+            "port": end["port"],
+            "during_run": {
+                k: round(v - first.get(k, 0.0), 6)
+                for k, v in last.items()
+                if is_cumulative(k) and v - first.get(k, 0.0)
+            },
+            "gauges_at_end": {k: v for k, v in last.items() if not is_cumulative(k)},
+        }
+    return out
 
 
 def metrics_port(lab: Lab, region: Region) -> int | None:

@@ -281,5 +281,13 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "proxy_overhead": {
             k: overhead.get(k) for k in ("ratio_p50", "added_p50_us", "added_p99_us")
         },
-        "links": {k: v["p50_ms"] for k, v in report["links"].items()},
+        "links_p50_ms": {k: v["p50_ms"] for k, v in report["links"].items()},
+        "critical_path": {
+            k: report.get("critical_path", {}).get(k)
+            for k in ("available", "reason", "case_id", "root_ms", "by_service_ms")
+            if k in report.get("critical_path", {})
+        },
+        "metrics_scraped": {
+            code: body.get("available") for code, body in report.get("metrics", {}).items()
+        },
     }

@@ -15,11 +15,12 @@ from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.lab.controller import Lab
 from nodes.lab.load import OpenLoop, Sample, build_schedule
-from nodes.lab.metrics import scrape_all
+from nodes.lab.metrics import run_delta, scrape_all
 from nodes.lab.probes import LINK_PREFIX, link_probes, proxy_overhead
-from nodes.lab.report import Event, ReportInput, build_report, windows, write_report
+from nodes.lab.report import Event, ReportInput, Window, build_report, windows, write_report
 from nodes.lab.scenario import Fault, Scenario
 from nodes.lab.topology import Topology
+from nodes.lab.traces import case_critical_path, sample_case
 from nodes.lab.workload import build_operations, warm_up
 
 PROGRESS_EVERY_S = 5.0
@@ -148,17 +149,33 @@ def run_scenario(
         f"scenario {scenario.name}: topology {topology.name}, {scenario.duration_s:.0f} s, "
         f"{len(scenario.faults)} faults; federation in {directory}"
     )
-    lab = Lab(directory, topology)
+    lab = Lab(directory, topology, traces=True)
     try:
         lab.start()
-        log(
-            f"nodes up behind {len(lab.ports)} link proxies ({time.perf_counter() - t_begin:.1f} s)"
-        )
+        took = time.perf_counter() - t_begin
+        log(f"nodes up behind {len(lab.ports)} link proxies ({took:.1f} s)")
         with FederationClient(directory, timeout_s=10.0) as client:
-            return _run(scenario, topology, lab, client, out_dir, plots, t_begin)
+            report, samples, spans = _run(scenario, topology, lab, client)
     finally:
-        lab.stop()
+        lab.stop()  # the nodes flush their span files as they stop
         log("lab stopped")
+    report["critical_path"] = case_critical_path(lab.layout, sample_case(samples, spans))
+    if plots:
+        from nodes.lab.plots import plot_latency
+
+        path = plot_latency(
+            [s for s in samples if not s.op.startswith(LINK_PREFIX)],
+            spans,
+            scenario.duration_s,
+            out_dir / "latency.png",
+            f"{scenario.name} on {topology.name}: latency from intended send time",
+        )
+        report["plots"] = [str(path)]
+    report["wall_s"] = round(time.perf_counter() - t_begin, 1)
+    report["report_path"] = str(out_dir / "report.json")
+    write_report(report, out_dir)
+    log(f"report: {out_dir / 'report.json'}")
+    return report
 
 
 def _run(
@@ -166,10 +183,7 @@ def _run(
     topology: Topology,
     lab: Lab,
     client: FederationClient,
-    out_dir: Path,
-    plots: bool,
-    t_begin: float,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Sample], list[Window]]:
     settled = settle(client)
     log(f"every node reaches its peers through the proxies ({settled:.1f} s)")
     rates = scenario.load.rates()
@@ -234,24 +248,7 @@ def _run(
         command=shlex.join(["yrd", *sys.argv[1:]]) if sys.argv[0].endswith("yrd") else "",
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
-            "metrics": {"before": metrics_before, "after": metrics_after},
-            "wall_s": None,
+            "metrics": run_delta(metrics_before, metrics_after),
         },
     )
-    report = build_report(data)
-    if plots:
-        from nodes.lab.plots import plot_latency
-
-        path = plot_latency(
-            [s for s in loop.samples if not s.op.startswith(LINK_PREFIX)],
-            windows(driver.events),
-            scenario.duration_s,
-            out_dir / "latency.png",
-            f"{scenario.name} on {topology.name}: latency from intended send time",
-        )
-        report["plots"] = [str(path)]
-    report["wall_s"] = round(time.perf_counter() - t_begin, 1)
-    report["report_path"] = str(out_dir / "report.json")
-    write_report(report, out_dir)
-    log(f"report: {out_dir / 'report.json'}")
-    return report
+    return build_report(data), loop.samples, windows(driver.events)

@@ -104,3 +104,19 @@ def test_the_links_section_follows_the_lab_report_schema(report: dict[str, Any])
     # probes of Anhui's links failed while it was cut off; the others did not
     assert links["310000->340000"]["errors"] > 0
     assert links["310000->320000"]["errors"] == 0
+
+
+def test_the_nodes_metrics_and_a_sample_case_critical_path_are_in_the_report(
+    report: dict[str, Any],
+) -> None:
+    metrics = report["metrics"]
+    assert set(metrics) == {"100000", "310000", "320000", "330000", "340000"}
+    sh = metrics["310000"]
+    assert sh["available"] and any("SubmitCase" in k for k in sh["during_run"])
+    path = report["critical_path"]
+    assert path["available"], path
+    assert path["case_id"]
+    services = {step["service"] for step in path["steps"]}
+    assert {"yrd:sh:310000", "yrd:js:320000"} <= services  # window, then the owner
+    assert path["steps"][0]["depth"] == 0
+    assert sum(s["on_path_ms"] for s in path["steps"]) == pytest.approx(path["root_ms"], abs=0.01)
