@@ -11,10 +11,13 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "LinkProxy": "proxy",
         "LinkSpec": "topology",
         "LoadMix": "scenario",
+        "OpenLoop": "load",
         "ProxyFarm": "proxy",
         "Scenario": "scenario",
         "Topology": "topology",
+        "build_report": "report",
         "load_scenario": "scenario",
         "load_topology": "topology",
+        "run_scenario": "runner",
     },
 )

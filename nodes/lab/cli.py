@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -139,5 +141,6 @@ def lab_run(
         scenario = scenario.model_copy(update={"topology": topology_file})
     topology = load_topology(scenario.topology)
     out = out_dir or directory / f"report-{scenario.name}"
-    report = run_scenario(scenario, topology, directory, out, plots=not no_plots)
+    command = shlex.join(["yrd", *sys.argv[1:]])
+    report = run_scenario(scenario, topology, directory, out, not no_plots, command)
     emit(summary(report))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 import threading
 import time
@@ -141,9 +140,16 @@ def _probe_schedule(
 
 
 def run_scenario(
-    scenario: Scenario, topology: Topology, directory: Path, out_dir: Path, plots: bool = True
+    scenario: Scenario,
+    topology: Topology,
+    directory: Path,
+    out_dir: Path,
+    plots: bool = True,
+    command: str = "",
 ) -> dict[str, Any]:
-    """The whole experiment; returns the report (also written to OUT/report.json)."""
+    """The whole experiment; returns the report (also written to OUT/report.json).
+
+    `command` is recorded in the report (how to reproduce it)."""
     t_begin = time.perf_counter()
     log(
         f"scenario {scenario.name}: topology {topology.name}, {scenario.duration_s:.0f} s, "
@@ -156,6 +162,7 @@ def run_scenario(
         log(f"nodes up behind {len(lab.ports)} link proxies ({took:.1f} s)")
         with FederationClient(directory, timeout_s=10.0) as client:
             report, samples, spans = _run(scenario, topology, lab, client)
+            report["command"] = command
     finally:
         lab.stop()  # the nodes flush their span files as they stop
         log("lab stopped")
@@ -245,7 +252,7 @@ def _run(
         acknowledged=acknowledged,
         proxy_overhead=overhead,
         proxies=lab.farm.stats(),
-        command=shlex.join(["yrd", *sys.argv[1:]]) if sys.argv[0].endswith("yrd") else "",
+        command="",
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
             "metrics": run_delta(metrics_before, metrics_after),
