@@ -33,9 +33,17 @@ DEFINITIONS = {
     "phase": "an interval between two fault events (a fault starting or ending), named by the "
     "faults active in it",
     "time_to_recover_s": "from the fault's end to the intended send time of the first request "
-    "R such that R and every request of the operation sent within recovery_window_s after R "
-    "succeeded, and there were at least recovery_min_requests of them; null: never recovered "
-    "before the run ended",
+    "R (sent at or after the end) that starts a sustained run of successes: R and every later "
+    "request of the operation up to recovery_window_s after R, and at least "
+    "recovery_min_requests requests in all (the run extends past the window until it has "
+    "them), succeeded; null: never recovered before the run ended",
+    "availability_after_recovery": "availability of the requests sent from the recovery "
+    "point until the next fault started (or the run ended)",
+    "send_lag_ms": "how late requests actually left after their intended send time (the "
+    "load generator's own lag, already inside every latency figure)",
+    "links": "Echo round trips through each directed link's proxy, sent by the source node's "
+    "identity, only while no fault was active (the steady network the simulator wants); "
+    "count and errors are of those probes",
     "acknowledged_writes_lost": "case submissions answered 'accepted' with a case id that the "
     "owner region cannot show afterwards (must be 0)",
 }
@@ -124,12 +132,18 @@ def latency_stats(samples: Sequence[Sample]) -> dict[str, Any]:
         else:
             errors[s.outcome] += 1
     ok = hist.get_total_count()
+    lags = [max(0.0, s.latency_s - s.rtt_s) * 1e3 for s in samples]
     out: dict[str, Any] = {
         "attempted": len(samples),
         "ok": ok,
         "availability": round(ok / len(samples), 4) if samples else None,
         "errors_by_status": dict(sorted(errors.items())),
     }
+    if lags:
+        out["send_lag_ms"] = {
+            "p99": round(float(np.percentile(lags, 99)), 3),
+            "max": round(max(lags), 3),
+        }
     if ok:
         out["latency_ms"] = {
             name: round(hist.get_value_at_percentile(q) / 1e3, 3)
@@ -149,7 +163,11 @@ def time_to_recover(
     for i, first in enumerate(after):
         if first.outcome != OK:
             continue
-        run = [s for s in after[i:] if s.intended_s <= first.intended_s + window_s]
+        run = [
+            s
+            for k, s in enumerate(after[i:])
+            if k < min_requests or s.intended_s <= first.intended_s + window_s
+        ]
         if len(run) >= min_requests and all(s.outcome == OK for s in run):
             return round(first.intended_s - end_s, 3)
     return None
@@ -159,7 +177,9 @@ def recovery(
     samples: Sequence[Sample], spans: Sequence[Window], window_s: float, min_requests: int
 ) -> list[dict[str, Any]]:
     out = []
-    for w in spans:
+    for n, w in enumerate(spans):
+        later_starts = [v.start_s for v in spans[n + 1 :] if v.start_s > (w.end_s or 0)]
+        next_start = min(later_starts, default=float("inf"))
         during = [s for s in samples if w.start_s <= s.intended_s < (w.end_s or float("inf"))]
         row: dict[str, Any] = {
             "fault": w.label,
@@ -172,17 +192,24 @@ def recovery(
             ttr = time_to_recover(samples, w.end_s, window_s, min_requests)
             row["time_to_recover_s"] = ttr
             if ttr is not None:
-                later = [s for s in samples if s.intended_s >= w.end_s + ttr]
+                later = [s for s in samples if w.end_s + ttr <= s.intended_s < next_start]
                 row["availability_after_recovery"] = latency_stats(later)["availability"]
         out.append(row)
     return out
 
 
-def links_section(samples: Sequence[Sample], seed: int = 0) -> dict[str, Any]:
-    """Round trips of the link probes, as LAB_REPORT_SCHEMA specifies."""
+def quiet(t: float, spans: Sequence[Window]) -> bool:
+    """No fault active at `t`."""
+    return not any(w.start_s <= t and (w.end_s is None or t < w.end_s) for w in spans)
+
+
+def links_section(
+    samples: Sequence[Sample], spans: Sequence[Window], seed: int = 0
+) -> dict[str, Any]:
+    """Round trips of the link probes sent while no fault was active (LAB_REPORT_SCHEMA)."""
     by_link: dict[str, list[Sample]] = {}
     for s in samples:
-        if s.op.startswith(LINK_PREFIX):
+        if s.op.startswith(LINK_PREFIX) and quiet(s.intended_s, spans):
             by_link.setdefault(s.op[len(LINK_PREFIX) :], []).append(s)
     out = {}
     rng = random.Random(seed)
@@ -243,7 +270,7 @@ def build_report(data: ReportInput) -> dict[str, Any]:
         "operations": operations,
         "acknowledged_writes": data.acknowledged,
         "proxy_overhead": data.proxy_overhead,
-        "links": links_section(data.samples),
+        "links": links_section(data.samples, spans),
         "proxies": data.proxies,
         **data.extra,
     }

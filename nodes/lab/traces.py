@@ -15,7 +15,7 @@ from typing import Any
 from federation.errors import FederationError
 from federation.regions import Region
 from nodes.lab.load import OK, Sample
-from nodes.lab.report import Window
+from nodes.lab.report import Window, quiet
 from nodes.ops.provisioning import Layout
 
 SPAN_FILE = "spans.jsonl"
@@ -28,14 +28,14 @@ def span_files(layout: Layout) -> list[Path]:
 def sample_case(samples: Sequence[Sample], spans: Sequence[Window]) -> Sample | None:
     """An acknowledged, traced case sent while no fault was active: the median one."""
 
-    def quiet(t: float) -> bool:
-        return not any(w.start_s <= t and (w.end_s is None or t < w.end_s) for w in spans)
-
     cases = sorted(
         (
             s
             for s in samples
-            if s.op == "case_submit" and s.outcome == OK and s.trace_id and quiet(s.intended_s)
+            if s.op == "case_submit"
+            and s.outcome == OK
+            and s.trace_id
+            and quiet(s.intended_s, spans)
         ),
         key=lambda s: s.rtt_s,
     )
