@@ -14,6 +14,7 @@ from typing import Any
 from federation.errors import FailedPrecondition
 from federation.regions import Region
 from nodes.lab.proxy import ProxyFarm
+from nodes.lab.proxy_host import ProxyHost
 from nodes.lab.scenario import Fault
 from nodes.lab.topology import LinkSpec, Topology, link_key, parse_link_key
 from nodes.ops.provisioning import Layout, init_federation
@@ -54,7 +55,15 @@ class Lab:
     hub) only through it: A's config lists the proxy under `peer_endpoints`.
     """
 
-    def __init__(self, directory: Path, topology: Topology, **init_options: Any) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        topology: Topology,
+        proxy_process: bool = True,
+        **init_options: Any,
+    ) -> None:
+        """`proxy_process`: run the proxies in a child process (default), not on a thread of
+        this one; `init_options` go to `init_federation`."""
         self.directory = directory.resolve()
         self.layout = Layout(self.directory)
         self.topology = topology
@@ -67,7 +76,8 @@ class Lab:
             "status_list_ttl_s": 30,
             **init_options,
         }
-        self.farm: ProxyFarm | None = None
+        self.proxy_process = proxy_process
+        self.farm: ProxyFarm | ProxyHost | None = None
         self.federation: Federation | None = None
         self.ports: dict[str, int] = {}
         self.node_endpoints: dict[Region, str] = {}
@@ -82,7 +92,7 @@ class Lab:
             for m in trust.members
             if m.endpoint and {"hub", "region"} & set(m.roles)
         }
-        self.farm = ProxyFarm()
+        self.farm = ProxyHost() if self.proxy_process else ProxyFarm()
         avoid = self.node_ports()
         for a, b in itertools.permutations(Region, 2):
             key = link_key(a, b)

@@ -87,7 +87,8 @@ def proxy_overhead(lab: Lab, target: Region, echoes: int) -> dict[str, Any]:
     d, p = _quantiles_us(samples["direct"]), _quantiles_us(samples["proxied"])
     return {
         "what": f"DiagnosticsService.Echo ({len(PROBE_PAYLOAD)} B) to {target.code}, direct vs "
-        "through a zero-delay lab proxy, sequential, alternating call by call, same run",
+        "through a zero-delay lab proxy (in the lab's proxy process), sequential, alternating "
+        "call by call, same run, before the load starts",
         "direct": d,
         "proxied": p,
         "ratio_p50": round(p["p50_us"] / d["p50_us"], 3) if d["p50_us"] else None,

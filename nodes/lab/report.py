@@ -96,6 +96,7 @@ class ReportInput:
     proxy_overhead: dict[str, Any]
     proxies: dict[str, Any]
     command: str
+    configured_rtt_ms: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -232,9 +233,29 @@ def links_section(
     return out
 
 
+def link_calibration(links: dict[str, Any], configured: dict[str, float]) -> dict[str, Any]:
+    """Measured p50 round trip against the topology's (A->B delay + B->A delay): what the
+    emulation adds on top (the echo itself, the proxy, timer granularity, a busy machine)."""
+    rows = {
+        key: {
+            "configured_rtt_ms": round(configured[key], 3),
+            "measured_p50_ms": body["p50_ms"],
+            "excess_p50_ms": round(body["p50_ms"] - configured[key], 3),
+        }
+        for key, body in links.items()
+        if key in configured and body["p50_ms"] is not None
+    }
+    excess = [r["excess_p50_ms"] for r in rows.values()]
+    return {
+        "median_excess_p50_ms": round(float(np.median(excess)), 3) if excess else None,
+        "links": rows,
+    }
+
+
 def build_report(data: ReportInput) -> dict[str, Any]:
     spans = windows(data.events)
     cut = phases(data.events, data.duration_s)
+    links = links_section(data.samples, spans)
     ops = sorted({s.op for s in data.samples if not s.op.startswith(LINK_PREFIX)})
     operations: dict[str, Any] = {}
     for op in ops:
@@ -270,7 +291,8 @@ def build_report(data: ReportInput) -> dict[str, Any]:
         "operations": operations,
         "acknowledged_writes": data.acknowledged,
         "proxy_overhead": data.proxy_overhead,
-        "links": links_section(data.samples, spans),
+        "links": links,
+        "link_calibration": link_calibration(links, data.configured_rtt_ms),
         "proxies": data.proxies,
         **data.extra,
     }
@@ -309,6 +331,7 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
             k: overhead.get(k) for k in ("ratio_p50", "added_p50_us", "added_p99_us")
         },
         "links_p50_ms": {k: v["p50_ms"] for k, v in report["links"].items()},
+        "links_median_excess_p50_ms": report["link_calibration"]["median_excess_p50_ms"],
         "critical_path": {
             k: report.get("critical_path", {}).get(k)
             for k in ("available", "reason", "case_id", "root_ms", "by_service_ms")

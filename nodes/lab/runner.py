@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._load import ProcessCpu
 from benchmarks.case.config import OWNER
 from federation.errors import FederationError, NotFound
 from federation.regions import Region
@@ -16,6 +17,7 @@ from nodes.lab.controller import Lab
 from nodes.lab.load import OpenLoop, Sample, build_schedule
 from nodes.lab.metrics import run_delta, scrape_all
 from nodes.lab.probes import LINK_PREFIX, link_probes, proxy_overhead
+from nodes.lab.proxy_host import ProxyHost
 from nodes.lab.report import Event, ReportInput, Window, build_report, windows, write_report
 from nodes.lab.scenario import Fault, Scenario
 from nodes.lab.topology import Topology
@@ -216,6 +218,8 @@ def _run(
         schedule + _probe_schedule(sorted(probes), scenario.link_probe_rate, scenario.duration_s)
     )
     metrics_before = scrape_all(lab)
+    proxy_cpu = ProcessCpu(lab.farm.pid) if isinstance(lab.farm, ProxyHost) else None
+    proxy_cpu0 = proxy_cpu.seconds() if proxy_cpu else None
     loop = OpenLoop(schedule, {**ops, **probes}, scenario.load.timeout_s)
     driver = FaultDriver(lab, scenario.faults)
     start = time.perf_counter() + 0.2
@@ -238,6 +242,7 @@ def _run(
     for channel in channels:
         channel.close()
     metrics_after = scrape_all(lab)
+    proxy_cpu1 = proxy_cpu.seconds() if proxy_cpu else None
     log("verifying every acknowledged case at its owner")
     acknowledged = verify_acknowledged(client, loop.samples)
     assert lab.farm is not None
@@ -253,9 +258,19 @@ def _run(
         proxy_overhead=overhead,
         proxies=lab.farm.stats(),
         command="",
+        configured_rtt_ms={
+            key: spec.delay_ms + topology.links["->".join(reversed(key.split("->")))].delay_ms
+            for key, spec in topology.links.items()
+        },
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
             "metrics": run_delta(metrics_before, metrics_after),
+            "proxy_process": {
+                "separate": proxy_cpu is not None,
+                "cpu_s_during_load": None
+                if proxy_cpu0 is None or proxy_cpu1 is None
+                else round(proxy_cpu1 - proxy_cpu0, 3),
+            },
         },
     )
     return build_report(data), loop.samples, windows(driver.events)

@@ -141,3 +141,34 @@ def test_the_farm_changes_a_link_at_run_time_and_reports_it() -> None:
         assert stats["forward"]["spec"]["delay_ms"] == 3
         assert farm.reset("a->b") == 0
         farm._loop.call_soon_threadsafe(server.close)
+
+
+def test_the_proxy_process_relays_and_answers_like_the_farm() -> None:
+    import socket
+    import threading
+
+    from nodes.lab.proxy_host import ProxyHost
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def echo_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    threading.Thread(target=echo_once, daemon=True).start()
+    with ProxyHost() as host:
+        proxy_port = host.add("a->b", ("127.0.0.1", port), spec(delay_ms=1), spec(delay_ms=2))
+        with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as conn:
+            conn.sendall(b"ping")
+            assert conn.recv(4) == b"ping"
+        host.set_specs("a->b", spec(delay_ms=5), spec())
+        stats = host.stats()["a->b"]
+        assert stats["forward"]["spec"]["delay_ms"] == 5
+        assert stats["forward"]["applied_delay_s"] == pytest.approx(0.001)
+        assert stats["backward"]["applied_delay_s"] == pytest.approx(0.002)
+        with pytest.raises(RuntimeError, match="KeyError"):
+            host.reset("no-such-link")
+    listener.close()
