@@ -12,12 +12,14 @@ import re
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from federation.regions import Region
 
 if TYPE_CHECKING:
     from nodes.lab.controller import Lab
+    from nodes.lab.report import Phase
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)(?:\s+\d+)?$")
 
@@ -98,7 +100,7 @@ def scrape(host: str, port: int, timeout_s: float = 2.0) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def scrape_all(lab: Lab) -> dict[str, Any]:
+def scrape_all(lab: Lab, timeout_s: float = 2.0) -> dict[str, Any]:
     """Every node's metrics now, by region code; a node that does not answer says why."""
     out: dict[str, Any] = {}
     for region in Region:
@@ -107,9 +109,37 @@ def scrape_all(lab: Lab) -> dict[str, Any]:
             out[region.code] = {"available": False, "reason": "no metrics_port in its config"}
             continue
         try:
-            samples = parse_prometheus_text(scrape("127.0.0.1", port))
+            samples = parse_prometheus_text(scrape("127.0.0.1", port, timeout_s))
         except (OSError, urllib.error.URLError) as exc:
             out[region.code] = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
             continue
         out[region.code] = {"available": True, "port": port, "samples": summarise(samples)}
+    return out
+
+
+def phase_deltas(
+    snapshots: Sequence[tuple[float, dict[str, Any]]], phases: Sequence[Phase]
+) -> dict[str, Any]:
+    """Per phase and node, what each counter (`_total`, `_count`) grew by, from the scrapes
+    taken at its boundaries (the snapshot nearest each boundary; a node that could not be
+    scraped at either end, e.g. killed or frozen then, is left out of that phase)."""
+
+    def nearest(t: float) -> dict[str, Any]:
+        return min(snapshots, key=lambda snap: abs(snap[0] - t))[1]
+
+    out: dict[str, Any] = {}
+    for phase in phases:
+        first, last = nearest(phase.start_s), nearest(phase.end_s)
+        nodes: dict[str, Any] = {}
+        for code, end in last.items():
+            start = first.get(code, {})
+            if not (end.get("available") and start.get("available")):
+                continue
+            grew = {
+                k: round(v - start["samples"].get(k, 0.0), 6)
+                for k, v in end["samples"].items()
+                if _name(k).endswith(("_total", "_count")) and v - start["samples"].get(k, 0.0)
+            }
+            nodes[code] = grew
+        out[phase.name] = nodes
     return out

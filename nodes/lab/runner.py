@@ -15,10 +15,18 @@ from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.lab.controller import Lab
 from nodes.lab.load import OpenLoop, Sample, build_schedule
-from nodes.lab.metrics import run_delta, scrape_all
+from nodes.lab.metrics import phase_deltas, run_delta, scrape_all
 from nodes.lab.probes import LINK_PREFIX, link_probes, proxy_overhead
 from nodes.lab.proxy_host import ProxyHost
-from nodes.lab.report import Event, ReportInput, Window, build_report, windows, write_report
+from nodes.lab.report import (
+    Event,
+    ReportInput,
+    Window,
+    build_report,
+    phases,
+    windows,
+    write_report,
+)
 from nodes.lab.scenario import Fault, Scenario
 from nodes.lab.topology import Topology
 from nodes.lab.traces import case_critical_path, sample_case
@@ -67,6 +75,8 @@ class FaultDriver:
         )
         self.start = 0.0
         self.thread = threading.Thread(target=self._run, name="lab-faults", daemon=True)
+        self.snapshots: list[tuple[float, dict[str, Any]]] = []
+        self._snap_lock = threading.Lock()
 
     def begin(self, start: float) -> None:
         self.start = start
@@ -83,7 +93,15 @@ class FaultDriver:
             log(f"fault {fault.label} {what} failed: {type(exc).__name__}: {exc}")
         t = time.perf_counter() - self.start
         self.events.append(Event(t, fault.label, fault.kind, what, index))
+        # each node's metrics at the phase boundary, off this thread (a frozen node's scrape
+        # waits for its timeout; the next fault must not)
+        threading.Thread(target=self._snapshot, args=(t,), daemon=True).start()
         log(f"t={t:6.1f}s fault {what}: {fault.label}")
+
+    def _snapshot(self, t: float) -> None:
+        scraped = scrape_all(self.lab, timeout_s=1.0)
+        with self._snap_lock:
+            self.snapshots.append((t, scraped))
 
     def _run(self) -> None:
         for t, index, what in self._plan:
@@ -265,6 +283,10 @@ def _run(
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
             "metrics": run_delta(metrics_before, metrics_after),
+            "metrics_by_phase": phase_deltas(
+                [(0.0, metrics_before), *driver.snapshots, (scenario.duration_s, metrics_after)],
+                phases(driver.events, scenario.duration_s),
+            ),
             "proxy_process": {
                 "separate": proxy_cpu is not None,
                 "cpu_s_during_load": None

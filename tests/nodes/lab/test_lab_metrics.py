@@ -38,3 +38,19 @@ def test_a_run_reports_what_it_added_to_counters_and_the_gauges_at_its_end() -> 
     assert delta["310000"]["during_run"] == {"a_total": 4.0}
     assert delta["310000"]["gauges_at_end"] == {"g": 4.0}
     assert delta["320000"]["available"] is False
+
+
+def test_phase_deltas_use_the_scrapes_at_each_phase_boundary() -> None:
+    from nodes.lab.metrics import phase_deltas
+    from nodes.lab.report import Phase
+
+    def snap(count: float, up: bool = True) -> dict[str, object]:
+        if not up:
+            return {"340000": {"available": False, "reason": "frozen"}}
+        return {"340000": {"available": True, "port": 1, "samples": {"c_total": count, "g": 1}}}
+
+    snapshots = [(0.0, snap(0)), (10.02, snap(40)), (16.01, snap(0, up=False)), (30.0, snap(90))]
+    cut = [Phase(0, 0, 10, ()), Phase(1, 10, 16, ("freeze AH",)), Phase(2, 16, 30, ())]
+    deltas = phase_deltas(snapshots, cut)
+    assert deltas["0: no fault"] == {"340000": {"c_total": 40}}
+    assert deltas["1: freeze AH"] == {} and deltas["2: no fault"] == {}

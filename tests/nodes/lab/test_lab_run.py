@@ -114,6 +114,9 @@ def test_the_nodes_metrics_and_a_sample_case_critical_path_are_in_the_report(
     assert set(metrics) == {"100000", "310000", "320000", "330000", "340000"}
     sh = metrics["310000"]
     assert sh["available"] and any("SubmitCase" in k for k in sh["during_run"])
+    by_phase = report["metrics_by_phase"]
+    assert list(by_phase) == [p["name"] for p in report["phases"]]
+    assert any(by_phase["0: no fault"].values())
     path = report["critical_path"]
     assert path["available"], path
     assert path["case_id"]
