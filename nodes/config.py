@@ -169,7 +169,7 @@ def load_config(path: Path) -> NodeConfig:
         if key in raw:
             raw[key] = base / str(raw[key])
     export = str(raw.get("trace_export", ""))
-    if export.startswith("file:") and not Path(export[5:]).is_absolute():
+    if export.startswith("file:") and export[5:] and not Path(export[5:]).is_absolute():
         raw["trace_export"] = "file:" + str(base / export[5:])
     if "store_url" in raw:
         raw["store_url"] = str(raw["store_url"]).replace("{dir}", str(base))

@@ -48,6 +48,12 @@ def federation() -> None:
     help="Each node serves Prometheus /metrics on base port + 20 + its index (hub first).",
 )
 @click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Each node writes one JSON line per served RPC to <node dir>/access.log.",
+)
+@click.option(
     "--traces",
     is_flag=True,
     help="Each node writes its OpenTelemetry spans to <node dir>/spans.jsonl.",
@@ -67,6 +73,7 @@ def federation_init(
     password_cost: int,
     face_daily_limit: int,
     metrics: bool,
+    access_log: bool,
     traces: bool,
     force: bool,
 ) -> None:
@@ -82,6 +89,7 @@ def federation_init(
         face_daily_limit=face_daily_limit,
         force=force,
         metrics=metrics,
+        access_log=access_log,
         traces=traces,
     )
     layout = Layout(directory.resolve())

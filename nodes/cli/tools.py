@@ -15,6 +15,7 @@ BENCHMARKS = {
     "case": "benchmarks.case_bench",
     "simulator": "benchmarks.simulator_bench",
     "startup": "benchmarks.startup_bench",
+    "observability": "benchmarks.observability_bench",
 }
 
 

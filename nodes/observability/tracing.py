@@ -9,6 +9,7 @@ starts under whatever span is current and is injected into the outgoing call's m
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -88,34 +89,48 @@ class NodeTracing:
             method.lstrip("/"),
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={**_rpc_attributes(method), "yrd.peer": peer, "yrd.node": self.service},
+            attributes={**_rpc_attributes(method), "yrd.peer": peer},
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
 
     def end_server(self, span: Any, token: Any, status: str) -> str:
-        """End the span with the call's status; its trace id (32 hex digits) for the log."""
+        """End the span with the call's status; its trace id (32 hex digits) for the log, or
+        '' when the trace is not sampled (a node's background poll)."""
         with contextlib.suppress(Exception):  # a stream resumed elsewhere: the span still ends
             otel_context.detach(token)
         self._finish(span, status)
-        return format(span.get_span_context().trace_id, "032x")
+        ctx = span.get_span_context()
+        return format(ctx.trace_id, "032x") if ctx.trace_flags.sampled else ""
 
     # --- client side ----------------------------------------------------------------
     def start_client(self, method: str, target: str) -> tuple[Any, list[tuple[str, str]]]:
-        """A client span under the current one, and the metadata that carries it to `target`."""
+        """A client span under the current one, and the metadata that carries it to `target`.
+
+        A call made outside any span (a node's own trust-list refresh, revocation and
+        catalogue polls) is not traced: no span here, and a W3C context marked not sampled
+        goes along, so the peer records no span for it either (its sampler follows the parent).
+        """
+        if not trace.get_current_span().get_span_context().is_valid:
+            unsampled = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
+            return None, [("traceparent", unsampled)]
         span = self.tracer.start_span(
             method.lstrip("/"),
             kind=SpanKind.CLIENT,
-            attributes={**_rpc_attributes(method), "yrd.target": target, "yrd.node": self.service},
+            attributes={**_rpc_attributes(method), "yrd.target": target},
         )
         carrier: dict[str, str] = {}
         self._propagator.inject(carrier, context=trace.set_span_in_context(span))
         return span, sorted(carrier.items())
 
     def end_client(self, span: Any, status: str) -> None:
-        self._finish(span, status)
+        if span is not None:
+            self._finish(span, status)
 
     def _finish(self, span: Any, status: str) -> None:
+        if not span.is_recording():  # not sampled: nothing to annotate or export
+            span.end()
+            return
         span.set_attribute("rpc.grpc.status_code", _grpc_code(status))
         if status != "OK":
             span.set_status(Status(StatusCode.ERROR, status))

@@ -148,13 +148,15 @@ def init_federation(
     status_list_ttl_s: int = 300,
     force: bool = False,
     metrics: bool = True,
+    access_log: bool = True,
     traces: bool = False,
 ) -> TrustList:
     """Create hub and the four regions' material; `base_port=0` picks free ports.
 
     Every node serves Prometheus metrics (on base_port + METRICS_PORT_OFFSET + i, unless
-    `metrics` is False) and writes a JSON access log in its folder; with `traces` each node
-    also writes its finished spans to `<node dir>/spans.jsonl`.
+    `metrics` is False) and writes a JSON access log to `<node dir>/access.log` (unless
+    `access_log` is False); with `traces` each node writes its finished spans to
+    `<node dir>/spans.jsonl`.
     """
     layout = Layout(directory.resolve())
     if layout.trust_signed.exists() and not force:
@@ -252,7 +254,7 @@ def init_federation(
             ports,
             public_ports,
             metrics_ports[region],
-            traces,
+            (access_log, traces),
             store,
             postgres_url,
             password_cost_log2,
@@ -282,7 +284,7 @@ def _write_node_config(
     ports: dict[Region, int],
     public_ports: dict[Region, int],
     metrics_port: int | None,
-    traces: bool,
+    logs: tuple[bool, bool],
     store: str,
     postgres_url: str,
     password_cost_log2: int,
@@ -313,8 +315,8 @@ def _write_node_config(
         "status_list_ttl_s": status_list_ttl_s,
         # observability: bind metrics to an internal interface only (it has no auth)
         **({"metrics_port": metrics_port} if metrics_port is not None else {}),
-        "access_log": f"{name}/access.log",
-        **({"trace_export": f"file:{name}/spans.jsonl"} if traces else {}),
+        **({"access_log": f"{name}/access.log"} if logs[0] else {}),
+        **({"trace_export": f"file:{name}/spans.jsonl"} if logs[1] else {}),
     }
     quotas = None
     if region is Region.HUB:

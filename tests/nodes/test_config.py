@@ -52,6 +52,41 @@ def test_public_port_is_optional_and_zero_is_ephemeral(tmp_path: Path) -> None:
         assert "public_port" in message
 
 
+def test_observability_is_off_unless_configured(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, REQUIRED))
+    assert (config.metrics_port, config.trace_export, config.access_log) == (None, "", None)
+    on = load_config(
+        write(
+            tmp_path,
+            {
+                **REQUIRED,
+                "metrics_port": 0,
+                "access_log": "sh/access.log",
+                "trace_export": "file:sh/spans.jsonl",
+            },
+        )
+    )
+    base = tmp_path.resolve()
+    assert on.metrics_port == 0  # any free port
+    assert on.access_log == base / "sh" / "access.log"
+    assert on.trace_export == f"file:{base / 'sh' / 'spans.jsonl'}"
+    otlp = "otlp:http://127.0.0.1:4318/v1/traces"
+    assert load_config(write(tmp_path, {**REQUIRED, "trace_export": otlp})).trace_export == otlp
+
+
+@pytest.mark.parametrize(
+    ("export", "says"),
+    [
+        ("jaeger:x", "use '' (off), 'file:PATH'"),
+        ("file:", "use '' (off), 'file:PATH'"),
+        ("otlp:127.0.0.1:4318", "must be an http(s) URL"),
+    ],
+)
+def test_bad_trace_export_is_named(tmp_path: Path, export: str, says: str) -> None:
+    _, message = _error_for(tmp_path, {**REQUIRED, "trace_export": export})
+    assert "trace_export" in message and says in message
+
+
 def test_relative_paths_are_resolved_against_the_file(tmp_path: Path) -> None:
     sub = tmp_path / "fed"
     sub.mkdir()

@@ -61,6 +61,7 @@ def test_remote_window_case_is_one_trace_with_a_critical_path(
         assert {Region.SH.entity_id, Region.JS.entity_id, Region.AH.entity_id} <= services
         assert Region.HUB.entity_id in services
         one(spans, Region.AH.entity_id, READ, "SERVER")
+        trace_tree(spans, trace_id)  # one root: every parent's span is there too
         return spans
 
     spans = eventually(whole_trace, timeout_s=15)  # nodes export every half second
@@ -141,6 +142,20 @@ def test_a_refused_call_is_logged_and_traced_with_its_status(
 
     span = eventually(spanned, timeout_s=10)
     assert span.status == "ERROR" and span.attributes["rpc.grpc.status_code"] == 3
+
+
+def test_background_polls_are_not_traced(fed_dir: Path) -> None:
+    """Regions poll each other's revocations twice a second: neither side records a span."""
+
+    def polled() -> list[dict[str, str]]:
+        log = (fed_dir / "sh" / "access.log").read_text(encoding="utf-8").splitlines()
+        polls = [json.loads(line) for line in log if "ListRevocations" in line]
+        assert polls
+        return polls
+
+    assert all(poll["trace_id"] == "" for poll in eventually(polled, timeout_s=10))
+    spans = load_spans(span_files(fed_dir))
+    assert not [s for s in spans if s.name.endswith(("/ListRevocations", "/GetTrustList"))]
 
 
 def test_access_line_is_json_in_china_time() -> None:
