@@ -159,6 +159,8 @@ class Lab:
         return [k for k in self.current if region in parse_link_key(k)]
 
     def partition(self, region: Region, healed: bool = False, reset: bool = False) -> None:
+        """Cut (or heal) every link to and from `region`. Partitions are not counted: healing
+        one heals a link another overlapping partition also cut."""
         for key in self.links_of(region):
             self.set_link(key, self.current[key].with_changes(partitioned=not healed))
         if reset and not healed:
@@ -178,6 +180,15 @@ class Lab:
     def restart(self, region: Region) -> None:
         assert self.federation is not None
         self.federation.start_node(region)
+
+    def revive(self) -> list[Region]:
+        """Start every node that is not running (killed for good by the schedule): what it
+        acknowledged before the crash must be there after it."""
+        assert self.federation is not None
+        dead = [r for r in Region if r not in self.federation.procs]
+        for region in dead:
+            self.federation.start_node(region)
+        return dead
 
     def freeze(self, region: Region) -> None:
         os.kill(self.pid(region), signal.SIGSTOP)

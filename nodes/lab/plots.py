@@ -9,6 +9,7 @@ from nodes.lab.load import OK, Sample
 from nodes.lab.probes import LINK_PREFIX
 from nodes.lab.report import Window
 
+LATE_S = 0.05  # a request that left this much after its intended time is drawn apart
 COLOURS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:olive", "tab:cyan")
 
 
@@ -16,7 +17,8 @@ def plot_latency(
     samples: Sequence[Sample], spans: Sequence[Window], duration_s: float, path: Path, title: str
 ) -> Path:
     """Scatter of each request's latency (from its intended send time) against that time;
-    failures are crosses on the panel's top edge; each fault is a shaded, labelled band."""
+    requests that left late (the generator stalled) in grey, failures as crosses on the
+    panel's top edge; each fault is a shaded, labelled band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,9 +28,18 @@ def plot_latency(
     fig, axes = plt.subplots(len(ops), 1, figsize=(11, 2.6 * len(ops)), sharex=True, squeeze=False)
     for ax, op in zip(axes[:, 0], ops, strict=True):
         mine = [s for s in samples if s.op == op]
-        good = [s for s in mine if s.outcome == OK]
+        good = [s for s in mine if s.outcome == OK and s.latency_s - s.rtt_s <= LATE_S]
+        late = [s for s in mine if s.outcome == OK and s.latency_s - s.rtt_s > LATE_S]
         bad = [s for s in mine if s.outcome != OK]
         ax.scatter([s.intended_s for s in good], [s.latency_s * 1e3 for s in good], s=6, label="ok")
+        if late:  # the load generator (or the machine) stalled: not the federation's time
+            ax.scatter(
+                [s.intended_s for s in late],
+                [s.latency_s * 1e3 for s in late],
+                s=6,
+                color="tab:gray",
+                label=f"ok, left > {LATE_S * 1e3:.0f} ms late ({len(late)})",
+            )
         ax.set_yscale("log")
         top = max([s.latency_s * 1e3 for s in mine] + [10.0]) * 1.5
         if bad:

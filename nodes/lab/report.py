@@ -40,7 +40,9 @@ DEFINITIONS = {
     "availability_after_recovery": "availability of the requests sent from the recovery "
     "point until the next fault started (or the run ended)",
     "send_lag_ms": "how late requests actually left after their intended send time (the "
-    "load generator's own lag, already inside every latency figure)",
+    "load generator's own lag, already inside every latency figure); when its p99 nears the "
+    "latency p99, that tail is the generator's or the machine's (see `machine`), not the "
+    "federation's",
     "links": "Echo round trips through each directed link's proxy, sent by the source node's "
     "identity, only while no fault was active (the steady network the simulator wants); "
     "count and errors are of those probes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -247,6 +248,7 @@ def _run(
         f"({', '.join(f'{k} {v:g}/s' for k, v in rates.items())}, link probes "
         f"{scenario.link_probe_rate:g}/s x {len(probes)})"
     )
+    load_at_start = round(os.getloadavg()[0], 2)  # a busy machine explains a lagging sender
     driver.begin(start)
     sender.start()
     while sender.is_alive():
@@ -261,6 +263,9 @@ def _run(
         channel.close()
     metrics_after = scrape_all(lab)
     proxy_cpu1 = proxy_cpu.seconds() if proxy_cpu else None
+    revived = lab.revive()
+    if revived:
+        log(f"restarted {[r.short for r in revived]} (killed for good) to check their writes")
     log("verifying every acknowledged case at its owner")
     acknowledged = verify_acknowledged(client, loop.samples)
     assert lab.farm is not None
@@ -282,6 +287,11 @@ def _run(
         },
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "load_average_1m_at_start": load_at_start,
+                "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            },
             "metrics": run_delta(metrics_before, metrics_after),
             "metrics_by_phase": phase_deltas(
                 [(0.0, metrics_before), *driver.snapshots, (scenario.duration_s, metrics_after)],
