@@ -9,6 +9,7 @@ charged to it, which is the coordinated-omission correction (no after-the-fact
 
 from __future__ import annotations
 
+import gc
 import random
 import threading
 import time
@@ -152,3 +153,37 @@ class OpenLoop:
                 "failed": len(self.samples) - ok,
                 "in_flight": self._pending,
             }
+
+
+class GcPauses:
+    """The garbage collector's pauses in this process while the load ran: a long one stalls
+    the sender, and the report should say whether that is what a lagging sender was."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_s = 0.0
+        self.max_s = 0.0
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._began
+        self.count += 1
+        self.total_s += pause
+        self.max_s = max(self.max_s, pause)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "collections": self.count,
+            "total_ms": round(self.total_s * 1e3, 3),
+            "max_pause_ms": round(self.max_s * 1e3, 3),
+        }

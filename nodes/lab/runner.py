@@ -15,7 +15,7 @@ from federation.errors import FederationError, NotFound
 from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.lab.controller import Lab
-from nodes.lab.load import OpenLoop, Sample, build_schedule
+from nodes.lab.load import GcPauses, OpenLoop, Sample, build_schedule
 from nodes.lab.metrics import phase_deltas, run_delta, scrape_all
 from nodes.lab.probes import LINK_PREFIX, link_probes, proxy_overhead
 from nodes.lab.proxy_host import ProxyHost
@@ -117,6 +117,17 @@ class FaultDriver:
         self.thread.join(60)
         for index in sorted(self.active):
             self._apply(index, "end")
+
+
+def _watch(sender: threading.Thread, loop: OpenLoop, start: float, total: int) -> None:
+    """Progress lines every few seconds until the sender is done."""
+    while sender.is_alive():
+        sender.join(PROGRESS_EVERY_S)
+        p = loop.progress()
+        log(
+            f"t={time.perf_counter() - start:6.1f}s sent {p['sent']}/{total} "
+            f"ok {p['ok']} failed {p['failed']} in flight {p['in_flight']}"
+        )
 
 
 def verify_acknowledged(client: FederationClient, samples: list[Sample]) -> dict[str, Any]:
@@ -250,14 +261,10 @@ def _run(
     )
     load_at_start = round(os.getloadavg()[0], 2)  # a busy machine explains a lagging sender
     driver.begin(start)
-    sender.start()
-    while sender.is_alive():
-        sender.join(PROGRESS_EVERY_S)
-        p = loop.progress()
-        log(
-            f"t={time.perf_counter() - start:6.1f}s sent {p['sent']}/{len(schedule)} "
-            f"ok {p['ok']} failed {p['failed']} in flight {p['in_flight']}"
-        )
+    gc_pauses = GcPauses()
+    with gc_pauses:
+        sender.start()
+        _watch(sender, loop, start, len(schedule))
     driver.finish()
     for channel in channels:
         channel.close()
@@ -287,6 +294,7 @@ def _run(
         },
         extra={
             "max_send_lag_ms": round(loop.max_send_lag_s * 1e3, 3),
+            "load_generator_gc": gc_pauses.to_dict(),
             "machine": {
                 "cpus": os.cpu_count(),
                 "load_average_1m_at_start": load_at_start,
