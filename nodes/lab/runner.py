@@ -112,11 +112,13 @@ class FaultDriver:
             self._apply(index, what)
 
     def finish(self) -> None:
-        """Stop the schedule and undo whatever is still active (after the load ended)."""
+        """Stop the schedule and undo what is still active and meant to end (after the load
+        ended); nodes killed for good are restarted later, by `Lab.revive`."""
         self._stop.set()
         self.thread.join(60)
         for index in sorted(self.active):
-            self._apply(index, "end")
+            if self.faults[index].end_s is not None:  # a node killed for good stays down
+                self._apply(index, "end")
 
 
 def _watch(sender: threading.Thread, loop: OpenLoop, start: float, total: int) -> None:
