@@ -3,6 +3,7 @@ status, time to recover; the `links` section (docs: LAB_REPORT_SCHEMA, `yrd-lab-
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import itertools
 import json
@@ -304,6 +305,29 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_samples(samples: Sequence[Sample], out_dir: Path) -> Path:
+    """Every request as one CSV row, in send order: join `trace_id` with the nodes' access
+    logs and span files to see where one slow or failed request spent its time."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "samples.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        rows = csv.writer(f)
+        rows.writerow(["op", "intended_s", "latency_ms", "rtt_ms", "outcome", "ack", "trace_id"])
+        for s in sorted(samples, key=lambda s: s.intended_s):
+            rows.writerow(
+                [
+                    s.op,
+                    f"{s.intended_s:.6f}",
+                    f"{s.latency_s * 1e3:.3f}",
+                    f"{s.rtt_s * 1e3:.3f}",
+                    s.outcome,
+                    s.ack,
+                    s.trace_id,
+                ]
+            )
     return path
 
 

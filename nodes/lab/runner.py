@@ -27,6 +27,7 @@ from nodes.lab.report import (
     phases,
     windows,
     write_report,
+    write_samples,
 )
 from nodes.lab.scenario import Fault, Scenario
 from nodes.lab.topology import Topology
@@ -212,6 +213,7 @@ def run_scenario(
             f"{scenario.name} on {topology.name}: latency from intended send time",
         )
         report["plots"] = [str(path)]
+    report["samples_csv"] = str(write_samples(samples, out_dir))
     report["wall_s"] = round(time.perf_counter() - t_begin, 1)
     report["report_path"] = str(out_dir / "report.json")
     write_report(report, out_dir)

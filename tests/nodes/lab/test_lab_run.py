@@ -43,6 +43,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert printed["report"] == str(work / "report" / "report.json")
     body: dict[str, Any] = json.loads((work / "report" / "report.json").read_text())
     body["_plot_exists"] = all(Path(p).is_file() for p in body["plots"])
+    lines = Path(body["samples_csv"]).read_text(encoding="utf-8").splitlines()
+    body["_csv_rows"] = len(lines) - 1
     return body
 
 
@@ -68,6 +70,9 @@ def test_the_report_has_its_sections_and_the_fault_in_its_timeline(
                 q = stats["latency_ms"]
                 assert q["p50"] <= q["p90"] <= q["p99"] <= q["p99.9"] <= q["max"]
     assert report["_plot_exists"]
+    attempted = sum(b["overall"]["attempted"] for b in report["operations"].values())
+    probes_outside_faults = sum(v["count"] + v["errors"] for v in report["links"].values())
+    assert report["_csv_rows"] > attempted + probes_outside_faults  # every request is a row
     overhead = report["proxy_overhead"]
     assert overhead["direct"]["count"] == overhead["proxied"]["count"] > 0
     assert {"ratio_p50", "added_p50_us", "added_p99_us"} <= set(overhead)
