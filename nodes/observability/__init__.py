@@ -7,6 +7,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     {
         "AccessLog": "access_log",
         "AioPeerCallObserver": "rpc_client",
+        "AioPeerStreamObserver": "rpc_client",
         "CasesByState": "collectors",
         "ContextThreadPool": "context_pool",
         "FaceQuotaLeft": "collectors",

@@ -1,8 +1,9 @@
 """The JSON access log: one line per served RPC, written off the event loop.
 
 A call only puts a small tuple on a queue; a daemon thread turns entries into JSON lines
-(ts in China time, +08:00; method, peer, status, duration_ms, trace_id) and writes them in
-batches a few times a second, so the loop never waits for the disk.
+(ts, when the call arrived, in China time +08:00; method, peer, status, duration_ms,
+trace_id) and writes them in batches a few times a second, so the loop never waits for the
+disk.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class AccessLog:
         self._thread.start()
 
     def record(self, method: str, peer: str, status: str, seconds: float, trace_id: str) -> None:
-        self._queue.put((time.time(), method, peer, status, seconds, trace_id))
+        """Queue the line of a call that just ended after `seconds` (its ts: when it arrived)."""
+        self._queue.put((time.time() - seconds, method, peer, status, seconds, trace_id))
 
     def _write(self) -> None:
         # wake a few times a second, not per call: a wake-up per line would take the GIL from

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nodes.config import NodeConfig
@@ -22,11 +23,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("yrd.node")
 
 
-class Observability:
-    """The node's metrics registry, tracer and access log; their endpoint and shutdown."""
+def for_worker(path: Path, worker: int) -> Path:
+    """Worker 0 writes `path` itself, worker N `<stem>-N<suffix>`: processes never share a file."""
+    return path if worker == 0 else path.with_name(f"{path.stem}-{worker}{path.suffix}")
 
-    def __init__(self, config: NodeConfig) -> None:
+
+class Observability:
+    """The node's metrics registry, tracer and access log; their endpoint and shutdown.
+
+    A node run as several worker processes observes each on its own (`worker` > 0): metrics
+    on `metrics_port + worker` (a registry is per process), and its own access log and span
+    file (`for_worker`), so that no two processes append to one file.
+    """
+
+    def __init__(self, config: NodeConfig, worker: int = 0) -> None:
         self._config = config
+        self.worker = worker
         self.metrics: NodeMetrics | None = None
         self.tracing: NodeTracing | None = None
         self.access: AccessLog | None = None
@@ -40,11 +52,14 @@ class Observability:
         if config.trace_export:
             from nodes.observability.tracing import NodeTracing
 
-            self.tracing = NodeTracing(config.entity_id, config.trace_export)
+            export = config.trace_export
+            if export.startswith("file:"):
+                export = f"file:{for_worker(Path(export[5:]), worker)}"
+            self.tracing = NodeTracing(config.entity_id, export)
         if config.access_log is not None:
             from nodes.observability.access_log import AccessLog
 
-            self.access = AccessLog(config.access_log)
+            self.access = AccessLog(for_worker(config.access_log, worker))
 
     @property
     def observes_calls(self) -> bool:
@@ -85,9 +100,12 @@ class Observability:
         """For a `grpc.aio` channel to `target`."""
         if self.metrics is None and self.tracing is None:
             return []
-        from nodes.observability.rpc_client import AioPeerCallObserver
+        from nodes.observability.rpc_client import AioPeerCallObserver, AioPeerStreamObserver
 
-        return [AioPeerCallObserver(target, self.metrics, self.tracing)]
+        return [
+            AioPeerCallObserver(target, self.metrics, self.tracing),
+            AioPeerStreamObserver(target, self.metrics, self.tracing),
+        ]
 
     # --- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -98,6 +116,8 @@ class Observability:
 
         port = self._config.metrics_port
         assert port is not None
+        if port:  # a fixed port: one per worker process; 0 stays "any free port" for each
+            port += self.worker
         self.server = MetricsServer(self.metrics.registry, self._config.host, port)
         self.server.start()
         log.info("%s metrics on %s", self._config.entity_id, self.server.url)
@@ -116,4 +136,4 @@ class Observability:
             self.access.close()
 
 
-__all__ = ["Observability"]
+__all__ = ["Observability", "for_worker"]

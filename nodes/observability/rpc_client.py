@@ -107,11 +107,9 @@ class PeerCallObserver(
         return self._run(continuation, client_call_details, request)
 
 
-class AioPeerCallObserver(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
-    """For `grpc.aio` peer channels (calls made on the event loop, e.g. forwarded watches)."""
+class _AioObserver:
+    """What the grpc.aio flavours share (grpc.aio files an interceptor under one call kind
+    only, the first it implements, so unary and server-streaming calls need a class each)."""
 
     def __init__(self, target: str, metrics: NodeMetrics | None, tracing: NodeTracing | None):
         self._observer = _Observer(target, metrics, tracing)
@@ -147,10 +145,18 @@ class AioPeerCallObserver(
         call.add_done_callback(done)
         return call
 
+
+class AioPeerCallObserver(_AioObserver, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Unary calls on a `grpc.aio` peer channel."""
+
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
         return await self._run(continuation, client_call_details, request)
+
+
+class AioPeerStreamObserver(_AioObserver, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """Server-streaming calls on a `grpc.aio` peer channel (forwarded case watches)."""
 
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
@@ -158,4 +164,4 @@ class AioPeerCallObserver(
         return await self._run(continuation, client_call_details, request)
 
 
-__all__ = ["AioPeerCallObserver", "PeerCallObserver"]
+__all__ = ["AioPeerCallObserver", "AioPeerStreamObserver", "PeerCallObserver"]

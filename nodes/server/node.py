@@ -345,8 +345,8 @@ class Node:
 
     async def start(self) -> None:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.rt.observability.start()  # a metrics port that cannot be bound stops us first
         await self.server.start()
-        self.rt.observability.start()
         if self.public is not None:
             await self.public.start()
         if self.rt.hub_source is None:

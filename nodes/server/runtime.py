@@ -32,14 +32,15 @@ log = logging.getLogger("yrd.node")
 class NodeRuntime:
     """The long-lived state of a node, shared by its servicers and background loops."""
 
-    def __init__(self, config: NodeConfig, clock: Clock | None = None) -> None:
+    def __init__(self, config: NodeConfig, clock: Clock | None = None, worker: int = 0) -> None:
+        """`worker`: this process's number when the node runs as several processes."""
         self.config = config
         self.region = config.region_enum
         self.entity_id = config.entity_id
         self.clock: Clock = clock or SystemClock()
         self.store: Store = open_store(config.store_url)
         # metrics, traces, access log: each only if configured (all off by default)
-        self.observability = Observability(config)
+        self.observability = Observability(config, worker)
         metrics = self.observability.metrics
         if metrics is not None:
             self.store.observe_commits(metrics.batch_committed)

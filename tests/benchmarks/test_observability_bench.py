@@ -20,6 +20,8 @@ def test_quick_run_reports_each_configuration_against_the_baseline() -> None:
     for config in CONFIGS:
         latency = report["latency_us"][config]
         assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"]
+        assert report["cpu_us_per_call"][config] > 0
+    assert report["added_cpu_us_per_call"]["off"] == 0
 
 
 def test_bad_sizes_are_refused() -> None:

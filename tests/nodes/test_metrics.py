@@ -15,7 +15,8 @@ from federation.storage import open_store
 from nodes.client import FederationClient
 from nodes.config import load_config
 from nodes.observability.metrics import NodeMetrics
-from tests._support.nodes import eventually, new_citizen
+from nodes.observability.node_observability import Observability, for_worker
+from tests._support.nodes import eventually, make_federation, new_citizen
 
 CHECK_FACE = "/yrd.federation.v1.CaseService/CheckFace"
 VERIFY_FACE = "/yrd.federation.v1.FaceService/VerifyFace"
@@ -127,3 +128,20 @@ def test_each_node_has_a_registry_of_its_own() -> None:
     labels = {"method": CHECK_FACE, "peer": OPERATOR, "status": "OK"}
     assert one.registry.get_sample_value("yrd_rpc_server_duration_seconds_count", labels) == 1
     assert two.registry.get_sample_value("yrd_rpc_server_duration_seconds_count", labels) is None
+
+
+def test_worker_processes_get_their_own_files_and_port(tmp_path: Path) -> None:
+    fed = make_federation(tmp_path / "fed", traces=True)
+    config = load_config(fed / "sh.toml").model_copy(update={"metrics_port": 0})
+    assert for_worker(Path("/n/access.log"), 0) == Path("/n/access.log")
+    assert for_worker(Path("/n/access.log"), 3) == Path("/n/access-3.log")
+    observed = Observability(config, worker=2)
+    try:
+        assert observed.access is not None and observed.access.path.name == "access-2.log"
+        observed.start()  # port 0: each worker binds a free port of its own
+        assert observed.metrics_url.startswith(f"http://{config.host}:")
+        with urllib.request.urlopen(observed.metrics_url, timeout=5) as reply:
+            assert b"yrd_rpc_server_in_flight_calls" in reply.read()
+    finally:
+        observed.close()
+    assert observed.metrics_url == ""

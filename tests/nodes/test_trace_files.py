@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from federation.errors import InvalidArgument, NotFound
 from nodes.observability.trace_files import Span, critical_path, load_spans, trace_tree
-from nodes.observability.tracing import NodeTracing
+from nodes.observability.tracing import NodeTracing, exporter_for
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 
@@ -61,7 +61,7 @@ def trees(draw: st.DrawFn) -> list[Span]:
     return spans
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(trees())
 def test_path_shares_add_up_to_the_root_and_follow_parent_links(spans: list[Span]) -> None:
     path = critical_path(spans, TRACE)
@@ -133,3 +133,17 @@ def test_a_call_outside_any_span_is_not_traced(tmp_path: Path) -> None:
     tracing.end_client(span_, "OK")
     tracing.shutdown()
     assert load_spans([tmp_path / "spans.jsonl"]) == []
+
+
+def test_otlp_export_is_built_or_names_the_extra_it_needs() -> None:
+    try:
+        import opentelemetry.exporter.otlp.proto.http.trace_exporter  # noqa: F401
+    except ImportError:
+        with pytest.raises(InvalidArgument, match=r"pip install 'yrd-federation\[otlp\]'"):
+            exporter_for("otlp:http://127.0.0.1:4318/v1/traces")
+    else:
+        exporter = exporter_for("otlp:http://127.0.0.1:4318/v1/traces")
+        assert type(exporter).__name__ == "OTLPSpanExporter"
+        exporter.shutdown()
+    with pytest.raises(InvalidArgument, match="tracing is off"):
+        exporter_for("")

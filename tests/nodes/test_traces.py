@@ -27,6 +27,7 @@ SUBMIT = "yrd.federation.v1.CaseService/SubmitCase"
 READ = "yrd.federation.v1.LicenceService/ReadLicence"
 CHECK_FACE = "yrd.federation.v1.CaseService/CheckFace"
 VERIFY_FACE = "yrd.federation.v1.FaceService/VerifyFace"
+WATCH = "yrd.federation.v1.CaseService/WatchCase"
 
 
 def span_files(fed_dir: Path) -> list[Path]:
@@ -49,9 +50,12 @@ def test_remote_window_case_is_one_trace_with_a_critical_path(
         applicant.client = traced
         with console.tracer.start_as_current_span("remote-window case") as root:
             view = applicant.submit(f"trace-{secrets.token_hex(4)}")
+            # the window follows the case: SH relays JS's event stream over a grpc.aio channel
+            events = list(traced.watch_case("SH", view.case_id, "JS", max_seconds=1))
         trace_id = format(root.get_span_context().trace_id, "032x")
     console.shutdown()
     assert view.owner_region == Region.JS.code
+    assert [e.to_state for e in events][:1] == ["submitted"]
 
     files = [tmp_path / "console.jsonl", *span_files(fed_dir)]
 
@@ -61,6 +65,7 @@ def test_remote_window_case_is_one_trace_with_a_critical_path(
         assert {Region.SH.entity_id, Region.JS.entity_id, Region.AH.entity_id} <= services
         assert Region.HUB.entity_id in services
         one(spans, Region.AH.entity_id, READ, "SERVER")
+        one(spans, Region.JS.entity_id, WATCH, "SERVER")
         trace_tree(spans, trace_id)  # one root: every parent's span is there too
         return spans
 
@@ -90,6 +95,10 @@ def test_remote_window_case_is_one_trace_with_a_critical_path(
     # ... and the hub's face check, under the window's CheckFace
     hub_face = one(spans, Region.HUB.entity_id, VERIFY_FACE, "SERVER")
     assert parent(parent(hub_face)) is one(spans, Region.SH.entity_id, CHECK_FACE, "SERVER")
+    # the relayed stream: SH's server stream -> SH's aio client span -> JS's server stream
+    js_watch = one(spans, Region.JS.entity_id, WATCH, "SERVER")
+    assert parent(js_watch).kind == "CLIENT" and parent(js_watch).service == Region.SH.entity_id
+    assert parent(parent(js_watch)) is one(spans, Region.SH.entity_id, WATCH, "SERVER")
     assert all(s.status != "ERROR" for s in spans)
     # a server span lies inside its caller's client span (one machine, one clock)
     for span in (js_submit, ah_read, hub_face):
