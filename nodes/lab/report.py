@@ -39,7 +39,8 @@ DEFINITIONS = {
     "recovery_min_requests requests in all (the run extends past the window until it has "
     "them), succeeded; null: never recovered before the run ended",
     "availability_after_recovery": "availability of the requests sent from the recovery "
-    "point until the next fault started (or the run ended)",
+    "point until the next fault started (or the run ended), leaving out those sent within one "
+    "client timeout before that next fault (it may have hit them)",
     "send_lag_ms": "how late requests actually left after their intended send time (the "
     "load generator's own lag, already inside every latency figure); when its p99 nears the "
     "latency p99, that tail is the generator's or the machine's (see `machine`), not the "
@@ -100,6 +101,8 @@ class ReportInput:
     proxies: dict[str, Any]
     command: str
     configured_rtt_ms: dict[str, float] = field(default_factory=dict)
+    timeout_s: float = 0.0  # the client's deadline: a request sent this long before a fault
+    # may be hit by it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -178,12 +181,16 @@ def time_to_recover(
 
 
 def recovery(
-    samples: Sequence[Sample], spans: Sequence[Window], window_s: float, min_requests: int
+    samples: Sequence[Sample],
+    spans: Sequence[Window],
+    window_s: float,
+    min_requests: int,
+    grace_s: float = 0.0,
 ) -> list[dict[str, Any]]:
     out = []
     for n, w in enumerate(spans):
         later_starts = [v.start_s for v in spans[n + 1 :] if v.start_s > (w.end_s or 0)]
-        next_start = min(later_starts, default=float("inf"))
+        next_start = min(later_starts, default=float("inf")) - grace_s
         during = [s for s in samples if w.start_s <= s.intended_s < (w.end_s or float("inf"))]
         row: dict[str, Any] = {
             "fault": w.label,
@@ -269,7 +276,9 @@ def build_report(data: ReportInput) -> dict[str, Any]:
                 p.name: latency_stats([s for s in mine if p.start_s <= s.intended_s < p.end_s])
                 for p in cut
             },
-            "recovery": recovery(mine, spans, data.recovery_window_s, data.recovery_min_requests),
+            "recovery": recovery(
+                mine, spans, data.recovery_window_s, data.recovery_min_requests, data.timeout_s
+            ),
         }
     return {
         "schema": SCHEMA,

@@ -292,6 +292,7 @@ def _run(
         proxy_overhead=overhead,
         proxies=lab.farm.stats(),
         command="",
+        timeout_s=scenario.load.timeout_s,
         configured_rtt_ms={
             key: spec.delay_ms + topology.links["->".join(reversed(key.split("->")))].delay_ms
             for key, spec in topology.links.items()

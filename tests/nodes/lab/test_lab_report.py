@@ -74,3 +74,17 @@ def test_links_keep_only_probes_sent_outside_faults() -> None:
     assert entry["count"] == 24 and entry["errors"] == 0
     assert entry["samples_ms"] == [14.0] * 24 and entry["p50_ms"] == 14.0
     assert entry["operation"] == "echo" and entry["unit"] == "ms"
+
+
+def test_requests_sent_just_before_the_next_fault_do_not_count_against_recovery() -> None:
+    events = [
+        *EVENTS,
+        Event(25.0, "freeze JS", "freeze", "start", 1),
+        Event(28.0, "freeze JS", "freeze", "end", 1),
+    ]
+    samples = op_samples(10.0, 17.0)
+    samples[49] = Sample("aggregation", 24.5, 5.0, 5.0, "DEADLINE_EXCEEDED")  # hit by the freeze
+    first = recovery(samples, windows(events), 2.0, 3)[0]
+    assert first["availability_after_recovery"] < 1
+    graced = recovery(samples, windows(events), 2.0, 3, grace_s=5.0)[0]
+    assert graced["availability_after_recovery"] == 1.0
