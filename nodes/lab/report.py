@@ -37,7 +37,9 @@ DEFINITIONS = {
     "R (sent at or after the end) that starts a sustained run of successes: R and every later "
     "request of the operation up to recovery_window_s after R, and at least "
     "recovery_min_requests requests in all (the run extends past the window until it has "
-    "them), succeeded; null: never recovered before the run ended",
+    "them), succeeded; its resolution is the operation's inter-arrival time; null when the "
+    "operation was not impacted (no failure among requests sent during the fault) or never "
+    "recovered before the run ended (`impacted` tells which)",
     "availability_after_recovery": "availability of the requests sent from the recovery "
     "point until the next fault started (or the run ended), leaving out those sent within one "
     "client timeout before that next fault (it may have hit them)",
@@ -198,8 +200,9 @@ def recovery(
             "end_s": None if w.end_s is None else round(w.end_s, 3),
             "impacted": any(s.outcome != OK for s in during),
             "availability_during": latency_stats(during)["availability"],
+            "time_to_recover_s": None,
         }
-        if w.end_s is not None:
+        if w.end_s is not None and row["impacted"]:
             ttr = time_to_recover(samples, w.end_s, window_s, min_requests)
             row["time_to_recover_s"] = ttr
             if ttr is not None:
