@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from federation.errors import InvalidArgument
 from federation.regions import Region
 from nodes.client import FederationClient
-from nodes.observability.access_log import access_line
+from nodes.observability.access_log import WRITE_EVERY_S, access_line
 from nodes.observability.trace_files import Span, critical_path, load_spans, trace_tree, traces
 from nodes.observability.tracing import NodeTracing
 from tests._support.nodes import eventually
@@ -130,26 +131,34 @@ def test_remote_window_case_is_one_trace_with_a_critical_path(
 def test_a_refused_call_is_logged_and_traced_with_its_status(
     fed_dir: Path, client: FederationClient
 ) -> None:
+    log = fed_dir / "sh" / "access.log"
+
+    def refusals() -> list[dict[str, str]]:
+        entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+        wanted = ("/" + CHECK_FACE, "yrd:operator:100000", "INVALID_ARGUMENT")
+        return [e for e in entries if (e["method"], e["peer"], e["status"]) == wanted]
+
+    time.sleep(2 * WRITE_EVERY_S)  # earlier tests' lines are written by now
+    before = len(refusals())
     with pytest.raises(InvalidArgument):
         client.check_face("SH", "", [0.5] * 128)
 
-    def logged() -> list[dict[str, object]]:
-        lines = (fed_dir / "sh" / "access.log").read_text().splitlines()
-        refused = [json.loads(line) for line in lines if "INVALID_ARGUMENT" in line]
-        assert refused
-        return refused
+    def logged() -> dict[str, str]:
+        found = refusals()
+        assert len(found) > before
+        return found[-1]
 
-    last = eventually(logged, timeout_s=5)[-1]
-    assert last["method"] == "/" + CHECK_FACE and last["peer"] == "yrd:operator:100000"
-    assert len(str(last["trace_id"])) == 32  # every served call has a trace (it starts one)
+    line = eventually(logged, timeout_s=5)
+    assert len(line["trace_id"]) == 32  # a call without a caller's trace starts one
 
     def spanned() -> Span:
         spans = load_spans([fed_dir / "sh" / "spans.jsonl"])
-        matching = [s for s in spans if s.trace_id == last["trace_id"]]
-        assert matching
+        matching = [s for s in spans if s.trace_id == line["trace_id"]]
+        assert len(matching) == 1
         return matching[0]
 
     span = eventually(spanned, timeout_s=10)
+    assert (span.name, span.kind, span.parent_id) == (CHECK_FACE, "SERVER", "")
     assert span.status == "ERROR" and span.attributes["rpc.grpc.status_code"] == 3
 
 
@@ -164,7 +173,9 @@ def test_background_polls_are_not_traced(fed_dir: Path) -> None:
 
     assert all(poll["trace_id"] == "" for poll in eventually(polled, timeout_s=10))
     spans = load_spans(span_files(fed_dir))
-    assert not [s for s in spans if s.name.endswith(("/ListRevocations", "/GetTrustList"))]
+    nodes = {region.entity_id for region in Region}
+    polls = [s for s in spans if s.name.endswith(("/ListRevocations", "/GetTrustList"))]
+    assert not [s for s in polls if s.attributes.get("yrd.peer") in nodes]
 
 
 def test_access_line_is_json_in_china_time() -> None:
