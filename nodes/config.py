@@ -86,6 +86,9 @@ class NodeConfig(BaseModel):
     # worker processes sharing host:port by SO_REUSEPORT (`yrd node serve --workers N`)
     processes: int = Field(1, ge=1, le=MAX_PROCESSES)
     peer_timeout_s: float = Field(2.0, gt=0)
+    # peer (entity id or region code) -> host:port used instead of the trust list's endpoint:
+    # the lab routes each directed node-to-node link through its own emulated-WAN proxy
+    peer_endpoints: dict[str, str] = Field(default_factory=dict)
     status_list_ttl_s: int = Field(300, ge=1, le=86400)
     # observability (README "Metrics, traces and access logs"): the Prometheus endpoint is
     # read-only and unauthenticated, so `host` should be an internal interface; None: off,
@@ -145,6 +148,15 @@ class NodeConfig(BaseModel):
                 raise ValueError("face quotas are for provinces, not the hub")
             out[region.code] = quota
         return out
+
+    @field_validator("peer_endpoints")
+    @classmethod
+    def _endpoint_overrides(cls, value: dict[str, str]) -> dict[str, str]:
+        for peer, endpoint in value.items():
+            host, _, port = endpoint.rpartition(":")
+            if not peer or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"peer_endpoints[{peer!r}] must be host:port, got {endpoint!r}")
+        return value
 
     @field_validator("trace_export")
     @classmethod

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("nodes.cli.tools", "demo", "Run the whole story end to end on five local nodes."),
     "federation": ("nodes.cli.federation", "federation", "Create and run a whole federation."),
     "identity": ("nodes.cli.identity", "identity", "Subjects, logins and federated tokens."),
+    "lab": (
+        "nodes.lab.cli",
+        "lab",
+        "The federation under an emulated WAN: faults, open-loop load, SLA report.",
+    ),
     "licence": ("nodes.cli.licence", "licence", "Electronic licences (电子证照)."),
     "node": ("nodes.cli.node", "node", "Run and inspect one regional node or the hub."),
     "sim": ("simulator.cli", "sim", "Simulate remote-virtual-window demand (SimPy)."),

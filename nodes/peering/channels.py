@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -58,9 +58,18 @@ def _none(target: str) -> Sequence[Any]:
     return ()
 
 
-def peer_endpoint(trust: TrustList, entity_id: str) -> str:
-    """Where the trust list says `entity_id` listens; Unavailable when it lists none."""
+def peer_endpoint(
+    trust: TrustList, entity_id: str, overrides: Mapping[str, str] | None = None
+) -> str:
+    """Where the trust list says `entity_id` listens; Unavailable when it lists none.
+
+    `overrides` (config `peer_endpoints`, by entity id or region code) wins over the list.
+    """
     member = trust.member(entity_id)
+    if overrides:
+        override = overrides.get(entity_id) or overrides.get(member.region_code)
+        if override:
+            return override
     if not member.endpoint:
         raise Unavailable(f"{entity_id} lists no endpoint in the trust list")
     return member.endpoint
@@ -74,10 +83,12 @@ class PeerChannels:
         tls: TlsMaterial,
         trust: Callable[[], TrustList],
         interceptors: Interceptors = _none,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
         self._interceptors = interceptors
+        self._overrides = dict(overrides or {})
         self._channels: dict[str, tuple[str, grpc.Channel]] = {}
         self._lock = threading.Lock()
 
@@ -96,7 +107,8 @@ class PeerChannels:
             return channel
 
     def channel(self, entity_id: str) -> grpc.Channel:
-        return self.channel_to_endpoint(entity_id, peer_endpoint(self._trust(), entity_id))
+        endpoint = peer_endpoint(self._trust(), entity_id, self._overrides)
+        return self.channel_to_endpoint(entity_id, endpoint)
 
     def close(self) -> None:
         with self._lock:
@@ -116,15 +128,17 @@ class AioPeerChannels:
         tls: TlsMaterial,
         trust: Callable[[], TrustList],
         interceptors: Interceptors = _none,
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
         self._interceptors = interceptors
+        self._overrides = dict(overrides or {})
         self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive
 
     def channel(self, entity_id: str) -> grpc.aio.Channel:
-        endpoint = peer_endpoint(self._trust(), entity_id)
+        endpoint = peer_endpoint(self._trust(), entity_id, self._overrides)
         known = self._channels.get(entity_id)
         if known and known[0] == endpoint:
             return known[1]

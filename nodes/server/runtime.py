@@ -61,7 +61,10 @@ class NodeRuntime:
         else:
             self.trust.load_cache()
         self.peers = PeerChannels(
-            self.tls, self.trust.current, self.observability.peer_interceptors
+            self.tls,
+            self.trust.current,
+            self.observability.peer_interceptors,
+            overrides=config.peer_endpoints,
         )
         # the one way each kind of key is found in the trust list, shared by every servicer
         self.seal_keys: RegionKeys = seal_keys(self.trust_list, self.clock.now)

@@ -76,7 +76,10 @@ class RegionServices:
         self.catalogue.refresher = self.refresh_catalogue
         self.changes = CaseChanges()
         self.aio_peers = AioPeerChannels(
-            rt.tls, rt.trust.current, rt.observability.aio_peer_interceptors
+            rt.tls,
+            rt.trust.current,
+            rt.observability.aio_peer_interceptors,
+            overrides=rt.config.peer_endpoints,
         )
         self.licences = LicenceServicer(
             rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub

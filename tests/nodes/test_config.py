@@ -129,8 +129,11 @@ def test_region_may_be_named_and_is_stored_as_a_code(tmp_path: Path) -> None:
 
 def test_hub_config_with_face_quotas(tmp_path: Path) -> None:
     values = {
-        **REQUIRED, "region": "100000", "entity_id": "yrd:hub:100000",
-        "trust_list_source": "trustlist.json", "anchor_key": "anchor/trust-anchor.key",
+        **REQUIRED,
+        "region": "100000",
+        "entity_id": "yrd:hub:100000",
+        "trust_list_source": "trustlist.json",
+        "anchor_key": "anchor/trust-anchor.key",
         "face_threshold": 0.9,
     }
     quotas = {"310000": {"daily_limit": 5, "rate_per_s": 2.5, "burst": 3}, "330000": {}}
@@ -205,8 +208,12 @@ def test_out_of_range_values_name_file_and_key(tmp_path: Path, key: str, value: 
 
 @pytest.mark.parametrize(
     ("quota", "loc"),
-    [({"daily_limit": -1}, "daily_limit"), ({"rate_per_s": 0}, "rate_per_s"),
-     ({"burst": 0}, "burst"), ({"bursts": 3}, "bursts")],
+    [
+        ({"daily_limit": -1}, "daily_limit"),
+        ({"rate_per_s": 0}, "rate_per_s"),
+        ({"burst": 0}, "burst"),
+        ({"bursts": 3}, "bursts"),
+    ],
 )
 def test_bad_face_quota_names_the_table_and_key(
     tmp_path: Path, quota: dict[str, Any], loc: str
@@ -270,3 +277,26 @@ def test_the_hub_runs_as_one_process(tmp_path: Path) -> None:
     path, message = _error_for(tmp_path, hub)
     assert message.startswith(f"{path}: processes: ") and "the hub runs as one process" in message
     assert load_config(write(tmp_path, {**REQUIRED, "processes": 4})).processes == 4
+
+
+def test_peer_endpoints_override_the_trust_list_and_must_be_host_port(tmp_path: Path) -> None:
+    from nodes.peering.channels import peer_endpoint
+
+    config = NodeConfig(**{**REQUIRED, "peer_endpoints": {"320000": "127.0.0.1:6000"}})
+    assert config.peer_endpoints == {"320000": "127.0.0.1:6000"}
+
+    class _Member:
+        endpoint = "127.0.0.1:50053"
+        region_code = "320000"
+
+    class _Trust:
+        def member(self, entity_id: str) -> _Member:
+            return _Member()
+
+    trust: Any = _Trust()
+    assert peer_endpoint(trust, "yrd:js:320000", config.peer_endpoints) == "127.0.0.1:6000"
+    assert peer_endpoint(trust, "yrd:js:320000", {"yrd:js:320000": "h:1"}) == "h:1"
+    assert peer_endpoint(trust, "yrd:js:320000") == "127.0.0.1:50053"
+    for bad in ("nowhere", "127.0.0.1:", "127.0.0.1:99999", ":80"):
+        with pytest.raises(pydantic.ValidationError, match="host:port"):
+            NodeConfig(**{**REQUIRED, "peer_endpoints": {"320000": bad}})
