@@ -134,7 +134,9 @@ def federation_up(directory: Path) -> None:
 
 @federation.command("status")
 @dir_option
-@click.option("--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster).")
+@click.option(
+    "--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster)."
+)
 @click.option(
     "--timeout",
     "timeout_s",

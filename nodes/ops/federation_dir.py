@@ -128,9 +128,7 @@ def read_cached_trust_list(directory: Path, now: float | None = None) -> tuple[T
             best = (candidate, path)
     if best is None:
         raise FailedPrecondition(
-            "no valid cached trust list in "
-            + str(layout.root)
-            + ("; " if problems else "")
+            "no valid cached trust list in " + str(layout.root) + ("; " if problems else "")
             + "; ".join(problems)
         )
     return best
