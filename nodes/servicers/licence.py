@@ -308,30 +308,22 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         # the holder's own token goes along: each answering region checks it was meant for us
         ask = licence_pb2.ListLocalLicencesRequest(holder_code=claims.subject, token=request.token)
         started = time.monotonic()
-        legs = [
-            self._remote_result(region, ask, deadline, started)
-            for region in PROVINCES
-            if region is not self._rt.region
-        ]
-        local, *remote = await asyncio.gather(self._local_result(claims.subject, started), *legs)
-        results = [local, *remote]
+        remote = await asyncio.gather(
+            *(
+                self._remote_result(region, ask, deadline, started)
+                for region in PROVINCES
+                if region is not self._rt.region
+            )
+        )
+        # one hop to the store: the local listing, then the replay row with the audit entry
         loop = asyncio.get_running_loop()
-        audit = functools.partial(
-            self._rt.draft,
-            asking,
-            "licence.aggregate",
-            "granted",
-            claims.subject,
-            {"regions_ok": [r.region for r in results if r.ok], "jti": claims.jti},
+        local, _ = await loop.run_in_executor(
+            self._store_pool, self._list_and_accept, claims, asking, "licence.aggregate", remote
         )
-        await loop.run_in_executor(
-            self._store_pool, self._tokens.accept, claims, lambda _c: audit()
-        )
+        results = [self._local_result(local, started), *remote]
         return licence_pb2.ListHolderLicencesResponse(holder_code=claims.subject, regions=results)
 
-    async def _local_result(self, holder: str, started: float) -> licence_pb2.RegionResult:
-        loop = asyncio.get_running_loop()
-        summaries = await loop.run_in_executor(self._store_pool, self._registry.summaries, holder)
+    def _local_result(self, summaries: list[Any], started: float) -> licence_pb2.RegionResult:
         return licence_pb2.RegionResult(
             region=self._rt.region.code,
             ok=True,
@@ -388,7 +380,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 raise PermissionDenied(
                     "the token is not the listed holder's; list only its subject"
                 )
-            summaries = await loop.run_in_executor(
+            summaries, _ = await loop.run_in_executor(
                 self._store_pool, self._list_and_accept, claims, asking
             )
         except FederationError as exc:
@@ -408,21 +400,28 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             licences=[summary_to_proto(s) for s in summaries]
         )
 
-    def _list_and_accept(self, claims: TokenClaims, asking: str) -> list[Any]:
-        """Read the holder's summaries, then commit the replay row with the grant's entry."""
-        summaries = self._registry.summaries(claims.subject)
-        self._tokens.accept(
+    def _list_and_accept(
+        self,
+        claims: TokenClaims,
+        asking: str,
+        action: str = "licence.list_local",
+        remote: list[licence_pb2.RegionResult] | None = None,
+    ) -> tuple[list[Any], TokenClaims]:
+        """Read the holder's summaries here, then commit the token's replay row together with
+        the audit entry of the grant (a listing for a peer, or an aggregation's answer)."""
+        summaries = list(self._registry.summaries(claims.subject))
+        if remote is None:  # a leg: the token was forwarded by `asking`, meant for it
+            detail: dict[str, Any] = {"iss": claims.issuer, "count": len(summaries)}
+            audience: str | None = asking
+        else:
+            ok = [self._rt.region.code, *(r.region for r in remote if r.ok)]
+            detail, audience = {"regions_ok": ok}, None
+        accepted = self._tokens.accept(
             claims,
-            lambda c: self._rt.draft(
-                asking,
-                "licence.list_local",
-                "granted",
-                c.subject,
-                {"iss": c.issuer, "jti": c.jti, "count": len(summaries)},
-            ),
-            audience=asking,
+            lambda c: self._rt.draft(asking, action, "granted", c.subject, detail | {"jti": c.jti}),
+            audience=audience,
         )
-        return list(summaries)
+        return summaries, accepted
 
     # --- exchange ---------------------------------------------------------------------
     def ReadLicence(
