@@ -182,6 +182,18 @@ class Store(Protocol):
         raises federation.errors.Unavailable and leaves the jti unused). A replay appends
         nothing."""
 
+    def remember_jti_now(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool | None:
+        """`remember_jti`, done on the calling thread only if it need not wait for anything
+        (a lock, another batch, an fsync, the network); None, with nothing written, when it
+        would, so an event loop can hand the write to a thread instead."""
+
     # quotas (hub face verification)
     def consume_quota(self, bucket: str, period: str, limit: int) -> QuotaResult:
         """Atomically add one use to (bucket, period) unless `limit` is already reached."""

@@ -250,6 +250,18 @@ class PostgresStore(PostgresAuditChain):
             self._maybe_purge(conn, now)
         return first
 
+    def remember_jti_now(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool | None:
+        """Always None: every write here is a network round trip, which a caller that must not
+        wait (an event loop) leaves to `remember_jti` on a thread of its own."""
+        return None
+
     @staticmethod
     def _insert_jti(
         conn: Connection, audience: str, jti: str, expires_at: float, now: float
