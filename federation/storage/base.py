@@ -202,6 +202,10 @@ class Store(Protocol):
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
 
+    def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:
+        """`append_audit` done on the calling thread only if it need not wait for anything;
+        None, with nothing written, when it would (see remember_jti_now)."""
+
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order."""
 

@@ -311,6 +311,13 @@ class SqliteStore(SqlStore):
         """Link the draft after the current head (federation.audit.link) and persist it."""
         return self._group.submit(lambda conn: self._append_linked(conn, draft))
 
+    def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:
+        """`append_audit` on the calling thread if it need not wait (see remember_jti_now)."""
+        done, record = self._group.try_submit(
+            lambda conn: self._append_linked(conn, draft), self._batch_now
+        )
+        return record if done else None
+
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
         detail = encode_detail(draft.detail)
         seq, prev = self._head(conn)

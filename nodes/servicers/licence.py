@@ -203,17 +203,16 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                     verify_licence, request.sd_jwt, self.seal_keys, self._status.get, now
                 ),
             )
-        await loop.run_in_executor(
-            self._store_pool,
-            functools.partial(
-                self._rt.audit,
-                asking,
-                "licence.verify",
-                verdict.verdict.value,
-                "",
-                {"identifier": verdict.identifier, "reasons": list(verdict.reasons)[:3]},
-            ),
+        entry = (
+            asking,
+            "licence.verify",
+            verdict.verdict.value,
+            "",
+            {"identifier": verdict.identifier, "reasons": list(verdict.reasons)[:3]},
         )
+        # recorded before the verdict leaves: here if the store need not wait, else off the loop
+        if not self._rt.audit_now(*entry):
+            await loop.run_in_executor(self._store_pool, self._rt.audit, *entry)
         return verdict_to_proto(verdict)
 
     def VerifyPresentation(
@@ -299,6 +298,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         revocation and single use are committed together with the audit entry of the answer,
         after the fan-out and before anything is returned, so a replayed or revoked token gets
         nothing (each peer also refuses a token it has seen from us, and a revoked session).
+        That commit runs on the loop when it waits for nothing (TokenVerifier.accept_now).
         """
         asking = caller().entity_id
         claims = await self._checked(request.token, self._rt.clock.now())
@@ -308,6 +308,9 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         # the holder's own token goes along: each answering region checks it was meant for us
         ask = licence_pb2.ListLocalLicencesRequest(holder_code=claims.subject, token=request.token)
         started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        # the local listing is read on the store pool while the three legs are out
+        listing = loop.run_in_executor(self._store_pool, self._registry.summaries, claims.subject)
         remote = await asyncio.gather(
             *(
                 self._remote_result(region, ask, deadline, started)
@@ -315,13 +318,24 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 if region is not self._rt.region
             )
         )
-        # one hop to the store: the local listing, then the replay row with the audit entry
-        loop = asyncio.get_running_loop()
-        local, _ = await loop.run_in_executor(
-            self._store_pool, self._list_and_accept, claims, asking, "licence.aggregate", remote
-        )
+        local = await listing
         results = [self._local_result(local, started), *remote]
+        audit = functools.partial(
+            self._aggregate_entry, asking, [r.region for r in results if r.ok]
+        )
+        # the replay row with the audit entry of the answer, committed before it leaves
+        if self._tokens.accept_now(claims, audit) is None:
+            await loop.run_in_executor(self._store_pool, self._tokens.accept, claims, audit)
         return licence_pb2.ListHolderLicencesResponse(holder_code=claims.subject, regions=results)
+
+    def _aggregate_entry(self, asking: str, regions_ok: list[str], claims: TokenClaims) -> Any:
+        return self._rt.draft(
+            asking,
+            "licence.aggregate",
+            "granted",
+            claims.subject,
+            {"regions_ok": regions_ok, "jti": claims.jti},
+        )
 
     def _local_result(self, summaries: list[Any], started: float) -> licence_pb2.RegionResult:
         return licence_pb2.RegionResult(
@@ -380,7 +394,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 raise PermissionDenied(
                     "the token is not the listed holder's; list only its subject"
                 )
-            summaries, _ = await loop.run_in_executor(
+            summaries = await loop.run_in_executor(
                 self._store_pool, self._list_and_accept, claims, asking
             )
         except FederationError as exc:
@@ -400,28 +414,22 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             licences=[summary_to_proto(s) for s in summaries]
         )
 
-    def _list_and_accept(
-        self,
-        claims: TokenClaims,
-        asking: str,
-        action: str = "licence.list_local",
-        remote: list[licence_pb2.RegionResult] | None = None,
-    ) -> tuple[list[Any], TokenClaims]:
-        """Read the holder's summaries here, then commit the token's replay row together with
-        the audit entry of the grant (a listing for a peer, or an aggregation's answer)."""
+    def _list_and_accept(self, claims: TokenClaims, asking: str) -> list[Any]:
+        """Read the holder's summaries, then commit the replay row of the token `asking`
+        forwarded (meant for it) together with the audit entry of the grant."""
         summaries = list(self._registry.summaries(claims.subject))
-        if remote is None:  # a leg: the token was forwarded by `asking`, meant for it
-            detail: dict[str, Any] = {"iss": claims.issuer, "count": len(summaries)}
-            audience: str | None = asking
-        else:
-            ok = [self._rt.region.code, *(r.region for r in remote if r.ok)]
-            detail, audience = {"regions_ok": ok}, None
-        accepted = self._tokens.accept(
+        self._tokens.accept(
             claims,
-            lambda c: self._rt.draft(asking, action, "granted", c.subject, detail | {"jti": c.jti}),
-            audience=audience,
+            lambda c: self._rt.draft(
+                asking,
+                "licence.list_local",
+                "granted",
+                c.subject,
+                {"iss": c.issuer, "jti": c.jti, "count": len(summaries)},
+            ),
+            audience=asking,
         )
-        return summaries, accepted
+        return summaries
 
     # --- exchange ---------------------------------------------------------------------
     def ReadLicence(

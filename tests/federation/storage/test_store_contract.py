@@ -215,6 +215,16 @@ def test_jti_now_answers_as_remember_jti_or_leaves_it_untouched(store: Store) ->
     assert [e.detail for e in store.audit_entries()] == ([{"jti": "j"}] if first else [])
 
 
+def test_append_audit_now_links_like_append_audit_or_writes_nothing(store: Store) -> None:
+    entry = AuditDraft(1.0, "r", "licence.verify", "valid", "", {"n": 1})
+    record = store.append_audit_now(entry)
+    later = store.append_audit(AuditDraft(2.0, "r", "licence.verify", "valid", "", {"n": 2}))
+    entries = list(store.audit_entries())
+    assert [e.detail["n"] for e in entries] == ([1, 2] if record else [2])
+    assert entries[0] == record if record else later.seq == 1
+    assert verify_chain(entries).ok
+
+
 def test_jti_is_scoped_per_audience(store: Store) -> None:
     assert store.remember_jti("320000", "j", 200.0, 100.0) is True
     assert store.remember_jti("330000", "j", 200.0, 100.0) is True
