@@ -109,6 +109,7 @@ class RegionServices:
             self.stats,
             self.changes,
             self.aio_case_stub,
+            self.catalogue.item_now,
         )
 
     # --- keys from the trust list (one resolver each, shared through the runtime) --------
