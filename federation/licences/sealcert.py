@@ -174,6 +174,11 @@ def _certificate(token: str, region_key: RegionKeyResolver) -> SealCertificate:
     return cert
 
 
+def recheck_certificate(cert: SealCertificate, region_key: RegionKeyResolver) -> None:
+    """Refuse a certificate verified earlier whose region key the trust list no longer has."""
+    _certificate(cert.token, region_key)
+
+
 @dataclass(frozen=True)
 class SealedJws:
     """A JWS whose seal, seal certificate and sealing time verified; its payload is trusted."""
@@ -241,6 +246,7 @@ __all__ = [
     "minimal_jwk",
     "parse_jws",
     "read_seal_certificate",
+    "recheck_certificate",
     "resolve_region_key",
     "verify_sealed_jws",
     "verify_signature",
