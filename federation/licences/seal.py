@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +11,7 @@ from federation.clock import CHINA_STANDARD_TIME
 from federation.crypto.jose import Jwk, SigningKey, sign_compact
 from federation.errors import InvalidArgument, NotFound, Unauthenticated
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
+from federation.licences.kept import KeptLicences
 from federation.licences.model import (
     HolderCodeType,
     IssuingAuthority,
@@ -37,7 +36,6 @@ from federation.licences.sealcert import (
     int_claim,
     minimal_jwk,
     parse_jws,
-    recheck_certificate,
     verify_sealed_jws,
 )
 from federation.licences.types import FieldValue, licence_type_by_code
@@ -308,9 +306,7 @@ def verify_seal(
     return metadata, matched
 
 
-_VERIFIED_LICENCES: OrderedDict[tuple[str, int], VerifiedLicence] = OrderedDict()
-_VERIFIED_LICENCES_MAX = 2048  # full licences of a few KB each: about 8 MB at most
-_VERIFIED_LICENCES_LOCK = threading.Lock()
+_KEPT = KeptLicences()
 
 
 def verify_sealed(
@@ -318,25 +314,10 @@ def verify_sealed(
 ) -> VerifiedLicence:
     """Verify a full sealed licence `<issuer-jwt>~<disclosure>~...~` and rebuild the Licence.
 
-    Each licence (its exact text) is verified once: seal, certificate, disclosures and the
-    rebuilt Licence cannot change. A later call re-checks what can: that the certifying
-    region's key is still in the trust list, and that the seal is not from the future at
-    `now`. Refusals are not kept. Validity and status are judged by the caller at each use.
+    Each licence is verified once and kept (federation.licences.kept): a later use re-checks
+    only its region key in the trust list and that the seal is not from the future.
     """
-    key = (sd_jwt, skew_s)
-    with _VERIFIED_LICENCES_LOCK:
-        known = _VERIFIED_LICENCES.get(key)
-        if known is not None:
-            _VERIFIED_LICENCES.move_to_end(key)
-    if known is not None and known.metadata.sealed_at <= now + skew_s:
-        recheck_certificate(known.metadata.certificate, region_key)
-        return known
-    verified = _verify_sealed(sd_jwt, region_key, now, skew_s)
-    with _VERIFIED_LICENCES_LOCK:
-        _VERIFIED_LICENCES[key] = verified
-        while len(_VERIFIED_LICENCES) > _VERIFIED_LICENCES_MAX:
-            _VERIFIED_LICENCES.popitem(last=False)
-    return verified
+    return _KEPT.verify(sd_jwt, region_key, now, skew_s, _verify_sealed)
 
 
 def _verify_sealed(
