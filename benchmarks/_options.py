@@ -12,6 +12,9 @@ AUTO_RATE_FRACTION = 0.5  # open-loop default: this share of the target's closed
 ROUNDS_HELP = "ABBA rounds per closed- or open-loop phase: A B B A ... over its targets (2)"
 
 
+OBSERVABILITY = ("on", "off", "traces")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How much to measure and how: the options every node benchmark shares."""
@@ -27,6 +30,7 @@ class RunOptions:
     quick: bool
     out: Path | None
     parent: Path | None
+    observability: str
 
     @property
     def closed_cn(self) -> str:
@@ -98,6 +102,13 @@ def add_run_options(p: argparse.ArgumentParser, defaults: RunDefaults) -> None:
         help="latency samples per target kept in latency_samples_ms (2000)",
     )
     p.add_argument("--quick", action="store_true", help="a small, fast run (smoke tests)")
+    p.add_argument(
+        "--observability",
+        choices=OBSERVABILITY,
+        default="on",
+        help="the nodes' metrics endpoint and access log: on (as provisioned), off, or on "
+        "with span files too (traces); compare runs to see what observing costs (default on)",
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     p.add_argument(
         "--tmp-parent",
@@ -147,4 +158,5 @@ def parse_run_options(
         "quick": a.quick,
         "out": a.out,
         "parent": a.tmp_parent,
+        "observability": a.observability,
     }

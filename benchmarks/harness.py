@@ -237,14 +237,28 @@ def write_report(data: Mapping[str, Any], out: Path | None = None) -> str:
 
 @contextlib.contextmanager
 def temporary_federation(
-    password_cost_log2: int = 10, parent: Path | None = None
+    password_cost_log2: int = 10,
+    parent: Path | None = None,
+    suites: Mapping[Region, str] | None = None,
+    observability: str = "on",
 ) -> Iterator[tuple[Path, Federation]]:
     """A fresh federation (hub + four regions) with every node running as its own process, in
     a temporary directory (under `parent` if given: its file system matters to SQLite) that is
-    removed afterwards."""
+    removed afterwards. `suites` gives members another signing suite than ed25519 (sm2).
+    `observability`: "on" (metrics and access log, as provisioned), "off", or "traces" (span
+    files too)."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-", dir=parent) as tmp:
         directory = Path(tmp)
-        init_federation(directory, base_port=0, password_cost_log2=password_cost_log2, force=True)
+        init_federation(
+            directory,
+            base_port=0,
+            password_cost_log2=password_cost_log2,
+            force=True,
+            suites=suites,
+            metrics=observability != "off",
+            access_log=observability != "off",
+            traces=observability == "traces",
+        )
         with Federation(directory) as federation:
             yield directory, federation
 
@@ -282,13 +296,16 @@ def run_benchmark(
     argv: Sequence[str] | None,
     parse: Callable[[Sequence[str] | None], OptionsT],
     measure: Callable[[RunContext, OptionsT], Mapping[str, Any]],
+    suites: Mapping[Region, str] | None = None,
 ) -> int:
     """Parse the options, start a temporary federation, measure it, then print and save the
     report; the exit code says whether any request failed."""
     started = time.time()
     opts = parse(argv)
     bench_log(benchmark)("starting a temporary federation (hub + 4 regions as processes)")
-    with temporary_federation(parent=opts.parent) as (directory, federation):
+    with temporary_federation(
+        parent=opts.parent, suites=suites, observability=opts.observability
+    ) as (directory, federation):
         pids = {r: p.pid for r, p in federation.procs.items()}
         results = measure(RunContext(directory, pids, load_average()), opts)
     return finish(benchmark, results, argv, started, opts.out)

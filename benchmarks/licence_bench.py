@@ -1,4 +1,5 @@
-"""Licence benchmark: local and cross-region licence verification, and 4-region aggregation."""
+"""Licence benchmark: local and cross-region licence verification, and 4-region aggregation;
+SM2/SM3 verification beside Ed25519 (kernel, local, over gRPC) in the `suites` section."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from benchmarks.licence.fixtures import set_up
 from benchmarks.licence.local import local_verification
 from benchmarks.licence.phases import run_aggregation, run_verification
 from benchmarks.licence.report import Measurements, build_report
+from benchmarks.licence.suites import PROVISIONED, measure_suites
 from nodes.client import FederationClient
 
 
@@ -29,18 +31,26 @@ def measure(run: RunContext, opts: Options) -> dict[str, Any]:
     """Set up (untimed), verify locally, then the verification and the aggregation phases."""
     verifier_cpu = ProcessCpu(run.pids[VERIFIER])
     provinces_cpu = ProcessesCpu([run.pids[r] for r in (AGGREGATOR, *PEERS)])
+    tag = f"lb{int(time.time())}"
     with FederationClient(run.directory, timeout_s=CALL_TIMEOUT_S) as client:
-        fixtures = set_up(client, run.directory, opts.licences, f"lb{int(time.time())}")
+        fixtures = set_up(client, run.directory, opts.licences, tag)
         local = local_verification(client, fixtures.pool, opts.local_requests)
         verification = run_verification(client, fixtures.pool, opts, verifier_cpu)
         aggregation = run_aggregation(
             run.directory, client, fixtures, verification.verify, opts, provinces_cpu
         )
-    return build_report(Measurements(run, opts, fixtures, local, verification, aggregation))
+        # last, so the phases above run exactly as before
+        suites = measure_suites(
+            client, fixtures.pool, verification.verify, opts, verifier_cpu, tag
+        )
+    report = build_report(Measurements(run, opts, fixtures, local, verification, aggregation))
+    report["summary"]["suites"] = suites["figures"]
+    report["suites"] = suites
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_benchmark(BENCHMARK, argv, parse_args, measure)
+    return run_benchmark(BENCHMARK, argv, parse_args, measure, suites=PROVISIONED)
 
 
 if __name__ == "__main__":

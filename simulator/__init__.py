@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from simulator.distributions import Distribution, load_empirical
     from simulator.engine import Kernel, simulate
     from simulator.kernels.simpy_model import YrdModel
+    from simulator.latency_compare import compare_latency
     from simulator.loading import default_scenario, load_scenario, mmc_scenario
+    from simulator.measured_latency import LatencyReportError, apply_measured, load_report
     from simulator.queueing import erlang_a, erlang_b, erlang_c, erlang_c_tail, erlang_c_wait, mmck
     from simulator.recorder import RunResult
     from simulator.records import CaseRecord, Summary, TimeWeighted
@@ -42,6 +44,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as the API test checks
     "Distribution",
     "Estimate",
     "Kernel",
+    "LatencyReportError",
     "REGIONS",
     "RunResult",
     "Scenario",
@@ -49,7 +52,9 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as the API test checks
     "Summary",
     "TimeWeighted",
     "YrdModel",
+    "apply_measured",
     "compare",
+    "compare_latency",
     "confidence_interval",
     "default_scenario",
     "erlang_a",
@@ -60,6 +65,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), as the API test checks
     "estimate_warmup",
     "littles_law_holds",
     "load_empirical",
+    "load_report",
     "load_scenario",
     "mmc_scenario",
     "mmck",
@@ -80,6 +86,7 @@ _HOME: dict[str, str] = {
     "Distribution": "simulator.distributions",
     "Estimate": "simulator.statistics",
     "Kernel": "simulator.engine",
+    "LatencyReportError": "simulator.measured_latency",
     "REGIONS": "simulator.scenario",
     "RunResult": "simulator.recorder",
     "Scenario": "simulator.scenario",
@@ -87,7 +94,9 @@ _HOME: dict[str, str] = {
     "Summary": "simulator.records",
     "TimeWeighted": "simulator.records",
     "YrdModel": "simulator.kernels.simpy_model",
+    "apply_measured": "simulator.measured_latency",
     "compare": "simulator.statistics",
+    "compare_latency": "simulator.latency_compare",
     "confidence_interval": "simulator.statistics",
     "default_scenario": "simulator.loading",
     "erlang_a": "simulator.queueing",
@@ -98,6 +107,7 @@ _HOME: dict[str, str] = {
     "estimate_warmup": "simulator.statistics",
     "littles_law_holds": "simulator.statistics",
     "load_empirical": "simulator.distributions",
+    "load_report": "simulator.measured_latency",
     "load_scenario": "simulator.loading",
     "mmc_scenario": "simulator.loading",
     "mmck": "simulator.queueing",

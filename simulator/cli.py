@@ -1,4 +1,4 @@
-"""The `yrd sim` command group: run, sweep, validate, mmc (a thin shell over the library)."""
+"""The `yrd sim` command group: run, sweep, validate, mmc, latency-compare (a thin shell)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from simulator.cli_common import KERNEL_HELP, SET_HELP
+from simulator.cli_common import fail as _fail
+from simulator.latency_cli import apply_latency_from, latency_compare_cmd, latency_options
+from simulator.sweep_cli import sweep_cmd
 
 # Only click at import time: `yrd sim --help` must start fast, so each command imports the
 # library (pydantic, numpy, SimPy; scipy, matplotlib and dask only where they are used) itself.
@@ -48,12 +53,6 @@ Scenario keys (override any with --set dotted.key=value):
                                    start_weekday, seed
 """
 
-SET_HELP = "Override a scenario key, e.g. run.horizon_days=28 (repeatable; values are YAML)."
-KERNEL_HELP = (
-    "auto: the fast station kernel when the scenario is one FCFS window pool, else SimPy; "
-    "simpy: always the SimPy model; fast: the station kernel or an error."
-)
-
 KEY_METRICS = (
     "total.wait.mean",
     "total.wait.p90",
@@ -64,12 +63,7 @@ KEY_METRICS = (
 )
 
 
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(message, err=True)
-    raise click.exceptions.Exit(code)
-
-
-@click.group(name="sim", help=SCENARIO_HELP)
+@click.group(name="sim", help=SCENARIO_HELP, commands=[sweep_cmd, latency_compare_cmd])
 def sim() -> None:
     """Simulator commands."""
 
@@ -130,6 +124,7 @@ def sim() -> None:
     show_default=True,
     help=KERNEL_HELP,
 )
+@latency_options
 def run_cmd(
     scenario: str,
     replications: int,
@@ -141,6 +136,8 @@ def run_cmd(
     trace: str | None,
     plots: bool,
     kernel: Kernel,
+    latency_from: str | None,
+    failure_from_report: bool,
 ) -> None:
     """Run SCENARIO with replications and print confidence intervals."""
     from simulator.engine import simulate
@@ -161,6 +158,7 @@ def run_cmd(
     except ScenarioError as exc:
         _fail(str(exc))
         return
+    sc, applied = apply_latency_from(sc, latency_from, failure_from_report)
     if warmup == "mser5":
         sc = with_warmup(sc, estimate_warmup(sc, kernel=kernel))
     first = simulate(sc, 0, kernel, trace=trace)
@@ -184,6 +182,7 @@ def run_cmd(
             out / "summary.json",
             {
                 "scenario": sc.model_dump(mode="json", by_alias=True),
+                "latency_from": None if applied is None else applied.as_dict(),
                 "estimates": {k: v.as_dict() for k, v in estimates.items()},
                 "replications": [r.data for r in runs],
             },
@@ -200,75 +199,6 @@ def run_cmd(
 
             plot_all(runs, out)
         click.echo(f"wrote {out}")
-
-
-@sim.command("sweep")
-@click.argument("scenario")
-@click.option(
-    "--grid",
-    "grid_items",
-    multiple=True,
-    required=True,
-    metavar="KEY=V1,V2",
-    help="A scenario key and the values to try (repeatable; points are the product).",
-)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option(
-    "--replications",
-    "-n",
-    default=3,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Replications per grid point (the same seeds at every point).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    help="Dask scheduler address (tcp://host:port); default: a local process pool.",
-)
-@click.option("--workers", default=None, type=click.IntRange(1), help="Process-pool size.")
-@click.option(
-    "--out", "out_file", type=click.Path(dir_okay=False), default=None, help="CSV of the results."
-)
-@click.option(
-    "--metric",
-    "metrics",
-    multiple=True,
-    help="Metric paths to report (repeatable); default: waits, sojourn, abandonment, "
-    "throughput per open hour.",
-)
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-def sweep_cmd(
-    scenario: str,
-    grid_items: tuple[str, ...],
-    overrides: tuple[str, ...],
-    replications: int,
-    scheduler: str | None,
-    workers: int | None,
-    out_file: str | None,
-    metrics: tuple[str, ...],
-    progress: bool,
-) -> None:
-    """Run SCENARIO over a grid of overrides (common random numbers across points)."""
-    from simulator.loading import apply_overrides, build_scenario, read_raw
-    from simulator.output import clean_json, write_csv
-    from simulator.scenario import ScenarioError
-    from simulator.sweep import DEFAULT_METRICS, parse_grid, sweep
-
-    try:
-        raw = apply_overrides(read_raw(scenario), overrides)
-        build_scenario(raw)
-        grid = parse_grid(grid_items)
-        rows = sweep(
-            raw, grid, replications, metrics or DEFAULT_METRICS, scheduler, workers, progress
-        )
-    except ScenarioError as exc:
-        _fail(str(exc))
-        return
-    for row in rows:
-        click.echo(json.dumps(clean_json(row)))
-    if out_file:
-        write_csv(out_file, rows)
 
 
 @sim.command("validate")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -62,9 +62,14 @@ def run_point(
     return row
 
 
-def _scenarios(raw: Mapping[str, Any], points: list[list[str]]) -> Iterator[Scenario]:
+def _scenarios(
+    raw: Mapping[str, Any],
+    points: list[list[str]],
+    adjust: Callable[[Scenario], Scenario] | None,
+) -> Iterator[Scenario]:
     for overrides in points:
-        yield build_scenario(apply_overrides(raw, overrides))
+        sc = build_scenario(apply_overrides(raw, overrides))
+        yield sc if adjust is None else adjust(sc)
 
 
 def sweep(
@@ -76,10 +81,15 @@ def sweep(
     workers: int | None = None,
     progress: bool = True,
     kernel: Kernel = "auto",
+    adjust: Callable[[Scenario], Scenario] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every grid point; every point is validated before anything runs."""
+    """Run every grid point; every point is validated before anything runs.
+
+    ``adjust`` (run in this process) changes each point's scenario after its overrides, e.g.
+    to make links sample measured latencies (AppliedLatency.adjust).
+    """
     points = grid_points(grid)
-    scenarios = list(_scenarios(raw, points))
+    scenarios = list(_scenarios(raw, points, adjust))
     bar = tqdm(total=len(points), desc="sweep", unit="point", disable=not progress)
     rows: list[dict[str, Any] | None] = [None] * len(points)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -54,9 +55,8 @@ def drop_postgres_schema(schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture
-def postgres_url_factory() -> Iterator[Callable[[], str]]:
-    """Make any number of `postgresql://...?schema=t_<random>` URLs; all dropped afterwards."""
+@contextlib.contextmanager
+def _schema_urls() -> Iterator[Callable[[], str]]:
     require_postgres()
     schemas: list[str] = []
 
@@ -69,6 +69,20 @@ def postgres_url_factory() -> Iterator[Callable[[], str]]:
     yield make
     for schema in schemas:
         drop_postgres_schema(schema)
+
+
+@pytest.fixture
+def postgres_url_factory() -> Iterator[Callable[[], str]]:
+    """Make any number of `postgresql://...?schema=t_<random>` URLs; all dropped afterwards."""
+    with _schema_urls() as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """Like `postgres_url`, shared by the tests of one module (dropped after the module)."""
+    with _schema_urls() as make:
+        yield make()
 
 
 @pytest.fixture

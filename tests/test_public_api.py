@@ -18,6 +18,7 @@ PACKAGES = [
     "nodes.client",
     "nodes.convert",
     "nodes.demo",
+    "nodes.observability",
     "nodes.ops",
     "nodes.peering",
     "nodes.public",

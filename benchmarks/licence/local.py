@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,9 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks.harness import LatencyRecorder
 from benchmarks.licence.config import CALL_TIMEOUT_S, ISSUER, log
-from federation.crypto.jose import Jwk
+from federation.crypto.jose import Jwk, b64url_decode
 from federation.licences import Verdict, VerifiedStatusList, verify_licence, verify_status_list
-from federation.licences.registry import status_list_uri
 from nodes.client import FederationClient
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 
@@ -27,7 +27,8 @@ def local_verification(
     list, validity and status from a status list fetched (and verified) once beforehand."""
     log(f"local verification: {requests} in-process verifications")
     now = time.time()
-    seal_keys, status = _seal_keys(client, now), _status_list(client, now)
+    uri = _sealed_status_uri(pool[0])
+    seal_keys, status = _seal_keys(client, now), _status_list(client, uri, now)
 
     def lookup(_: str) -> VerifiedStatusList:
         return status
@@ -53,7 +54,7 @@ def local_verification(
         "ed25519_verify_us": round(ed_us, 2),
         "signatures_per_licence": 2,
         "signature_share": round(2 * ed_us / per_us, 3),
-        "status_list_uri": status_list_uri(ISSUER),
+        "status_list_uri": uri,
     }
 
 
@@ -66,14 +67,19 @@ def _seal_keys(client: FederationClient, now: float) -> KeyLookup:
     return seal_keys
 
 
-def _status_list(client: FederationClient, now: float) -> VerifiedStatusList:
+def _sealed_status_uri(sd_jwt: str) -> str:
+    """The status list uri a licence names (the issuer's public https address)."""
+    claims = json.loads(b64url_decode(sd_jwt.split("~", 1)[0].split(".")[1]))
+    return str(claims["status"]["status_list"]["uri"])
+
+
+def _status_list(client: FederationClient, uri: str, now: float) -> VerifiedStatusList:
     """ISSUER's status list, fetched once over the network and verified against the trust list."""
     trust = client.trust_list
 
     def sig_keys(region_code: str, kid: str) -> Jwk:
         return trust.member_by_region(region_code).key(kid, now, use="sig")
 
-    uri = status_list_uri(ISSUER)
     stub = licence_pb2_grpc.LicenceServiceStub(client.channel(ISSUER))
     request = licence_pb2.GetStatusListRequest(uri=uri)
     token = str(stub.GetStatusList(request, timeout=CALL_TIMEOUT_S).token)

@@ -1,4 +1,4 @@
-"""Cryptographic building blocks: compact JWS (EdDSA, ES256) and JWKs, the PKI, passwords."""
+"""Cryptographic building blocks: compact JWS (EdDSA, ES256, SM2SM3) and JWKs, PKI, passwords."""
 
 from federation._lazy import lazy_exports
 
@@ -7,9 +7,12 @@ __all__, __getattr__, __dir__ = lazy_exports(
     {
         "EDDSA_ONLY": "jose",
         "Jwk": "jose",
+        "MEMBER_ALGS": "jose",
         "ParsedJws": "jose",
         "SIGNATURE_ALGS": "jose",
+        "SUITES": "jose",
         "SigningKey": "jose",
+        "Sm2PrivateKey": "sm2",
         "canonical_json": "jose",
         "create_root_ca": "pki",
         "entity_id_of": "pki",

@@ -1,4 +1,8 @@
-"""Compact JWS with EdDSA (Ed25519, RFC 8037) or ES256 (P-256) and their JWKs, on `cryptography`."""
+"""Compact JWS with EdDSA (Ed25519), ES256 (P-256) or SM2SM3 (SM2 with SM3) and their JWKs.
+
+EdDSA and ES256 run on `cryptography`; SM2SM3, the national suite (no JOSE registration: see
+`federation.crypto.sm2` for its alg name, JWK form and distinguishing identifier), on Tongsuo.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -21,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from federation.crypto import sm2
 from federation.errors import InvalidArgument, Unauthenticated
 from federation.jsontext import strict_json
 
@@ -63,9 +68,20 @@ def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-ALGORITHMS: dict[str, tuple[str, str]] = {"EdDSA": ("OKP", "Ed25519"), "ES256": ("EC", "P-256")}
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "EdDSA": ("OKP", "Ed25519"),
+    "ES256": ("EC", "P-256"),
+    sm2.ALG: (sm2.KTY, sm2.CRV),
+}
 """JWS `alg` -> the (kty, crv) of the only key type that may verify it (no algorithm choice)."""
 EDDSA_ONLY = frozenset({"EdDSA"})
+SUITES: dict[str, str] = {"ed25519": "EdDSA", "sm2": sm2.ALG}
+"""Signing suites a federation member (hub, region) may choose -> the JWS `alg` its keys sign."""
+MEMBER_ALGS = frozenset(SUITES.values())
+"""What members sign with (tokens, trust lists, status lists, seals): EdDSA and SM2SM3.
+
+Every member verifies both; which one applies to a JWS is the key's to say (`verify_parsed`).
+"""
 SIGNATURE_ALGS = frozenset(ALGORITHMS)
 _ALG_OF_CURVE = {crv: alg for alg, (_, crv) in ALGORITHMS.items()}
 _P256_BYTES = 32
@@ -88,6 +104,17 @@ def _p256_key(x: str, y: str) -> ec.EllipticCurvePublicKey:
         int.from_bytes(xb, "big"), int.from_bytes(yb, "big"), ec.SECP256R1()
     )
     return numbers.public_key()
+
+
+@functools.lru_cache(maxsize=1024)
+def _sm2_point(x: str, y: str) -> tuple[int, int]:
+    """An SM2 point as integers; ValueError unless both are 32 bytes and on sm2p256v1."""
+    xb, yb = b64url_decode(x), b64url_decode(y)
+    if len(xb) != sm2.COORDINATE_BYTES or len(yb) != sm2.COORDINATE_BYTES:
+        raise ValueError("SM2 coordinates are 32 bytes each")
+    point = int.from_bytes(xb, "big"), int.from_bytes(yb, "big")
+    sm2.public_key(*point)  # on the curve, or ValueError
+    return point
 
 
 def _coordinate(value: int) -> str:
@@ -115,7 +142,7 @@ def _refuse_member(data: Mapping[str, Any], alg: str) -> None:
 
 @dataclass(frozen=True)
 class Jwk:
-    """A public signature key (OKP Ed25519 or EC P-256) with its RFC 7638 thumbprint as `kid`.
+    """A public signature key (OKP Ed25519, EC P-256 or EC SM2) with its RFC 7638 thumbprint.
 
     The JWK holds registered members only (`use` is always `sig`); what a key is for in the
     federation (token signing, seal certification) is said where the key is listed.
@@ -129,7 +156,7 @@ class Jwk:
 
     @property
     def alg(self) -> str:
-        """The one JWS algorithm this key verifies: EdDSA for Ed25519, ES256 for P-256."""
+        """The one JWS algorithm this key verifies: EdDSA, ES256 (P-256) or SM2SM3 (SM2)."""
         return _ALG_OF_CURVE[self.crv]
 
     @property
@@ -155,10 +182,13 @@ class Jwk:
     @classmethod
     def from_public_key(
         cls,
-        key: Ed25519PublicKey | ec.EllipticCurvePublicKey,
+        key: Ed25519PublicKey | ec.EllipticCurvePublicKey | tuple[int, int],
         not_after: int | None = None,
     ) -> Jwk:
-        if isinstance(key, ec.EllipticCurvePublicKey):
+        """From a `cryptography` public key, or an SM2 point given as its (x, y) integers."""
+        if isinstance(key, tuple):
+            x, y, crv = _coordinate(key[0]), _coordinate(key[1]), sm2.CRV
+        elif isinstance(key, ec.EllipticCurvePublicKey):
             if not isinstance(key.curve, ec.SECP256R1):
                 raise InvalidArgument("only P-256 elliptic-curve keys are accepted")
             numbers = key.public_numbers()
@@ -171,7 +201,7 @@ class Jwk:
     def from_dict(cls, data: Mapping[str, Any]) -> Jwk:
         kty, crv = data.get("kty"), data.get("crv")
         if (kty, crv) not in ALGORITHMS.values():
-            raise InvalidArgument("only OKP Ed25519 and EC P-256 keys are accepted")
+            raise InvalidArgument("only OKP Ed25519, EC P-256 and EC SM2 keys are accepted")
         alg = _ALG_OF_CURVE[str(crv)]
         _refuse_member(data, alg)
         x, y = data.get("x"), data.get("y", "")
@@ -182,9 +212,9 @@ class Jwk:
                 raise InvalidArgument("JWK 'x' must be a 32-byte base64url Ed25519 key")
         else:
             try:
-                _p256_key(x, y)
+                _p256_key(x, y) if alg == "ES256" else _sm2_point(x, y)
             except (ValueError, InvalidArgument):
-                raise InvalidArgument("JWK 'x', 'y' are not a point on P-256") from None
+                raise InvalidArgument(f"JWK 'x', 'y' are not a point on {crv}") from None
         kid = data.get("kid")
         if kid is not None and (not isinstance(kid, str) or not kid):
             raise InvalidArgument("JWK 'kid' must be a non-empty string")
@@ -217,6 +247,9 @@ class Jwk:
         if self.alg == "EdDSA":
             _public_key(self.x).verify(signature, data)
             return
+        if self.alg == sm2.ALG:
+            sm2.verify(*_sm2_point(self.x, self.y), signature, data)
+            return
         if len(signature) != 2 * _P256_BYTES:
             raise InvalidSignature("an ES256 signature is 64 bytes (R || S)")
         r = int.from_bytes(signature[:_P256_BYTES], "big")
@@ -225,12 +258,12 @@ class Jwk:
         _p256_key(self.x, self.y).verify(der, data, ec.ECDSA(hashes.SHA256()))
 
 
-PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey | sm2.Sm2PrivateKey
 
 
 @dataclass(frozen=True)
 class SigningKey:
-    """A private Ed25519 (EdDSA) or P-256 (ES256) key with its `kid`."""
+    """A private Ed25519 (EdDSA), P-256 (ES256) or SM2 (SM2SM3) key with its `kid`."""
 
     private: PrivateKey
 
@@ -246,14 +279,27 @@ class SigningKey:
             return cls(Ed25519PrivateKey.generate())
         if alg == "ES256":
             return cls(ec.generate_private_key(ec.SECP256R1()))
-        raise InvalidArgument(f"unknown signing algorithm {alg!r}; use EdDSA or ES256")
+        if alg == sm2.ALG:
+            return cls(sm2.Sm2PrivateKey.generate())
+        raise InvalidArgument(f"unknown signing algorithm {alg!r}; use EdDSA, ES256 or {sm2.ALG}")
+
+    @classmethod
+    def for_suite(cls, suite: str) -> SigningKey:
+        """A new member key of a suite in `SUITES` (ed25519, sm2)."""
+        if suite not in SUITES:
+            raise InvalidArgument(f"unknown signing suite {suite!r}; use {' or '.join(SUITES)}")
+        return cls.generate(SUITES[suite])
 
     @property
     def alg(self) -> str:
+        if isinstance(self.private, sm2.Sm2PrivateKey):
+            return sm2.ALG
         return "ES256" if isinstance(self.private, ec.EllipticCurvePrivateKey) else "EdDSA"
 
     @property
     def jwk(self) -> Jwk:
+        if isinstance(self.private, sm2.Sm2PrivateKey):
+            return Jwk.from_public_key(self.private.public_numbers())
         return Jwk.from_public_key(self.private.public_key())
 
     @property
@@ -261,13 +307,17 @@ class SigningKey:
         return self.jwk.kid
 
     def sign(self, data: bytes) -> bytes:
-        """A JWS signature: Ed25519's 64 bytes, or ES256's fixed-width R || S (not DER)."""
+        """A JWS signature: Ed25519's 64 bytes, or ES256's / SM2SM3's fixed-width R || S."""
+        if isinstance(self.private, sm2.Sm2PrivateKey):
+            return self.private.sign(data)
         if isinstance(self.private, ec.EllipticCurvePrivateKey):
             r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(hashes.SHA256())))
             return r.to_bytes(_P256_BYTES, "big") + s.to_bytes(_P256_BYTES, "big")
         return self.private.sign(data)
 
     def to_pem(self) -> bytes:
+        if isinstance(self.private, sm2.Sm2PrivateKey):
+            return self.private.to_pem()
         return self.private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -276,9 +326,19 @@ class SigningKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> SigningKey:
-        key = serialization.load_pem_private_key(pem, password=None)
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except UnsupportedAlgorithm:  # `cryptography` has no SM2 curve: Tongsuo reads it
+            try:
+                return cls(sm2.Sm2PrivateKey.from_pem(pem))
+            except ValueError:
+                raise InvalidArgument("signing key must be Ed25519, P-256 or SM2") from None
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgument(
+                f"signing key must be an unencrypted PKCS#8 PEM Ed25519, P-256 or SM2 key: {exc}"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-            raise InvalidArgument("signing key must be Ed25519 or P-256")
+            raise InvalidArgument("signing key must be Ed25519, P-256 or SM2")
         return cls(key)
 
 
@@ -345,11 +405,12 @@ def _header(segment: str) -> dict[str, Any]:
 
 
 def parse_compact(
-    token: str, algs: frozenset[str] = EDDSA_ONLY, require_kid: bool = True
+    token: str, algs: frozenset[str] = MEMBER_ALGS, require_kid: bool = True
 ) -> ParsedJws:
     """Split and decode a compact JWS; raises InvalidArgument when malformed.
 
-    Only the algorithms in `algs` pass (EdDSA alone unless a caller accepts ES256 too); `none`,
+    Only the algorithms in `algs` pass (the members' EdDSA and SM2SM3 unless a caller accepts
+    ES256 too); the key then decides which one verifies (`verify_parsed`); `none`,
     HMAC and anything else are refused before any key is looked at. A `kid`, when present, is
     a string; `require_kid=False` serves JWTs whose key comes from elsewhere (a KB-JWT's `cnf`).
     """
@@ -398,7 +459,7 @@ def verify_parsed(parsed: ParsedJws, jwk: Jwk, what: str = "JWS") -> None:
 
 
 def verify_compact(
-    token: str, resolve: KeyResolver, algs: frozenset[str] = EDDSA_ONLY
+    token: str, resolve: KeyResolver, algs: frozenset[str] = MEMBER_ALGS
 ) -> ParsedJws:
     """Parse and verify a compact JWS; `resolve(kid)` returns the trusted key or raises."""
     parsed = parse_compact(token, algs)

@@ -62,7 +62,8 @@ def create_root_ca(
     *,
     clock: Clock | None = None,
 ) -> tuple[TlsPrivateKey, x509.Certificate]:
-    """Create the federation root CA: a P-256 key and a self-signed CA certificate (pathlen 0)."""
+    """Create the federation root CA: a P-256 key and a self-signed CA certificate (pathlen 1:
+    node certificates below it directly, and one level of region seal CAs for `x5c` chains)."""
     _check_days(days)
     if not common_name:
         raise InvalidArgument("root CA common name must not be empty")
@@ -78,7 +79,7 @@ def create_root_ca(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=False,

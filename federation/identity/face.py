@@ -36,6 +36,11 @@ def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
     return max(-1.0, min(1.0, dot / (na * nb)))
 
 
+def _bucket(region: str) -> str:
+    """The store counter of a region's daily face verifications."""
+    return f"face:{region}"
+
+
 @dataclass(frozen=True)
 class QuotaPolicy:
     """Per-region limits: calls per China-time day and a token-bucket rate."""
@@ -126,13 +131,21 @@ class FaceVerificationService:
                 "exceeded; retry in a second"
             )
         day = china_day(now)
-        used = self._store.consume_quota(f"face:{region}", day, policy.daily_limit)
+        used = self._store.consume_quota(_bucket(region), day, policy.daily_limit)
         if not used.allowed:
             raise ResourceExhausted(
                 f"face verification quota for region {region} is spent "
                 f"({used.limit} calls on {day}, China time); it resets at midnight, "
                 "or ask the hub operator to raise the quota"
             )
+
+    def remaining(self, region: str) -> int:
+        """Verifications `region` may still make today (China time); 0 without a quota."""
+        policy = self._quotas.get(region)
+        if policy is None:
+            return 0
+        used = self._store.quota_used(_bucket(region), china_day(self._clock.now()))
+        return max(policy.daily_limit - used, 0)
 
     def verify(
         self, caller_region: str, subject_id: str, template: Sequence[float]

@@ -14,7 +14,7 @@ from typing import Any
 from federation.audit import AuditDraft
 from federation.clock import Clock
 from federation.crypto.jose import Jwk, SigningKey, canonical_json
-from federation.errors import InvalidArgument, NotFound, PermissionDenied
+from federation.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from federation.identity.tokens import TokenClaims
 from federation.licences import (
     DEFAULT_STATUS_TTL_S,
@@ -31,29 +31,28 @@ from federation.licences import (
     sign_status_list,
 )
 from federation.licences.seal import verify_sealed
-from federation.licences.sealcert import RegionKeyResolver
+from federation.licences.sealcert import AUTHORITIES_PATH, RegionKeyResolver
+from federation.licences.status_uri import (
+    parse_status_uri,
+    region_of_status_uri,
+    status_list_uri,
+)
 from federation.regions import Region
 from federation.storage.base import LicenceRecord, Store
 
 STATUS_LIST_SIZE = 1 << 16
+# a status index taken meanwhile by another process sharing the store is drawn again, this often
+ISSUE_ATTEMPTS = 4
+
+
+class _IndexTaken(Exception):
+    """The status index drawn for a licence was taken by another process (draw again)."""
+
+
 MAX_REQUEST_ID = 128
 
 SealFor = Callable[[str, str], ElectronicSeal]
 """(authority credit code or "", licence type code) -> the seal that may issue it."""
-
-
-def status_list_uri(region: Region) -> str:
-    return f"yrd:status:{region.code}:1"
-
-
-def region_of_status_uri(uri: str) -> Region:
-    parts = uri.split(":")
-    if len(parts) != 4 or parts[:2] != ["yrd", "status"]:
-        raise InvalidArgument(f"not a federation status list uri: {uri!r}")
-    for region in Region:
-        if region.code == parts[2] and region.is_province:
-            return region
-    raise InvalidArgument(f"status list uri names no province: {uri!r}")
 
 
 def _date(text: str, name: str, default: dt.date | None = None) -> dt.date | None:
@@ -112,25 +111,50 @@ class LicenceRegistry:
         clock: Clock,
         status_ttl_s: int = DEFAULT_STATUS_TTL_S,
         rng: random.Random | None = None,
+        public_url: str | Callable[[], str] = "",
     ) -> None:
+        """`public_url` is the region's public HTTPS base as the trust list lists it (or how to
+        read it there, at each issue): new licences name their status list and issuer there;
+        while none is listed they keep the legacy `yrd:` names, which verifiers can map."""
         self.region = region
+        self._public_url = public_url if callable(public_url) else (lambda: public_url)
         self._store = store
         self._seal_for = seal_for
         self._status_key = status_key
         self._clock = clock
         self.status_ttl_s = status_ttl_s
-        self.status_uri = status_list_uri(region)
+        # licences sealed before the public endpoint name the same list by its legacy uri
+        self.legacy_status_uri = status_list_uri(region)
         self._rng = rng or random.SystemRandom()
         self._issue_lock = threading.Lock()
         self._status_lock = threading.Lock()
-        self._signed: tuple[str, float] | None = None  # (token, signed at)
+        self._signed: dict[str, tuple[str, float]] = {}  # uri -> (token, signed at)
         self._used: set[int] | None = None  # status indices taken, loaded on first issue
+
+    @property
+    def public_url(self) -> str:
+        return self._public_url().rstrip("/")
+
+    @property
+    def status_uri(self) -> str:
+        """The uri new licences name: on the listed public URL, else the legacy name."""
+        return status_list_uri(self.region, self.public_url)
 
     # --- issuing (a retry with the same request_id is answered by add_licence) ---------
     def issue(self, request: IssueRequest, actor: str = "") -> tuple[LicenceRecord, bool]:
         """Seal and store a licence with its `licence.issue` audit entry, in one transaction:
         no licence is ever stored unaudited. `actor` defaults to the region itself (a case
         result). A retry returns the stored licence and appends nothing; its caller audits it."""
+        for _ in range(ISSUE_ATTEMPTS - 1):
+            try:
+                return self._issue_once(request, actor)
+            except _IndexTaken:
+                continue  # another worker process or replica took it: draw again
+        return self._issue_once(request, actor, last=True)
+
+    def _issue_once(
+        self, request: IssueRequest, actor: str, last: bool = False
+    ) -> tuple[LicenceRecord, bool]:
         if not request.request_id or len(request.request_id) > MAX_REQUEST_ID:
             raise InvalidArgument(f"request_id is required (1..{MAX_REQUEST_ID} characters)")
         licence_type = get_licence_type(request.licence_type)
@@ -143,8 +167,9 @@ class LicenceRegistry:
         assert issue_date is not None and valid_from is not None
         if valid_until is not None and valid_until < valid_from:
             raise InvalidArgument(f"valid_until {valid_until} is before valid_from {valid_from}")
+        public_url = self.public_url  # read once: the status uri and `iss` must agree
         with self._issue_lock:  # one index allocation at a time within this node
-            if self._used is None:  # this registry is the list's only writer: read it once
+            if self._used is None:  # read once; re-read when another process took an index
                 self._used = {index for index, _ in self._store.status_entries()}
             index = random_free_index(STATUS_LIST_SIZE, self._used.__contains__, self._rng)
             serial = new_serial()
@@ -159,10 +184,13 @@ class LicenceRegistry:
                 valid_from=valid_from,
                 valid_until=valid_until,
                 fields=dict(request.fields or {}),
-                status=StatusReference(self.status_uri, index),
+                status=StatusReference(status_list_uri(self.region, public_url), index),
             )
             now = self._clock.now()
-            sealed = seal_licence(licence, seal, now, holder_jwk)
+            issuer = (
+                f"{public_url}{AUTHORITIES_PATH}{seal.authority.credit_code}" if public_url else ""
+            )
+            sealed = seal_licence(licence, seal, now, holder_jwk, issuer=issuer)
             # the enterprise's legal representative sees its licence in her own aggregation
             representative = licence.fields.get("legal_representative_id")
             record = LicenceRecord(
@@ -187,7 +215,17 @@ class LicenceRegistry:
                 subject=record.holder_code,
                 detail={"identifier": record.identifier, "request_id": record.request_id},
             )
-            stored, created = self._store.add_licence(record, audit=entry)
+            try:
+                stored, created = self._store.add_licence(record, audit=entry)
+            except AlreadyExists:
+                # Worker processes and replicas share the store: another may have taken the
+                # index drawn here. Re-read the taken indices; any other refusal (a request id
+                # reused for another request) stands.
+                known = self._used
+                self._used = {taken for taken, _ in self._store.status_entries()}
+                if not last and index in self._used - known:
+                    raise _IndexTaken(index) from None
+                raise
             self._used.add(stored.status_index)
             if created:
                 self._invalidate()
@@ -206,20 +244,42 @@ class LicenceRegistry:
             statuses.set(0, record.status)
             statuses.transition(0, target)  # refuses e.g. reinstating a revoked licence
             updated = self._store.set_licence_status(identifier, int(target), self._clock.now())
-            self._signed = None
+            self._signed.clear()
             return updated
 
     # --- status list ------------------------------------------------------------------
+    def status_uri_of(self, record: LicenceRecord) -> str:
+        """The status list uri sealed in `record` (older licences carry the legacy name)."""
+        status = json.loads(_payload_of(record.sd_jwt)).get("status")
+        inner = status.get("status_list") if isinstance(status, dict) else None
+        uri = inner.get("uri") if isinstance(inner, dict) else None
+        return uri if isinstance(uri, str) else self.status_uri
+
+    def publishes(self, uri: str) -> bool:
+        """Whether `uri` names this region's list (its https uri or its legacy name)."""
+        return uri in (self.status_uri, self.legacy_status_uri)
+
     def _invalidate(self) -> None:
         with self._status_lock:
-            self._signed = None
+            self._signed.clear()
 
-    def signed_status_list(self) -> str:
-        """The current list, re-signed after any change and well before verifiers' TTL ends."""
+    def signed_status_list(self, uri: str = "") -> str:
+        """The current list, re-signed after any change and well before verifiers' TTL ends.
+
+        `uri` (default: the current one) becomes the list's `sub`, which a verifier matches
+        with the uri its licence names; a legacy uri gets the same statuses under that name.
+        """
+        uri = uri or self.status_uri
+        if not self.publishes(uri):
+            parse_status_uri(uri)  # a malformed uri is the caller's error, said precisely
+            raise InvalidArgument(
+                f"region {self.region.short} publishes {self.status_uri}, not {uri!r}"
+            )
         now = self._clock.now()
         with self._status_lock:
-            if self._signed is not None and now - self._signed[1] < self.status_ttl_s / 2:
-                return self._signed[0]
+            signed = self._signed.get(uri)
+            if signed is not None and now - signed[1] < self.status_ttl_s / 2:
+                return signed[0]
             statuses = StatusList(STATUS_LIST_SIZE)
             for index, status in self._store.status_entries():
                 statuses.set(index, status)
@@ -227,11 +287,11 @@ class LicenceRegistry:
                 statuses,
                 self._status_key(),
                 self.region,
-                self.status_uri,
+                uri,
                 now,
                 ttl=self.status_ttl_s,
             )
-            self._signed = (token, now)
+            self._signed[uri] = (token, now)
             return token
 
     # --- sharing ----------------------------------------------------------------------

@@ -31,8 +31,11 @@ from federation.licences.sdjwt import (
 )
 from federation.licences.sealcert import (
     SEAL_CERT_HEADER,
+    X5C_HEADER,
     RegionKeyResolver,
     SealCertificate,
+    authority_code_of,
+    check_issuer_url,
     int_claim,
     minimal_jwk,
     parse_jws,
@@ -45,6 +48,7 @@ DEFAULT_SKEW_S = 60
 _RESERVED = frozenset(
     {
         "iss",
+        "authority_code",
         "iss_name",
         "region",
         "vct",
@@ -72,6 +76,9 @@ class ElectronicSeal:
     authority: IssuingAuthority
     key: SigningKey
     certificate: str
+    # the X.509 chain [seal certificate, region seal CA] (base64 DER) to the federation root,
+    # carried as the JWS `x5c` header; empty for seals provisioned before X.509 seal certificates
+    x5c: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         payload = parse_jws(self.certificate).payload()
@@ -118,8 +125,16 @@ def seal_licence(
     now: float,
     holder_jwk: Jwk | None = None,
     salt: Callable[[], str] | None = None,
+    issuer: str = "",
 ) -> SealedLicence:
-    """Seal `licence` with the authority's key; personal claims become salted disclosures."""
+    """Seal `licence` with the authority's key; personal claims become salted disclosures.
+
+    `issuer` is the authority's SD-JWT VC issuer identifier, the https URL
+    `<region public url>/authorities/<credit code>` where its issuer metadata is published;
+    without one `iss` is the credit code. The credit code is always in `authority_code` too.
+    """
+    if issuer:
+        check_issuer_url(issuer, licence.authority.credit_code)
     if licence.authority != seal.authority:
         raise InvalidArgument(
             f"licence is issued by {licence.authority.credit_code}, "
@@ -130,7 +145,8 @@ def seal_licence(
         for name, value in licence.personal_claims().items()
     )
     payload: dict[str, Any] = {
-        "iss": licence.authority.credit_code,
+        "iss": issuer or licence.authority.credit_code,
+        "authority_code": licence.authority.credit_code,
         "iss_name": licence.authority.name,
         "region": licence.authority.region_code,
         "vct": licence.type_code,
@@ -151,7 +167,9 @@ def seal_licence(
         payload["status"] = licence.status.to_claim()
     if holder_jwk is not None:
         payload["cnf"] = {"jwk": minimal_jwk(holder_jwk)}
-    header = {SEAL_CERT_HEADER: seal.certificate}
+    header: dict[str, Any] = {SEAL_CERT_HEADER: seal.certificate}
+    if seal.x5c:
+        header[X5C_HEADER] = list(seal.x5c)
     issuer_jwt = sign_compact(payload, seal.key, typ=SD_JWT_TYP, extra_header=header)
     return SealedLicence(issuer_jwt, disclosures)
 
@@ -180,6 +198,8 @@ class SealedMetadata:
     # they agree with valid_from/valid_until, so generic JOSE verifiers enforce the same window
     not_before: int | None = None
     expires_at: int | None = None
+    # the sealed `iss`: the authority's https issuer id, or (sealed before it had one) its code
+    issuer: str = ""
 
     @property
     def window(self) -> tuple[int, int | None]:
@@ -242,7 +262,7 @@ def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
     if len(set(digests)) != len(digests):
         raise InvalidArgument("_sd lists a digest twice")
     authority = IssuingAuthority(
-        _str_claim(payload, "iss"), _str_claim(payload, "iss_name"), _str_claim(payload, "region")
+        authority_code_of(payload), _str_claim(payload, "iss_name"), _str_claim(payload, "region")
     )
     identifier = parse_identifier(_str_claim(payload, "id"))
     type_code = _str_claim(payload, "vct")
@@ -278,6 +298,7 @@ def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
         certificate=cert,
         not_before=not_before,
         expires_at=expires_at,
+        issuer=_str_claim(payload, "iss"),
     )
 
 

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation.crypto.jose import (
     SIGNATURE_ALGS,
@@ -18,12 +19,17 @@ from federation.crypto.jose import (
     sign_compact,
     verify_parsed,
 )
+from federation.crypto.x5c import leaf_key_matches, read_x5c
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
 from federation.licences.model import IssuingAuthority
 from federation.regions import Region
 
 SEAL_CERT_TYP = "seal-cert+jwt"
+AUTHORITIES_PATH = (
+    "/authorities/"  # an authority's issuer id: <region public url>/authorities/<code>
+)
 SEAL_CERT_HEADER = "sealcert"  # JWS header carrying the seal certificate
+X5C_HEADER = "x5c"  # the same seal key's X.509 chain to the federation root (RFC 7515 4.1.6)
 MAX_SEAL_CERT_TTL_S = 10 * 366 * 86400
 
 RegionKeyResolver = Callable[[str, str], Jwk]
@@ -70,6 +76,41 @@ def resolve_region_key(region_key: RegionKeyResolver, region_code: str, kid: str
         raise Unauthenticated(
             f"region {region_code} key {kid} is not in the trust list: {exc.message}"
         ) from None
+
+
+def check_issuer_url(issuer: str, authority_code: str) -> str:
+    """An authority's https issuer identifier must end in `/authorities/<its credit code>`;
+    return its base (the region's public URL, which the trust list must list)."""
+    parts = urlsplit(issuer)
+    suffix = f"{AUTHORITIES_PATH}{authority_code}"
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.path != suffix
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise InvalidArgument(
+            f"issuer {issuer!r} is not https://host:port{suffix} (the authority's public id)"
+        )
+    return f"https://{parts.netloc}"
+
+
+def authority_code_of(payload: dict[str, Any]) -> str:
+    """The sealing authority's credit code: `authority_code`, with `iss` its https identifier;
+    in what was sealed before the two were split, `iss` is the credit code itself."""
+    iss = payload.get("iss")
+    if not isinstance(iss, str):
+        raise InvalidArgument("sealed claim 'iss' must be a string")
+    if "authority_code" not in payload:
+        return iss
+    code = payload["authority_code"]
+    if not isinstance(code, str) or not code.isalnum():
+        raise InvalidArgument("sealed claim 'authority_code' must be a credit code")
+    if iss != code:
+        check_issuer_url(iss, code)
+    return code
 
 
 @dataclass(frozen=True)
@@ -217,11 +258,24 @@ def verify_sealed_jws(
             f"but the certificate is for seal key {cert.seal_jwk.kid}"
         )
     verify_signature(parsed, cert.seal_jwk, f"{what} seal")
+    if X5C_HEADER in parsed.header:
+        # for verifiers outside the federation; here the trust list decides, so the chain
+        # must certify the very key the region's seal certificate names
+        leaf = read_x5c(parsed.header[X5C_HEADER])[0]
+        if not leaf_key_matches(leaf, cert.seal_jwk):
+            raise Unauthenticated(
+                f"{what}: the x5c certificate is not for seal key {cert.seal_jwk.kid} "
+                "that the region certified"
+            )
     payload = parsed.payload()
-    if payload.get("iss") != cert.authority_code:
+    try:
+        authority_code = authority_code_of(payload)
+    except InvalidArgument as exc:
+        raise Unauthenticated(f"{what}: {exc.message}") from None
+    if authority_code != cert.authority_code:
         raise Unauthenticated(
             f"seal certificate is for authority {cert.authority_code}, "
-            f"the {what} names issuer {payload.get('iss')!r}"
+            f"the {what} names issuer {authority_code!r}"
         )
     sealed_at = int_claim(payload, "iat", what)
     if not cert.issued_at - skew_s <= sealed_at <= cert.expires_at:
@@ -235,13 +289,17 @@ def verify_sealed_jws(
 
 
 __all__ = [
+    "AUTHORITIES_PATH",
     "MAX_SEAL_CERT_TTL_S",
     "SEAL_CERT_HEADER",
     "SEAL_CERT_TYP",
+    "X5C_HEADER",
     "RegionKeyResolver",
     "SealCertificate",
     "SealedJws",
+    "authority_code_of",
     "certify_seal_key",
+    "check_issuer_url",
     "int_claim",
     "minimal_jwk",
     "parse_jws",

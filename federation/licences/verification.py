@@ -12,8 +12,9 @@ from federation.clock import CHINA_STANDARD_TIME
 from federation.errors import InvalidArgument, Unauthenticated
 from federation.licences.model import Licence
 from federation.licences.seal import DEFAULT_SKEW_S, SealedMetadata, verify_sealed
-from federation.licences.sealcert import RegionKeyResolver
+from federation.licences.sealcert import RegionKeyResolver, check_issuer_url
 from federation.licences.status import LicenceStatus, VerifiedStatusList
+from federation.licences.status_uri import PublicUrlOf
 
 StatusListLookup = Callable[[str], VerifiedStatusList]
 """uri -> the verified (and cached) status list; raises Unavailable when it cannot be had."""
@@ -101,6 +102,20 @@ def _status_finding(
     return None
 
 
+def check_issuer_listed(metadata: SealedMetadata, public_url_of: PublicUrlOf) -> None:
+    """An https `iss` must be on the issuing region's public URL as the trust list lists it
+    (the seal proves the authority chose it; this proves its region publishes there)."""
+    if metadata.issuer == metadata.authority.credit_code:
+        return  # sealed before authorities had an https issuer id
+    base = check_issuer_url(metadata.issuer, metadata.authority.credit_code)
+    listed = public_url_of(metadata.authority.region.code).rstrip("/")
+    if base != listed:
+        raise Unauthenticated(
+            f"issuer {metadata.issuer!r} is not on region {metadata.authority.region.short}'s "
+            f"listed public url {listed or '(none listed)'!r}"
+        )
+
+
 def judge_licence(
     metadata: SealedMetadata,
     status_list: VerifiedStatusList | None,
@@ -157,14 +172,20 @@ def verify_licence(
     status_lists: StatusListLookup | None,
     now: float,
     skew_s: int = DEFAULT_SKEW_S,
+    public_urls: PublicUrlOf | None = None,
 ) -> LicenceVerdict:
     """Verify a full sealed licence anywhere: anything unverifiable in it is FORGED.
+
+    With `public_urls` (the trust list's), an https `iss` off its region's listed public URL
+    is FORGED too.
 
     Failures to obtain or verify the status list are not the licence's fault: they propagate
     (Unavailable, Unauthenticated) so the caller can retry rather than misreport a forgery.
     """
     try:
         verified = verify_sealed(sd_jwt, region_key, now, skew_s)
+        if public_urls is not None:
+            check_issuer_listed(verified.metadata, public_urls)
     except (InvalidArgument, Unauthenticated) as exc:
         return forged(exc.message)
     metadata = verified.metadata
@@ -178,6 +199,7 @@ __all__ = [
     "LicenceVerdict",
     "StatusListLookup",
     "Verdict",
+    "check_issuer_listed",
     "forged",
     "judge_licence",
     "licence_day",

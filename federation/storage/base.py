@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from federation.audit import AuditDraft, AuditRecord
+
+if TYPE_CHECKING:
+    from federation.storage.group_commit import CommitObserver
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,9 @@ class Store(Protocol):
     def consume_quota(self, bucket: str, period: str, limit: int) -> QuotaResult:
         """Atomically add one use to (bucket, period) unless `limit` is already reached."""
 
+    def quota_used(self, bucket: str, period: str) -> int:
+        """Uses counted against (bucket, period) so far (0 if none); a read, for monitoring."""
+
     # audit log
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
@@ -292,10 +298,17 @@ class Store(Protocol):
         newest first (created_at, then case_id, both descending); with `before`, only the
         cases after that (created_at, case_id) in this order: the next page."""
 
+    def case_counts(self, owner_region: str) -> dict[str, int]:
+        """Number of cases of `owner_region` in each state (states without cases left out);
+        one grouped count, cheap enough for every metrics scrape."""
+
     def rate_case(self, rating: CaseRating) -> None:
         """Store the rating; AlreadyExists if the case was rated already."""
 
     def case_ratings(self) -> list[CaseRating]:
         """Every rating, oldest first (rated_at, then insertion order)."""
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call `observer(writes, seconds)` after each group-commit transaction (None: stop)."""
 
     def close(self) -> None: ...

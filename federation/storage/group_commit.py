@@ -11,6 +11,7 @@ request at once, and a busy one pays one BEGIN/COMMIT per batch instead of per r
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -20,6 +21,9 @@ C = TypeVar("C")
 T = TypeVar("T")
 
 DEFAULT_MAX_BATCH = 64
+
+CommitObserver = Callable[[int, float], None]
+"""(writes in the transaction, seconds it took): told after each batch, committed or not."""
 
 
 class _Slot:
@@ -70,6 +74,7 @@ class GroupCommit(Generic[C]):
         self._leading = False
         self.batches = 0  # transactions committed or attempted, for tests and diagnostics
         self.largest_batch = 0
+        self.observer: CommitObserver | None = None  # for metrics; must not raise
 
     def submit(self, op: Callable[[C], T]) -> T:
         """Run `op` in a shared transaction; its result once that transaction has committed."""
@@ -144,6 +149,7 @@ class GroupCommit(Generic[C]):
             self.batches += 1
             self.largest_batch = max(self.largest_batch, len(pending))
             results: list[Any] = []
+            started = time.perf_counter()
             try:
                 with self._transaction() as conn:
                     for index, slot in enumerate(pending):
@@ -154,15 +160,23 @@ class GroupCommit(Generic[C]):
                                 raise
                             raise _OpFailed(index, exc) from exc
             except _OpFailed as failed:
+                self._observe(len(pending), started)
                 pending[failed.index].error = failed.error
                 pending = pending[: failed.index] + pending[failed.index + 1 :]
                 continue
             except BaseException as exc:
+                self._observe(len(pending), started)
                 for slot in pending:
                     slot.error = exc
                 if not isinstance(exc, Exception):
                     raise
                 return
+            self._observe(len(pending), started)
             for slot, result in zip(pending, results, strict=True):
                 slot.result = result
             return
+
+    def _observe(self, writes: int, started: float) -> None:
+        observer = self.observer
+        if observer is not None:
+            observer(writes, time.perf_counter() - started)

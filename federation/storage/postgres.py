@@ -19,7 +19,7 @@ from federation.audit import AuditDraft, AuditRecord
 from federation.errors import FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage._records import CASE_COLS, EVENT_COLS
 from federation.storage.base import LicenceRecord
-from federation.storage.group_commit import GroupCommit
+from federation.storage.group_commit import CommitObserver, GroupCommit
 from federation.storage.postgres_audit import PostgresAuditChain
 from federation.storage.postgres_schema import Connection, migrate
 from federation.storage.sql_cases import CASE_READ
@@ -296,6 +296,10 @@ class PostgresStore(PostgresAuditChain):
 
     def _update_case(self, conn: SqlConnection, update: Row, event: Row) -> Any:
         return conn.execute(_TRANSITION, update + event[2:]).fetchone()
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call `observer(writes, seconds)` after each group-commit transaction (None: stop)."""
+        self._jti_group.observer = observer
 
     def close(self) -> None:
         """Close the pool (idempotent); later calls raise FailedPrecondition."""

@@ -1,4 +1,10 @@
-"""PostgreSQL audit chain: appends linked under an in-process lock, racing processes detected."""
+"""PostgreSQL audit chain: appends linked under an in-process lock, racing processes serialised.
+
+Several processes may share one schema (a node's worker processes, a region's replicas): an
+entry is inserted as head+1 with `ON CONFLICT (seq) DO NOTHING`, so a stale head never links
+a fork (the insert is refused and the head re-read), and audited transactions take the
+schema's advisory transaction lock first, so two of them never wait on each other's rows.
+"""
 
 from __future__ import annotations
 
@@ -88,6 +94,11 @@ class PostgresAuditChain(SqlStore):
         appended: list[AuditRecord] = []
         with self._audit_lock, self._connection() as conn:
             with conn.transaction():
+                # Serialise audited transactions of every process on this schema (worker
+                # processes, replicas): one that wrote a replay row or licence and then waits
+                # for another's uncommitted chain entry could otherwise deadlock with it, should
+                # the other go on to write the same row. Uncontended, it is one round trip.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._audit_lock_key,))
 
                 def append(draft: AuditDraft) -> AuditRecord:
                     # after this transaction's own last entry (the committed head is older)

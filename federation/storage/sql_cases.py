@@ -40,6 +40,7 @@ _LIST = f"SELECT {CASE_READ} FROM cases{{where}} ORDER BY created_at, {{order}}"
 _PAGE = (
     f"SELECT {CASE_READ} FROM cases WHERE {{where}} ORDER BY created_at DESC, case_id DESC LIMIT ?"
 )
+_COUNTS = "SELECT state, COUNT(*) FROM cases WHERE owner_region = ? GROUP BY state"
 _RATE = f"INSERT INTO case_ratings ({RATING_COLS}) VALUES (?, ?, {{json}}, ?, ?)"
 _RATINGS = f"SELECT {_RATING_READ} FROM case_ratings ORDER BY rated_at, {{order}}"
 
@@ -130,6 +131,12 @@ class SqlCases(SqlBackend):
         with self._connection() as conn:
             rows = conn.execute(statement, params).fetchall()
         return [case_from_row(row) for row in rows]
+
+    def case_counts(self, owner_region: str) -> dict[str, int]:
+        """Number of cases of `owner_region` in each state (states without cases left out)."""
+        with self._connection() as conn:
+            rows = conn.execute(self.dialect.sql(_COUNTS), (owner_region,)).fetchall()
+        return {str(state): int(count) for state, count in rows}
 
     def page_cases(
         self,

@@ -176,6 +176,12 @@ class SqlStore(SqlLicences, SqlCases):
             row = conn.execute(self.dialect.sql(_QUOTA), (bucket, period)).fetchone()
         return QuotaResult(False, 0 if row is None else int(row[0]), limit)
 
+    def quota_used(self, bucket: str, period: str) -> int:
+        """Uses counted against (bucket, period) so far (0 if none)."""
+        with self._connection() as conn:
+            row = conn.execute(self.dialect.sql(_QUOTA), (bucket, period)).fetchone()
+        return 0 if row is None else int(row[0])
+
     # audit log (the append, with its locking, is the backend's)
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order (read in pages; no connection held between)."""

@@ -24,7 +24,7 @@ from federation.storage._records import (
     party_params,
 )
 from federation.storage.base import LicenceRecord
-from federation.storage.group_commit import GroupCommit
+from federation.storage.group_commit import CommitObserver, GroupCommit
 from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
 from federation.storage.sql_store import (
     JTI_PURGE_BATCH,
@@ -352,6 +352,10 @@ class SqliteStore(SqlStore):
             return None
         conn.execute(_INSERT_EVENT, (event[0], int(rows[0][-1]), *event[2:]))
         return rows[0]
+
+    def observe_commits(self, observer: CommitObserver | None) -> None:
+        """Call `observer(writes, seconds)` after each group-commit transaction (None: stop)."""
+        self._group.observer = observer
 
     def close(self) -> None:
         """Close the connection (idempotent); later calls raise FailedPrecondition."""

@@ -14,6 +14,8 @@ RegionKeys = Callable[[str, str], Jwk]
 """(region code, kid) -> that region's key, listed and not expired at the clock's now."""
 HubKeys = Callable[[str], Jwk]
 """kid -> the hub's signing key."""
+PublicUrls = Callable[[str], str]
+"""region code -> the region's listed public HTTPS base URL ("" when it lists none)."""
 
 
 def seal_keys(trust_list: TrustListGetter, now: Now) -> RegionKeys:
@@ -44,4 +46,22 @@ def hub_keys(trust_list: TrustListGetter, now: Now) -> HubKeys:
     return resolve
 
 
-__all__ = ["HubKeys", "RegionKeys", "TrustListGetter", "hub_keys", "seal_keys", "status_keys"]
+def public_urls(trust_list: TrustListGetter) -> PublicUrls:
+    """Where each region publishes (`public_url`): what maps an https uri to its issuer."""
+
+    def resolve(region_code: str) -> str:
+        return trust_list().member_by_region(region_code).public_url
+
+    return resolve
+
+
+__all__ = [
+    "HubKeys",
+    "PublicUrls",
+    "RegionKeys",
+    "TrustListGetter",
+    "hub_keys",
+    "public_urls",
+    "seal_keys",
+    "status_keys",
+]

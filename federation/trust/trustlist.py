@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation.crypto.jose import Jwk, SigningKey, parse_compact, sign_compact, verify_compact
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
@@ -53,6 +54,26 @@ def _member_keys(data: dict[str, Any]) -> tuple[tuple[Jwk, ...], tuple[Jwk, ...]
     return tuple(signing), tuple(sealing)
 
 
+def check_public_url(url: str) -> str:
+    """A public base URL as the trust list lists it: `https://host[:port]`, nothing more."""
+    parts = urlsplit(url)
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or url != url.strip()
+    ):
+        raise InvalidArgument(f"public url must be https://host[:port] with no path, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise InvalidArgument(f"public url has a bad port: {url!r}") from None
+    return url.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Member:
     """One federation member as listed by the hub.
@@ -70,8 +91,13 @@ class Member:
     tls_fingerprints: tuple[str, ...]
     signing_keys: tuple[Jwk, ...] = ()
     seal_keys: tuple[Jwk, ...] = ()
+    # the member's public read-only HTTPS base (`https://host:port`, no path): verifiers outside
+    # the federation fetch its JWKS, issuer metadata and status lists there; "" if it has none
+    public_url: str = ""
 
     def __post_init__(self) -> None:
+        if self.public_url:
+            check_public_url(self.public_url)
         kids = [k.kid for k in (*self.signing_keys, *self.seal_keys)]
         if len(kids) != len(set(kids)):
             raise InvalidArgument(
@@ -88,6 +114,8 @@ class Member:
             "tls_fingerprints": list(self.tls_fingerprints),
             "jwks": {"keys": [k.to_dict() for k in self.signing_keys]},
             "seal_jwks": {"keys": [k.to_dict() for k in self.seal_keys]},
+            # written only when set, so lists of members without one keep their exact form
+            **({"public_url": self.public_url} if self.public_url else {}),
         }
 
     @classmethod
@@ -109,6 +137,7 @@ class Member:
                 tls_fingerprints=tuple(str(f).lower() for f in data["tls_fingerprints"]),
                 signing_keys=signing,
                 seal_keys=sealing,
+                public_url=str(data.get("public_url", "")),
             )
         except (KeyError, TypeError) as exc:
             raise InvalidArgument(f"malformed trust list member: missing {exc}") from None

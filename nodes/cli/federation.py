@@ -42,6 +42,33 @@ def federation() -> None:
 )
 @click.option("--face-daily-limit", default=10_000, show_default=True, type=click.IntRange(0))
 @click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    metavar="[REGION=]SUITE",
+    help="Signing suite of token, status-list and seal keys: ed25519 (default) or sm2 (SM2 "
+    "with SM3, GB/T 35276 default ID). `sm2` alone sets every member (the hub's also signs the "
+    "trust list); `320000=sm2` or `JS=sm2` one region; repeatable, later ones win. Every node "
+    "verifies both suites. mTLS certificates stay P-256.",
+)
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Each node serves Prometheus /metrics on base port + 20 + its index (hub first).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Each node writes one JSON line per served RPC to <node dir>/access.log.",
+)
+@click.option(
+    "--traces",
+    is_flag=True,
+    help="Each node writes its OpenTelemetry spans to <node dir>/spans.jsonl.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Replace an existing, stopped federation: its material, node stores, caches and keys "
@@ -55,11 +82,16 @@ def federation_init(
     postgres_url: str,
     password_cost: int,
     face_daily_limit: int,
+    suites: tuple[str, ...],
+    metrics: bool,
+    access_log: bool,
+    traces: bool,
     force: bool,
 ) -> None:
     """Create root CA, node certificates, signing keys, signed trust list and node configs."""
-    from nodes.ops.provisioning import Layout, init_federation
+    from nodes.ops.provisioning import Layout, init_federation, parse_suites
 
+    chosen = parse_suites(suites)
     trust_list = init_federation(
         directory,
         base_port=base_port,
@@ -68,12 +100,17 @@ def federation_init(
         password_cost_log2=password_cost,
         face_daily_limit=face_daily_limit,
         force=force,
+        suites=chosen,
+        metrics=metrics,
+        access_log=access_log,
+        traces=traces,
     )
     layout = Layout(directory.resolve())
     emit(
         {
             "dir": str(layout.root),
             "trust_list_version": trust_list.version,
+            "suites": {r.code: suite for r, suite in chosen.items()},
             "nodes": {m.entity_id: m.endpoint for m in trust_list.members if m.endpoint},
             "configs": [str(layout.root / f"{n}.toml") for n in ("hub", "sh", "js", "zj", "ah")],
         }
@@ -83,17 +120,24 @@ def federation_init(
 @federation.command("rotate-keys")
 @dir_option
 @click.option("--region", required=True, help="Region whose token-signing key to rotate.")
+@click.option(
+    "--suite",
+    type=click.Choice(["ed25519", "sm2"]),
+    default=None,
+    help="Suite of the new key (default: that of the region's current key).",
+)
 @domain_errors
-def federation_rotate(directory: Path, region: str) -> None:
+def federation_rotate(directory: Path, region: str, suite: str | None) -> None:
     """Add a new signing key; the old one verifies until it expires from the trust list."""
     from federation.regions import parse_region
     from nodes.ops.provisioning import rotate_keys
 
-    jwk, trust_list = rotate_keys(directory, parse_region(region_arg(region)))
+    jwk, trust_list = rotate_keys(directory, parse_region(region_arg(region)), suite=suite)
     member = next(m for m in trust_list.members if m.region_code == region_arg(region))
     emit(
         {
             "new_kid": jwk.kid,
+            "alg": jwk.alg,
             "trust_list_version": trust_list.version,
             "keys": [k.to_dict() for k in member.signing_keys],
         }
@@ -134,9 +178,7 @@ def federation_up(directory: Path) -> None:
 
 @federation.command("status")
 @dir_option
-@click.option(
-    "--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster)."
-)
+@click.option("--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster).")
 @click.option(
     "--timeout",
     "timeout_s",

@@ -96,10 +96,10 @@ def licence_types() -> None:
 )
 @click.option(
     "--alg",
-    type=click.Choice(["EdDSA", "ES256"]),
+    type=click.Choice(["EdDSA", "ES256", "SM2SM3"]),
     default="EdDSA",
     show_default=True,
-    help="Key type: EdDSA (Ed25519) or ES256 (P-256, as many wallets hold).",
+    help="Key type: EdDSA (Ed25519), ES256 (P-256, as many wallets hold) or SM2SM3 (SM2/SM3).",
 )
 @domain_errors
 def licence_wallet(out: Path, alg: str) -> None:

@@ -24,15 +24,48 @@ def node() -> None:
     type=click.Path(path_type=Path),
     help="The node's TOML file, e.g. DIR/zj.toml.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes sharing the node's port (SO_REUSEPORT); default: the config's"
+    " `processes` (1). Regions only.",
+)
+@click.option("--worker-index", type=int, default=None, hidden=True)
+@click.option("--port", "port_override", type=click.IntRange(0, 65535), default=None, hidden=True)
 @domain_errors
-def node_serve(config_path: Path) -> None:
-    """Run one node until Ctrl-C or SIGTERM (then drain and stop gracefully)."""
+def node_serve(
+    config_path: Path, workers: int | None, worker_index: int | None, port_override: int | None
+) -> None:
+    """Run one node until Ctrl-C or SIGTERM (then drain and stop gracefully).
+
+    With --workers N (N > 1) a parent process runs N worker processes on the same host:port,
+    restarts a worker that dies, and forwards SIGTERM/SIGINT to drain them all.
+    """
+    from federation.errors import InvalidArgument
     from nodes.config import load_config
     from nodes.server.node import serve
 
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    serve(load_config(config_path))
+    config = load_config(config_path)
+    update: dict[str, int] = {}
+    if workers is not None:
+        update["processes"] = workers
+    if port_override is not None:
+        update["port"] = port_override
+    if config.is_hub and update.get("processes", 1) > 1:
+        raise InvalidArgument(
+            "--workers: the hub runs as one process (it alone re-signs the trust list and the"
+            " catalogue it publishes); scale out the regions instead"
+        )
+    config = config.model_copy(update=update)
+    if worker_index is not None or config.processes == 1:
+        serve(config, worker_index)
+        return
+    from nodes.server.workers import serve_workers
+
+    sys.exit(serve_workers(config_path, config, config.processes))
 
 
 @node.command("health")

@@ -13,8 +13,10 @@ BENCHMARKS = {
     "identity": "benchmarks.identity_bench",
     "licence": "benchmarks.licence_bench",
     "case": "benchmarks.case_bench",
+    "scale": "benchmarks.scale_bench",
     "simulator": "benchmarks.simulator_bench",
     "startup": "benchmarks.startup_bench",
+    "observability": "benchmarks.observability_bench",
 }
 
 

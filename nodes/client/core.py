@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.json_format import MessageToDict
@@ -27,8 +27,11 @@ from nodes.pb.v1 import (
     trust_pb2,
     trust_pb2_grpc,
 )
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
+
+if TYPE_CHECKING:
+    from nodes.observability.tracing import NodeTracing
 
 T = TypeVar("T")
 
@@ -46,10 +49,14 @@ class FederationClient(CaseCalls):
     `federation.errors.FederationError` subclasses. Use it in a `with` block to close channels.
     """
 
-    def __init__(self, directory: Path, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, directory: Path, timeout_s: float = 5.0, tracing: NodeTracing | None = None
+    ) -> None:
         """Read the directory's trust list and operator certificate; no connection is made yet.
 
         `directory` is what `yrd federation init` created; `timeout_s` bounds every call.
+        With `tracing`, every call runs in a client span under the caller's current span and
+        carries its W3C trace context, so the nodes continue the caller's trace.
         """
         self.layout = Layout(directory.resolve())
         self.trust_list: TrustList = read_trust_list(self.layout)
@@ -59,9 +66,11 @@ class FederationClient(CaseCalls):
         ).channel_credentials()
         self.timeout_s = timeout_s
         self._channels: dict[str, grpc.Channel] = {}
+        self._tracing = tracing
 
     def endpoint(self, region: Region | str) -> str:
-        """The `host:port` the trust list gives for a region (code, short name, or `Region`)."""
+        """The `host:port` the trust list gives for a region (code, short name, or `Region`);
+        a region run as several replicas lists them all, comma-separated."""
         r = region if isinstance(region, Region) else parse_region(region)
         role = "hub" if r is Region.HUB else "region"
         return self.trust_list.member_by_region(r.code, role=role).endpoint
@@ -70,9 +79,16 @@ class FederationClient(CaseCalls):
         """The mTLS channel to a region's node, opened once and reused until `close()`."""
         endpoint = self.endpoint(region)
         if endpoint not in self._channels:
-            self._channels[endpoint] = grpc.secure_channel(
-                endpoint, self._creds, options=CHANNEL_OPTIONS
-            )
+            # a region listing several replicas balances over them (round_robin)
+            channel = secure_channel(endpoint, self._creds)
+            if self._tracing is not None:
+                from nodes.observability.rpc_client import PeerCallObserver
+
+                r = region if isinstance(region, Region) else parse_region(region)
+                channel = grpc.intercept_channel(
+                    channel, PeerCallObserver(r.entity_id, None, self._tracing)
+                )
+            self._channels[endpoint] = channel
         return self._channels[endpoint]
 
     def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from federation.crypto.jose import Jwk, SigningKey
+from federation.crypto.jose import SUITES, Jwk, SigningKey
 from federation.crypto.pki import (
     cert_to_pem,
     create_root_ca,
@@ -23,7 +24,7 @@ from federation.crypto.pki import write_private_key as _write_private_key
 from federation.crypto.pki import write_public as _write_public
 from federation.errors import FailedPrecondition, InvalidArgument
 from federation.identity.tokens import MAX_TTL_S
-from federation.regions import PROVINCES, Region
+from federation.regions import PROVINCES, Region, parse_region
 from federation.trust.trustlist import (
     Member,
     TrustList,
@@ -38,6 +39,8 @@ TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
 OPERATOR_ENTITY = "yrd:operator:100000"
 DEFAULT_BASE_PORT = 50051
 PUBLIC_PORT_OFFSET = 10  # regions' public HTTPS ports follow the gRPC ports: 50061..50064
+DEFAULT_SUITE = "ed25519"
+METRICS_PORT_OFFSET = 20  # every node's /metrics endpoint: 50071 (hub), 50072..50075 (regions)
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_signing_key(directory: Path) -> Jwk:
-    key = SigningKey.generate()
+def parse_suites(specs: Iterable[str]) -> dict[Region, str]:
+    """Each member's signing suite from `--suite` values, later ones winning.
+
+    `sm2` (or `ed25519`) alone sets every member, hub included; `320000=sm2` (a code or short
+    name: `JS=sm2`) sets one. Members not named keep `ed25519`.
+    """
+    suites = dict.fromkeys(Region, DEFAULT_SUITE)
+    for spec in specs:
+        who, sep, suite = spec.strip().rpartition("=")
+        suite = suite.strip().lower()
+        if suite not in SUITES:
+            raise InvalidArgument(
+                f"unknown signing suite {suite!r} in --suite {spec!r}; use {' or '.join(SUITES)}"
+            )
+        if not sep:
+            suites = dict.fromkeys(Region, suite)
+        else:
+            suites[parse_region(who)] = suite
+    return suites
+
+
+def suite_of(alg: str) -> str:
+    """The suite name (ed25519, sm2) of a member key's JWS algorithm."""
+    for suite, suite_alg in SUITES.items():
+        if suite_alg == alg:
+            return suite
+    raise InvalidArgument(f"{alg} is not a member signing suite; use {' or '.join(SUITES)}")
+
+
+def _write_signing_key(directory: Path, suite: str = DEFAULT_SUITE) -> Jwk:
+    key = SigningKey.for_suite(suite)
     directory.mkdir(parents=True, exist_ok=True)
     write_private_key(directory / f"{key.kid}.key", key.to_pem())
     return key.jwk
@@ -146,8 +178,26 @@ def init_federation(
     revocation_poll_s: float = 2.0,
     status_list_ttl_s: int = 300,
     force: bool = False,
+    suites: Mapping[Region, str] | None = None,
+    metrics: bool = True,
+    access_log: bool = True,
+    traces: bool = False,
 ) -> TrustList:
-    """Create hub and the four regions' material; `base_port=0` picks free ports."""
+    """Create hub and the four regions' material; `base_port=0` picks free ports.
+
+    `suites` chooses each member's signing suite (`parse_suites`; ed25519 when not named): its
+    token/status-list keys, its seal-certifying key and its authorities' seal keys, and for the
+    hub also the trust anchor. mTLS certificates stay P-256 whatever the suite.
+
+    Every node serves Prometheus metrics (on base_port + METRICS_PORT_OFFSET + i, unless
+    `metrics` is False) and writes a JSON access log to `<node dir>/access.log` (unless
+    `access_log` is False); with `traces` each node writes its finished spans to
+    `<node dir>/spans.jsonl`.
+    """
+    chosen = {**dict.fromkeys(Region, DEFAULT_SUITE), **(suites or {})}
+    for region, suite in chosen.items():
+        if suite not in SUITES:
+            raise InvalidArgument(f"unknown signing suite {suite!r} for {region.short}")
     layout = Layout(directory.resolve())
     if layout.trust_signed.exists() and not force:
         raise FailedPrecondition(
@@ -165,7 +215,7 @@ def init_federation(
     ca_key, ca_cert = create_root_ca()
     write_private_key(layout.ca_key, key_to_pem(ca_key))
     write_public(layout.ca_cert, cert_to_pem(ca_cert))
-    anchor = SigningKey.generate()
+    anchor = SigningKey.for_suite(chosen[Region.HUB])
     write_private_key(layout.anchor_key, anchor.to_pem())
     write_public(layout.anchor_jwk, json.dumps(anchor.jwk.to_dict(), indent=2).encode())
 
@@ -175,17 +225,31 @@ def init_federation(
         r: (free_port() if base_port == 0 else base_port + PUBLIC_PORT_OFFSET + i)
         for i, r in enumerate(PROVINCES)
     }
+    metrics_ports: dict[Region, int | None] = {
+        r: (
+            None
+            if not metrics
+            else free_port()
+            if base_port == 0
+            else base_port + METRICS_PORT_OFFSET + i
+        )
+        for i, r in enumerate(Region)
+    }
     members: list[Member] = []
     for region in Region:
         node = layout.node_dir(region)
         key, cert = issue_node_certificate(ca_key, ca_cert, region.entity_id, region.code)
         write_private_key(node / "tls.key", key_to_pem(key))
         write_public(node / "tls.crt", cert_to_pem(cert))
-        keys = (_write_signing_key(layout.signing_dir(region)),)
+        keys = (_write_signing_key(layout.signing_dir(region), chosen[region]),)
         # a long-lived key that certifies issuing authorities' seals, listed apart from the
         # token keys (its purpose is the list it is in, not a JWK member): token keys rotate
         # without touching it, so sealed licences stay verifiable
-        seal_keys = (_write_signing_key(layout.sealcert_dir(region)),) if region.is_province else ()
+        seal_keys = (
+            (_write_signing_key(layout.sealcert_dir(region), chosen[region]),)
+            if region.is_province
+            else ()
+        )
         members.append(
             Member(
                 entity_id=region.entity_id,
@@ -196,6 +260,9 @@ def init_federation(
                 tls_fingerprints=(fingerprint_sha256(cert),),
                 signing_keys=keys,
                 seal_keys=seal_keys,
+                public_url=(
+                    f"https://127.0.0.1:{public_ports[region]}" if region in public_ports else ""
+                ),
             )
         )
     op_key, op_cert = issue_node_certificate(
@@ -226,13 +293,22 @@ def init_federation(
         certifier = load_active_signing_key(
             layout.sealcert_dir(region), trust_list.member(region.entity_id).seal_keys
         )
-        provision_authorities(layout.node_dir(region), region, certifier, now)
+        provision_authorities(
+            layout.node_dir(region),
+            region,
+            certifier,
+            now,
+            root=(ca_key, ca_cert),
+            public_url=trust_list.member(region.entity_id).public_url,
+        )
     for region in Region:
         _write_node_config(
             layout,
             region,
             ports,
             public_ports,
+            metrics_ports[region],
+            (access_log, traces),
             store,
             postgres_url,
             password_cost_log2,
@@ -261,6 +337,8 @@ def _write_node_config(
     region: Region,
     ports: dict[Region, int],
     public_ports: dict[Region, int],
+    metrics_port: int | None,
+    logs: tuple[bool, bool],
     store: str,
     postgres_url: str,
     password_cost_log2: int,
@@ -289,6 +367,10 @@ def _write_node_config(
         "revocation_poll_s": revocation_poll_s,
         "password_cost_log2": password_cost_log2,
         "status_list_ttl_s": status_list_ttl_s,
+        # observability: bind metrics to an internal interface only (it has no auth)
+        **({"metrics_port": metrics_port} if metrics_port is not None else {}),
+        **({"access_log": f"{name}/access.log"} if logs[0] else {}),
+        **({"trace_export": f"file:{name}/spans.jsonl"} if logs[1] else {}),
     }
     quotas = None
     if region is Region.HUB:
@@ -303,13 +385,21 @@ def _write_node_config(
     write_public(layout.config(region), render_config(values, quotas).encode())
 
 
-def rotate_keys(directory: Path, region: Region, now: float | None = None) -> tuple[Jwk, TrustList]:
-    """Add a new signing key for `region`; old keys stay listed until tokens they signed expire."""
+def rotate_keys(
+    directory: Path, region: Region, now: float | None = None, suite: str | None = None
+) -> tuple[Jwk, TrustList]:
+    """Add a new signing key for `region`; old keys stay listed until tokens they signed expire.
+
+    The new key keeps the suite of the region's newest key unless `suite` names another (a
+    region moving to SM2, or back, rotates; tokens signed before verify until they expire).
+    """
     layout = Layout(directory.resolve())
     current = read_trust_list(layout)
     stamp = now or time.time()
-    new_jwk = _write_signing_key(layout.signing_dir(region))
     member = current.member(region.entity_id)
+    if suite is None:
+        suite = suite_of(member.signing_keys[0].alg) if member.signing_keys else DEFAULT_SUITE
+    new_jwk = _write_signing_key(layout.signing_dir(region), suite)
     # A token lives at most MAX_TTL_S; keep the old key a little longer for clock skew.
     rotated = rotate_member_key(member, new_jwk, int(stamp) + MAX_TTL_S + 300, stamp)
     updated = replace(

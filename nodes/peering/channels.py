@@ -1,15 +1,19 @@
-"""Channels from this node to its federation peers, addressed by entity id via the trust list."""
+"""Channels from this node to its federation peers, addressed by entity id via the trust list.
+
+An endpoint may list a region's replicas (`a:p,b:p`): see nodes.peering.targets."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import grpc
 
 from federation.errors import Unavailable
 from federation.trust.trustlist import TrustList
+from nodes.peering.targets import channel_target
 from nodes.tls import TlsMaterial
 
 CHANNEL_OPTIONS = [
@@ -25,6 +29,35 @@ CHANNEL_OPTIONS = [
 ]
 
 
+def secure_channel(endpoint: str, creds: grpc.ChannelCredentials) -> grpc.Channel:
+    """An mTLS channel to an endpoint: one address, or a region's replicas (round_robin)."""
+    target = channel_target(endpoint)
+    return grpc.secure_channel(target.target, creds, options=[*CHANNEL_OPTIONS, *target.options])
+
+
+def aio_secure_channel(
+    endpoint: str,
+    creds: grpc.ChannelCredentials,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
+) -> grpc.aio.Channel:
+    """`secure_channel` for grpc.aio, with the channel's client interceptors if any."""
+    target = channel_target(endpoint)
+    return grpc.aio.secure_channel(
+        target.target,
+        creds,
+        options=[*CHANNEL_OPTIONS, *target.options],
+        interceptors=interceptors,
+    )
+
+
+Interceptors = Callable[[str], Sequence[Any]]
+"""target (an entity id, or what a channel is for) -> client interceptors for its channel."""
+
+
+def _none(target: str) -> Sequence[Any]:
+    return ()
+
+
 def peer_endpoint(trust: TrustList, entity_id: str) -> str:
     """Where the trust list says `entity_id` listens; Unavailable when it lists none."""
     member = trust.member(entity_id)
@@ -36,9 +69,15 @@ def peer_endpoint(trust: TrustList, entity_id: str) -> str:
 class PeerChannels:
     """One long-lived mTLS channel per peer; rebuilt when the trust list moves its endpoint."""
 
-    def __init__(self, tls: TlsMaterial, trust: Callable[[], TrustList]) -> None:
+    def __init__(
+        self,
+        tls: TlsMaterial,
+        trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
+    ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._channels: dict[str, tuple[str, grpc.Channel]] = {}
         self._lock = threading.Lock()
 
@@ -49,7 +88,10 @@ class PeerChannels:
                 return known[1]
             if known:
                 known[1].close()
-            channel = grpc.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+            channel = secure_channel(endpoint, self._creds)
+            observers = self._interceptors(key)
+            if observers:  # metrics and trace context of calls to this peer
+                channel = grpc.intercept_channel(channel, *observers)
             self._channels[key] = (endpoint, channel)
             return channel
 
@@ -69,9 +111,15 @@ class AioPeerChannels:
     Used only on the server's loop, so no lock: channels are created lazily by coroutines.
     """
 
-    def __init__(self, tls: TlsMaterial, trust: Callable[[], TrustList]) -> None:
+    def __init__(
+        self,
+        tls: TlsMaterial,
+        trust: Callable[[], TrustList],
+        interceptors: Interceptors = _none,
+    ) -> None:
         self._creds = tls.channel_credentials()
         self._trust = trust
+        self._interceptors = interceptors
         self._channels: dict[str, tuple[str, grpc.aio.Channel]] = {}
         self._closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive
 
@@ -84,7 +132,9 @@ class AioPeerChannels:
             task = asyncio.get_running_loop().create_task(known[1].close(grace=None))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        channel = grpc.aio.secure_channel(endpoint, self._creds, options=CHANNEL_OPTIONS)
+        channel = aio_secure_channel(
+            endpoint, self._creds, interceptors=list(self._interceptors(entity_id)) or None
+        )
         self._channels[entity_id] = (endpoint, channel)
         return channel
 

@@ -1,6 +1,8 @@
 """A public, read-only HTTPS face of a region node: JWKS, issuer metadata and the status list."""
 
 from nodes.public.documents import (
+    authority_issuer,
+    authority_metadata,
     issuer_metadata,
     region_jwks,
     status_list_path,
@@ -11,6 +13,8 @@ from nodes.public.server import PublicDocuments, PublicServer, server_tls_contex
 __all__ = [
     "PublicDocuments",
     "PublicServer",
+    "authority_issuer",
+    "authority_metadata",
     "issuer_metadata",
     "region_jwks",
     "server_tls_context",

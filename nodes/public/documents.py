@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from federation.errors import InvalidArgument
+from federation.crypto.jose import Jwk
+from federation.licences.status_uri import parse_status_uri
 from federation.trust.trustlist import Member
 
 JWKS_PATH = "/.well-known/jwks.json"
 VC_ISSUER_PATH = "/.well-known/jwt-vc-issuer"
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
+AUTHORITIES_PATH = "/authorities/"
 
 
 def region_jwks(member: Member) -> dict[str, Any]:
@@ -27,15 +30,21 @@ def issuer_metadata(issuer: str, member: Member) -> dict[str, Any]:
 
 
 def status_list_path(uri: str) -> str:
-    """The HTTPS path of a status list uri: `yrd:status:<code>:<n>` -> `/status/<code>/<n>`.
-
-    The sealed licences keep their `yrd:` uri (it is their status list's `sub`), so the public
-    address is derived from it rather than written into them.
+    """The HTTPS path of a status list uri: `https://h:p/status/<code>/<n>` (or the legacy
+    `yrd:status:<code>:<n>` of licences sealed before the public endpoint) -> `/status/<code>/<n>`.
     """
-    parts = uri.split(":")
-    if len(parts) != 4 or parts[:2] != ["yrd", "status"] or not all(p.isalnum() for p in parts[2:]):
-        raise InvalidArgument(f"not a federation status list uri: {uri!r}")
-    return f"/status/{parts[2]}/{parts[3]}"
+    return parse_status_uri(uri).path
+
+
+def authority_issuer(base_url: str, authority_code: str) -> str:
+    """An issuing authority's SD-JWT VC issuer identifier on its region's public endpoint."""
+    return f"{base_url.rstrip('/')}{AUTHORITIES_PATH}{authority_code}"
+
+
+def authority_metadata(issuer: str, seal_keys: Sequence[Jwk]) -> dict[str, Any]:
+    """SD-JWT VC issuer metadata of one authority: its `issuer` (the licences' `iss`) and the
+    seal key(s) that sign its licences, found at `/.well-known/jwt-vc-issuer` + the iss path."""
+    return {"issuer": issuer, "jwks": {"keys": [k.to_dict() for k in seal_keys]}}
 
 
 def status_list_url(base_url: str, uri: str) -> str:
@@ -44,9 +53,12 @@ def status_list_url(base_url: str, uri: str) -> str:
 
 
 __all__ = [
+    "AUTHORITIES_PATH",
     "JWKS_PATH",
     "STATUS_LIST_MEDIA_TYPE",
     "VC_ISSUER_PATH",
+    "authority_issuer",
+    "authority_metadata",
     "issuer_metadata",
     "region_jwks",
     "status_list_path",

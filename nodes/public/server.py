@@ -12,17 +12,21 @@ import contextlib
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+from federation.crypto.jose import Jwk
 from federation.trust.trustlist import Member
 from nodes.public.documents import (
+    AUTHORITIES_PATH,
     JWKS_PATH,
     STATUS_LIST_MEDIA_TYPE,
     VC_ISSUER_PATH,
+    authority_issuer,
+    authority_metadata,
     issuer_metadata,
     region_jwks,
     status_list_path,
@@ -55,6 +59,11 @@ class PublicDocuments:
     status_uri: str
     signed_status_list: Callable[[], str]
     status_max_age_s: int
+    # credit code -> the seal key(s) of that issuing authority; empty for an unknown code
+    authority_seal_keys: Callable[[str], Sequence[Jwk]] = lambda _code: ()
+    # the public base its licences name (`iss`, status uri), as the trust list lists it;
+    # "" means the bound address
+    public_url: Callable[[], str] = lambda: ""
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ class PublicServer:
 
     @property
     def base_url(self) -> str:
-        return f"https://{self.host}:{self.port}"
+        return self.documents.public_url() or f"https://{self.host}:{self.port}"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -172,6 +181,13 @@ class PublicServer:
         if path == self._status_path:
             token = docs.signed_status_list().encode("ascii")
             return _Response(200, token, STATUS_LIST_MEDIA_TYPE, docs.status_max_age_s)
+        if path.startswith(VC_ISSUER_PATH + AUTHORITIES_PATH):
+            # an authority's metadata sits at /.well-known/jwt-vc-issuer + its `iss` path
+            code = path[len(VC_ISSUER_PATH + AUTHORITIES_PATH) :]
+            keys = docs.authority_seal_keys(code) if code.isalnum() else ()
+            if keys:
+                issuer = authority_issuer(self.base_url, code)
+                return _json(authority_metadata(issuer, keys), "application/json")
         return _Response(404, b"not found\n")
 
     async def _write(self, writer: asyncio.StreamWriter, response: _Response, head: bool) -> None:

@@ -4,5 +4,12 @@ from federation._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"Node": "node", "NodeRuntime": "runtime", "serve": "node", "server_options": "node"},
+    {
+        "Node": "node",
+        "NodeRuntime": "runtime",
+        "WorkerSupervisor": "workers",
+        "serve": "node",
+        "serve_workers": "workers",
+        "server_options": "node",
+    },
 )

@@ -1,7 +1,8 @@
 """Build and run one node: mTLS gRPC server, interceptors, health, reflection, background loops.
 
 The server is `grpc.aio`: health, reflection and streams run on the event loop and never wait
-for a worker; unary servicers run on a bounded pool of `workers` threads, admitted by budget.
+for a thread; unary servicers run on a bounded pool of `threads` threads, admitted by budget.
+With `processes` > 1 this is one of several worker processes sharing the port (see workers.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -26,6 +26,7 @@ from federation.storage.base import Revocation
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
 from nodes.errors import error_from_rpc
+from nodes.observability.context_pool import ContextThreadPool
 from nodes.pb.v1 import (
     case_pb2_grpc,
     diagnostics_pb2_grpc,
@@ -60,7 +61,7 @@ def server_options(config: NodeConfig) -> list[tuple[str, int]]:
     # gRPC core cancels calls at random once more than `max_pending_requests` wait to be
     # picked up (default 1000): a burst of watchers would then see CANCELLED. Our own budgets
     # answer overload with RESOURCE_EXHAUSTED instead, so the core's queue must hold them all.
-    pending = MAX_STREAMS + config.workers * QUEUED_PER_WORKER
+    pending = MAX_STREAMS + config.threads * QUEUED_PER_WORKER
     return [
         ("grpc.server.max_pending_requests", pending),
         ("grpc.server.max_pending_requests_hard_limit", 2 * pending),
@@ -70,7 +71,8 @@ def server_options(config: NodeConfig) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
         ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.so_reuseport", 0),
+        # worker processes of one node share its port; a lone node refuses a second binder
+        ("grpc.so_reuseport", 1 if config.processes > 1 else 0),
     ]
 
 
@@ -83,11 +85,15 @@ MAX_STREAMS_PER_CALLER = 1024
 class Node:
     """One running federation node (hub or region)."""
 
-    def __init__(self, config: NodeConfig, loop: asyncio.AbstractEventLoop) -> None:
-        """Build on the running event loop `loop` (grpc.aio binds the server to it)."""
+    def __init__(
+        self, config: NodeConfig, loop: asyncio.AbstractEventLoop, worker_index: int = 0
+    ) -> None:
+        """Build on the running event loop `loop` (grpc.aio binds the server to it);
+        `worker_index` is this process's number among the node's worker processes."""
         self.config = config
+        self.worker_index = worker_index
         self.loop = loop
-        self.rt = NodeRuntime(config)
+        self.rt = NodeRuntime(config, worker=worker_index)
         self.background = Background()
         self.health = health.aio.HealthServicer()
         self._refresh_lock = threading.Lock()
@@ -101,8 +107,10 @@ class Node:
         roles.update(catalogue_servicers.ROLES)
         roles.update(diagnostics_servicers.ROLES)
         self.region_services: RegionServices | None = None
-        self.workers = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc")
-        queued = config.workers * QUEUED_PER_WORKER
+        # each task runs in a copy of its submitter's context: a served call's trace span
+        # reaches the synchronous servicer on its worker (and the peer calls it makes)
+        self.workers = ContextThreadPool(max_workers=config.threads, thread_name_prefix="rpc")
+        queued = config.threads * QUEUED_PER_WORKER
         self.unary_budget = Budget("calls in progress", queued, max(queued // 2, 1))
         self.stream_budget = Budget("open streams", MAX_STREAMS, MAX_STREAMS_PER_CALLER)
         interceptor = FederationInterceptor(
@@ -115,7 +123,8 @@ class Node:
         )
         self.server = grpc.aio.server(
             migration_thread_pool=self.workers,
-            interceptors=[interceptor],
+            # observation first: it sees admission, refusals and queueing for a worker too
+            interceptors=[*self.rt.observability.server_interceptors(), interceptor],
             options=server_options(config),
             maximum_concurrent_rpcs=None,
         )
@@ -130,12 +139,17 @@ class Node:
         """The read-only HTTPS endpoint for verifiers outside the federation (regions only)."""
         if self.config.public_port is None or self.region_services is None:
             return None
+        if self.worker_index != 0:  # one worker serves it: its port is not shared
+            return None
         rt, registry = self.rt, self.region_services.registry
+        authorities = self.region_services.authorities
         documents = PublicDocuments(
             member=lambda: rt.trust_list().member(rt.entity_id),
             status_uri=registry.status_uri,
             signed_status_list=registry.signed_status_list,
             status_max_age_s=max(self.config.status_list_ttl_s // 2, 1),
+            authority_seal_keys=authorities.seal_keys_of,
+            public_url=self.region_services.listed_public_url,
         )
         tls = server_tls_context(self.config.tls_cert, self.config.tls_key)
         return PublicServer(documents, self.config.host, self.config.public_port, tls)
@@ -171,6 +185,8 @@ class Node:
             hub_pb2_grpc.add_FaceServiceServicer_to_server(
                 hub_servicers.FaceServicer(rt, face), self.server
             )
+            quotas = self.config.face_quotas
+            rt.observability.watch_face_quotas(face.remaining, quotas)
             names.append("yrd.federation.v1.FaceService")
             homes = HomeRegistry(
                 claim=rt.store.claim_home,
@@ -230,6 +246,8 @@ class Node:
             )
             names.append("yrd.federation.v1.IdentityService")
             self.region_services = RegionServices(rt, verifier, self._face_check)
+            own = rt.region.code
+            rt.observability.watch_cases(lambda: rt.store.case_counts(own))
             self.region_services.changes.bind(self.loop)
             licence_pb2_grpc.add_LicenceServiceServicer_to_server(
                 self.region_services.licences, self.server
@@ -342,6 +360,7 @@ class Node:
 
     async def start(self) -> None:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.rt.observability.start()  # a metrics port that cannot be bound stops us first
         await self.server.start()
         if self.public is not None:
             await self.public.start()
@@ -359,7 +378,8 @@ class Node:
         if self.region_services is not None:
             # the catalogue changes when any region publishes: look often, it is one small call
             self.background.every(min(refresh, 2.0), "catalogue", self._catalogue_loop)
-        log.info("%s serving on %s:%d", self.rt.entity_id, self.config.host, self.port)
+        where = f" (worker {self.worker_index})" if self.config.processes > 1 else ""
+        log.info("%s serving on %s:%d%s", self.rt.entity_id, self.config.host, self.port, where)
 
     async def stop(self, grace: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
@@ -373,20 +393,30 @@ class Node:
         self.rt.close()
 
 
-async def _serve(config: NodeConfig) -> None:
+async def _serve(config: NodeConfig, worker_index: int) -> None:
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, done.set)
-    node = Node(config, loop)
+    node = Node(config, loop, worker_index)
     await node.start()
     public = f" public {node.public.base_url}" if node.public is not None else ""
-    print(f"READY {config.entity_id} {config.host}:{node.port}{public}", flush=True)
+    metrics_url = node.rt.observability.metrics_url
+    metrics = f" metrics {metrics_url}" if metrics_url else ""
+    print(f"READY {config.entity_id} {config.host}:{node.port}{public}{metrics}", flush=True)
     await done.wait()
     log.info("%s shutting down", config.entity_id)
     await node.stop()
 
 
-def serve(config: NodeConfig) -> None:
-    """Run until SIGINT or SIGTERM, then drain in-flight calls and stop."""
-    asyncio.run(_serve(config))
+def serve(config: NodeConfig, worker_index: int | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then drain in-flight calls and stop.
+
+    `worker_index`: this process is that worker of a node run by `nodes.server.workers` (it
+    stops when its supervising parent dies)."""
+    if worker_index is not None:
+        from nodes.server.workers import die_with_parent, label_worker_logs
+
+        die_with_parent()
+        label_worker_logs(worker_index)
+    asyncio.run(_serve(config, worker_index or 0))

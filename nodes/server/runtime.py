@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from federation.storage.base import Store
 from federation.trust.keys import HubKeys, RegionKeys, hub_keys, seal_keys, status_keys
 from federation.trust.trustlist import TrustList, region_members
 from nodes.config import NodeConfig
+from nodes.observability.node_observability import Observability
 from nodes.ops.provisioning import TRUST_LIST_LIFETIME_S, load_active_signing_key
 from nodes.peering.channels import PeerChannels
 from nodes.peering.revocations import RevocationTracker
@@ -30,12 +32,18 @@ log = logging.getLogger("yrd.node")
 class NodeRuntime:
     """The long-lived state of a node, shared by its servicers and background loops."""
 
-    def __init__(self, config: NodeConfig, clock: Clock | None = None) -> None:
+    def __init__(self, config: NodeConfig, clock: Clock | None = None, worker: int = 0) -> None:
+        """`worker`: this process's number when the node runs as several processes."""
         self.config = config
         self.region = config.region_enum
         self.entity_id = config.entity_id
         self.clock: Clock = clock or SystemClock()
         self.store: Store = open_store(config.store_url)
+        # metrics, traces, access log: each only if configured (all off by default)
+        self.observability = Observability(config, worker)
+        metrics = self.observability.metrics
+        if metrics is not None:
+            self.store.observe_commits(metrics.batch_committed)
         self.tls = TlsMaterial.load(config.ca_cert, config.tls_cert, config.tls_key)
         anchor = Jwk.from_dict(json.loads(config.anchor_jwk.read_text(encoding="utf-8")))
         self.trust = TrustView(anchor, config.trust_list_cache, self.clock)
@@ -52,7 +60,9 @@ class NodeRuntime:
             self.hub_source.reload()
         else:
             self.trust.load_cache()
-        self.peers = PeerChannels(self.tls, self.trust.current)
+        self.peers = PeerChannels(
+            self.tls, self.trust.current, self.observability.peer_interceptors
+        )
         # the one way each kind of key is found in the trust list, shared by every servicer
         self.seal_keys: RegionKeys = seal_keys(self.trust_list, self.clock.now)
         self.status_keys: RegionKeys = status_keys(self.trust_list, self.clock.now)
@@ -115,8 +125,12 @@ class NodeRuntime:
         Fail closed (as X-Road's message log does): a grant that cannot be audited is refused.
         """
         draft = self.draft(actor, action, outcome, subject, detail)
+        started = time.perf_counter()
         try:
             self.store.append_audit(draft)
+            metrics = self.observability.metrics
+            if metrics is not None:
+                metrics.audit_appended(time.perf_counter() - started)
         except Exception as exc:
             log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
             raise Unavailable(AUDIT_UNAVAILABLE) from exc
@@ -155,6 +169,7 @@ class NodeRuntime:
     def close(self) -> None:
         self.peers.close()
         self.store.close()
+        self.observability.close()  # last: spans of the final calls are exported
 
 
 Loop = Callable[[], None]

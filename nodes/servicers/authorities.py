@@ -6,9 +6,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from federation.codes import make_credit_code
-from federation.crypto.jose import SigningKey
-from federation.crypto.pki import write_private_key, write_public
+from federation.crypto.jose import Jwk, SigningKey
+from federation.crypto.pki import TlsPrivateKey, cert_to_pem, write_private_key, write_public
+from federation.crypto.x5c import (
+    X509_SEAL_ALGS,
+    issue_seal_ca_certificate,
+    issue_seal_certificate,
+    x5c_of,
+)
 from federation.errors import FailedPrecondition, NotFound, PermissionDenied
 from federation.licences import CATALOGUE, ElectronicSeal, IssuingAuthority, certify_seal_key
 from federation.licences.types import Department, licence_type_by_code
@@ -57,9 +65,23 @@ def _authority_code(region: Region, index: int) -> str:
 
 
 def provision_authorities(
-    node_dir: Path, region: Region, certifier: SigningKey, now: float
+    node_dir: Path,
+    region: Region,
+    certifier: SigningKey,
+    now: float,
+    root: tuple[TlsPrivateKey, x509.Certificate] | None = None,
+    public_url: str = "",
 ) -> None:
-    """Create one authority per defining department, seal keys 0600, certified by the region."""
+    """Create one authority per defining department, seal keys 0600, certified by the region.
+
+    With the federation `root` (CA key, certificate), the root also certifies the region's
+    seal-certifying key as its seal CA (`seal-ca.crt`), which issues each seal key an X.509
+    certificate: the `x5c` chain a licence carries for verifiers outside the federation.
+    """
+    seal_ca = None
+    if root is not None and certifier.alg in X509_SEAL_ALGS:
+        seal_ca = issue_seal_ca_certificate(root[0], root[1], region.code, certifier, now)
+        write_public(node_dir / "seal-ca.crt", cert_to_pem(seal_ca))
     departments: dict[str, list[str]] = {}
     for licence_type in CATALOGUE:
         departments.setdefault(licence_type.department.name_en, []).append(licence_type.code)
@@ -71,10 +93,19 @@ def provision_authorities(
             name=f"{_PROVINCE_ZH[region]}{zh} ({region.short} {en})",
             region_code=region.code,
         )
-        seal_key = SigningKey.generate()
+        seal_key = SigningKey.generate(certifier.alg)  # the region's suite (Ed25519 or SM2)
         certificate = certify_seal_key(
             certifier, region, authority, seal_key.jwk, SEAL_CERT_TTL_S, now
         )
+        x5c: list[str] = []
+        if seal_ca is not None and seal_key.alg in X509_SEAL_ALGS:
+            # the leaf names the authority's https `iss` (SD-JWT VC: a URI SAN of the leaf)
+            issuer = f"{public_url}/authorities/{authority.credit_code}" if public_url else ""
+            days = SEAL_CERT_TTL_S // 86400
+            leaf = issue_seal_certificate(
+                certifier, seal_ca, authority.credit_code, seal_key.jwk, now, days, issuer
+            )
+            x5c = x5c_of([leaf, seal_ca])
         key_path = node_dir / "seals" / f"{authority.credit_code}.key"
         key_path.parent.mkdir(parents=True, exist_ok=True)
         write_private_key(key_path, seal_key.to_pem())
@@ -86,6 +117,7 @@ def provision_authorities(
                 "licence_types": type_codes,
                 "seal_key": f"seals/{authority.credit_code}.key",
                 "seal_certificate": certificate,
+                "x5c": x5c,
             }
         )
     write_public(
@@ -108,12 +140,18 @@ class AuthorityRegistry:
         for entry in json.loads(path.read_text(encoding="utf-8")):
             info = IssuingAuthority(entry["credit_code"], entry["name"], entry["region_code"])
             key = SigningKey.from_pem((node_dir / entry["seal_key"]).read_bytes())
-            seal = ElectronicSeal(info, key, entry["seal_certificate"])
+            chain = tuple(str(c) for c in entry.get("x5c", ()))  # absent: provisioned before x5c
+            seal = ElectronicSeal(info, key, entry["seal_certificate"], chain)
             authorities[info.credit_code] = Authority(seal, tuple(entry["licence_types"]))
         return cls(authorities)
 
     def all(self) -> list[Authority]:
         return list(self._by_code.values())
+
+    def seal_keys_of(self, credit_code: str) -> tuple[Jwk, ...]:
+        """The public seal key of an authority of this region (none for an unknown code)."""
+        authority = self._by_code.get(credit_code)
+        return (authority.seal.key.jwk,) if authority is not None else ()
 
     def for_issue(self, authority_code: str, type_code: str) -> Authority:
         authority = self._by_code.get(authority_code)

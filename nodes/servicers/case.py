@@ -75,7 +75,7 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         self._watch_pool = ThreadPoolExecutor(max_workers=WATCH_READERS, thread_name_prefix="watch")
         # SubmitCase at the owner (the desk reads, verifies and commits): as many threads as
         # the node's rpc workers, which served it when it was a synchronous servicer
-        self._desk_pool = ThreadPoolExecutor(runtime.config.workers, thread_name_prefix="desk")
+        self._desk_pool = ThreadPoolExecutor(runtime.config.threads, thread_name_prefix="desk")
         self._desk = desk
         self._item_of = item_of
         self._stub = stub

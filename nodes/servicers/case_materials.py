@@ -16,6 +16,7 @@ from federation.jsontext import loads_untrusted
 from federation.licences import (
     DEFAULT_MAX_AGE_S,
     Verdict,
+    check_issuer_listed,
     get_licence_type,
     judge_licence,
     verify_presentation,
@@ -23,6 +24,7 @@ from federation.licences import (
 from federation.licences.registry import LicenceRegistry
 from federation.licences.status import VerifiedStatusList
 from federation.regions import Region, parse_region
+from federation.trust.keys import public_urls
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 from nodes.server.runtime import NodeRuntime
@@ -113,6 +115,7 @@ class MaterialFetcher:
             return rt.store.remember_jti(f"presentation:{audience}", nonce, expires, now)
 
         result = verify_presentation(material.presentation, self._seal_keys, audience, fresh, now)
+        check_issuer_listed(result.metadata, public_urls(rt.trust_list))
         status = self._status(result.metadata.status.uri) if result.metadata.status else None
         verdict = judge_licence(result.metadata, status, now)
         if verdict.verdict is not Verdict.VALID:

@@ -28,6 +28,7 @@ from federation.licences import (
     ExchangePolicy,
     LicenceStatus,
     check_challenge,
+    check_issuer_listed,
     issue_challenge,
     judge_licence,
     verify_licence,
@@ -36,6 +37,7 @@ from federation.licences import (
 from federation.licences.registry import IssueRequest, LicenceRegistry
 from federation.licences.status import VerifiedStatusList
 from federation.regions import PROVINCES, Region, parse_region
+from federation.trust.keys import public_urls
 from federation.trust.trustlist import UnknownKey
 from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
 from nodes.convert.licences import challenge_to_proto
@@ -98,6 +100,8 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         self._store_pool = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="licence-store")
         # MACs this node's challenges; a restart only invalidates challenges of minutes
         self._challenge_secret = secrets.token_bytes(32)
+        # region code -> listed public URL: an https `iss` must be on its region's
+        self._public_urls = public_urls(runtime.trust_list)
 
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
@@ -131,13 +135,13 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 record.holder_code,
                 {"identifier": record.identifier, "request_id": record.request_id},
             )
-        return document_to_proto(record, self._registry.status_uri, created)
+        return document_to_proto(record, self._registry.status_uri_of(record), created)
 
     def GetLicence(
         self, request: licence_pb2.GetLicenceRequest, context: grpc.ServicerContext
     ) -> licence_pb2.LicenceDocument:
         record = self._registry.get(request.identifier)
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def _change(
         self, request: licence_pb2.ChangeLicenceStatusRequest, target: LicenceStatus
@@ -150,7 +154,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             record.holder_code,
             {"identifier": record.identifier, "reason": request.reason},
         )
-        return document_to_proto(record, self._registry.status_uri)
+        return document_to_proto(record, self._registry.status_uri_of(record))
 
     def RevokeLicence(
         self, request: licence_pb2.ChangeLicenceStatusRequest, context: grpc.ServicerContext
@@ -170,11 +174,10 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
     def GetStatusList(
         self, request: licence_pb2.GetStatusListRequest, context: grpc.ServicerContext
     ) -> licence_pb2.GetStatusListResponse:
-        if request.uri and request.uri != self._registry.status_uri:
-            raise InvalidArgument(
-                f"this region publishes {self._registry.status_uri}, not {request.uri!r}"
-            )
-        return licence_pb2.GetStatusListResponse(token=self._registry.signed_status_list())
+        # the list under the uri asked for: licences sealed before the public endpoint name it
+        # by its legacy uri, and a verifier matches the list's `sub` with its licence's uri
+        token = self._registry.signed_status_list(request.uri)
+        return licence_pb2.GetStatusListResponse(token=token)
 
     # --- any region -------------------------------------------------------------------
     def _cached_status(self, uri: str) -> VerifiedStatusList:
@@ -195,12 +198,23 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         now = self._rt.clock.now()
         loop = asyncio.get_running_loop()
         try:
-            verdict = verify_licence(request.sd_jwt, self.seal_keys, self._cached_status, now)
+            verdict = verify_licence(
+                request.sd_jwt,
+                self.seal_keys,
+                self._cached_status,
+                now,
+                public_urls=self._public_urls,
+            )
         except _StatusNotCached:  # first use of an issuer's list, or its TTL ran out
             verdict = await loop.run_in_executor(
                 None,
                 functools.partial(
-                    verify_licence, request.sd_jwt, self.seal_keys, self._status.get, now
+                    verify_licence,
+                    request.sd_jwt,
+                    self.seal_keys,
+                    self._status.get,
+                    now,
+                    public_urls=self._public_urls,
                 ),
             )
         entry = (
@@ -238,6 +252,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             now,
             expected_nonce=expected,
         )
+        check_issuer_listed(result.metadata, self._public_urls)
         status = None
         if result.metadata.status is not None:
             status = self._status.get(result.metadata.status.uri)

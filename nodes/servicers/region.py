@@ -17,13 +17,14 @@ from federation.cases.face_assertion import verify_face_assertion
 from federation.cases.results import ResultIssuer
 from federation.cases.stats import region_stats
 from federation.cases.workdays import add_working_days
+from federation.errors import FederationError
 from federation.identity.provider import FaceCheckResult
 from federation.identity.tokens import TokenVerifier
 from federation.licences import ElectronicSeal, ExchangePolicy, default_policy
 from federation.licences.registry import LicenceRegistry
 from federation.regions import Region
 from federation.storage.base import CaseRecord
-from federation.trust.keys import HubKeys, RegionKeys
+from federation.trust.keys import HubKeys, RegionKeys, public_urls
 from nodes.errors import error_from_rpc
 from nodes.pb.v1 import case_pb2, case_pb2_grpc, licence_pb2, licence_pb2_grpc
 from nodes.peering.channels import AioPeerChannels
@@ -58,15 +59,25 @@ class RegionServices:
             status_key=rt.signing_key,
             clock=rt.clock,
             status_ttl_s=rt.config.status_list_ttl_s,
+            public_url=self.listed_public_url,
         )
-        self.status_cache = StatusListCache(self._fetch_status_list, self.status_keys, rt.clock)
+        metrics = rt.observability.metrics
+        self.status_cache = StatusListCache(
+            self._fetch_status_list,
+            self.status_keys,
+            rt.clock,
+            public_urls(rt.trust_list),
+            metrics.status_list_lookup if metrics is not None else None,
+        )
         self.catalogue = CatalogueView(
             self.hub_key, rt.config.node_dir / "catalogue-cache.jwt", rt.clock
         )
         self.catalogue.load_cache()
         self.catalogue.refresher = self.refresh_catalogue
         self.changes = CaseChanges()
-        self.aio_peers = AioPeerChannels(rt.tls, rt.trust.current)
+        self.aio_peers = AioPeerChannels(
+            rt.tls, rt.trust.current, rt.observability.aio_peer_interceptors
+        )
         self.licences = LicenceServicer(
             rt,
             self.registry,
@@ -111,6 +122,14 @@ class RegionServices:
             self.aio_case_stub,
             self.catalogue.item_now,
         )
+
+    def listed_public_url(self) -> str:
+        """This region's public HTTPS base as the trust list lists it ("" if none, or no list
+        yet): what its new licences name, so verifiers can map it back through the same list."""
+        try:
+            return self.rt.trust_list().member(self.rt.entity_id).public_url
+        except FederationError:
+            return ""
 
     # --- keys from the trust list (one resolver each, shared through the runtime) --------
     @property

@@ -173,6 +173,9 @@ def forgeries(harness: Harness, victim: Subject, other_home: Subject) -> list[Fo
         Forgery(
             "alg ES256 label on an EdDSA signature", signed(claims(), {**header, "alg": "ES256"})
         ),
+        Forgery(  # SM2SM3 passes the members' algorithm list: the key's own alg refuses it
+            "alg SM2SM3 label on an EdDSA signature", signed(claims(), {**header, "alg": "SM2SM3"})
+        ),
         Forgery("alg missing", signed(claims(), {"kid": key.kid, "typ": "JWT"})),
         Forgery("unknown kid", signed(claims(), {**header, "kid": "k" * 43})),
         Forgery("kid missing", signed(claims(), {"alg": "EdDSA", "typ": "JWT"}), True),

@@ -20,6 +20,7 @@ RUN_OPTION_KEYS = {
     "quick",
     "out",
     "parent",
+    "observability",
 }
 TARGET_LINE_KEYS = ["target", "value", "limit", "comparison", "met"]
 

@@ -14,6 +14,7 @@ OWN_OPTIONS = {
     "identity": ["--requests", "--rate"],
     "licence": ["--requests", "--rate", "--local-requests", "--licences"],
     "case": ["--requests", "--rate", "--applicants"],
+    "scale": ["--requests", "--rate"],
 }
 SHARED_OPTIONS = ["--concurrency", "--rounds", "--warmup", "--open-workers", "--quick", "--out"]
 

@@ -127,6 +127,38 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
         assert all(v > 0 for v in values)
 
 
+@pytest.mark.slow
+def test_suites_measure_sm2_beside_ed25519(report: dict[str, Any]) -> None:
+    suites = report["suites"]
+    assert suites["suites"] == {"320000": "ed25519", "340000": "sm2"}
+    kernels = suites["signature_kernels"]
+    for alg in ("EdDSA", "SM2SM3", "ES256"):
+        us = kernels[alg]["verify_us"]
+        assert 0 < us["p50"] <= us["p90"] <= us["p99"], alg
+        assert kernels[alg]["verify_per_s"] > 0 and kernels[alg]["sign_us_p50"] > 0
+    local = suites["local_verification"]
+    assert local["sm2"]["issuer_region"] == "340000" and local["sm2"]["per_s"] > 0
+    assert local["ed25519"]["issuer_region"] == "320000" and local["ed25519"]["per_s"] > 0
+    for t in ("echo", "verify_licence", "verify_licence_sm2"):
+        check_result(suites["phases"]["suite_sequential"][t], ("suite_sequential", t))
+    for t in ("verify_licence", "verify_licence_sm2"):
+        check_result(suites["phases"]["suite_closed_c8"][t], ("suite_closed_c8", t))
+    figures = suites["figures"]
+    assert report["summary"]["suites"] == figures
+    assert set(figures) == {
+        "kernel_verify_us_p50_sm2sm3_over_eddsa",
+        "kernel_verify_per_s_sm2sm3_over_eddsa",
+        "kernel_verify_us_p50_es256_over_eddsa",
+        "local_verify_licence_us_p50_sm2_over_ed25519",
+        "grpc_verify_licence_p50_sm2_over_ed25519_sequential",
+        "grpc_verify_licence_p99_sm2_over_ed25519_sequential",
+        "grpc_verify_licence_throughput_sm2_over_ed25519_closed_c8",
+        "grpc_verify_licence_server_cpu_per_request_sm2_over_ed25519_closed_c8",
+    }
+    for name, value in figures.items():  # ratios are findings: positive, never thresholds here
+        assert value is None or value > 0, name
+
+
 TOP_KEYS = [
     *PROVENANCE_KEYS,
     "setup",
@@ -138,6 +170,7 @@ TOP_KEYS = [
     "phases",
     "latency_samples_source",
     "latency_samples_ms",
+    "suites",
 ]
 SUMMARY_KEYS = [
     "local_verification",
@@ -145,6 +178,7 @@ SUMMARY_KEYS = [
     "verify_licence",
     "ratios_verify_over_echo",
     "aggregation",
+    "suites",
 ]
 AGGREGATION_KEYS = [
     "sequential_latency_ms",

@@ -15,8 +15,8 @@ from tests._support.nodes import make_federation
 
 @pytest.fixture(scope="session")
 def fed_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One five-node federation shared by the tests that only read and add."""
-    directory = make_federation(tmp_path_factory.mktemp("fed") / "federation")
+    """One five-node federation shared by the tests that only read and add (spans exported)."""
+    directory = make_federation(tmp_path_factory.mktemp("fed") / "federation", traces=True)
     with Federation(directory):
         yield directory
 

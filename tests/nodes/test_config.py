@@ -52,6 +52,41 @@ def test_public_port_is_optional_and_zero_is_ephemeral(tmp_path: Path) -> None:
         assert "public_port" in message
 
 
+def test_observability_is_off_unless_configured(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, REQUIRED))
+    assert (config.metrics_port, config.trace_export, config.access_log) == (None, "", None)
+    on = load_config(
+        write(
+            tmp_path,
+            {
+                **REQUIRED,
+                "metrics_port": 0,
+                "access_log": "sh/access.log",
+                "trace_export": "file:sh/spans.jsonl",
+            },
+        )
+    )
+    base = tmp_path.resolve()
+    assert on.metrics_port == 0  # any free port
+    assert on.access_log == base / "sh" / "access.log"
+    assert on.trace_export == f"file:{base / 'sh' / 'spans.jsonl'}"
+    otlp = "otlp:http://127.0.0.1:4318/v1/traces"
+    assert load_config(write(tmp_path, {**REQUIRED, "trace_export": otlp})).trace_export == otlp
+
+
+@pytest.mark.parametrize(
+    ("export", "says"),
+    [
+        ("jaeger:x", "use '' (off), 'file:PATH'"),
+        ("file:", "use '' (off), 'file:PATH'"),
+        ("otlp:127.0.0.1:4318", "must be an http(s) URL"),
+    ],
+)
+def test_bad_trace_export_is_named(tmp_path: Path, export: str, says: str) -> None:
+    _, message = _error_for(tmp_path, {**REQUIRED, "trace_export": export})
+    assert "trace_export" in message and says in message
+
+
 def test_relative_paths_are_resolved_against_the_file(tmp_path: Path) -> None:
     sub = tmp_path / "fed"
     sub.mkdir()
@@ -157,7 +192,8 @@ def test_missing_key_is_named(tmp_path: Path) -> None:
     [
         ("port", 70000), ("port", -1), ("port", "fifty"), ("token_ttl_s", 0),
         ("token_ttl_s", 1801), ("clock_skew_s", 301), ("password_cost_log2", 9),
-        ("password_cost_log2", 21), ("workers", 0), ("workers", 257), ("face_threshold", 0),
+        ("password_cost_log2", 21), ("threads", 0), ("threads", 257), ("processes", 0),
+        ("processes", 65), ("face_threshold", 0),
         ("face_threshold", 1.5), ("trust_list_refresh_s", 0), ("revocation_poll_s", -1),
         ("max_message_bytes", 1023), ("peer_timeout_s", 0),
     ],
@@ -215,4 +251,22 @@ def test_node_config_validates_directly() -> None:
     base = {k: v for k, v in REQUIRED.items()}
     assert NodeConfig(**base).port == 50052
     with pytest.raises(pydantic.ValidationError):
-        NodeConfig(**{**base, "workers": 0})
+        NodeConfig(**{**base, "threads": 0})
+
+
+def test_old_workers_key_is_read_as_threads_with_a_deprecation_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="yrd.config"):
+        config = load_config(write(tmp_path, {**REQUIRED, "workers": 4}))
+    assert config.threads == 4 and config.processes == 1
+    assert "old name of 'threads'" in caplog.text
+    path, message = _error_for(tmp_path, {**REQUIRED, "workers": 4, "threads": 4})
+    assert message.startswith(f"{path}: ") and "'threads' only" in message
+
+
+def test_the_hub_runs_as_one_process(tmp_path: Path) -> None:
+    hub = {**REQUIRED, "region": "HUB", "entity_id": "yrd:hub:100000", "processes": 2}
+    path, message = _error_for(tmp_path, hub)
+    assert message.startswith(f"{path}: processes: ") and "the hub runs as one process" in message
+    assert load_config(write(tmp_path, {**REQUIRED, "processes": 4})).processes == 4

@@ -160,6 +160,25 @@ def test_node_configs_load(provisioned: tuple[Path, TrustList]) -> None:
     assert hub.is_hub and hub.anchor_key == layout.anchor_key
     assert set(hub.face_quotas) == {r.code for r in PROVINCES}
     assert {q.daily_limit for q in hub.face_quotas.values()} == {77}
+    # every node serves metrics on its own port after the public ones, and logs its calls
+    metrics = [load_config(layout.config(r)).metrics_port for r in Region]
+    assert metrics == [50071, 50072, 50073, 50074, 50075]
+    for region in Region:
+        config = load_config(layout.config(region))
+        assert config.access_log == layout.node_dir(region) / "access.log"
+        assert config.trace_export == ""  # spans only with --traces
+
+
+def test_observability_can_be_chosen_at_init(tmp_path: Path) -> None:
+    init_federation(
+        tmp_path, password_cost_log2=10, metrics=False, access_log=False, traces=True
+    )
+    layout = Layout(tmp_path)
+    for region in Region:
+        config = load_config(layout.config(region))
+        assert config.metrics_port is None and config.access_log is None
+        spans = layout.node_dir(region).resolve() / "spans.jsonl"
+        assert config.trace_export == f"file:{spans}"
 
 
 def test_init_refuses_to_overwrite_without_force(fed: Path) -> None:

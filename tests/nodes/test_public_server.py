@@ -19,6 +19,8 @@ from federation.trust.trustlist import Member
 from nodes.public import PublicDocuments, PublicServer, server_tls_context, status_list_path
 
 TOKEN = "eyJ0eXAiOiJzdGF0dXNsaXN0K2p3dCJ9.e30.sig"
+SEAL = SigningKey.generate()
+AUTHORITY = "11310000MB0000001X"
 
 
 def _member() -> Member:
@@ -54,7 +56,14 @@ def _run(
 ) -> None:
     ca, cert, key = tls_files
     member = _member()
-    docs = PublicDocuments(lambda: member, "yrd:status:310000:1", lambda: TOKEN, 7)
+    docs = PublicDocuments(
+        lambda: member,
+        "https://127.0.0.1:1/status/310000/1",
+        lambda: TOKEN,
+        7,
+        lambda code: (SEAL.jwk,) if code == AUTHORITY else (),
+        lambda: "https://sh.yrd.example",
+    )
 
     async def main() -> None:
         server = PublicServer(docs, "127.0.0.1", 0, server_tls_context(cert, key), 0.5)
@@ -100,8 +109,18 @@ def test_documents_and_refusals(tls_files: tuple[Path, Path, Path]) -> None:
         status, _, content = _split(
             await exchange(b"GET /.well-known/jwt-vc-issuer HTTP/1.1\r\n\r\n")
         )
-        assert status == 200 and json.loads(content)["issuer"].startswith("https://127.0.0.1:")
+        assert status == 200 and json.loads(content)["issuer"] == "https://sh.yrd.example"
+        # an authority's metadata: /.well-known/jwt-vc-issuer + the path of its `iss`
+        path = f"/.well-known/jwt-vc-issuer/authorities/{AUTHORITY}"
+        status, _, content = _split(await exchange(f"GET {path} HTTP/1.1\r\n\r\n".encode()))
+        assert status == 200 and json.loads(content) == {
+            "issuer": f"https://sh.yrd.example/authorities/{AUTHORITY}",
+            "jwks": {"keys": [SEAL.jwk.to_dict()]},
+        }
         cases = {
+            b"GET /.well-known/jwt-vc-issuer/authorities/11310000MB0000002X HTTP/1.1\r\n\r\n": 404,
+            b"GET /.well-known/jwt-vc-issuer/authorities/../jwks.json HTTP/1.1\r\n\r\n": 404,
+            b"GET /.well-known/jwt-vc-issuer/authorities/ HTTP/1.1\r\n\r\n": 404,
             b"GET /status/310000/2 HTTP/1.1\r\n\r\n": 404,
             b"GET /.well-known HTTP/1.1\r\n\r\n": 404,
             b"POST /status/310000/1 HTTP/1.1\r\n\r\n": 405,
@@ -121,6 +140,7 @@ def test_documents_and_refusals(tls_files: tuple[Path, Path, Path]) -> None:
 
 def test_status_list_path_is_derived_from_the_uri() -> None:
     assert status_list_path("yrd:status:330000:1") == "/status/330000/1"
+    assert status_list_path("https://zj.example:8443/status/330000/1") == "/status/330000/1"
     for bad in ("yrd:status:33/0000:1", "https://x/status", "yrd:status:330000", "yrd:x:1:2"):
         with pytest.raises(InvalidArgument):
             status_list_path(bad)

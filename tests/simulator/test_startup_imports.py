@@ -76,3 +76,17 @@ def test_sim_run_without_plots_imports_no_grpc_matplotlib_or_scipy_stats() -> No
     )
     assert "simulator" in loaded
     assert loaded.isdisjoint({"grpc", "google", "matplotlib", "distributed", "scipy.stats"}), loaded
+
+
+def test_sim_run_with_measured_latency_imports_no_grpc_matplotlib_or_scipy_stats() -> None:
+    loaded = loaded_packages(
+        "sim",
+        "run",
+        "default",
+        "--set",
+        "run.horizon_days=1",
+        "--no-plots",
+        "--latency-from",
+        "example",
+    )
+    assert loaded.isdisjoint({"grpc", "google", "matplotlib", "distributed", "scipy.stats"}), loaded

@@ -186,5 +186,5 @@ def test_public_key_serves_ed25519_only() -> None:
     assert KEYS["EdDSA"].jwk.public_key()
     with pytest.raises(Unauthenticated, match="not Ed25519"):
         KEYS["ES256"].jwk.public_key()
-    with pytest.raises(InvalidArgument, match="EdDSA or ES256"):
+    with pytest.raises(InvalidArgument, match="EdDSA, ES256 or SM2SM3"):
         SigningKey.generate("HS256")

@@ -49,7 +49,7 @@ def test_root_ca_shape(root: CaPair) -> None:
     key, cert = root
     assert isinstance(key.curve, ec.SECP256R1)
     constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints)
-    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 0
+    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 1
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.key_cert_sign and usage.crl_sign and not usage.digital_signature
     cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)

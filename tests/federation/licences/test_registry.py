@@ -12,12 +12,13 @@ import pytest
 from federation.clock import CHINA_STANDARD_TIME, FixedClock
 from federation.codes import make_citizen_id, make_credit_code
 from federation.crypto.jose import Jwk, SigningKey
-from federation.errors import AlreadyExists, Unauthenticated
+from federation.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from federation.licences import (
     ElectronicSeal,
     IssuingAuthority,
     LicenceStatus,
     certify_seal_key,
+    verify_sealed,
     verify_status_list,
 )
 from federation.licences.registry import IssueRequest, LicenceRegistry
@@ -186,3 +187,90 @@ def test_revocation_shows_in_the_record_and_the_signed_status_list(
     )
     assert after.status_of(record.status_index) is LicenceStatus.REVOKED
     assert [s.status for s in registry.summaries(REPRESENTATIVE)] == ["revoked"]
+
+
+
+def test_a_status_index_taken_by_another_process_is_chosen_again(
+    store: Store, jiangsu: Jiangsu
+) -> None:
+    """Two registries on one store (two worker processes or replicas) draw the same indices."""
+    import random
+
+    def registry_drawing(seed: int) -> LicenceRegistry:
+        return LicenceRegistry(
+            region=Region.JS,
+            store=store,
+            seal_for=jiangsu.seal_for,
+            status_key=lambda: jiangsu.region_key,
+            clock=FixedClock(NOW),
+            rng=random.Random(seed),
+        )
+
+    a, b = registry_drawing(7), registry_drawing(7)
+    first, _ = b.issue(driving_request("drv-1"))  # b's first draw; b now knows only it
+    second, _ = a.issue(business_request("biz-1"))  # a skips that draw, takes its second
+    # b's second draw is the index `a` just took, unknown to b: it must choose again
+    third, created = b.issue(business_request("biz-2"))
+    assert created
+    assert third.status_index not in (first.status_index, second.status_index)
+    indices = [index for index, _ in store.status_entries()]
+    assert sorted(indices) == sorted(
+        {first.status_index, second.status_index, third.status_index}
+    )
+
+
+def test_a_public_registry_names_https_addresses_and_still_serves_the_legacy_list(
+    store: Store, jiangsu: Jiangsu
+) -> None:
+    base = "https://js.yrd.example:8443"
+    registry = LicenceRegistry(
+        region=Region.JS,
+        store=store,
+        seal_for=jiangsu.seal_for,
+        status_key=lambda: jiangsu.region_key,
+        clock=FixedClock(NOW),
+        public_url=base + "/",
+    )
+    record, _ = registry.issue(business_request())
+    registry.change_status(record.identifier, LicenceStatus.SUSPENDED)
+    verified = verify_sealed(record.sd_jwt, jiangsu.resolver, NOW)
+    code = jiangsu.seal.authority.credit_code
+    assert verified.metadata.issuer == f"{base}/authorities/{code}"
+    assert verified.licence.status is not None
+    assert verified.licence.status.uri == registry.status_uri == f"{base}/status/320000/1"
+    assert registry.status_uri_of(record) == registry.status_uri
+    for uri in (registry.status_uri, "yrd:status:320000:1"):  # an old licence's name too
+        listed = verify_status_list(
+            registry.signed_status_list(uri), jiangsu.resolver, NOW, uri, Region.JS
+        )
+        assert listed.status_of(record.status_index) is LicenceStatus.SUSPENDED
+    for foreign in ("https://other.example/status/320000/1", "yrd:status:330000:1"):
+        with pytest.raises(InvalidArgument, match="publishes"):
+            registry.signed_status_list(foreign)
+    with pytest.raises(InvalidArgument, match="not a federation status list uri"):
+        registry.signed_status_list("ftp://x/status")
+
+
+def test_until_the_trust_list_lists_a_public_url_licences_keep_legacy_names(
+    store: Store, jiangsu: Jiangsu
+) -> None:
+    listed = [""]
+    registry = LicenceRegistry(
+        region=Region.JS,
+        store=store,
+        seal_for=jiangsu.seal_for,
+        status_key=lambda: jiangsu.region_key,
+        clock=FixedClock(NOW),
+        public_url=lambda: listed[0],
+    )
+    before, _ = registry.issue(business_request("biz-legacy"))
+    listed[0] = "https://js.yrd.example"
+    after, _ = registry.issue(driving_request("drv-listed"))
+    old = verify_sealed(before.sd_jwt, jiangsu.resolver, NOW).metadata
+    new = verify_sealed(after.sd_jwt, jiangsu.resolver, NOW).metadata
+    assert old.status is not None and old.status.uri == "yrd:status:320000:1"
+    assert old.issuer == old.authority.credit_code
+    assert new.status is not None and new.status.uri == "https://js.yrd.example/status/320000/1"
+    assert new.issuer == f"https://js.yrd.example/authorities/{new.authority.credit_code}"
+    assert registry.status_uri_of(before) == "yrd:status:320000:1"
+    assert registry.publishes(old.status.uri) and registry.publishes(new.status.uri)

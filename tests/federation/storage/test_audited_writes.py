@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
-from store_builders import case, event, licence, run_threads
+from store_builders import case, event, licence, outcome, run_threads
 
 from federation.audit import GENESIS_HASH, AuditDraft, verify_chain
 from federation.errors import AlreadyExists, FailedPrecondition, Unavailable
@@ -164,3 +164,35 @@ def test_a_case_move_whose_entry_cannot_be_written_does_not_happen(
     assert stored is not None and (stored.version, stored.state) == (1, "submitted")
     assert len(store.case_events("c1")) == 1
     assert store.audit_head()[0] == 1
+
+
+def test_the_same_tokens_raced_through_two_stores_are_each_accepted_once(
+    store: Store, backend: Backend
+) -> None:
+    """Two processes (worker processes, replicas) verifying the same tokens in opposite orders:
+    each audited acceptance waits on nothing the other holds, so none fails (no deadlock)."""
+    other = backend.open()
+    jtis = [f"race-{n}" for n in range(60)]
+    try:
+
+        def verify(worker: int) -> list[object]:
+            target, order = (other, jtis[::-1]) if worker % 2 else (store, jtis)
+            # a strided pass, then every token: batches of one store hold tokens the other
+            # store's open batches hold too, in the opposite order (PostgreSQL without the
+            # advisory lock answers some of them "deadlock detected")
+            return [
+                outcome(lambda j=j: target.remember_jti("aud", j, 500.0, 100.0, verified(j)))
+                for j in order[worker // 2 :: 3]
+            ] + [
+                outcome(lambda j=j: target.remember_jti("aud", j, 500.0, 100.0, verified(j)))
+                for j in order
+            ]
+
+        results = [r for batch in run_threads(6, verify) for r in batch]
+        assert [r for r in results if not isinstance(r, bool)] == []  # no store failed
+        assert results.count(True) == len(jtis)  # each token accepted exactly once
+        entries = list(store.audit_entries())
+        assert verify_chain(entries).ok
+        assert sorted(e.detail["j"] for e in entries) == sorted(jtis)
+    finally:
+        other.close()

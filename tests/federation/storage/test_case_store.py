@@ -127,6 +127,17 @@ def test_transition_of_an_unknown_case_is_not_found(store: Store) -> None:
     assert store.case_events("ghost") == []
 
 
+def test_case_counts_group_one_owners_cases_by_state(store: Store) -> None:
+    assert store.case_counts("330000") == {}
+    for case_id in ("a", "b", "c"):
+        store.create_case(case(case_id), event(case_id))
+    store.create_case(case("other", owner_region="320000"), event("other"))
+    review(store, 1, "a")
+    assert store.case_counts("330000") == {"submitted": 2, "review": 1}
+    assert store.case_counts("320000") == {"submitted": 1}
+    assert store.case_counts("340000") == {}
+
+
 def test_events_are_numbered_per_case(store: Store) -> None:
     for case_id in ("a", "b"):
         store.create_case(case(case_id), event(case_id))

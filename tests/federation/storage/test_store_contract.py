@@ -267,6 +267,15 @@ def test_quota_buckets_and_periods_are_separate(store: Store) -> None:
     assert store.consume_quota("330000", "d1", 2) == QuotaResult(True, 2, 2)
 
 
+def test_quota_used_reads_the_counter_without_consuming(store: Store) -> None:
+    assert store.quota_used("330000", "d1") == 0
+    for _ in range(3):
+        store.consume_quota("330000", "d1", 2)
+    assert store.quota_used("330000", "d1") == 2
+    assert store.quota_used("330000", "d1") == 2  # reading counts nothing
+    assert store.quota_used("330000", "d2") == 0
+
+
 def test_zero_quota_refuses_without_counting(store: Store) -> None:
     assert store.consume_quota("b", "p", 0) == QuotaResult(False, 0, 0)
     assert store.consume_quota("b", "p", 1) == QuotaResult(True, 1, 1)
@@ -287,6 +296,16 @@ def test_concurrent_consumers_never_exceed_the_limit(store: Store, backend: Back
 
 
 # audit log
+
+
+def test_commit_observer_is_told_of_each_group_commit(store: Store) -> None:
+    seen: list[tuple[int, float]] = []
+    store.observe_commits(lambda writes, seconds: seen.append((writes, seconds)))
+    assert store.remember_jti("aud", "j1", 2000.0, 1000.0, draft(1))
+    assert len(seen) == 1 and seen[0][0] == 1 and seen[0][1] >= 0
+    store.observe_commits(None)
+    assert store.remember_jti("aud", "j2", 2000.0, 1000.0, draft(2))
+    assert len(seen) == 1
 
 
 def test_empty_log_head_is_genesis(store: Store) -> None:
