@@ -30,6 +30,7 @@ STEPS = ("submit", "start_review", "approve")
 # client-visible RPCs: SubmitCase at the window, two DecideCase at the owner; inside the submit
 # the window forwards to the owner (1 hop) and the owner reads the identity card (1 hop)
 RPC_HOPS_PER_CASE = 5
+CASE_P50_LIMIT = 8.0  # issue 11 item 2: a case end to end (one in flight) within 8 echo p50s
 FACE_RATE_PER_S = 40.0  # pace of the set-up face checks: below the hub's 50/s (burst 100) quota
 FACE_ASSERTION_S = 300  # an assertion's lifetime: a phase must use its assertions within it
 FACE_DAILY_LIMIT = 10_000  # the window region's daily face quota at the hub (default config)

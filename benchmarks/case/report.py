@@ -8,6 +8,7 @@ from typing import Any
 from benchmarks.case.config import (
     CARD_HOLDER,
     CASE,
+    CASE_P50_LIMIT,
     ECHO,
     FACE_ASSERTION_S,
     FACE_RATE_PER_S,
@@ -29,6 +30,7 @@ from benchmarks.harness import (
     load_warnings,
     pick,
     ratios,
+    target,
 )
 
 FLOW = (
@@ -44,9 +46,11 @@ UNTIMED_PER_CASE = (
     f"{FACE_RATE_PER_S:g}/s"
 )
 TARGETS_NOTE = (
-    "issue 5 item 10 sets no numeric target: the figures are reported beside "
-    "the echo measured in the same run"
+    "issue 11 item 2: a case end to end, one in flight, within 8 x the p50 of an echo at the "
+    "window measured in the same run (same closed_c1 phase, ABBA rounds); the other phases "
+    "are reported beside their echo without a target"
 )
+CASE_TARGET = "case_e2e_p50_over_echo_c1"
 
 
 @dataclass(frozen=True)
@@ -64,16 +68,33 @@ def build_report(m: Measurements) -> dict[str, Any]:
     """The report's body, in the order it is printed."""
     c1 = m.timed.phases["closed_c1"].comparison
     limit = m.opts.sample_limit
+    targets = targets_met(m)
     return {
         "setup": setup(m),
         "summary": summary(m),
-        "targets": {},
-        "all_targets_met": None,
+        "targets": targets,
+        "all_targets_met": all(t["met"] for t in targets.values()),
         "targets_note": TARGETS_NOTE,
         "warnings": warnings(m),
         "phases": {n: p.comparison.to_dict(baseline=ECHO) for n, p in m.timed.phases.items()},
         "latency_samples_source": "closed_c1 phase (one case in flight), milliseconds",
         "latency_samples_ms": {t: c1.merged(t).latency.sample_ms(limit) for t in (ECHO, CASE)},
+    }
+
+
+def targets_met(m: Measurements) -> dict[str, Any]:
+    """The case's p50 over the echo's, both from the closed_c1 phase (one request in flight)."""
+    c1 = m.timed.phases["closed_c1"].comparison
+    over = ratios(c1.merged(CASE), c1.merged(ECHO))
+    return {
+        CASE_TARGET: target(
+            f"case end to end (submit at {WINDOW.short}, start_review and approve at "
+            f"{OWNER.short}) p50 <= {CASE_P50_LIMIT} x echo p50 at {WINDOW.short}, "
+            "closed loop concurrency 1",
+            over["p50"],
+            CASE_P50_LIMIT,
+            at_most=True,
+        )
     }
 
 
@@ -97,6 +118,13 @@ def breakdown(steps: dict[str, LatencyRecorder]) -> dict[str, Any]:
         for s, summary in summaries.items()
     }
     decisions = sum(summaries[s].get("mean", 0.0) for s in STEPS[1:])
+    out["steps"] = {  # each step's p50, and its share of the mean case (the shares sum to 1)
+        s: {
+            "p50_ms": summaries[s].get("p50"),
+            "share_of_mean": round(summaries[s].get("mean", 0.0) / total, 3) if total else None,
+        }
+        for s in STEPS
+    }
     out["share_of_mean"] = {
         "submit": round(summaries["submit"].get("mean", 0.0) / total, 3) if total else None,
         "decisions": round(decisions / total, 3) if total else None,

@@ -37,19 +37,26 @@ def b64url_encode(data: bytes) -> str:
 
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# the last character of a 2- or 3-character final group carries 4 or 2 unused bits, which the
+# canonical encoding leaves zero: the characters whose value has those low bits clear
+_CANONICAL_LAST = {
+    2: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x0F == 0),
+    3: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x03 == 0),
+}
 
 
 def b64url_decode(text: str) -> bytes:
     """Strict unpadded base64url: any character outside the alphabet is refused."""
     if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
         raise InvalidArgument("not base64url text")
+    tail = len(text) % 4
+    if tail and text[-1] not in _CANONICAL_LAST[tail]:  # unused trailing bits set
+        raise InvalidArgument("not canonical base64url text")
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidArgument(f"not base64url text: {exc}") from None
-    if b64url_encode(raw) != text:  # unused trailing bits set: not the canonical encoding
-        raise InvalidArgument("not canonical base64url text")
-    return raw
 
 
 def canonical_json(value: Any) -> bytes:
@@ -374,6 +381,29 @@ class ParsedJws:
         return value
 
 
+MAX_CACHED_HEADER = 4096
+"""Longer protected headers are decoded every time, not kept (a seal's carries a certificate)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded_header(segment: str) -> dict[str, Any]:
+    """A protected header segment decoded once: every token of one key shares the same one."""
+    try:
+        header = strict_json(b64url_decode(segment))
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"JWS header is {exc.message}") from None
+    if not isinstance(header, dict):
+        raise InvalidArgument("JWS header must be a JSON object")
+    return header
+
+
+def _header(segment: str) -> dict[str, Any]:
+    """The decoded header, a copy of the cached one (callers may keep or change theirs)."""
+    if len(segment) > MAX_CACHED_HEADER:
+        return _decoded_header.__wrapped__(segment)
+    return dict(_decoded_header(segment))
+
+
 def parse_compact(
     token: str, algs: frozenset[str] = MEMBER_ALGS, require_kid: bool = True
 ) -> ParsedJws:
@@ -391,12 +421,7 @@ def parse_compact(
     parts = token.split(".")
     if len(parts) != 3:
         raise InvalidArgument("a compact JWS has exactly three dot-separated parts")
-    try:
-        header = strict_json(b64url_decode(parts[0]))
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"JWS header is {exc.message}") from None
-    if not isinstance(header, dict):
-        raise InvalidArgument("JWS header must be a JSON object")
+    header = _header(parts[0])
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in algs:
         accepted = " or ".join(sorted(algs))

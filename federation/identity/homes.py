@@ -56,6 +56,18 @@ def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAtt
     claims of an attestation already verified with that very key are not checked again: every
     token of a subject carries the same attestation.
     """
+    hub = trust.member_by_region(Region.HUB.code, role="hub")
+    jwk = hub.key(_attestation_kid(token), now, use="sig")
+    home = _verified_with(token, jwk, hub.entity_id)
+    if home.issued_at > now + HOME_ATTESTATION_SKEW_S:
+        raise Unauthenticated("home attestation issued in the future (check clocks)")
+    return home
+
+
+@functools.lru_cache(maxsize=16384)
+def _attestation_kid(token: str) -> str:
+    """The `kid` of a well-formed attestation, parsed once per attestation (every token of a
+    subject carries the same one); refusals are not cached."""
     try:
         parsed = parse_compact(token)
     except InvalidArgument as exc:
@@ -64,12 +76,7 @@ def verify_home_attestation(token: str, trust: TrustList, now: float) -> HomeAtt
         raise Unauthenticated(
             f"not a home attestation (typ {parsed.header.get('typ')!r}); only the hub attests homes"
         )
-    hub = trust.member_by_region(Region.HUB.code, role="hub")
-    jwk = hub.key(parsed.header["kid"], now, use="sig")
-    home = _verified_with(token, jwk, hub.entity_id)
-    if home.issued_at > now + HOME_ATTESTATION_SKEW_S:
-        raise Unauthenticated("home attestation issued in the future (check clocks)")
-    return home
+    return str(parsed.header["kid"])
 
 
 @functools.lru_cache(maxsize=16384)  # about 5 MB of attestations at most

@@ -162,11 +162,22 @@ class ReplayCheck(Protocol):
     ) -> bool: ...
 
 
+class ReplayCheckNow(Protocol):
+    """A ReplayCheck that never waits: None, with nothing recorded, when it would have to."""
+
+    def __call__(
+        self, audience: str, jti: str, expires_at: float, audit: AuditDraft | None = ..., /
+    ) -> bool | None: ...
+
+
 AuditOf = Callable[[TokenClaims], AuditDraft]
 """Verified claims -> the audit entry of accepting them."""
 
 RevocationCheck = Callable[[str, str], bool]
 """(issuer entity id, session id) -> True when the session was revoked."""
+
+RevocationCheckNow = Callable[[str, str], bool | None]
+"""A RevocationCheck that never waits: None when answering would (e.g. read the store)."""
 
 
 class TokenVerifier:
@@ -180,11 +191,15 @@ class TokenVerifier:
         revoked: RevocationCheck,
         skew_s: int = DEFAULT_SKEW_S,
         refresh_trust: Callable[[], object] | None = None,
+        replay_now: ReplayCheckNow | None = None,
+        revoked_now: RevocationCheckNow | None = None,
     ) -> None:
         self.audience = audience
         self._trust_list = trust_list
         self._replay = replay
         self._revoked = revoked
+        self._replay_now = replay_now
+        self._revoked_now = revoked_now
         self.skew_s = skew_s
         self._refresh_trust = refresh_trust
 
@@ -271,6 +286,32 @@ class TokenVerifier:
             if audit is None
             else self._replay(expected, claims.jti, keep_until, audit(claims))
         )
+        if not first:
+            raise Unauthenticated(f"token {claims.jti} was already used here (replay)")
+        return claims
+
+    def accept_now(
+        self, claims: TokenClaims, audit: AuditOf | None = None, audience: str | None = None
+    ) -> TokenClaims | None:
+        """`accept` if it needs no waiting (see ReplayCheckNow); None, with nothing recorded,
+        when it would wait or this verifier has no such checks: then call `accept` off the loop.
+        A refusal (revoked session, replayed jti) is raised exactly as `accept` raises it."""
+        if self._replay_now is None or self._revoked_now is None:
+            return None
+        revoked = self._revoked_now(claims.issuer, claims.session_id)
+        if revoked is None:
+            return None
+        if revoked:
+            raise Unauthenticated("the session behind this token was logged out")
+        expected = audience or self.audience
+        keep_until = claims.expires_at + self.skew_s
+        first = (
+            self._replay_now(expected, claims.jti, keep_until)
+            if audit is None
+            else self._replay_now(expected, claims.jti, keep_until, audit(claims))
+        )
+        if first is None:
+            return None
         if not first:
             raise Unauthenticated(f"token {claims.jti} was already used here (replay)")
         return claims

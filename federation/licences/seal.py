@@ -11,6 +11,7 @@ from federation.clock import CHINA_STANDARD_TIME
 from federation.crypto.jose import Jwk, SigningKey, sign_compact
 from federation.errors import InvalidArgument, NotFound, Unauthenticated
 from federation.licences.identifier import LicenceIdentifier, parse_identifier
+from federation.licences.kept import KeptLicences
 from federation.licences.model import (
     HolderCodeType,
     IssuingAuthority,
@@ -326,10 +327,23 @@ def verify_seal(
     return metadata, matched
 
 
+_KEPT = KeptLicences()
+
+
 def verify_sealed(
     sd_jwt: str, region_key: RegionKeyResolver, now: float, skew_s: int = DEFAULT_SKEW_S
 ) -> VerifiedLicence:
-    """Verify a full sealed licence `<issuer-jwt>~<disclosure>~...~` and rebuild the Licence."""
+    """Verify a full sealed licence `<issuer-jwt>~<disclosure>~...~` and rebuild the Licence.
+
+    Each licence is verified once and kept (federation.licences.kept): a later use re-checks
+    only its region key in the trust list and that the seal is not from the future.
+    """
+    return _KEPT.verify(sd_jwt, region_key, now, skew_s, _verify_sealed)
+
+
+def _verify_sealed(
+    sd_jwt: str, region_key: RegionKeyResolver, now: float, skew_s: int
+) -> VerifiedLicence:
     parts = split_sd_jwt(sd_jwt)
     if parts.kb_jwt is not None:
         raise InvalidArgument("a full licence ends with '~'; use verify_presentation for a KB-JWT")

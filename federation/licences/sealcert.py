@@ -188,7 +188,7 @@ def read_seal_certificate(token: str, region_key: RegionKeyResolver) -> SealCert
     )
 
 
-_VERIFIED: OrderedDict[str, SealCertificate] = OrderedDict()
+_VERIFIED: OrderedDict[str, tuple[SealCertificate, str]] = OrderedDict()  # with its kid
 _VERIFIED_MAX = 512
 _VERIFIED_LOCK = threading.Lock()
 
@@ -200,18 +200,24 @@ def _certificate(token: str, region_key: RegionKeyResolver) -> SealCertificate:
     key it names must be listed now (kids are key thumbprints, so that check is exact).
     """
     with _VERIFIED_LOCK:
-        cert = _VERIFIED.get(token)
-        if cert is not None:
+        known = _VERIFIED.get(token)
+        if known is not None:
             _VERIFIED.move_to_end(token)
-    if cert is None:
+    if known is None:
         cert = read_seal_certificate(token, region_key)
         with _VERIFIED_LOCK:
-            _VERIFIED[token] = cert
+            _VERIFIED[token] = (cert, parse_jws(token).header["kid"])
             while len(_VERIFIED) > _VERIFIED_MAX:
                 _VERIFIED.popitem(last=False)
-    else:
-        resolve_region_key(region_key, cert.region.code, parse_jws(token).header["kid"])
+        return cert
+    cert, kid = known
+    resolve_region_key(region_key, cert.region.code, kid)
     return cert
+
+
+def recheck_certificate(cert: SealCertificate, region_key: RegionKeyResolver) -> None:
+    """Refuse a certificate verified earlier whose region key the trust list no longer has."""
+    _certificate(cert.token, region_key)
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,7 @@ __all__ = [
     "minimal_jwk",
     "parse_jws",
     "read_seal_certificate",
+    "recheck_certificate",
     "resolve_region_key",
     "verify_sealed_jws",
     "verify_signature",

@@ -185,6 +185,18 @@ class Store(Protocol):
         raises federation.errors.Unavailable and leaves the jti unused). A replay appends
         nothing."""
 
+    def remember_jti_now(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool | None:
+        """`remember_jti`, done on the calling thread only if it need not wait for anything
+        (a lock, another batch, an fsync, the network); None, with nothing written, when it
+        would, so an event loop can hand the write to a thread instead."""
+
     # quotas (hub face verification)
     def consume_quota(self, bucket: str, period: str, limit: int) -> QuotaResult:
         """Atomically add one use to (bucket, period) unless `limit` is already reached."""
@@ -195,6 +207,10 @@ class Store(Protocol):
     # audit log
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
+
+    def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:
+        """`append_audit` done on the calling thread only if it need not wait for anything;
+        None, with nothing written, when it would (see remember_jti_now)."""
 
     def audit_entries(self, after_seq: int = 0, limit: int | None = None) -> Iterator[AuditRecord]:
         """Entries with seq > after_seq, in order."""

@@ -93,6 +93,38 @@ class GroupCommit(Generic[C]):
         result: T = slot.result
         return result
 
+    def try_submit(
+        self, op: Callable[[C], T], transaction: Callable[[], AbstractContextManager[C] | None]
+    ) -> tuple[bool, T | None]:
+        """Run `op` alone and at once on this thread, if that needs no waiting at all.
+
+        Only when no batch is being written or queued, and `transaction()` can open one
+        without waiting (it answers None when it cannot): then `op` commits in a transaction of
+        its own and this answers (True, its result) after the COMMIT, or raises its error.
+        Otherwise nothing is done and this answers (False, None): the caller `submit`s it from
+        a thread that may wait. Writers that queue meanwhile are handed the lead afterwards.
+        """
+        with self._mutex:
+            if self._leading or self._queue:
+                return False, None
+            self._leading = True
+        try:
+            scope = transaction()
+            if scope is None:
+                return False, None
+            self.batches += 1
+            self.largest_batch = max(self.largest_batch, 1)
+            with scope as conn:
+                return True, op(conn)
+        finally:
+            with self._mutex:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.done.set()
+                else:
+                    self._leading = False
+
     def _lead(self) -> None:
         """Write one batch (which holds the leader's own slot), then pass the lead on."""
         with self._mutex:

@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from federation.audit import AuditDraft
+from federation.audit import AuditDraft, AuditRecord
 from federation.errors import FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage._records import CASE_COLS, EVENT_COLS
 from federation.storage.base import LicenceRecord
@@ -249,6 +249,22 @@ class PostgresStore(PostgresAuditChain):
         with self._connection() as conn:  # purged outside the audit lock
             self._maybe_purge(conn, now)
         return first
+
+    def remember_jti_now(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool | None:
+        """Always None: every write here is a network round trip, which a caller that must not
+        wait (an event loop) leaves to `remember_jti` on a thread of its own."""
+        return None
+
+    def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:
+        """Always None, as remember_jti_now: the append is left to `append_audit`."""
+        return None
 
     @staticmethod
     def _insert_jti(

@@ -6,8 +6,8 @@ import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -150,6 +150,7 @@ class SqliteStore(SqlStore):
         if synchronous not in SYNCHRONOUS_MODES:
             raise InvalidArgument("synchronous must be 'normal' or 'full'")
         self.path = path
+        self._synchronous = synchronous
         self._lock = threading.Lock()
         self._next_purge = float("-inf")
         try:
@@ -223,6 +224,26 @@ class SqliteStore(SqlStore):
         with self._connection() as conn, self._transaction(conn):
             yield conn
 
+    def _batch_now(self) -> AbstractContextManager[sqlite3.Connection] | None:
+        """`_batch`, but None instead of waiting when another thread holds the connection."""
+        if self._synchronous != "normal" or not self._lock.acquire(blocking=False):
+            return None  # FULL fsyncs every commit: that waits on the disk, so not here
+        return self._held_batch()
+
+    @contextmanager
+    def _held_batch(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._conn
+            if conn is None:
+                raise FailedPrecondition("the store is closed")
+            try:
+                with self._transaction(conn):
+                    yield conn
+            except sqlite3.DatabaseError as exc:
+                raise (_translate(exc) or exc) from None
+        finally:
+            self._lock.release()
+
     @contextmanager
     def _write(
         self, audit: AuditDraft | None = None, *, atomic: bool = True
@@ -252,7 +273,27 @@ class SqliteStore(SqlStore):
     ) -> bool:
         """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
         A first sighting appends `audit` (if given) in the same transaction."""
+        return self._group.submit(self._remember_op(audience, jti, expires_at, now, audit))
 
+    def remember_jti_now(
+        self,
+        audience: str,
+        jti: str,
+        expires_at: float,
+        now: float,
+        audit: AuditDraft | None = None,
+    ) -> bool | None:
+        """`remember_jti` on the calling thread if it need not wait for anything (no batch
+        in progress, the connection free, synchronous=NORMAL so the commit is a write to the
+        WAL without fsync); None, with nothing written, when it would have to wait."""
+        done, first = self._group.try_submit(
+            self._remember_op(audience, jti, expires_at, now, audit), self._batch_now
+        )
+        return bool(first) if done else None
+
+    def _remember_op(
+        self, audience: str, jti: str, expires_at: float, now: float, audit: AuditDraft | None
+    ) -> Callable[[sqlite3.Connection], bool]:
         def remember(conn: sqlite3.Connection) -> bool:
             # a jti seen earlier in the same batch is a replay here too: its row is visible
             first = bool(conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall())
@@ -263,12 +304,19 @@ class SqliteStore(SqlStore):
                 self._next_purge = now if deleted >= JTI_PURGE_BATCH else now + JTI_PURGE_INTERVAL
             return first
 
-        return self._group.submit(remember)
+        return remember
 
     # audit log: BEGIN IMMEDIATE holds the database's one write lock while the entry links
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
         return self._group.submit(lambda conn: self._append_linked(conn, draft))
+
+    def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:
+        """`append_audit` on the calling thread if it need not wait (see remember_jti_now)."""
+        done, record = self._group.try_submit(
+            lambda conn: self._append_linked(conn, draft), self._batch_now
+        )
+        return record if done else None
 
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
         detail = encode_detail(draft.detail)

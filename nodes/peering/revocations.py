@@ -32,6 +32,12 @@ class RevocationTracker:
             return session is not None and session.revoked_at is not None
         return (issuer, session_id) in self._remote
 
+    def is_revoked_now(self, issuer: str, session_id: str) -> bool | None:
+        """`is_revoked` without reading the store: None for our own sessions (a store read)."""
+        if issuer == self._own:
+            return None
+        return (issuer, session_id) in self._remote
+
     def poll(self, issuers: Iterable[str], fetch: PollPeer) -> None:
         for issuer in issuers:
             if issuer == self._own:

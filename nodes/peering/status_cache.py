@@ -47,6 +47,14 @@ class StatusListCache:
         with self._guard:
             return self._locks.setdefault(uri, threading.Lock())
 
+    def cached(self, uri: str) -> VerifiedStatusList | None:
+        """The list if a fresh copy is held, else None: never fetches, never blocks."""
+        cached = self._entries.get(uri)
+        if cached is not None and self._clock.now() < cached[1]:
+            self._looked_up(True)
+            return cached[0]
+        return None
+
     def get(self, uri: str) -> VerifiedStatusList:
         now = self._clock.now()
         cached = self._entries.get(uri)

@@ -236,6 +236,10 @@ class Node:
                 rt.revocations.is_revoked,
                 skew_s=self.config.clock_skew_s,
                 refresh_trust=self._refresh_on_unknown_key,
+                replay_now=lambda aud, jti, exp, audit=None: rt.store.remember_jti_now(
+                    aud, jti, exp, rt.clock.now(), audit
+                ),
+                revoked_now=rt.revocations.is_revoked_now,
             )
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(
                 identity_servicers.IdentityServicer(rt, provider, verifier), self.server

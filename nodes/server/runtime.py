@@ -138,6 +138,23 @@ class NodeRuntime:
             log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
             raise Unavailable(AUDIT_UNAVAILABLE) from exc
 
+    def audit_now(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """`audit` on the calling thread (an event loop) if the store need not wait for it:
+        True once recorded; False, with nothing written, when `audit` must run elsewhere."""
+        draft = self.draft(actor, action, outcome, subject, detail)
+        try:
+            return self.store.append_audit_now(draft) is not None
+        except Exception as exc:
+            log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
+            raise Unavailable(AUDIT_UNAVAILABLE) from exc
+
     def audit_refusal(
         self,
         actor: str,

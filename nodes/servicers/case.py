@@ -65,12 +65,17 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         stats: Callable[[], dict[str, Any]],
         changes: CaseChanges,
         aio_stub: Callable[[Region], case_pb2_grpc.CaseServiceStub],
+        item_now: Callable[[str], CatalogueItem | None],
     ) -> None:
         self._rt = runtime
         self._changes = changes
         self._aio_stub = aio_stub
+        self._item_now = item_now
         # watchers read the store on their own small pool: a separate budget from requests
         self._watch_pool = ThreadPoolExecutor(max_workers=WATCH_READERS, thread_name_prefix="watch")
+        # SubmitCase at the owner (the desk reads, verifies and commits): as many threads as
+        # the node's rpc workers, which served it when it was a synchronous servicer
+        self._desk_pool = ThreadPoolExecutor(runtime.config.threads, thread_name_prefix="desk")
         self._desk = desk
         self._item_of = item_of
         self._stub = stub
@@ -152,7 +157,54 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         return self._rt.config.peer_timeout_s * 3
 
     # --- window side and owner side ---------------------------------------------------
-    def SubmitCase(
+    async def SubmitCase(
+        self, request: case_pb2.SubmitCaseRequest, context: grpc.aio.ServicerContext
+    ) -> case_pb2.CaseView:
+        """A coroutine: at the window, a case for another region is forwarded on the loop's
+        own channel and its audit entry committed (on the loop if the store need not wait);
+        everything else (the owner's desk, routing that needs the hub) runs on a desk thread.
+        """
+        owner = self._route_now(request)
+        if owner is None or owner is self._rt.region or "region" in caller().roles:
+            return await self._on_desk(self._submit, request, context)
+        self._may_forward(owner, "submit")
+        try:
+            view = await self._aio_stub(owner).SubmitCase(
+                request, timeout=self._timeout(), metadata=self._metadata()
+            )
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, f"submit at owner region {owner.short}") from None
+        entry = (
+            caller().entity_id,
+            "case.forward",
+            "granted",
+            view.applicant_id,
+            {"case_id": view.case_id, "owner": owner.code},
+        )
+        if not self._rt.audit_now(*entry):
+            await asyncio.get_running_loop().run_in_executor(
+                self._desk_pool, self._rt.audit, *entry
+            )
+        return view  # type: ignore[no-any-return]
+
+    def _route_now(self, request: case_pb2.SubmitCaseRequest) -> Region | None:
+        """The owner of a submission that the held catalogue confirms, else None (the desk
+        thread routes it, asking the hub if need be, and gives the precise refusal)."""
+        item = self._item_now(request.item_code) if request.item_code else None
+        if item is None:
+            return None
+        owner = parse_region(request.owner_region) if request.owner_region else None
+        if owner is not None and item.owner_region != owner.code:
+            return None
+        return parse_region(item.owner_region)
+
+    async def _on_desk(self, fn: Callable[..., T], *args: Any) -> T:
+        """A blocking part of a call on a desk thread, keeping the caller for `caller()`."""
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._desk_pool, ctx.run, fn, *args)
+
+    def _submit(
         self, request: case_pb2.SubmitCaseRequest, context: grpc.ServicerContext
     ) -> case_pb2.CaseView:
         owner = self._owner(request.owner_region, request.item_code)

@@ -24,6 +24,11 @@ class CaseChanges:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        # nobody watches this case: no need to wake the loop (a wake-up from a worker costs
+        # both threads a GIL hand-over). A watcher registering meanwhile is not missed: it
+        # listens before it reads the store, and this event committed before this call.
+        if case_id not in self._waiting:
+            return
         with contextlib.suppress(RuntimeError):  # the loop stopped while we were shutting down
             loop.call_soon_threadsafe(self._wake, case_id)
 

@@ -101,6 +101,14 @@ class CatalogueView:
         )
         return True
 
+    def item_now(self, code: str) -> CatalogueItem | None:
+        """The item from the catalogue held now, or None (unknown, or no valid catalogue):
+        never asks the hub, so an event loop may call it; `item` says why and may refresh."""
+        try:
+            return self.current().get(code)
+        except FederationError:
+            return None
+
     def item(self, code: str) -> CatalogueItem:
         """Look an item up; on a miss, ask the hub once (rate-limited) for a newer version."""
         try:

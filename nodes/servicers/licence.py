@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import secrets
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -19,7 +21,7 @@ from federation.errors import (
     Unauthenticated,
 )
 from federation.identity.assurance import Assurance
-from federation.identity.tokens import TokenVerifier
+from federation.identity.tokens import TokenClaims, TokenVerifier
 from federation.licences import (
     DEFAULT_CHALLENGE_TTL_S,
     DEFAULT_MAX_AGE_S,
@@ -33,8 +35,10 @@ from federation.licences import (
     verify_presentation,
 )
 from federation.licences.registry import IssueRequest, LicenceRegistry
+from federation.licences.status import VerifiedStatusList
 from federation.regions import PROVINCES, Region, parse_region
 from federation.trust.keys import public_urls
+from federation.trust.trustlist import UnknownKey
 from nodes.convert import document_to_proto, json_object, summary_to_proto, verdict_to_proto
 from nodes.convert.licences import challenge_to_proto
 from nodes.errors import error_from_rpc
@@ -61,6 +65,12 @@ ROLES = {
     SERVICE + "IssueChallenge": frozenset({"operator", "region"}),
 }
 DEFAULT_FANOUT_MS = 1500
+STORE_WRITERS = 4
+"""Threads that run the coroutine servicers' store reads and audited commits (off the loop)."""
+
+
+class _StatusNotCached(Exception):
+    """A status list must be fetched first: the verification moves off the event loop."""
 
 
 def _consumed_later(nonce: str) -> bool:
@@ -77,6 +87,7 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         status_cache: StatusListCache,
         policy: Callable[[], ExchangePolicy],
         stub: Callable[[Region], licence_pb2_grpc.LicenceServiceStub],
+        aio_stub: Callable[[Region], licence_pb2_grpc.LicenceServiceStub],
     ) -> None:
         self._rt = runtime
         self._registry = registry
@@ -84,7 +95,9 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         self._status = status_cache
         self._policy = policy
         self._stub = stub
-        self._fanout = ThreadPoolExecutor(max_workers=12, thread_name_prefix="fanout")
+        self._aio_stub = aio_stub  # on the event loop: the aggregation's fan-out
+        # the coroutines' store work: a slow commit holds one of these, never the loop
+        self._store_pool = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="licence-store")
         # MACs this node's challenges; a restart only invalidates challenges of minutes
         self._challenge_secret = secrets.token_bytes(32)
         # region code -> listed public URL: an https `iss` must be on its region's
@@ -167,25 +180,53 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         return licence_pb2.GetStatusListResponse(token=token)
 
     # --- any region -------------------------------------------------------------------
-    def VerifyLicence(
-        self, request: licence_pb2.VerifyLicenceRequest, context: grpc.ServicerContext
+    def _cached_status(self, uri: str) -> VerifiedStatusList:
+        status = self._status.cached(uri)
+        if status is None:
+            raise _StatusNotCached(uri)
+        return status
+
+    async def VerifyLicence(
+        self, request: licence_pb2.VerifyLicenceRequest, context: grpc.aio.ServicerContext
     ) -> licence_pb2.LicenceVerdict:
+        """A coroutine: seal and certificate checks run on the loop with cached keys and status
+        lists (as VerifyToken's do); a status list to fetch moves the check off the loop, and
+        the audit entry commits on the store pool before the verdict is answered."""
         if not request.sd_jwt:
             raise InvalidArgument("sd_jwt is required")
-        verdict = verify_licence(
-            request.sd_jwt,
-            self.seal_keys,
-            self._status.get,
-            self._rt.clock.now(),
-            public_urls=self._public_urls,
-        )
-        self._rt.audit(
-            caller().entity_id,
+        asking = caller().entity_id
+        now = self._rt.clock.now()
+        loop = asyncio.get_running_loop()
+        try:
+            verdict = verify_licence(
+                request.sd_jwt,
+                self.seal_keys,
+                self._cached_status,
+                now,
+                public_urls=self._public_urls,
+            )
+        except _StatusNotCached:  # first use of an issuer's list, or its TTL ran out
+            verdict = await loop.run_in_executor(
+                None,
+                functools.partial(
+                    verify_licence,
+                    request.sd_jwt,
+                    self.seal_keys,
+                    self._status.get,
+                    now,
+                    public_urls=self._public_urls,
+                ),
+            )
+        entry = (
+            asking,
             "licence.verify",
             verdict.verdict.value,
             "",
             {"identifier": verdict.identifier, "reasons": list(verdict.reasons)[:3]},
         )
+        # recorded before the verdict leaves: here if the store need not wait, else off the loop
+        if not self._rt.audit_now(*entry):
+            await loop.run_in_executor(self._store_pool, self._rt.audit, *entry)
         return verdict_to_proto(verdict)
 
     def VerifyPresentation(
@@ -253,60 +294,87 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         return challenge_to_proto(challenge)
 
     # --- aggregation (归集) -------------------------------------------------------------
-    def ListHolderLicences(
-        self, request: licence_pb2.ListHolderLicencesRequest, context: grpc.ServicerContext
+    async def _checked(self, token: str, now: float, audience: str | None = None) -> TokenClaims:
+        """The CPU half of a token check on the loop; off it only to refresh the trust list."""
+        try:
+            return self._tokens.check(token, Assurance.LOW, now, audience, refresh=False)
+        except UnknownKey:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                None, functools.partial(self._tokens.check, token, Assurance.LOW, now, audience)
+            )
+
+    async def ListHolderLicences(
+        self, request: licence_pb2.ListHolderLicencesRequest, context: grpc.aio.ServicerContext
     ) -> licence_pb2.ListHolderLicencesResponse:
-        claims = self._tokens.verify(request.token, Assurance.LOW, self._rt.clock.now())
+        """A coroutine: the three remote legs run concurrently on the loop's own channels.
+
+        The token is checked (signature, audience, times, home) before any peer is asked; its
+        revocation and single use are committed together with the audit entry of the answer,
+        after the fan-out and before anything is returned, so a replayed or revoked token gets
+        nothing (each peer also refuses a token it has seen from us, and a revoked session).
+        That commit runs on the loop when it waits for nothing (TokenVerifier.accept_now).
+        """
+        asking = caller().entity_id
+        claims = await self._checked(request.token, self._rt.clock.now())
         deadline = (request.deadline_ms or DEFAULT_FANOUT_MS) / 1000.0
         if not 0 < deadline <= 30:
             raise InvalidArgument("deadline_ms must be 1..30000")
         # the holder's own token goes along: each answering region checks it was meant for us
         ask = licence_pb2.ListLocalLicencesRequest(holder_code=claims.subject, token=request.token)
         started = time.monotonic()
-        futures: dict[Region, Future[Any]] = {}
-        errors: dict[Region, str] = {}
-        for region in PROVINCES:
-            if region is self._rt.region:
-                continue
-            try:
-                stub = self._stub(region)
-                # a kept pool: grpc's .future() would start a thread per idle channel and call;
-                # wait_for_ready: a peer whose channel is still connecting is waited for within
-                # the deadline instead of failing at once (a peer really down still times out)
-                futures[region] = self._fanout.submit(
-                    stub.ListLocalLicences, ask, timeout=deadline, wait_for_ready=True
-                )
-            except FederationError as exc:
-                errors[region] = exc.message
-        results = [self._local_result(claims.subject, started)]
-        for region in PROVINCES:
-            if region is self._rt.region:
-                continue
-            results.append(self._remote_result(region, futures.get(region), errors, started))
-        self._rt.audit(
-            caller().entity_id,
+        loop = asyncio.get_running_loop()
+        # the local listing is read on the store pool while the three legs are out
+        listing = loop.run_in_executor(self._store_pool, self._registry.summaries, claims.subject)
+        remote = await asyncio.gather(
+            *(
+                self._remote_result(region, ask, deadline, started)
+                for region in PROVINCES
+                if region is not self._rt.region
+            )
+        )
+        local = await listing
+        results = [self._local_result(local, started), *remote]
+        audit = functools.partial(
+            self._aggregate_entry, asking, [r.region for r in results if r.ok]
+        )
+        # the replay row with the audit entry of the answer, committed before it leaves
+        if self._tokens.accept_now(claims, audit) is None:
+            await loop.run_in_executor(self._store_pool, self._tokens.accept, claims, audit)
+        return licence_pb2.ListHolderLicencesResponse(holder_code=claims.subject, regions=results)
+
+    def _aggregate_entry(self, asking: str, regions_ok: list[str], claims: TokenClaims) -> Any:
+        return self._rt.draft(
+            asking,
             "licence.aggregate",
             "granted",
             claims.subject,
-            {"regions_ok": [r.region for r in results if r.ok], "jti": claims.jti},
+            {"regions_ok": regions_ok, "jti": claims.jti},
         )
-        return licence_pb2.ListHolderLicencesResponse(holder_code=claims.subject, regions=results)
 
-    def _local_result(self, holder: str, started: float) -> licence_pb2.RegionResult:
+    def _local_result(self, summaries: list[Any], started: float) -> licence_pb2.RegionResult:
         return licence_pb2.RegionResult(
             region=self._rt.region.code,
             ok=True,
-            licences=[summary_to_proto(s) for s in self._registry.summaries(holder)],
+            licences=[summary_to_proto(s) for s in summaries],
             elapsed_ms=(time.monotonic() - started) * 1000,
         )
 
-    def _remote_result(
-        self, region: Region, future: Future[Any] | None, errors: dict[Region, str], started: float
+    async def _remote_result(
+        self,
+        region: Region,
+        ask: licence_pb2.ListLocalLicencesRequest,
+        deadline: float,
+        started: float,
     ) -> licence_pb2.RegionResult:
-        if future is None:
-            return licence_pb2.RegionResult(region=region.code, ok=False, error=errors[region])
         try:
-            reply = future.result()
+            stub = self._aio_stub(region)
+        except FederationError as exc:
+            return licence_pb2.RegionResult(region=region.code, ok=False, error=exc.message)
+        try:
+            # wait_for_ready: a peer whose channel is still connecting is waited for within
+            # the deadline instead of failing at once (a peer really down still times out)
+            reply = await stub.ListLocalLicences(ask, timeout=deadline, wait_for_ready=True)
         except grpc.RpcError as exc:
             err = error_from_rpc(exc, region.short)
             return licence_pb2.RegionResult(
@@ -322,10 +390,13 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
             elapsed_ms=(time.monotonic() - started) * 1000,
         )
 
-    def ListLocalLicences(
-        self, request: licence_pb2.ListLocalLicencesRequest, context: grpc.ServicerContext
+    async def ListLocalLicences(
+        self, request: licence_pb2.ListLocalLicencesRequest, context: grpc.aio.ServicerContext
     ) -> licence_pb2.ListLocalLicencesResponse:
-        asking = caller()
+        """A coroutine: the token check on the loop; the listing, the (caller, jti) replay row
+        and the audit entry of the grant on the store pool, the last two in one commit."""
+        asking = caller().entity_id
+        loop = asyncio.get_running_loop()
         try:
             if not request.holder_code:
                 raise InvalidArgument("holder_code is required")
@@ -333,33 +404,47 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
                 raise Unauthenticated("the holder's token is required to list their licences")
             # forwarded by the aggregating region: meant for the caller, not for us, and
             # single-use per (caller, jti) here
-            claims = self._tokens.verify(
-                request.token, Assurance.LOW, self._rt.clock.now(), audience=asking.entity_id
-            )
+            claims = await self._checked(request.token, self._rt.clock.now(), audience=asking)
             if claims.subject != request.holder_code:
                 raise PermissionDenied(
                     "the token is not the listed holder's; list only its subject"
                 )
+            summaries = await loop.run_in_executor(
+                self._store_pool, self._list_and_accept, claims, asking
+            )
         except FederationError as exc:
-            self._rt.audit(
-                asking.entity_id,
-                "licence.list_local",
-                f"refused:{exc.code_name}",
-                request.holder_code[:64],
-                {"reason": exc.message},
+            await loop.run_in_executor(
+                self._store_pool,
+                functools.partial(
+                    self._rt.audit,
+                    asking,
+                    "licence.list_local",
+                    f"refused:{exc.code_name}",
+                    request.holder_code[:64],
+                    {"reason": exc.message},
+                ),
             )
             raise
-        summaries = self._registry.summaries(claims.subject)
-        self._rt.audit(
-            asking.entity_id,
-            "licence.list_local",
-            "granted",
-            claims.subject,
-            {"iss": claims.issuer, "jti": claims.jti, "count": len(summaries)},
-        )
         return licence_pb2.ListLocalLicencesResponse(
             licences=[summary_to_proto(s) for s in summaries]
         )
+
+    def _list_and_accept(self, claims: TokenClaims, asking: str) -> list[Any]:
+        """Read the holder's summaries, then commit the replay row of the token `asking`
+        forwarded (meant for it) together with the audit entry of the grant."""
+        summaries = list(self._registry.summaries(claims.subject))
+        self._tokens.accept(
+            claims,
+            lambda c: self._rt.draft(
+                asking,
+                "licence.list_local",
+                "granted",
+                c.subject,
+                {"iss": c.issuer, "jti": c.jti, "count": len(summaries)},
+            ),
+            audience=asking,
+        )
+        return summaries
 
     # --- exchange ---------------------------------------------------------------------
     def ReadLicence(

@@ -82,7 +82,13 @@ class RegionServices:
             overrides=rt.config.peer_endpoints,
         )
         self.licences = LicenceServicer(
-            rt, self.registry, verifier, self.status_cache, self.policy, self.licence_stub
+            rt,
+            self.registry,
+            verifier,
+            self.status_cache,
+            self.policy,
+            self.licence_stub,
+            self.aio_licence_stub,
         )
         fetcher = MaterialFetcher(
             rt,
@@ -117,6 +123,7 @@ class RegionServices:
             self.stats,
             self.changes,
             self.aio_case_stub,
+            self.catalogue.item_now,
         )
 
     def listed_public_url(self) -> str:
@@ -152,6 +159,10 @@ class RegionServices:
     # --- peers -------------------------------------------------------------------------
     def licence_stub(self, region: Region) -> licence_pb2_grpc.LicenceServiceStub:
         return licence_pb2_grpc.LicenceServiceStub(self.rt.peers.channel(region.entity_id))
+
+    def aio_licence_stub(self, region: Region) -> licence_pb2_grpc.LicenceServiceStub:
+        """A stub on an aio channel: only for calls made from the event loop."""
+        return licence_pb2_grpc.LicenceServiceStub(self.aio_peers.channel(region.entity_id))
 
     def case_stub(self, region: Region) -> case_pb2_grpc.CaseServiceStub:
         return case_pb2_grpc.CaseServiceStub(self.rt.peers.channel(region.entity_id))

@@ -85,8 +85,15 @@ def test_summary_breakdown_and_samples(report: dict[str, Any]) -> None:
             assert 0 < steps[step]["p50"] <= steps[step]["p99"] <= steps[step]["max"]
         share = steps["share_of_mean"]
         assert abs(share["submit"] + share["decisions"] - 1.0) < 0.01
+        by_step = steps["steps"]
+        assert abs(sum(by_step[s]["share_of_mean"] for s in STEPS) - 1.0) < 0.01
+        assert all(by_step[s]["p50_ms"] == steps[s]["p50"] for s in STEPS)
     assert summary["network_floor_ms"] > 0 and summary["case_p50_over_network_floor"] > 0
-    assert report["targets"] == {} and report["all_targets_met"] is None
+    (name, line), *others = report["targets"].items()
+    assert name == "case_e2e_p50_over_echo_c1" and not others
+    assert line["value"] == summary["ratios_case_over_echo"]["closed_c1"]["p50"]
+    assert line["limit"] == 8.0 and line["comparison"] == "<="
+    assert report["all_targets_met"] is line["met"]
     samples = report["latency_samples_ms"]
     for t in ("echo", "case"):
         assert 0 < len(samples[t]) <= 2000
@@ -148,13 +155,14 @@ def test_report_keeps_its_keys(report: dict[str, Any]) -> None:
     """The report's shape is a contract with whoever reads it: the same keys, in order."""
     assert list(report) == TOP_KEYS
     assert list(report["summary"]) == SUMMARY_KEYS
-    assert report["targets"] == {}
+    assert list(report["targets"]) == ["case_e2e_p50_over_echo_c1"]
     assert set(report["setup"]) == SETUP_KEYS
     assert list(report["setup"]["prepare_s"]) == list(PHASES)
     for part in ("echo", "case", "breakdown_ms", "ratios_case_over_echo"):
         assert list(report["summary"][part]) == list(PHASES), part
     for name in PHASES:
-        assert list(report["summary"]["breakdown_ms"][name]) == [*STEPS, "share_of_mean"]
+        breakdown = report["summary"]["breakdown_ms"][name]
+        assert list(breakdown) == [*STEPS, "steps", "share_of_mean"]
         assert list(report["summary"]["case"][name]) == [
             "latency_ms",
             "cases_per_s",

@@ -248,3 +248,60 @@ def test_an_in_memory_store_has_no_checkpointer() -> None:
         assert store.remember_jti("aud", "j", 500.0, 100.0, audit=_draft("j")) is True
     finally:
         store.close()
+
+
+def test_try_submit_writes_at_once_only_when_nothing_would_wait() -> None:
+    db = FakeDatabase()
+    group: GroupCommit[list[Any]] = GroupCommit(db.transaction, lambda exc: False)
+    assert group.try_submit(_put(1), db.transaction) == (True, 10)
+    assert group.try_submit(_put(2), lambda: None) == (False, None)  # the database would wait
+    assert db.committed == [1] and not group._leading
+    with pytest.raises(ValueError):  # an operation's error is raised, and nothing commits
+        group.try_submit(lambda pending: int("x"), db.transaction)
+    assert db.committed == [1] and not group._leading
+    db.hold.clear()  # a batch in progress: try_submit leaves the write for a waiting thread
+    writer = threading.Thread(target=group.submit, args=(_put(3),))
+    writer.start()
+    assert db.entered.wait(10)
+    assert group.try_submit(_put(4), db.transaction) == (False, None)
+    db.hold.set()
+    writer.join(10)
+    assert db.committed == [1, 3]
+
+
+def test_try_submit_hands_the_lead_to_writers_that_queued_meanwhile() -> None:
+    db = FakeDatabase()
+    group: GroupCommit[list[Any]] = GroupCommit(db.transaction, lambda exc: False)
+    queued: list[threading.Thread] = []
+
+    def op(pending: list[Any]) -> int:  # while this runs alone, another writer queues
+        queued.append(threading.Thread(target=group.submit, args=(_put(2),)))
+        queued[0].start()
+        _wait_until(lambda: _queue_length(group) == 1)
+        pending.append(1)
+        return 1
+
+    assert group.try_submit(op, db.transaction) == (True, 1)
+    queued[0].join(10)
+    assert db.committed == [1, 2] and not group._leading
+
+
+def test_remember_jti_now_is_remember_jti_unless_it_would_wait(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
+    assert store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1")) is True
+    assert store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1")) is False
+    with store._lock:  # another thread holds the connection: nothing is written here
+        assert store.remember_jti_now("aud", "j2", 500.0, 100.0, audit=_draft("j2")) is None
+    assert store.remember_jti("aud", "j2", 500.0, 100.0, audit=_draft("j2")) is True
+    entries = list(store.audit_entries())
+    assert [e.detail["jti"] for e in entries] == ["j1", "j2"] and verify_chain(entries).ok
+
+
+def test_remember_jti_now_never_fsyncs_on_the_caller(tmp_path: Path) -> None:
+    store = SqliteStore.from_url(default_sqlite_url(tmp_path) + "?synchronous=full")
+    try:
+        assert store.remember_jti_now("aud", "j1", 500.0, 100.0) is None
+        assert list(store.audit_entries()) == []
+        assert store.remember_jti("aud", "j1", 500.0, 100.0) is True
+    finally:
+        store.close()

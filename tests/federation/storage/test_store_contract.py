@@ -204,6 +204,27 @@ def test_jti_first_then_replay_then_after_expiry(store: Store) -> None:
     assert store.remember_jti("320000", "j1", expires_at=260.0, now=170.0) is False
 
 
+def test_jti_now_answers_as_remember_jti_or_leaves_it_untouched(store: Store) -> None:
+    # a backend that would wait answers None and records nothing; one that need not, the same
+    # answer as remember_jti, with the entry committed in the same transaction
+    entry = AuditDraft(1.0, "r", "identity.verify_token", "granted", "s", {"jti": "j"})
+    first = store.remember_jti_now("320000", "j", 200.0, 100.0, audit=entry)
+    assert first in (True, None)
+    assert store.remember_jti("320000", "j", 200.0, 100.0) is (first is None)
+    assert store.remember_jti_now("320000", "j", 200.0, 100.0) in (False, None)
+    assert [e.detail for e in store.audit_entries()] == ([{"jti": "j"}] if first else [])
+
+
+def test_append_audit_now_links_like_append_audit_or_writes_nothing(store: Store) -> None:
+    entry = AuditDraft(1.0, "r", "licence.verify", "valid", "", {"n": 1})
+    record = store.append_audit_now(entry)
+    later = store.append_audit(AuditDraft(2.0, "r", "licence.verify", "valid", "", {"n": 2}))
+    entries = list(store.audit_entries())
+    assert [e.detail["n"] for e in entries] == ([1, 2] if record else [2])
+    assert entries[0] == record if record else later.seq == 1
+    assert verify_chain(entries).ok
+
+
 def test_jti_is_scoped_per_audience(store: Store) -> None:
     assert store.remember_jti("320000", "j", 200.0, 100.0) is True
     assert store.remember_jti("330000", "j", 200.0, 100.0) is True
