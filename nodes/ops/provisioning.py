@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from federation.trust.trustlist import (
     verify_trust_list,
 )
 from nodes.config import render_config
+from nodes.ops.ports import free_port
 from nodes.servicers.authorities import provision_authorities
 
 TRUST_LIST_LIFETIME_S = 7 * 24 * 3600
@@ -98,13 +98,6 @@ def write_private_key(path: Path, pem: bytes) -> None:
 def write_public(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_public(path, data)
-
-
-def free_port() -> int:
-    """Ask the OS for a free loopback port (bound then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def parse_suites(specs: Iterable[str]) -> dict[Region, str]:

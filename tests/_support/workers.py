@@ -17,7 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from benchmarks._sockets import OWN_CONNECTION, channels_per_worker
 from federation.regions import Region
 from nodes.config import load_config
-from nodes.ops.provisioning import Layout, free_port, read_trust_list, write_trust_list
+from nodes.ops.ports import free_port
+from nodes.ops.provisioning import Layout, read_trust_list, write_trust_list
 from nodes.tls import TlsMaterial
 
 
