@@ -44,6 +44,7 @@ class Options(RunOptions):
 
     local_requests: int
     licences: int
+    first_licences: int
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -65,9 +66,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=None,
         help="distinct JS-issued licences verified in rotation (32)",
     )
+    p.add_argument(
+        "--first-licences",
+        type=int,
+        default=None,
+        help="new licences each verified once over gRPC: the slow path beside the kept one (200)",
+    )
     a, shared = parse_run_options(p, argv, RUN)
     local = sized(a.local_requests, a.quick, 500, 5000)
     licences = sized(a.licences, a.quick, 8, 32)
-    if local < 1 or licences < 2:
-        p.error("need --local-requests >= 1 and --licences >= 2")
-    return Options(**shared, local_requests=local, licences=licences)
+    first = sized(a.first_licences, a.quick, 40, 200)
+    if local < 1 or licences < 2 or first < 1:
+        p.error("need --local-requests >= 1, --licences >= 2 and --first-licences >= 1")
+    return Options(**shared, local_requests=local, licences=licences, first_licences=first)

@@ -118,7 +118,13 @@ def targets_met(m: Measurements) -> dict[str, dict[str, Any]]:
 
 def summary(m: Measurements) -> dict[str, Any]:
     phases, cn = m.verification.phases, m.opts.closed_cn
-    local_keys = ("per_s", "us_per_verification", "ed25519_verify_us", "signature_share")
+    local_keys = (
+        "per_s",
+        "us_per_verification",
+        "us_per_verification_kept",
+        "ed25519_verify_us",
+        "signature_share",
+    )
     return {
         "local_verification": {k: m.local[k] for k in local_keys},
         ECHO: headline(phases, ECHO, cn, prefix="verify_"),

@@ -330,6 +330,11 @@ def verify_seal(
 _KEPT = KeptLicences()
 
 
+def forget_verified_licences() -> None:
+    """Drop the licences kept by `verify_sealed`: the next use of each is a first verification."""
+    _KEPT.clear()
+
+
 def verify_sealed(
     sd_jwt: str, region_key: RegionKeyResolver, now: float, skew_s: int = DEFAULT_SKEW_S
 ) -> VerifiedLicence:
@@ -386,6 +391,7 @@ __all__ = [
     "SealedMetadata",
     "VerifiedLicence",
     "end_of_day",
+    "forget_verified_licences",
     "seal_licence",
     "start_of_day",
     "verify_seal",

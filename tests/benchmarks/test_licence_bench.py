@@ -64,9 +64,21 @@ def test_local_verification(report: dict[str, Any]) -> None:
     assert local["verifications"] > 0 and local["distinct_licences"] >= 2
     assert local["per_s"] > 0 and local["us_per_verification"] > 0
     assert 0 < local["ed25519_verify_us"] < local["us_per_verification"]
+    # a kept licence skips its signatures: cheaper than a first verification
+    assert 0 < local["us_per_verification_kept"] < local["us_per_verification"]
     lat = local["latency_us"]
     assert lat["count"] == local["verifications"]
     assert 0 < lat["p50"] <= lat["p99"] <= lat["max"]
+
+
+@pytest.mark.slow
+def test_first_verification_is_reported_beside_the_kept_path(report: dict[str, Any]) -> None:
+    first = report["summary"]["first_verification"]
+    assert first["licences"] == report["setup"]["first_licences"] == 40
+    assert first["p50_ratio"] == pytest.approx(
+        first["verify_ms"]["p50"] / first["echo_ms"]["p50"], rel=1e-3
+    )
+    assert "never" in report["targets"]["verify_first_p50_over_echo_p50"]["target"]
 
 
 @pytest.mark.slow
@@ -108,7 +120,11 @@ def test_summary_targets_and_samples(report: dict[str, Any]) -> None:
         assert 0 < seq["p50"] <= seq["p90"] <= seq["p99"] <= seq["max"]
         assert summary[t]["throughput_c1_per_s"] > 0 and summary[t]["throughput_c8_per_s"] > 0
     targets = report["targets"]
-    assert set(targets) == {"verify_p50_over_echo_p50", "aggregate_p50_over_single_hop_p50"}
+    assert set(targets) == {
+        "verify_p50_over_echo_p50",
+        "aggregate_p50_over_single_hop_p50",
+        "verify_first_p50_over_echo_p50",
+    }
     for line in targets.values():  # whether they are met is a finding, never asserted here
         assert isinstance(line["met"], bool)
         assert line["value"] > 0
@@ -178,6 +194,7 @@ SUMMARY_KEYS = [
     "verify_licence",
     "ratios_verify_over_echo",
     "aggregation",
+    "first_verification",
     "suites",
 ]
 AGGREGATION_KEYS = [
@@ -212,7 +229,7 @@ SETUP_KEYS = (
         "open_loop_rate_source",
     }
     | RUN_OPTION_KEYS
-    | {"local_requests", "licences"}
+    | {"local_requests", "licences", "first_licences"}
 )
 
 
@@ -225,6 +242,7 @@ def test_report_keeps_its_keys(report: dict[str, Any]) -> None:
     assert list(report["targets"]) == [
         "verify_p50_over_echo_p50",
         "aggregate_p50_over_single_hop_p50",
+        "verify_first_p50_over_echo_p50",
     ]
     for line in report["targets"].values():
         assert list(line) == TARGET_LINE_KEYS

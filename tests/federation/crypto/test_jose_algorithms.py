@@ -118,7 +118,7 @@ def test_parsing_any_header_fails_only_with_domain_errors(header: dict[str, Any]
 
 
 @settings(deadline=None, max_examples=200)
-@given(alg=json_values.filter(lambda a: a not in ("EdDSA", "ES256")))
+@given(alg=json_values.filter(lambda a: not (isinstance(a, str) and a in BOTH)))
 def test_no_other_alg_value_is_accepted(alg: Any) -> None:
     with pytest.raises(Unauthenticated, match="refused"):
         parse_compact(raw({"alg": alg, "kid": "k"}, {}), BOTH)
