@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -13,12 +14,14 @@ from typing import Any
 
 import grpc
 
+from federation.audit import AUDIT_UNAVAILABLE, AuditDraft
 from federation.crypto.jose import Jwk
 from federation.errors import (
     FederationError,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 from federation.identity.assurance import Assurance
 from federation.identity.tokens import TokenClaims, TokenVerifier
@@ -46,6 +49,8 @@ from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 from nodes.peering.status_cache import StatusListCache
 from nodes.server.interceptors import caller
 from nodes.server.runtime import NodeRuntime
+
+log = logging.getLogger("yrd.node")
 
 SERVICE = "/yrd.federation.v1.LicenceService/"
 OPERATOR = frozenset({"operator"})
@@ -450,44 +455,82 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
     def ReadLicence(
         self, request: licence_pb2.ReadLicenceRequest, context: grpc.ServicerContext
     ) -> licence_pb2.ReadLicenceResponse:
+        """A consented read: the consent token is used up by any attempt that passes its check.
+
+        The read is decided first; then the token's replay row and the audit entry of the
+        decision (grant or refusal) commit in one transaction. A revoked session or replayed
+        token is refused (and audited) ahead of the decision, as if checked first.
+        """
         asking = caller()
         requesting = parse_region(asking.region_code)
-        detail: dict[str, Any] = {
+        base: dict[str, Any] = {
             "identifier": request.identifier,
             "service_item": request.service_item,
             "purpose": request.purpose,
         }
+        detail = base
+        refusal: FederationError | None = None
         try:
             if not request.consent_token:
                 raise PermissionDenied("no consent: the holder's token for this region is required")
-            consent = self._tokens.verify(
+            consent = self._tokens.check(
                 request.consent_token, Assurance.LOW, self._rt.clock.now()
             )
-            fields, withheld, detail = self._registry.read_for_item(
-                request.identifier,
-                requesting,
-                request.service_item,
-                request.purpose,
-                consent,
-                self._policy(),
-                self.seal_keys,
-            )
+            try:
+                fields, withheld, detail = self._registry.read_for_item(
+                    request.identifier,
+                    requesting,
+                    request.service_item,
+                    request.purpose,
+                    consent,
+                    self._policy(),
+                    self.seal_keys,
+                )
+            except FederationError as exc:
+                refusal = exc
+            # the replay row with the audit entry of the decision, in one commit
+            entry = self._read_entry(asking.entity_id, consent.subject, detail, refusal)
+            try:
+                self._tokens.accept(consent, lambda _: entry)
+            except FederationError:
+                raise
+            except Exception as exc:
+                if refusal is not None:
+                    log.critical("refused exchange.read could not be recorded: %s", exc)
+                    raise refusal from None
+                log.critical("AUDIT LOG NOT WRITABLE; refusing exchange.read: %s", exc)
+                raise Unavailable(AUDIT_UNAVAILABLE) from exc
         except FederationError as exc:
-            self._rt.audit_refusal(
-                asking.entity_id,
-                "exchange.read",
-                f"refused:{exc.code_name}",
-                "",
-                detail | {"reason": exc.message},
-            )
+            if exc is not refusal:  # a refusal decided above is audited with the replay row
+                self._rt.audit_refusal(
+                    asking.entity_id,
+                    "exchange.read",
+                    f"refused:{exc.code_name}",
+                    "",
+                    base | {"reason": exc.message},
+                )
             raise
-        self._rt.audit(asking.entity_id, "exchange.read", "granted", consent.subject, detail)
+        if refusal is not None:
+            raise refusal
         return licence_pb2.ReadLicenceResponse(
             identifier=request.identifier,
             type_code=str(detail["type_code"]),
             fields_json=json.dumps(fields, ensure_ascii=False),
             withheld=withheld,
             owner_region=self._rt.region.code,
+        )
+
+    def _read_entry(
+        self, actor: str, subject: str, detail: dict[str, Any], refusal: FederationError | None
+    ) -> AuditDraft:
+        if refusal is None:
+            return self._rt.draft(actor, "exchange.read", "granted", subject, detail)
+        return self._rt.draft(
+            actor,
+            "exchange.read",
+            f"refused:{refusal.code_name}",
+            "",
+            detail | {"reason": refusal.message},
         )
 
     def FetchRemoteLicence(
