@@ -229,6 +229,9 @@ def test_cross_region_read_needs_consent_policy_and_is_audited(
     token = client.issue_token("ZJ", login.session_id, login.session_secret, "JS")
     with pytest.raises(PermissionDenied, match="purpose"):
         client.fetch_remote_licence("SH", "JS", doc.identifier, "YRD-GA-0001", " ", token)
+    # the refused read used the consent token up (its replay row committed with the refusal)
+    with pytest.raises(Unauthenticated, match="replay"):
+        client.fetch_remote_licence("SH", "JS", doc.identifier, "YRD-GA-0001", "renewal", token)
     wrong_aud = client.issue_token("ZJ", login.session_id, login.session_secret, "SH")
     with pytest.raises(PermissionDenied, match="meant for"):
         client.fetch_remote_licence("SH", "JS", doc.identifier, "YRD-GA-0001", "x", wrong_aud)
@@ -244,6 +247,8 @@ def test_cross_region_read_needs_consent_policy_and_is_audited(
     outcomes = [e.outcome for e in reads]
     assert outcomes[0] == "granted" and all(e.actor == Region.SH.entity_id for e in reads)
     assert outcomes.count("refused:PERMISSION_DENIED") == 3
+    assert outcomes.count("refused:UNAUTHENTICATED") == 1
+    assert outcomes.count("granted") == 1
 
 
 def test_aggregation_returns_partial_results_when_regions_are_down(
