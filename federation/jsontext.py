@@ -12,7 +12,10 @@ MAX_DEPTH = 32
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Refuse duplicate object members: parsers disagree on which one wins (RFC 7515 s. 5.2)."""
-    out: dict[str, Any] = {}
+    out = dict(pairs)
+    if len(out) == len(pairs):  # the common case, decided at C speed
+        return out
+    out = {}
     for name, value in pairs:
         if name in out:
             raise InvalidArgument(f"duplicate JSON member {name!r}")

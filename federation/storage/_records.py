@@ -40,7 +40,10 @@ def encode_json(value: Mapping[str, Any] | Sequence[Any], what: str = "audit det
     """Strict JSON text (sorted keys, no NaN) that decodes to a value with the same canonical
     JSON, so the audit hash chain and case data round-trip exactly."""
     try:
-        plain = dict(value) if isinstance(value, Mapping) else list(value)
+        # type() first: the ABC isinstance check costs more than the copy for a plain dict
+        plain = (
+            dict(value) if type(value) is dict or isinstance(value, Mapping) else list(value)
+        )
         return json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"{what} is not JSON-serialisable: {exc}") from None
