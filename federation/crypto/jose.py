@@ -61,9 +61,13 @@ def b64url_decode(text: str) -> bytes:
         raise InvalidArgument(f"not base64url text: {exc}") from None
 
 
+# json.dumps with options builds an encoder per call; this is the one it builds (stateless)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 (for hashing and signing)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:
