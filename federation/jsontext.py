@@ -12,7 +12,10 @@ MAX_DEPTH = 32
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Refuse duplicate object members: parsers disagree on which one wins (RFC 7515 s. 5.2)."""
-    out: dict[str, Any] = {}
+    out = dict(pairs)
+    if len(out) == len(pairs):  # the common case, decided at C speed
+        return out
+    out = {}
     for name, value in pairs:
         if name in out:
             raise InvalidArgument(f"duplicate JSON member {name!r}")
@@ -24,10 +27,28 @@ def _no_constant(name: str) -> Any:
     raise InvalidArgument(f"JSON constant {name} is not allowed")
 
 
+# json.loads with options builds a decoder (and its scanner) per call: one, shared (stateless)
+_STRICT = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+
+
+def _loads_strict(data: bytes | str) -> Any:
+    """json.loads(data, ...) with the shared decoder: the same text handling (encoding
+    detection for bytes, a UTF-8 BOM refused in text) and the same errors."""
+    if isinstance(data, bytes | bytearray):
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    elif isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+        text = data
+    else:
+        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    return _STRICT.decode(text)
+
+
 def strict_json(data: bytes | str) -> Any:
     """Parse JSON refusing duplicate members and NaN/Infinity; InvalidArgument when malformed."""
     try:
-        return json.loads(data, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+        return _loads_strict(data)
     except InvalidArgument as exc:
         raise InvalidArgument(f"not JSON: {exc.message}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

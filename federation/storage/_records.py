@@ -36,12 +36,19 @@ EVENT_COLS = "case_id, seq, time, from_state, to_state, actor, detail"
 RATING_COLS = "case_id, score, reasons, comment, rated_at"
 
 
+# what json.dumps(sort_keys=True, separators=(",", ":"), allow_nan=False) builds per call
+_STRICT_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
 def encode_json(value: Mapping[str, Any] | Sequence[Any], what: str = "audit detail") -> str:
     """Strict JSON text (sorted keys, no NaN) that decodes to a value with the same canonical
     JSON, so the audit hash chain and case data round-trip exactly."""
     try:
-        plain = dict(value) if isinstance(value, Mapping) else list(value)
-        return json.dumps(plain, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        # type() first: the ABC isinstance check costs more than the copy for a plain dict
+        plain = (
+            dict(value) if type(value) is dict or isinstance(value, Mapping) else list(value)
+        )
+        return _STRICT_TEXT.encode(plain)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"{what} is not JSON-serialisable: {exc}") from None
 
