@@ -117,13 +117,7 @@ class GroupCommit(Generic[C]):
             with scope as conn:
                 return True, op(conn)
         finally:
-            with self._mutex:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._leading = False
+            self._pass_lead()
 
     def _lead(self) -> None:
         """Write one batch (which holds the leader's own slot), then pass the lead on."""
@@ -133,15 +127,19 @@ class GroupCommit(Generic[C]):
         try:
             self._write(batch)
         finally:
-            with self._mutex:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._leading = False
+            self._pass_lead()
             for slot in batch:
                 slot.done.set()
+
+    def _pass_lead(self) -> None:
+        """Wake the first queued writer as the next leader, or end the lead if none waits."""
+        with self._mutex:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._leading = False
 
     def _write(self, batch: list[_Slot]) -> None:
         pending = batch
