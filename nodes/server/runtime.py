@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from federation.audit import AUDIT_UNAVAILABLE, AuditDraft
+from federation.audit import AUDIT_UNAVAILABLE, AuditDraft, AuditRecord
 from federation.clock import Clock, SystemClock
 from federation.crypto.jose import Jwk, SigningKey
 from federation.errors import Unavailable
@@ -127,16 +127,7 @@ class NodeRuntime:
 
         Fail closed (as X-Road's message log does): a grant that cannot be audited is refused.
         """
-        draft = self.draft(actor, action, outcome, subject, detail)
-        started = time.perf_counter()
-        try:
-            self.store.append_audit(draft)
-            metrics = self.observability.metrics
-            if metrics is not None:
-                metrics.audit_appended(time.perf_counter() - started)
-        except Exception as exc:
-            log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
-            raise Unavailable(AUDIT_UNAVAILABLE) from exc
+        self._append(self.draft(actor, action, outcome, subject, detail), self.store.append_audit)
 
     def audit_now(
         self,
@@ -149,11 +140,22 @@ class NodeRuntime:
         """`audit` on the calling thread (an event loop) if the store need not wait for it:
         True once recorded; False, with nothing written, when `audit` must run elsewhere."""
         draft = self.draft(actor, action, outcome, subject, detail)
+        return self._append(draft, self.store.append_audit_now)
+
+    def _append(self, draft: AuditDraft, write: Callable[[AuditDraft], AuditRecord | None]) -> bool:
+        """One audit write, timed into the metrics when it wrote; Unavailable if it failed."""
+        started = time.perf_counter()
         try:
-            return self.store.append_audit_now(draft) is not None
+            written = write(draft) is not None
         except Exception as exc:
-            log.critical("AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", action, actor, exc)
+            log.critical(
+                "AUDIT LOG NOT WRITABLE; refusing %s by %s: %s", draft.action, draft.actor, exc
+            )
             raise Unavailable(AUDIT_UNAVAILABLE) from exc
+        metrics = self.observability.metrics
+        if written and metrics is not None:
+            metrics.audit_appended(time.perf_counter() - started)
+        return written
 
     def audit_refusal(
         self,
