@@ -39,18 +39,38 @@ def business_fields(i: int) -> dict[str, object]:
     }
 
 
-def issue_pool(client: FederationClient, count: int, tag: str) -> list[str]:
-    """`count` licences sealed at ISSUER, half driving licences (people), half business
-    licences (enterprises), all of them valid; returns their full SD-JWTs."""
-    return [str(_issue_one(client, i, tag).sd_jwt) for i in range(count)]
+@dataclass(frozen=True)
+class PoolIssuer:
+    """Where a pool's licences are sealed and how their holders and ids are named."""
+
+    region: Region
+    citizen_division: str  # of the driving licences' holders
+    company_division: str  # of the business licences' holders
+    credit_serial: str  # first two characters of the companies' credit code serials
+    city: str  # in the companies' names
+    ids: str = ""  # inserted in the request ids, so pools of one run never collide
 
 
-def _issue_one(client: FederationClient, i: int, tag: str) -> licence_pb2.LicenceDocument:
+ED25519_POOL = PoolIssuer(ISSUER, "320102", "320505", "MA", "苏州")
+
+
+def issue_pool(
+    client: FederationClient, count: int, tag: str, issuer: PoolIssuer = ED25519_POOL
+) -> list[str]:
+    """`count` licences sealed at `issuer` (ISSUER by default), half driving licences (people),
+    half business licences (enterprises), all of them valid; returns their full SD-JWTs."""
+    return [str(_issue_one(client, i, tag, issuer).sd_jwt) for i in range(count)]
+
+
+def _issue_one(
+    client: FederationClient, i: int, tag: str, issuer: PoolIssuer
+) -> licence_pb2.LicenceDocument:
     if i % 2 == 0:
-        holder = make_citizen_id("320102", datetime.date(1980 + i % 20, 1 + i % 12, 9), i + 1)
+        born = datetime.date(1980 + i % 20, 1 + i % 12, 9)
+        holder = make_citizen_id(issuer.citizen_division, born, i + 1)
         return client.issue_licence(
-            ISSUER.short,
-            f"{tag}-drv-{i}",
+            issuer.region.short,
+            f"{tag}-{issuer.ids}drv-{i}",
             "driving_licence",
             holder,
             f"驾驶人{i}",
@@ -58,13 +78,13 @@ def _issue_one(client: FederationClient, i: int, tag: str) -> licence_pb2.Licenc
             valid_from="2022-03-01",
             valid_until="2032-03-01",
         )
-    company = make_credit_code("9", "1", "320505", f"MA{i:06X}")
+    company = make_credit_code("9", "1", issuer.company_division, f"{issuer.credit_serial}{i:06X}")
     return client.issue_licence(
-        ISSUER.short,
-        f"{tag}-biz-{i}",
+        issuer.region.short,
+        f"{tag}-{issuer.ids}biz-{i}",
         "business_licence",
         company,
-        f"苏州基准{i}科技有限公司",
+        f"{issuer.city}基准{i}科技有限公司",
         business_fields(i),
         valid_until="2049-08-07",
     )

@@ -8,7 +8,6 @@ VerifyLicence at VERIFIER over gRPC of the two pools, side by side, interleaved.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,8 +25,7 @@ from benchmarks.harness import (
 )
 from benchmarks.licence.calls import verify_call
 from benchmarks.licence.config import CALL_TIMEOUT_S, ECHO, ISSUER, VERIFIER, VERIFY, Options, log
-from benchmarks.licence.fixtures import business_fields, driving_fields
-from federation.codes import make_citizen_id, make_credit_code
+from benchmarks.licence.fixtures import PoolIssuer, issue_pool
 from federation.crypto.jose import Jwk, SigningKey
 from federation.licences import Verdict, VerifiedStatusList, verify_licence, verify_status_list
 from federation.licences.registry import status_list_uri
@@ -51,35 +49,12 @@ KERNEL_PATH = (
 Phases = dict[str, PhaseComparison]
 
 
+SM2_POOL = PoolIssuer(SM2_ISSUER, "340104", "340104", "MB", "合肥", ids="sm2-")
+
+
 def issue_sm2_pool(client: FederationClient, count: int, tag: str) -> list[str]:
     """`count` licences sealed at SM2_ISSUER (Anhui), half driving, half business licences."""
-    pool = []
-    for i in range(count):
-        if i % 2 == 0:
-            holder = make_citizen_id("340104", datetime.date(1980 + i % 20, 1 + i % 12, 9), i + 1)
-            doc = client.issue_licence(
-                SM2_ISSUER.short,
-                f"{tag}-sm2-drv-{i}",
-                "driving_licence",
-                holder,
-                f"驾驶人{i}",
-                driving_fields(i),
-                valid_from="2022-03-01",
-                valid_until="2032-03-01",
-            )
-        else:
-            company = make_credit_code("9", "1", "340104", f"MB{i:06X}")
-            doc = client.issue_licence(
-                SM2_ISSUER.short,
-                f"{tag}-sm2-biz-{i}",
-                "business_licence",
-                company,
-                f"合肥基准{i}科技有限公司",
-                business_fields(i),
-                valid_until="2049-08-07",
-            )
-        pool.append(str(doc.sd_jwt))
-    return pool
+    return issue_pool(client, count, tag, SM2_POOL)
 
 
 def signature_kernels(message: bytes, count: int) -> dict[str, Any]:
