@@ -1,23 +1,19 @@
-"""Benchmark fixtures on a running federation: minted tokens, echo calls, a region's identity."""
+"""Benchmark helpers on a running federation: CPU of several nodes, readiness, echo calls, a
+region's identity (minted tokens are `nodes.fixtures.tokens`)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import grpc
 
-from benchmarks._load import Call, ProcessCpu
-from federation.crypto.jose import SigningKey, b64url_decode
-from federation.identity.assurance import Assurance
-from federation.identity.tokens import MAX_TTL_S, mint_token
+from benchmarks._load import Call
 from federation.regions import Region
-from federation.trust.trustlist import TrustList
-from nodes.ops.provisioning import Layout, load_active_signing_key
+from nodes.ops.process_cpu import ProcessCpu
+from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from nodes.peering.channels import CHANNEL_OPTIONS
 from nodes.tls import TlsMaterial
@@ -58,57 +54,6 @@ def wait_until_ok(call: Call, timeout_s: float = 30.0, pause_s: float = 0.25) ->
             time.sleep(pause_s)
             continue
         return time.monotonic() - start, failures
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The payload of a compact JWS, NOT verified (to copy the shape of a real login's token)."""
-    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
-    return claims
-
-
-class TokenMinter:
-    """Mints single-use federated tokens with a home region's signing key, before any timing,
-    exactly as the home region's IssueToken would (same key, claims and lifetime rules)."""
-
-    def __init__(self, directory: Path, trust_list: TrustList, home: Region) -> None:
-        self.home = home
-        self._member = trust_list.member(home.entity_id)
-        self._key: SigningKey = load_active_signing_key(
-            Layout(directory).signing_dir(home), self._member.signing_keys
-        )
-
-    def mint(
-        self,
-        count: int,
-        *,
-        subject: str,
-        session_id: str,
-        audience: Region,
-        name: str,
-        home_attestation: str,
-        assurance: Assurance = Assurance.LOW,
-        amr: Sequence[str] = ("pwd",),
-        ttl_s: int = MAX_TTL_S,
-    ) -> list[str]:
-        now = time.time()
-        return [
-            mint_token(
-                self._key,
-                issuer=self._member.entity_id,
-                subject=subject,
-                audience=audience.entity_id,
-                session_id=session_id,
-                assurance=assurance,
-                home_region=self.home.code,
-                subject_kind="natural",
-                name=name,
-                amr=tuple(amr),
-                home_attestation=home_attestation,
-                now=now,
-                ttl_s=ttl_s,
-            )
-            for _ in range(count)
-        ]
 
 
 def echo_call(channel: grpc.Channel, payload: bytes, timeout_s: float) -> Call:

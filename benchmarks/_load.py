@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from benchmarks._latency import LatencyRecorder
+from nodes.ops.process_cpu import ProcessCpu
 
 Call = Callable[[], object]
 """One request, synchronous: returns when the answer is in, raises when it failed."""
@@ -42,23 +41,6 @@ class Supply(Generic[T]):
     def remaining(self) -> int:
         with self._lock:
             return max(0, len(self._items) - self._next)
-
-
-class ProcessCpu:
-    """CPU seconds (user + system) used so far by another process, read from /proc (Linux)."""
-
-    def __init__(self, pid: int) -> None:
-        self._stat = Path(f"/proc/{pid}/stat")
-        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def seconds(self) -> float | None:
-        try:
-            text = self._stat.read_text()
-        except OSError:
-            return None
-        fields = text[text.rindex(")") + 2 :].split()
-        # fields[0] is field 3 (state); utime and stime are fields 14 and 15
-        return (int(fields[11]) + int(fields[12])) / self._tick
 
 
 @dataclass

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks._latency import ratio
-from benchmarks._load import Call, LoadResult, ProcessCpu, run_closed_loop, run_open_loop
+from benchmarks._load import Call, LoadResult, run_closed_loop, run_open_loop
 from benchmarks._load import run_sequential as _run_sequential
 from benchmarks._options import RunOptions
+from nodes.ops.process_cpu import ProcessCpu
 
 Load = Callable[[Call, int], LoadResult]  # drives `int` requests of one target
 Log = Callable[[str], None]

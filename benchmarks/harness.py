@@ -21,7 +21,6 @@ from benchmarks._latency import LatencyRecorder, ratio
 from benchmarks._load import (
     Call,
     LoadResult,
-    ProcessCpu,
     Supply,
     SupplyExhausted,
     arrival_offsets,
@@ -55,6 +54,7 @@ from benchmarks._phases import (
     sequential_phase,
 )
 from federation.regions import Region
+from nodes.ops.process_cpu import ProcessCpu
 from nodes.ops.provisioning import init_federation
 from nodes.ops.supervisor import Federation
 

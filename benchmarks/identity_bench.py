@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._federation import TokenMinter, echo_call
+from benchmarks._federation import echo_call
 from benchmarks.harness import (
     STORE,
     Call,
@@ -37,6 +37,7 @@ from federation.codes import make_citizen_id
 from federation.identity.tokens import DEFAULT_TTL_S, unverified_home_attestation
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.fixtures.tokens import TokenMinter
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
 
 BENCHMARK = "identity_bench"

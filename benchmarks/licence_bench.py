@@ -17,16 +17,17 @@ from benchmarks.licence.config import (
     PEERS,
     VERIFIER,
     Options,
+    log,
     parse_args,
 )
 from benchmarks.licence.first import KEY as FIRST
 from benchmarks.licence.first import first_target, first_verification
-from benchmarks.licence.fixtures import set_up
 from benchmarks.licence.local import local_verification
 from benchmarks.licence.phases import run_aggregation, run_verification
 from benchmarks.licence.report import Measurements, build_report
 from benchmarks.licence.suites import PROVISIONED, measure_suites
 from nodes.client import FederationClient
+from nodes.fixtures.licences import set_up
 
 
 def measure(run: RunContext, opts: Options) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def measure(run: RunContext, opts: Options) -> dict[str, Any]:
     provinces_cpu = ProcessesCpu([run.pids[r] for r in (AGGREGATOR, *PEERS)])
     tag = f"lb{int(time.time())}"
     with FederationClient(run.directory, timeout_s=CALL_TIMEOUT_S) as client:
-        fixtures = set_up(client, run.directory, opts.licences, tag)
+        fixtures = set_up(client, run.directory, opts.licences, tag, log)
         local = local_verification(client, fixtures.pool, opts.local_requests)
         verification = run_verification(client, fixtures.pool, opts, verifier_cpu)
         aggregation = run_aggregation(

@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from benchmarks._federation import ProcessesCpu, TokenMinter, echo_call
+from benchmarks._federation import ProcessesCpu, echo_call
 from benchmarks._latency import ratio
 from benchmarks._sockets import channels_per_worker, child_pids
 from benchmarks.harness import (
@@ -49,6 +49,7 @@ from federation.identity.tokens import DEFAULT_TTL_S
 from federation.regions import Region
 from nodes.client import FederationClient
 from nodes.config import load_config
+from nodes.fixtures.tokens import TokenMinter
 from nodes.ops.provisioning import Layout, init_federation
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc

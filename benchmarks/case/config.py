@@ -12,18 +12,19 @@ from benchmarks.harness import (
     new_parser,
     parse_run_options,
 )
-from federation.regions import Region
+
+# the cast (the window's echo is the baseline), shared with `yrd lab run`
+from nodes.fixtures.case_cast import CARD_HOLDER as CARD_HOLDER
+from nodes.fixtures.case_cast import FACE_RATE_PER_S as FACE_RATE_PER_S
+from nodes.fixtures.case_cast import HOME as HOME
+from nodes.fixtures.case_cast import ITEM as ITEM
+from nodes.fixtures.case_cast import OWNER as OWNER
+from nodes.fixtures.case_cast import WINDOW as WINDOW
 
 BENCHMARK = "case_bench"
 DESCRIPTION = (
     "Case benchmark: end-to-end remote-virtual-window cases with an automatic reviewer vs an echo."
 )
-WINDOW = Region.SH  # the window region where the applicant submits; its echo is the baseline
-OWNER = Region.JS  # owns the item, validates the materials, decides and issues the result
-CARD_HOLDER = Region.AH  # holds the applicants' identity cards (the cross-region read)
-HOME = Region.ZJ  # where the applicants are registered and log in (substantial, with face)
-ITEM = "YRD-JS-QY-0101"  # 企业变更登记: face required, substantial, business licence + id card
-WINDOW_ID = "SH-PD-BENCH"
 REVIEWER = "JS-AMR-auto-reviewer"
 ECHO, CASE = "echo", "case"
 STEPS = ("submit", "start_review", "approve")
@@ -31,11 +32,9 @@ STEPS = ("submit", "start_review", "approve")
 # the window forwards to the owner (1 hop) and the owner reads the identity card (1 hop)
 RPC_HOPS_PER_CASE = 5
 CASE_P50_LIMIT = 8.0  # issue 11 item 2: a case end to end (one in flight) within 8 echo p50s
-FACE_RATE_PER_S = 40.0  # pace of the set-up face checks: below the hub's 50/s (burst 100) quota
 FACE_ASSERTION_S = 300  # an assertion's lifetime: a phase must use its assertions within it
 FACE_DAILY_LIMIT = 10_000  # the window region's daily face quota at the hub (default config)
 CALL_TIMEOUT_S = 30.0
-PASSWORD = "Huangshan-peak-90"
 
 RUN = RunDefaults(
     concurrency=4, open_workers=16, requests=(16, 200), warmup=(2, 10), warmup_unit="warm-up cases"

@@ -6,15 +6,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks._federation import Readiness, TokenMinter, echo_call, wait_until_ok
+from benchmarks._federation import Readiness, echo_call, wait_until_ok
 from benchmarks._latency import LatencyRecorder
-from benchmarks._load import Call, ProcessCpu, Supply, warm_up
+from benchmarks._load import Call, Supply, warm_up
 from benchmarks._phases import Load, PhaseComparison, closed_loop, load_phase, open_loop
-from benchmarks.case.applicants import enrol_applicants, wait_for_catalogue
 from benchmarks.case.config import CALL_TIMEOUT_S, CASE, ECHO, HOME, WINDOW, Options, log
-from benchmarks.case.inputs import Preparer
 from benchmarks.case.runner import CaseRunner
 from nodes.client import FederationClient
+from nodes.fixtures.applicants import enrol_applicants, wait_for_catalogue
+from nodes.fixtures.case_inputs import Preparer
+from nodes.fixtures.tokens import TokenMinter
+from nodes.ops.process_cpu import ProcessCpu
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def run_phase(
     per_round = opts.requests // opts.rounds
     t0 = time.perf_counter()
     log(f"{name}: preparing {per_round * opts.rounds} cases (licence, tokens, face assertion)")
-    steps = s.runner.new_phase(s.preparer.supply(per_round * opts.rounds))
+    steps = s.runner.new_phase(Supply([s.preparer.one() for _ in range(per_round * opts.rounds)]))
     prepare_s = time.perf_counter() - t0
     comparison = load_phase(name, {ECHO: echo, CASE: s.runner.call}, load, opts, describe, log)
     return CasePhase(comparison, steps, prepare_s)

@@ -6,9 +6,9 @@ import json
 import time
 
 from benchmarks.case.config import CALL_TIMEOUT_S, OWNER, REVIEWER, STEPS, WINDOW
-from benchmarks.case.inputs import CaseInput
 from benchmarks.harness import LatencyRecorder, Supply
 from nodes.client import FederationClient
+from nodes.fixtures.case_inputs import CaseInput
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
 
 

@@ -15,14 +15,16 @@ from benchmarks.harness import (
 )
 from federation.regions import Region
 
+# the cast (VERIFIER's echo is the verification baseline), shared with `yrd lab run`
+from nodes.fixtures.licence_cast import AGGREGATOR as AGGREGATOR
+from nodes.fixtures.licence_cast import HOME as HOME
+from nodes.fixtures.licence_cast import ISSUER as ISSUER
+from nodes.fixtures.licence_cast import VERIFIER as VERIFIER
+
 BENCHMARK = "licence_bench"
 DESCRIPTION = (
     "Licence benchmark: local and cross-region licence verification, and 4-region aggregation."
 )
-VERIFIER = Region.SH  # verifies licences it did not issue; its echo is the verification baseline
-ISSUER = Region.JS  # issues the licences verified at VERIFIER
-AGGREGATOR = Region.AH  # answers ListHolderLicences by fanning out to the three other provinces
-HOME = Region.ZJ  # where the holder is registered, logs in, and tokens are minted
 PEERS = (Region.JS, Region.SH, Region.ZJ)  # AGGREGATOR's fan-out targets
 ECHO, VERIFY = "echo", "verify_licence"
 ECHO_AGG, HOP, AGG, RELAY = "echo_ah", "single_hop", "aggregate", "relayed_read"
@@ -30,8 +32,6 @@ RELAY_ITEM = "YRD-GA-0001"  # 异地换领驾驶证: a service item whose policy
 VERIFY_P50_LIMIT = 1.5  # issue 3 item 11: cross-region verification p50 <= 1.5 x echo p50
 AGG_P50_LIMIT = 2.0  # ...and aggregation p50 <= 2 x one cross-region call (fan-out is parallel)
 CALL_TIMEOUT_S = 10.0
-PASSWORD = "bench-Password-2024"
-HOLDER_NAME = "归集测试"
 
 RUN = RunDefaults(concurrency=8, open_workers=32, requests=(200, 2000), warmup=(30, 300))
 

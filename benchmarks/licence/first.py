@@ -14,9 +14,9 @@ from typing import Any
 from benchmarks._federation import echo_call
 from benchmarks.harness import LatencyRecorder, target
 from benchmarks.licence.config import CALL_TIMEOUT_S, ISSUER, VERIFIER, VERIFY_P50_LIMIT, log
-from benchmarks.licence.fixtures import issue_pool
 from federation.licences import Verdict
 from nodes.client import FederationClient
+from nodes.fixtures.licences import issue_pool
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 
 KEY = "verify_first_p50_over_echo_p50"

@@ -35,8 +35,8 @@ from benchmarks.licence.config import (
     Options,
     log,
 )
-from benchmarks.licence.fixtures import Fixtures
 from nodes.client import FederationClient
+from nodes.fixtures.licences import Fixtures
 
 Phases = dict[str, PhaseComparison]
 

@@ -33,8 +33,8 @@ from benchmarks.licence.config import (
     VERIFY_P50_LIMIT,
     Options,
 )
-from benchmarks.licence.fixtures import Fixtures
 from benchmarks.licence.phases import AggregationRun, VerificationRun
+from nodes.fixtures.licences import Fixtures
 
 CHANNEL = "one mTLS channel (operator certificate) per node, shared by its targets"
 SERVER_CPU = (

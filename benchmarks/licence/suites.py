@@ -25,13 +25,13 @@ from benchmarks.harness import (
 )
 from benchmarks.licence.calls import verify_call
 from benchmarks.licence.config import CALL_TIMEOUT_S, ECHO, ISSUER, VERIFIER, VERIFY, Options, log
-from benchmarks.licence.fixtures import PoolIssuer, issue_pool
 from federation.crypto.jose import Jwk, SigningKey
 from federation.licences import Verdict, VerifiedStatusList, verify_licence, verify_status_list
 from federation.licences.registry import status_list_uri
 from federation.licences.seal import forget_verified_licences
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.fixtures.licences import PoolIssuer, issue_pool
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 
 SM2_ISSUER = Region.AH

@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._load import ProcessCpu
-from benchmarks.case.config import OWNER
 from federation.errors import FederationError, NotFound
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.fixtures.case_cast import OWNER
 from nodes.lab.controller import Lab
 from nodes.lab.load import GcPauses, OpenLoop, Sample, build_schedule
 from nodes.lab.metrics import phase_deltas, run_delta, scrape_all
@@ -33,6 +32,7 @@ from nodes.lab.scenario import Fault, Scenario
 from nodes.lab.topology import Topology
 from nodes.lab.traces import case_critical_path, sample_case
 from nodes.lab.workload import build_operations, warm_up
+from nodes.ops.process_cpu import ProcessCpu
 
 PROGRESS_EVERY_S = 5.0
 

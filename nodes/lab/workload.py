@@ -17,16 +17,16 @@ from typing import Any
 
 import grpc
 
-from benchmarks._federation import TokenMinter
-from benchmarks.case.applicants import enrol_applicants, wait_for_catalogue
-from benchmarks.case.config import HOME as CASE_HOME
-from benchmarks.case.config import OWNER, WINDOW
-from benchmarks.case.inputs import Preparer
-from benchmarks.licence.config import AGGREGATOR, VERIFIER
-from benchmarks.licence.fixtures import set_up as licence_set_up
 from federation.licences import Verdict
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.fixtures.applicants import enrol_applicants, wait_for_catalogue
+from nodes.fixtures.case_cast import HOME as CASE_HOME
+from nodes.fixtures.case_cast import OWNER, WINDOW
+from nodes.fixtures.case_inputs import Preparer
+from nodes.fixtures.licence_cast import AGGREGATOR, VERIFIER
+from nodes.fixtures.licences import set_up as licence_set_up
+from nodes.fixtures.tokens import TokenMinter
 from nodes.pb.v1 import (
     case_pb2_grpc,
     identity_pb2,
@@ -100,7 +100,7 @@ def build_operations(
 ) -> dict[str, Operation]:
     """Set up fixtures (untimed) and build `counts[op]` requests for each operation."""
     ops: dict[str, Operation] = {}
-    licences = licence_set_up(client, directory, 8, f"{tag}L")
+    licences = licence_set_up(client, directory, 8, f"{tag}L", log)
     if counts.get("token_verify"):
         tokens = licences.tokens(TOKEN_VERIFIER, counts["token_verify"])
         ops["token_verify"] = Operation(
