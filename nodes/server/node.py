@@ -80,6 +80,9 @@ def server_options(config: NodeConfig) -> list[tuple[str, int]]:
 QUEUED_PER_WORKER = 64
 MAX_STREAMS = 4096
 MAX_STREAMS_PER_CALLER = 1024
+# how long a stopping node waits, after its server stopped, for store work its pools run (a
+# commit is milliseconds; this bounds a wedged disk or database so the process still exits)
+POOL_DRAIN_S = 30.0
 
 
 class Node:
@@ -107,6 +110,8 @@ class Node:
         roles.update(catalogue_servicers.ROLES)
         roles.update(diagnostics_servicers.ROLES)
         self.region_services: RegionServices | None = None
+        self.identity: identity_servicers.IdentityServicer | None = None
+        self._stopping: asyncio.Future[None] | None = None
         # each task runs in a copy of its submitter's context: a served call's trace span
         # reaches the synchronous servicer on its worker (and the peer calls it makes)
         self.workers = ContextThreadPool(max_workers=config.threads, thread_name_prefix="rpc")
@@ -241,9 +246,8 @@ class Node:
                 ),
                 revoked_now=rt.revocations.is_revoked_now,
             )
-            identity_pb2_grpc.add_IdentityServiceServicer_to_server(
-                identity_servicers.IdentityServicer(rt, provider, verifier), self.server
-            )
+            self.identity = identity_servicers.IdentityServicer(rt, provider, verifier)
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server(self.identity, self.server)
             names.append("yrd.federation.v1.IdentityService")
             self.region_services = RegionServices(rt, verifier, self._face_check)
             own = rt.region.code
@@ -382,6 +386,17 @@ class Node:
         log.info("%s serving on %s:%d%s", self.rt.entity_id, self.config.host, self.port, where)
 
     async def stop(self, grace: float = 5.0) -> None:
+        """Stop serving and release everything; idempotent (a second call waits for the first).
+
+        In order: the gRPC server drains (calls in flight get `grace` seconds, then are
+        cancelled); the pools that run store work finish what they hold, so a write a call
+        took (e.g. a group-commit batch it leads or waits in) commits before the store
+        closes; then the store's connections, peer channels and observability close."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(grace))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()
         await self.loop.run_in_executor(None, self.background.stop)
         if self.public is not None:
@@ -389,8 +404,27 @@ class Node:
         await self.server.stop(grace)
         if self.region_services is not None:
             await self.region_services.aio_peers.close()
-        self.workers.shutdown(wait=False, cancel_futures=True)
+        drained = self.loop.run_in_executor(None, self._drain_pools)
+        try:
+            await asyncio.wait_for(asyncio.shield(drained), POOL_DRAIN_S)
+        except TimeoutError:
+            log.error(
+                "%s: store work still running %.0f s after the server stopped; closing the "
+                "store under it (its calls were not answered)",
+                self.rt.entity_id,
+                POOL_DRAIN_S,
+            )
         self.rt.close()
+
+    def _drain_pools(self) -> None:
+        """Shut the worker pools down, waiting for the tasks they are running (a thread)."""
+        # nothing new starts on the rpc workers; what runs there (a synchronous servicer's
+        # write, a health update) finishes
+        self.workers.shutdown(wait=True, cancel_futures=True)
+        if self.identity is not None:
+            self.identity.close()
+        if self.region_services is not None:
+            self.region_services.close_pools()
 
 
 async def _serve(config: NodeConfig, worker_index: int) -> None:

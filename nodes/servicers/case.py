@@ -83,6 +83,12 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         self._export = export
         self._stats = stats
 
+    def close(self) -> None:
+        """Wait for the desk's and the watchers' store work (idempotent): a case committed
+        for a call commits before the node closes its store. Call after the server stopped."""
+        self._desk_pool.shutdown(wait=True)
+        self._watch_pool.shutdown(wait=True, cancel_futures=True)  # reads only
+
     # --- routing ----------------------------------------------------------------------
     def _owner(self, owner_region: str, item_code: str = "") -> Region:
         if owner_region:

@@ -52,8 +52,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self._provider = provider
         self._verifier = verifier
         # its own small pool: a slow commit never blocks the event loop or the rpc workers;
-        # the threads end when the servicer is collected
+        # the node shuts it down (`close`) once its server has drained
         self._store_writes = ThreadPoolExecutor(STORE_WRITERS, thread_name_prefix="verify-store")
+
+    def close(self) -> None:
+        """Wait for the store writes running or queued here (idempotent): each commits before
+        the node closes its store. Call after the server stopped taking calls."""
+        self._store_writes.shutdown(wait=True)
 
     def RegisterSubject(
         self, request: identity_pb2.RegisterSubjectRequest, context: grpc.ServicerContext

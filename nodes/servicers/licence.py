@@ -108,6 +108,11 @@ class LicenceServicer(licence_pb2_grpc.LicenceServiceServicer):
         # region code -> listed public URL: an https `iss` must be on its region's
         self._public_urls = public_urls(runtime.trust_list)
 
+    def close(self) -> None:
+        """Wait for the store work running or queued here (idempotent): each write commits
+        before the node closes its store. Call after the server stopped taking calls."""
+        self._store_pool.shutdown(wait=True)
+
     # --- trust-list key resolvers -----------------------------------------------------
     def seal_keys(self, region_code: str, kid: str) -> Jwk:
         return self._rt.seal_keys(region_code, kid)

@@ -126,6 +126,11 @@ class RegionServices:
             self.catalogue.item_now,
         )
 
+    def close_pools(self) -> None:
+        """Wait for the licence and case servicers' store work (see `Node.stop`)."""
+        self.licences.close()
+        self.cases.close()
+
     def listed_public_url(self) -> str:
         """This region's public HTTPS base as the trust list lists it ("" if none, or no list
         yet): what its new licences name, so verifiers can map it back through the same list."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,19 @@ class Backend:
         with psycopg.connect(base, autocommit=True, options=f"-c search_path={schema}") as pg:
             pg_cur = pg.execute(statement.replace("?", "%s"), params)
             return pg_cur.fetchall() if pg_cur.description else []
+
+
+def drop_node_schemas(url: str, prefix: str) -> None:
+    """Drop the schemas of a federation's nodes made under `prefix` (its URL's schema)."""
+    import psycopg
+    from psycopg import sql
+
+    assert re.fullmatch(r"t_[0-9a-f]+", prefix), prefix
+    base = url.split("?")[0]
+    with psycopg.connect(base, autocommit=True, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+            (prefix + "\\_%",),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))

@@ -111,6 +111,6 @@ def test_force_over_a_postgresql_federation_drops_only_its_node_schemas(
             kept = conn.execute(f"SELECT count(*) FROM {prefix}_js.mine").fetchone()
         assert kept == (0,)
     finally:
-        from test_resilience import _drop_node_schemas
+        from tests._support.storage import drop_node_schemas
 
-        _drop_node_schemas(postgres_url, prefix)
+        drop_node_schemas(postgres_url, prefix)

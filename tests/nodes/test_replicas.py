@@ -62,7 +62,7 @@ def replicated(
     tmp_path_factory: pytest.TempPathFactory, module_postgres_url: str
 ) -> Iterator[Replicated]:
     """One federation for the module; the kill -9 test, which ends a replica, runs last."""
-    from test_resilience import _drop_node_schemas
+    from tests._support.storage import drop_node_schemas
 
     postgres_url = module_postgres_url
     prefix = postgres_url.rsplit("schema=", 1)[1]
@@ -82,7 +82,7 @@ def replicated(
             stop_process(replica)
     finally:
         fed.stop()
-        _drop_node_schemas(postgres_url, prefix)
+        drop_node_schemas(postgres_url, prefix)
 
 
 def _request(request_id: str, holder: str) -> licence_pb2.IssueLicenceRequest:

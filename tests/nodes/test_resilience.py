@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from nodes.client import FederationClient
 from nodes.ops.provisioning import Layout, rotate_keys
 from nodes.ops.supervisor import Federation
 from tests._support.nodes import eventually, make_federation, new_citizen
+from tests._support.storage import drop_node_schemas
 
 PASSWORD = "Lotus-pond-2024"
 
@@ -74,21 +74,6 @@ def test_acknowledged_writes_survive_kill_9(small_fed: tuple[Path, Federation]) 
             assert login.session_id
 
 
-def _drop_node_schemas(url: str, prefix: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    assert re.fullmatch(r"t_[0-9a-f]+", prefix), prefix
-    base = url.split("?")[0]
-    with psycopg.connect(base, autocommit=True, connect_timeout=3) as conn:
-        rows = conn.execute(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
-            (prefix + "\\_%",),
-        ).fetchall()
-        for (name,) in rows:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
-
-
 @pytest.mark.postgres
 def test_nodes_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     """Every node in its own schema (prefix from the URL); writes survive kill -9."""
@@ -108,4 +93,4 @@ def test_nodes_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
                 claims = client.verify_token("SH", login.tokens[Region.SH.entity_id]).claims
                 assert claims.sub == subject
     finally:
-        _drop_node_schemas(postgres_url, prefix)
+        drop_node_schemas(postgres_url, prefix)
