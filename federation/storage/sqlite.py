@@ -25,7 +25,14 @@ from federation.storage._records import (
 )
 from federation.storage.base import LicenceRecord
 from federation.storage.group_commit import CommitObserver, GroupCommit
-from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
+from federation.storage.sql_dialect import (
+    Append,
+    AppendDraft,
+    Connection,
+    Dialect,
+    Row,
+    no_append,
+)
 from federation.storage.sql_store import (
     JTI_PURGE_BATCH,
     JTI_PURGE_INTERVAL,
@@ -254,6 +261,11 @@ class SqliteStore(SqlStore):
                 yield conn, no_append
             else:
                 yield conn, lambda: self._append_within(conn, audit)
+
+    @contextmanager
+    def _write_audited(self) -> Iterator[tuple[Connection, AppendDraft]]:
+        with self._connection() as conn, self._transaction(conn):
+            yield conn, lambda draft: self._append_within(conn, draft)
 
     @property
     def synchronous(self) -> str:
