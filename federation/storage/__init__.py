@@ -17,6 +17,7 @@ from federation.storage.base import (
     Store,
     SubjectHome,
     SubjectRecord,
+    WouldWait,
 )
 from federation.storage.sqlite import SqliteStore, default_sqlite_url
 
@@ -80,6 +81,7 @@ __all__ = [
     "Store",
     "SubjectHome",
     "SubjectRecord",
+    "WouldWait",
     "default_sqlite_url",
     "open_store",
 ]

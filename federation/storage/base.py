@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -10,6 +11,11 @@ from federation.audit import AuditDraft, AuditRecord
 
 if TYPE_CHECKING:
     from federation.storage.group_commit import CommitObserver
+
+
+class WouldWait(Exception):
+    """Raised inside `Store.without_waiting()` by a call that would have had to wait; the call
+    wrote nothing, so the caller can make it again where waiting is allowed (a thread)."""
 
 
 @dataclass(frozen=True)
@@ -336,6 +342,12 @@ class Store(Protocol):
 
     def case_ratings(self) -> list[CaseRating]:
         """Every rating, oldest first (rated_at, then insertion order)."""
+
+    def without_waiting(self) -> AbstractContextManager[bool]:
+        """A block in which this thread's calls never wait: one that would (for the connection,
+        a lock held by another thread, an fsync, the network) raises WouldWait instead, having
+        written nothing. Yields True if calls can be made so, False if every call of this
+        store waits (a network database): then the caller makes them where it may wait."""
 
     def observe_commits(self, observer: CommitObserver | None) -> None:
         """Call `observer(writes, seconds)` after each group-commit transaction (None: stop)."""

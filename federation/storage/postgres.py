@@ -225,6 +225,11 @@ class PostgresStore(PostgresAuditChain):
         with self._audited() as scope:
             yield scope
 
+    @contextmanager
+    def without_waiting(self) -> Iterator[bool]:
+        """False: every call is a network round trip (see Store.without_waiting)."""
+        yield False
+
     # replay cache
     def remember_jti(
         self,

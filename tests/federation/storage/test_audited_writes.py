@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from federation.errors import (
     NotFound,
     Unavailable,
 )
-from federation.storage import CaseStep, Store
+from federation.storage import CaseStep, PostgresStore, Store, WouldWait
 
 if TYPE_CHECKING:
     from tests._support.storage import Backend
@@ -298,3 +299,37 @@ def test_steps_whose_entries_cannot_be_written_do_not_happen(
     stored = store.get_case("c1")
     assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
     assert len(store.case_events("c1")) == 1 and store.audit_head()[0] == 1
+
+
+def test_without_waiting_a_busy_store_refuses_before_writing(store: Store) -> None:
+    """On SQLite a call made while another thread holds the connection raises WouldWait and
+    writes nothing; PostgreSQL (every call a round trip) says it cannot take calls so."""
+    store.create_case(case(), event(), audit=moved("submit"))
+    with store.without_waiting() as inline:
+        if not inline:
+            assert isinstance(store, PostgresStore)
+            return
+        assert store.get_case("c1") is not None  # free: served on this thread
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._connection():  # type: ignore[attr-defined]
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(10)
+        with store.without_waiting(), pytest.raises(WouldWait):
+            store.advance_case("c1", 1, [step("accepted")])
+        with store.without_waiting(), pytest.raises(WouldWait):
+            store.append_audit(moved("never"))
+    finally:
+        release.set()
+        holder.join()
+    stored = store.get_case("c1")  # waits again outside the block
+    assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
+    assert [e.detail["to"] for e in store.audit_entries()] == ["submit"]
+    with store.without_waiting():
+        assert store.advance_case("c1", 1, [step("accepted")]).version == 2
