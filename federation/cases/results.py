@@ -96,9 +96,12 @@ class ResultIssuer:
     def __call__(self, case: CaseRecord, item: CatalogueItem) -> str:
         plan = plan_result(case, item, self._region_code, self.read_own)
         record, created = self._registry.issue(plan.request)
-        if created:
-            # the changed registration supersedes the licence it was made from
-            for identifier in plan.superseded:
+        # the changed registration supersedes the licence it was made from. A retry (the
+        # result was issued, but the approval that issued it did not commit: a crash, a store
+        # failure) revokes it too if that was not done: the case is still under review, so
+        # nothing else can have decided about that licence since.
+        for identifier in plan.superseded:
+            if created or self._registry.get(identifier).status != LicenceStatus.REVOKED:
                 self._registry.change_status(identifier, LicenceStatus.REVOKED)
         return record.identifier
 
