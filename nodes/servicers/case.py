@@ -293,11 +293,18 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
         if request.action in INLINE_ACTIONS:
             try:
                 with self._rt.store.without_waiting() as inline:
-                    if inline:
+                    if inline and self._item_held(request.case_id):
                         return self._decide(request)
             except WouldWait:
                 pass  # nothing was written: decide again where waiting is allowed
         return await self._on_desk(self._decide, request)
+
+    def _item_held(self, case_id: str) -> bool:
+        """Whether deciding the case needs no catalogue refresh from the hub (a network call,
+        which the loop must not make): the case is unknown here (refused without one) or its
+        item is in the catalogue held now."""
+        case = self._rt.store.get_case(case_id)
+        return case is None or self._item_now(case.item_code) is not None
 
     def _decide(self, request: case_pb2.DecideCaseRequest) -> case_pb2.CaseView:
         case = self._desk.decide(
