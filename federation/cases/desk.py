@@ -116,8 +116,19 @@ VerifyToken = Callable[[str, Assurance], TokenClaims]
 VerifyFace = Callable[[str, str, str], float]
 """(assertion, subject id, window region code) -> similarity score; raises when not valid."""
 FetchMaterial = Callable[[Material, "CatalogueItem", "RequiredLicence", TokenClaims], MaterialFacts]
-IssueResult = Callable[[CaseRecord, "CatalogueItem"], str]
-"""(approved case, its item) -> identifier of the result licence issued to the holder."""
+
+
+@dataclass(frozen=True)
+class IssuedResult:
+    """The result licence of an approved case, and this region's licences it revoked (those it
+    supersedes): the case's issue_result step records both, in its event and audit entry."""
+
+    identifier: str
+    revoked: tuple[str, ...] = ()
+
+
+IssueResult = Callable[[CaseRecord, "CatalogueItem"], IssuedResult]
+"""(approved case, its item) -> the result licence issued to the holder, and what it revoked."""
 Audit = Callable[[str, str, str, str, Mapping[str, Any]], None]
 
 
@@ -340,14 +351,10 @@ class CaseDesk:
             event = CaseEvent(
                 case.case_id, 0, now, state, target.value, actor, {"action": action, **detail}
             )
-            entry = AuditDraft(
-                now,
-                actor,
-                f"case.{action}",
-                "granted",
-                case.applicant_id,
-                {"case_id": case.case_id, "from": state, "to": target.value},
-            )
+            audited: dict[str, Any] = {"case_id": case.case_id, "from": state, "to": target.value}
+            if "revoked" in detail:  # licences a step revoked are named in its entry too
+                audited["revoked"] = detail["revoked"]
+            entry = AuditDraft(now, actor, f"case.{action}", "granted", case.applicant_id, audited)
             steps.append(CaseStep(target.value, kept, event, entry))
             state = target.value
         return steps
@@ -389,15 +396,20 @@ class CaseDesk:
             data["returns"] = int(data.get("returns", 0)) + 1
         if result:
             data["requested"] = {**dict(data.get("requested", {})), **dict(result)}
+        revoked: tuple[str, ...] = ()
         if action == "approve" and item.result_licence_type:
             # issue first (idempotent per case): a refused issue leaves the case under review
-            data["result_licence"] = self._issue_result(replace(case, data=data), item)
+            result_licence = self._issue_result(replace(case, data=data), item)
+            data["result_licence"] = result_licence.identifier
+            revoked = result_licence.revoked
         moves: list[tuple[str, str, Mapping[str, Any]]] = [(action, reviewer, detail)]
         if action == "approve":
-            issued = {
+            issued: dict[str, Any] = {
                 "delivery_method": data.get("delivery_method"),
                 "result_licence": data.get("result_licence", ""),
             }
+            if revoked:  # the superseded licences' revocation, audited with the case
+                issued["revoked"] = list(revoked)
             moves.append(("issue_result", self.region_code, issued))
             moves.append(("close", self.region_code, {"outcome": "approved"}))
         elif action == "reject":

@@ -17,6 +17,7 @@ from federation.audit import AuditDraft, verify_chain
 from federation.cases.catalogue import CatalogueItem, RequiredLicence, starter_catalogue
 from federation.cases.desk import (
     CaseDesk,
+    IssuedResult,
     Material,
     MaterialFacts,
     Submission,
@@ -134,13 +135,14 @@ class FakeLicences:
 @dataclass
 class FakeIssuer:
     fail_with: FederationError | None = None
+    revokes: tuple[str, ...] = ()
     calls: list[tuple[CaseRecord, str]] = field(default_factory=list)
 
-    def __call__(self, case: CaseRecord, item: CatalogueItem) -> str:
+    def __call__(self, case: CaseRecord, item: CatalogueItem) -> IssuedResult:
         self.calls.append((case, item.code))
         if self.fail_with is not None:
             raise self.fail_with
-        return f"RESULT-{case.case_id}"
+        return IssuedResult(f"RESULT-{case.case_id}", self.revokes)
 
 
 def fake_face(assertion: str, subject: str, window_region: str) -> float:
@@ -642,6 +644,22 @@ def test_full_lifecycle_is_persisted_event_by_event(d: Desk) -> None:
     # every transition was audited for the applicant and names the case
     assert all(entry[3] == APPLICANT for entry in d.audit)
     assert all(entry[4]["case_id"] == case.case_id for entry in d.audit)
+
+
+def test_licences_the_result_revoked_are_named_in_the_approvals_entry(d: Desk) -> None:
+    """The result supersedes the business licence: its revocation is in the issue_result
+    event and audit entry, which commit with the approval."""
+    d.issuer.revokes = ("BIZ-1",)
+    case = under_review(d)
+    d.desk.decide(case.case_id, "approve", "JS-AMR-3")
+    issued = d.store.case_events(case.case_id)[-2]
+    assert issued.to_state == "result_issued" and issued.detail["revoked"] == ["BIZ-1"]
+    entry = next(e for e in d.audit if e[1] == "case.issue_result")
+    assert entry[4]["revoked"] == ["BIZ-1"] and entry[4]["case_id"] == case.case_id
+    other = under_review(d, request_id="req-2")
+    d.issuer.revokes = ()
+    d.desk.decide(other.case_id, "approve", "JS-AMR-3")
+    assert "revoked" not in d.store.case_events(other.case_id)[-2].detail
 
 
 # --- supplement -------------------------------------------------------------------------------

@@ -159,6 +159,7 @@ def test_an_approval_retried_after_issuing_still_revokes_what_it_supersedes(
         assert registry.get(old.identifier).status == LicenceStatus.VALID
 
         result = issuer(approved, ITEM)
+        assert result.revoked == (old.identifier,)  # named in the approval's audit entry
         assert registry.get(old.identifier).status == LicenceStatus.REVOKED
         assert issuer(approved, ITEM) == result  # and a further retry changes nothing
         assert registry.get(old.identifier).status == LicenceStatus.REVOKED
