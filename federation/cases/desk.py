@@ -21,7 +21,7 @@ from federation.errors import (
 )
 from federation.identity.assurance import Assurance
 from federation.identity.tokens import TokenClaims
-from federation.storage.base import CaseEvent, CaseRating, CaseRecord, Store
+from federation.storage.base import CaseEvent, CaseRating, CaseRecord, CaseStep, Store
 
 if TYPE_CHECKING:
     from federation.cases.catalogue import CatalogueItem, RequiredLicence
@@ -116,8 +116,19 @@ VerifyToken = Callable[[str, Assurance], TokenClaims]
 VerifyFace = Callable[[str, str, str], float]
 """(assertion, subject id, window region code) -> similarity score; raises when not valid."""
 FetchMaterial = Callable[[Material, "CatalogueItem", "RequiredLicence", TokenClaims], MaterialFacts]
-IssueResult = Callable[[CaseRecord, "CatalogueItem"], str]
-"""(approved case, its item) -> identifier of the result licence issued to the holder."""
+
+
+@dataclass(frozen=True)
+class IssuedResult:
+    """The result licence of an approved case, and this region's licences it revoked (those it
+    supersedes): the case's issue_result step records both, in its event and audit entry."""
+
+    identifier: str
+    revoked: tuple[str, ...] = ()
+
+
+IssueResult = Callable[[CaseRecord, "CatalogueItem"], IssuedResult]
+"""(approved case, its item) -> the result licence issued to the holder, and what it revoked."""
 Audit = Callable[[str, str, str, str, Mapping[str, Any]], None]
 
 
@@ -301,10 +312,12 @@ class CaseDesk:
             applicant.subject,
             {"case_id": case_id, "item": item.code},
         )
-        stored, created = self._store.create_case(case, first, audit=entry)  # one transaction
+        # the case, its acceptance and both audit entries commit in one transaction: a case
+        # is never left submitted-but-unaccepted by a crash between two commits
+        accept = self._steps(case, [("accept", self.region_code, {"checked": "materials"})])
+        stored, created = self._store.create_case(case, first, audit=entry, then=accept)
         if created:
             self._on_event(case_id)
-            stored = self._move(stored, "accept", self.region_code, {"checked": "materials"})
         return stored, created
 
     # --- transitions --------------------------------------------------------------------
@@ -320,31 +333,42 @@ class CaseDesk:
             raise NotFound(f"no case {case_id!r} at region {self.region_code}")
         return case
 
-    def _move(
+    def _steps(
         self,
         case: CaseRecord,
-        action: str,
-        actor: str,
-        detail: Mapping[str, Any],
+        moves: Sequence[tuple[str, str, Mapping[str, Any]]],
+        data: Mapping[str, Any] | None = None,
+    ) -> list[CaseStep]:
+        """The transitions (action, actor, detail) from the case's state, each with its event
+        and audit entry, for the store to file in one transaction (refused here if the state
+        machine forbids any of them)."""
+        now = self._clock.now()
+        state = case.state
+        kept = dict(data if data is not None else case.data)
+        steps = []
+        for action, actor, detail in moves:
+            target = next_state(state, action)
+            event = CaseEvent(
+                case.case_id, 0, now, state, target.value, actor, {"action": action, **detail}
+            )
+            audited: dict[str, Any] = {"case_id": case.case_id, "from": state, "to": target.value}
+            if "revoked" in detail:  # licences a step revoked are named in its entry too
+                audited["revoked"] = detail["revoked"]
+            entry = AuditDraft(now, actor, f"case.{action}", "granted", case.applicant_id, audited)
+            steps.append(CaseStep(target.value, kept, event, entry))
+            state = target.value
+        return steps
+
+    def _advance(
+        self,
+        case: CaseRecord,
+        moves: Sequence[tuple[str, str, Mapping[str, Any]]],
         data: Mapping[str, Any] | None = None,
     ) -> CaseRecord:
-        target = next_state(case.state, action)
-        now = self._clock.now()
-        event = CaseEvent(
-            case.case_id, 0, now, case.state, target.value, actor, {"action": action, **detail}
-        )
-        entry = AuditDraft(
-            now,
-            actor,
-            f"case.{action}",
-            "granted",
-            case.applicant_id,
-            {"case_id": case.case_id, "from": case.state, "to": target.value},
-        )
-        # the transition and its audit entry commit together: no case moves unaudited
-        moved = self._store.transition_case(
-            case.case_id, case.version, target.value, dict(data or case.data), event, entry
-        )
+        # the transitions and their audit entries commit together: no case moves unaudited,
+        # and a crash leaves the case before the first or after the last of them
+        steps = self._steps(case, moves, data)
+        moved = self._store.advance_case(case.case_id, case.version, steps)
         self._on_event(case.case_id)
         return moved
 
@@ -372,24 +396,26 @@ class CaseDesk:
             data["returns"] = int(data.get("returns", 0)) + 1
         if result:
             data["requested"] = {**dict(data.get("requested", {})), **dict(result)}
+        revoked: tuple[str, ...] = ()
         if action == "approve" and item.result_licence_type:
             # issue first (idempotent per case): a refused issue leaves the case under review
-            data["result_licence"] = self._issue_result(replace(case, data=data), item)
-        case = self._move(case, action, reviewer, detail, data)
+            result_licence = self._issue_result(replace(case, data=data), item)
+            data["result_licence"] = result_licence.identifier
+            revoked = result_licence.revoked
+        moves: list[tuple[str, str, Mapping[str, Any]]] = [(action, reviewer, detail)]
         if action == "approve":
-            case = self._move(
-                case,
-                "issue_result",
-                self.region_code,
-                {
-                    "delivery_method": data.get("delivery_method"),
-                    "result_licence": data.get("result_licence", ""),
-                },
-            )
-            case = self._move(case, "close", self.region_code, {"outcome": "approved"})
+            issued: dict[str, Any] = {
+                "delivery_method": data.get("delivery_method"),
+                "result_licence": data.get("result_licence", ""),
+            }
+            if revoked:  # the superseded licences' revocation, audited with the case
+                issued["revoked"] = list(revoked)
+            moves.append(("issue_result", self.region_code, issued))
+            moves.append(("close", self.region_code, {"outcome": "approved"}))
         elif action == "reject":
-            case = self._move(case, "close", self.region_code, {"outcome": "rejected"})
-        return case
+            moves.append(("close", self.region_code, {"outcome": "rejected"}))
+        # the decision and what follows from it (result issued, case closed) in one transaction
+        return self._advance(case, moves, data)
 
     def supplement(self, case_id: str, sub: Submission) -> CaseRecord:
         """The applicant answers a return: new materials, re-checked in full, then accepted."""
@@ -409,8 +435,11 @@ class CaseDesk:
             data["supplement_note"] = sub.note[:MAX_TEXT]
         if sub.requested:
             data["requested"] = {**dict(data.get("requested", {})), **dict(sub.requested)}
-        case = self._move(case, "resubmit", sub.window_region, {"note": sub.note[:200]}, data)
-        return self._move(case, "accept", self.region_code, {"checked": "supplement"})
+        moves: list[tuple[str, str, Mapping[str, Any]]] = [
+            ("resubmit", sub.window_region, {"note": sub.note[:200]}),
+            ("accept", self.region_code, {"checked": "supplement"}),
+        ]
+        return self._advance(case, moves, data)
 
     def rate(
         self, case_id: str, token: str, score: int, reasons: Sequence[str], comment: str

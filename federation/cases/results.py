@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.cases.catalogue import CatalogueItem
+from federation.cases.desk import IssuedResult
 from federation.clock import Clock
 from federation.errors import FailedPrecondition
 from federation.licences.registry import IssueRequest, LicenceRegistry
@@ -93,14 +94,18 @@ class ResultIssuer:
         licence = verify_sealed(record.sd_jwt, self._seal_keys, self._clock.now()).licence
         return {**licence.fields, "holder_name": licence.holder_name}
 
-    def __call__(self, case: CaseRecord, item: CatalogueItem) -> str:
+    def __call__(self, case: CaseRecord, item: CatalogueItem) -> IssuedResult:
         plan = plan_result(case, item, self._region_code, self.read_own)
         record, created = self._registry.issue(plan.request)
-        if created:
-            # the changed registration supersedes the licence it was made from
-            for identifier in plan.superseded:
+        # the changed registration supersedes the licence it was made from. A retry (the
+        # result was issued, but the approval that issued it did not commit: a crash, a store
+        # failure) revokes it too if that was not done: the case is still under review, so
+        # nothing else can have decided about that licence since. Either way the revocation
+        # is named in the approval's audit entry (case.issue_result), which commits next.
+        for identifier in plan.superseded:
+            if created or self._registry.get(identifier).status != LicenceStatus.REVOKED:
                 self._registry.change_status(identifier, LicenceStatus.REVOKED)
-        return record.identifier
+        return IssuedResult(record.identifier, plan.superseded)
 
 
 __all__ = ["PERSONAL_FIELDS", "ResultIssuer", "ResultPlan", "plan_result"]

@@ -9,6 +9,7 @@ from federation.storage.base import (
     CaseEvent,
     CaseRating,
     CaseRecord,
+    CaseStep,
     LicenceRecord,
     QuotaResult,
     Revocation,
@@ -16,6 +17,7 @@ from federation.storage.base import (
     Store,
     SubjectHome,
     SubjectRecord,
+    WouldWait,
 )
 from federation.storage.sqlite import SqliteStore, default_sqlite_url
 
@@ -69,6 +71,7 @@ __all__ = [
     "CaseEvent",
     "CaseRating",
     "CaseRecord",
+    "CaseStep",
     "LicenceRecord",
     "PostgresStore",
     "QuotaResult",
@@ -78,6 +81,7 @@ __all__ = [
     "Store",
     "SubjectHome",
     "SubjectRecord",
+    "WouldWait",
     "default_sqlite_url",
     "open_store",
 ]

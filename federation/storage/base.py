@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -10,6 +11,11 @@ from federation.audit import AuditDraft, AuditRecord
 
 if TYPE_CHECKING:
     from federation.storage.group_commit import CommitObserver
+
+
+class WouldWait(Exception):
+    """Raised inside `Store.without_waiting()` by a call that would have had to wait; the call
+    wrote nothing, so the caller can make it again where waiting is allowed (a thread)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,18 @@ class CaseEvent:
     to_state: str
     actor: str
     detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    """One transition of a case filed with others in one transaction (see advance_case): the
+    state and data it leaves the case in, its event (case_id and seq assigned by the store) and
+    the audit entry that commits with it."""
+
+    state: str
+    data: Mapping[str, Any]
+    event: CaseEvent
+    audit: AuditDraft
 
 
 @dataclass(frozen=True)
@@ -246,13 +264,21 @@ class Store(Protocol):
 
     # cases (owner region)
     def create_case(
-        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+        self,
+        case: CaseRecord,
+        first: CaseEvent,
+        audit: AuditDraft | None = None,
+        then: Sequence[CaseStep] = (),
     ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event atomically; idempotent by request_id exactly
         like add_licence (same hash -> stored case and False, other hash -> AlreadyExists);
         a duplicate case_id raises AlreadyExists. The first event is filed under case.case_id
         as seq 1 (its own case_id and seq are ignored). An insert appends `audit` (if given)
-        in the same transaction (a failed append raises Unavailable and stores nothing)."""
+        in the same transaction (a failed append raises Unavailable and stores nothing).
+
+        An insert also files the steps `then` (as advance_case from version 1) in that same
+        transaction, and answers the case as they leave it: all of it commits or none of it.
+        A retry (the stored case comes back) files nothing."""
 
     def get_case(self, case_id: str) -> CaseRecord | None: ...
 
@@ -270,6 +296,15 @@ class Store(Protocol):
         The event is filed under case_id with the next seq, assigned by the store in the same
         transaction (the passed case_id and seq are ignored); updated_at becomes event.time.
         `audit` (if given) is appended in that transaction too (Unavailable if it cannot be)."""
+
+    def advance_case(
+        self, case_id: str, expected_version: int, steps: Sequence[CaseStep]
+    ) -> CaseRecord:
+        """transition_case for each step in order, all in one transaction: the first only if
+        the stored version equals expected_version (else FailedPrecondition, nothing written;
+        NotFound if absent), each step bumping the version, filing its event as the next seq
+        and appending its audit entry. Every step commits or none does (Unavailable if an
+        entry cannot be appended). Answers the case as the last step leaves it."""
 
     def case_events(self, case_id: str, after_seq: int = 0) -> list[CaseEvent]:
         """Events of the case with seq > after_seq, in order ([] for an unknown case)."""
@@ -307,6 +342,12 @@ class Store(Protocol):
 
     def case_ratings(self) -> list[CaseRating]:
         """Every rating, oldest first (rated_at, then insertion order)."""
+
+    def without_waiting(self) -> AbstractContextManager[bool]:
+        """A block in which this thread's calls never wait: one that would (for the connection,
+        a lock held by another thread, an fsync, the network) raises WouldWait instead, having
+        written nothing. Yields True if calls can be made so, False if every call of this
+        store waits (a network database): then the caller makes them where it may wait."""
 
     def observe_commits(self, observer: CommitObserver | None) -> None:
         """Call `observer(writes, seconds)` after each group-commit transaction (None: stop)."""

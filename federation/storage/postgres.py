@@ -23,7 +23,7 @@ from federation.storage.group_commit import CommitObserver, GroupCommit
 from federation.storage.postgres_audit import PostgresAuditChain
 from federation.storage.postgres_schema import Connection, migrate
 from federation.storage.sql_cases import CASE_READ
-from federation.storage.sql_dialect import Append, Dialect, Row, no_append
+from federation.storage.sql_dialect import Append, AppendDraft, Dialect, Row, no_append
 from federation.storage.sql_dialect import Connection as SqlConnection
 from federation.storage.sql_store import JTI_PURGE_BATCH, JTI_PURGE_INTERVAL, REMEMBER_JTI
 
@@ -219,6 +219,16 @@ class PostgresStore(PostgresAuditChain):
             return
         with self._connection() as conn, conn.transaction() if atomic else nullcontext():
             yield conn, no_append
+
+    @contextmanager
+    def _write_audited(self) -> Iterator[tuple[Connection, AppendDraft]]:
+        with self._audited() as scope:
+            yield scope
+
+    @contextmanager
+    def without_waiting(self) -> Iterator[bool]:
+        """False: every call is a network round trip (see Store.without_waiting)."""
+        yield False
 
     # replay cache
     def remember_jti(

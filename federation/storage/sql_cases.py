@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from federation.audit import AuditDraft
-from federation.errors import AlreadyExists, NotFound
+from federation.errors import AlreadyExists, IntegrityError, InvalidArgument, NotFound
 from federation.storage._records import (
     CASE_COLS,
     EVENT_COLS,
@@ -25,8 +25,8 @@ from federation.storage._records import (
     rating_from_row,
     rating_params,
 )
-from federation.storage.base import CaseEvent, CaseRating, CaseRecord
-from federation.storage.sql_dialect import Connection, Row, SqlBackend
+from federation.storage.base import CaseEvent, CaseRating, CaseRecord, CaseStep
+from federation.storage.sql_dialect import AppendDraft, Connection, Row, SqlBackend
 
 # JSON columns are read as their exact stored text: the codec, not the driver, decodes them
 CASE_READ = CASE_COLS.replace(" data,", " data{text},")
@@ -42,6 +42,8 @@ _PAGE = (
 )
 _COUNTS = "SELECT state, COUNT(*) FROM cases WHERE owner_region = ? GROUP BY state"
 _RATE = f"INSERT INTO case_ratings ({RATING_COLS}) VALUES (?, ?, {{json}}, ?, ?)"
+_Filed = tuple[Row, Row, AuditDraft]
+"""A step ready to file: update parameters without the expected version, event row, entry."""
 _RATINGS = f"SELECT {_RATING_READ} FROM case_ratings ORDER BY rated_at, {{order}}"
 
 
@@ -61,25 +63,96 @@ class SqlCases(SqlBackend):
         new row (CASE_COLS first), or None, writing nothing, if it is absent or has changed."""
 
     def create_case(
-        self, case: CaseRecord, first: CaseEvent, audit: AuditDraft | None = None
+        self,
+        case: CaseRecord,
+        first: CaseEvent,
+        audit: AuditDraft | None = None,
+        then: Sequence[CaseStep] = (),
     ) -> tuple[CaseRecord, bool]:
         """Insert the case and its first event (filed as seq 1 of this case) atomically;
         idempotent by request_id like add_licence; a duplicate case_id raises AlreadyExists.
-        An insert appends `audit` (if given) in the same transaction; a retry appends nothing."""
+        An insert appends `audit` (if given) and files the steps `then` (each with its entry)
+        in the same transaction; a retry appends and files nothing."""
         data = encode_json(case.data, "case data")
         first_event = event_params(
             case.case_id, 1, first, encode_json(first.detail, "case event detail")
         )
-        with self._write(audit, atomic=False) as (conn, append):
-            if self._insert_case(conn, case_params(case, data), first_event):
-                append()
-                return replace(case, data=decode_json(data)), True
-            row = conn.execute(self.dialect.sql(_BY_REQUEST), (case.request_id,)).fetchone()
+        filed = self._encode_steps(case.case_id, then)
+        if not filed:
+            with self._write(audit, atomic=False) as (conn, append):
+                if self._insert_case(conn, case_params(case, data), first_event):
+                    append()
+                    return replace(case, data=decode_json(data)), True
+                row = conn.execute(self.dialect.sql(_BY_REQUEST), (case.request_id,)).fetchone()
+        else:
+            with self._write_audited() as (conn, append_draft):
+                if self._insert_case(conn, case_params(case, data), first_event):
+                    if audit is not None:
+                        append_draft(audit)
+                    return self._file_steps(conn, append_draft, case.case_id, 1, filed), True
+                row = conn.execute(self.dialect.sql(_BY_REQUEST), (case.request_id,)).fetchone()
         if row is None:  # the case_id is taken by another request
             raise AlreadyExists(f"case {case.case_id} already exists")
         stored = case_from_row(row)
         check_retry("case", stored.case_id, case.request_id, stored.request_hash, case.request_hash)
         return stored, False
+
+    def advance_case(
+        self, case_id: str, expected_version: int, steps: Sequence[CaseStep]
+    ) -> CaseRecord:
+        """transition_case for every step, in one transaction with every step's audit entry:
+        all commit, or nothing does (FailedPrecondition / NotFound as transition_case)."""
+        filed = self._encode_steps(case_id, steps)
+        if not filed:
+            raise InvalidArgument("advance_case needs at least one step")
+        with self._write_audited() as (conn, append_draft):
+            version = int(expected_version)
+            row = self._update_case(conn, (*filed[0][0][:4], version), filed[0][1])
+            if row is not None:
+                append_draft(filed[0][2])
+                if len(filed) == 1:
+                    return case_from_row(row)
+                return self._file_steps(conn, append_draft, case_id, version + 1, filed[1:])
+            found = conn.execute(self.dialect.sql(_VERSION), (case_id,)).fetchone()
+        if found is None:
+            raise NotFound(f"case {case_id} not found")
+        raise changed_concurrently(case_id, int(found[0]), expected_version)
+
+    @staticmethod
+    def _encode_steps(case_id: str, steps: Sequence[CaseStep]) -> list[_Filed]:
+        """Each step's update parameters (without the version), event row and audit entry;
+        encoded before any transaction opens, so a value that cannot be stored writes nothing.
+        Consecutive steps with the same data share its encoding."""
+        filed: list[_Filed] = []
+        last_data: Mapping[str, Any] | None = None
+        data_text = ""
+        for step in steps:
+            if step.data is not last_data:
+                data_text = encode_json(step.data, "case data")
+                last_data = step.data
+            detail = encode_json(step.event.detail, "case event detail")
+            update = (step.state, data_text, float(step.event.time), case_id)
+            filed.append((update, event_params(case_id, 0, step.event, detail), step.audit))
+        return filed
+
+    def _file_steps(
+        self,
+        conn: Connection,
+        append_draft: AppendDraft,
+        case_id: str,
+        version: int,
+        filed: Sequence[_Filed],
+    ) -> CaseRecord:
+        """File steps inside the caller's transaction, the first expected at `version`; any
+        failure raises, so the transaction rolls back whole."""
+        row: Any = None
+        for update, event, audit in filed:
+            row = self._update_case(conn, (*update, version), event)
+            if row is None:  # only another writer could have moved it, inside our transaction
+                raise IntegrityError(f"case {case_id} changed while its steps were filed")
+            append_draft(audit)
+            version += 1
+        return case_from_row(row)
 
     def get_case(self, case_id: str) -> CaseRecord | None:
         with self._connection() as conn:

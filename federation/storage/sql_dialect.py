@@ -29,6 +29,7 @@ class Connection(Protocol):
 
 
 Append = Callable[[], object]
+AppendDraft = Callable[[AuditDraft], object]
 Row = tuple[Any, ...]
 
 
@@ -88,6 +89,12 @@ class SqlBackend(ABC):
         """A connection for a write and `append()`, which adds `audit` (if given, else nothing)
         to the audit log in the same transaction. `atomic`: the statements that follow must
         commit together (a backend may use a transaction even when it is False)."""
+
+    @abstractmethod
+    def _write_audited(self) -> AbstractContextManager[tuple[Connection, AppendDraft]]:
+        """A connection in one transaction and `append(draft)`, which adds each draft to the
+        audit log (after the transaction's own earlier entries) in that transaction: its
+        writes and entries commit together or roll back together."""
 
     @abstractmethod
     def close(self) -> None:

@@ -23,9 +23,16 @@ from federation.storage._records import (
     encode_json,
     party_params,
 )
-from federation.storage.base import LicenceRecord
+from federation.storage.base import LicenceRecord, WouldWait
 from federation.storage.group_commit import CommitObserver, GroupCommit
-from federation.storage.sql_dialect import Append, Connection, Dialect, Row, no_append
+from federation.storage.sql_dialect import (
+    Append,
+    AppendDraft,
+    Connection,
+    Dialect,
+    Row,
+    no_append,
+)
 from federation.storage.sql_store import (
     JTI_PURGE_BATCH,
     JTI_PURGE_INTERVAL,
@@ -152,6 +159,7 @@ class SqliteStore(SqlStore):
         self.path = path
         self._synchronous = synchronous
         self._lock = threading.Lock()
+        self._no_wait = threading.local()  # .on: this thread's calls must not wait (see below)
         self._next_purge = float("-inf")
         try:
             conn = sqlite3.connect(
@@ -210,7 +218,12 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        if getattr(self._no_wait, "on", False):
+            if not self._lock.acquire(blocking=False):
+                raise WouldWait("the SQLite connection is in use by another thread")
+        else:
+            self._lock.acquire()
+        try:
             conn = self._conn
             if conn is None:
                 raise FailedPrecondition("the store is closed")
@@ -218,6 +231,22 @@ class SqliteStore(SqlStore):
                 yield conn
             except sqlite3.DatabaseError as exc:
                 raise (_translate(exc) or exc) from None
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def without_waiting(self) -> Iterator[bool]:
+        """Calls on this thread take the connection only if it is free, else raise WouldWait
+        (before anything is written). Not with synchronous=FULL, whose commits wait on fsync:
+        then this yields False and changes nothing."""
+        if self._synchronous != "normal" or getattr(self._no_wait, "on", False):
+            yield self._synchronous == "normal"
+            return
+        self._no_wait.on = True
+        try:
+            yield True
+        finally:
+            self._no_wait.on = False
 
     @contextmanager
     def _batch(self) -> Iterator[sqlite3.Connection]:
@@ -255,6 +284,11 @@ class SqliteStore(SqlStore):
             else:
                 yield conn, lambda: self._append_within(conn, audit)
 
+    @contextmanager
+    def _write_audited(self) -> Iterator[tuple[Connection, AppendDraft]]:
+        with self._connection() as conn, self._transaction(conn):
+            yield conn, lambda draft: self._append_within(conn, draft)
+
     @property
     def synchronous(self) -> str:
         """The effective synchronous mode, read back from SQLite ('normal' or 'full')."""
@@ -273,6 +307,11 @@ class SqliteStore(SqlStore):
     ) -> bool:
         """Record (audience, jti); True if first seen, False if a replay. Purges expired rows.
         A first sighting appends `audit` (if given) in the same transaction."""
+        if getattr(self._no_wait, "on", False):
+            first = self.remember_jti_now(audience, jti, expires_at, now, audit)
+            if first is None:
+                raise WouldWait("a replay-cache write would wait for another batch")
+            return first
         return self._group.submit(self._remember_op(audience, jti, expires_at, now, audit))
 
     def remember_jti_now(
@@ -309,6 +348,11 @@ class SqliteStore(SqlStore):
     # audit log: BEGIN IMMEDIATE holds the database's one write lock while the entry links
     def append_audit(self, draft: AuditDraft) -> AuditRecord:
         """Link the draft after the current head (federation.audit.link) and persist it."""
+        if getattr(self._no_wait, "on", False):
+            record = self.append_audit_now(draft)
+            if record is None:
+                raise WouldWait("an audit append would wait for another batch")
+            return record
         return self._group.submit(lambda conn: self._append_linked(conn, draft))
 
     def append_audit_now(self, draft: AuditDraft) -> AuditRecord | None:

@@ -24,7 +24,7 @@ from federation.errors import (
 )
 from federation.identity.provider import FaceCheckResult
 from federation.regions import Region, parse_region
-from federation.storage.base import CaseRecord
+from federation.storage.base import CaseRecord, WouldWait
 from federation.trust.trustlist import Member
 from nodes.convert.cases import case_view, event_message, rating_to_proto, submission_from
 from nodes.convert.requests import json_object
@@ -51,6 +51,8 @@ ROLES = {
 }
 T = TypeVar("T")
 WATCH_READERS = 4
+INLINE_ACTIONS = frozenset({"start_review", "return", "reject"})
+"""Decisions whose only write is the case's own transaction (see DecideCase)."""
 
 
 class CaseServicer(case_pb2_grpc.CaseServiceServicer):
@@ -284,10 +286,33 @@ class CaseServicer(case_pb2_grpc.CaseServiceServicer):
             cases=[case_view(case, now) for case in page], next_page_token=next_token
         )
 
-    def DecideCase(
-        self, request: case_pb2.DecideCaseRequest, context: grpc.ServicerContext
+    async def DecideCase(
+        self, request: case_pb2.DecideCaseRequest, context: grpc.aio.ServicerContext
     ) -> case_pb2.CaseView:
-        """A reviewer's decision, recorded under the reviewer's own staff id (required)."""
+        """A reviewer's decision, recorded under the reviewer's own staff id (required).
+
+        A coroutine: a decision that writes only the case (not an approval, which issues a
+        licence first) is made on the loop when the store can take it without waiting (its one
+        transaction commits there, as a token's replay row does); else, or if the store turns
+        out to be busy before anything was written, on a desk thread.
+        """
+        if request.action in INLINE_ACTIONS:
+            try:
+                with self._rt.store.without_waiting() as inline:
+                    if inline and self._item_held(request.case_id):
+                        return self._decide(request)
+            except WouldWait:
+                pass  # nothing was written: decide again where waiting is allowed
+        return await self._on_desk(self._decide, request)
+
+    def _item_held(self, case_id: str) -> bool:
+        """Whether deciding the case needs no catalogue refresh from the hub (a network call,
+        which the loop must not make): the case is unknown here (refused without one) or its
+        item is in the catalogue held now."""
+        case = self._rt.store.get_case(case_id)
+        return case is None or self._item_now(case.item_code) is not None
+
+    def _decide(self, request: case_pb2.DecideCaseRequest) -> case_pb2.CaseView:
         case = self._desk.decide(
             request.case_id,
             request.action,

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from federation.audit import AuditDraft
+from federation.audit import AuditDraft, verify_chain
 from federation.cases.catalogue import CatalogueItem, RequiredLicence, starter_catalogue
 from federation.cases.desk import (
     CaseDesk,
+    IssuedResult,
     Material,
     MaterialFacts,
     Submission,
@@ -134,13 +135,14 @@ class FakeLicences:
 @dataclass
 class FakeIssuer:
     fail_with: FederationError | None = None
+    revokes: tuple[str, ...] = ()
     calls: list[tuple[CaseRecord, str]] = field(default_factory=list)
 
-    def __call__(self, case: CaseRecord, item: CatalogueItem) -> str:
+    def __call__(self, case: CaseRecord, item: CatalogueItem) -> IssuedResult:
         self.calls.append((case, item.code))
         if self.fail_with is not None:
             raise self.fail_with
-        return f"RESULT-{case.case_id}"
+        return IssuedResult(f"RESULT-{case.case_id}", self.revokes)
 
 
 def fake_face(assertion: str, subject: str, window_region: str) -> float:
@@ -644,6 +646,22 @@ def test_full_lifecycle_is_persisted_event_by_event(d: Desk) -> None:
     assert all(entry[4]["case_id"] == case.case_id for entry in d.audit)
 
 
+def test_licences_the_result_revoked_are_named_in_the_approvals_entry(d: Desk) -> None:
+    """The result supersedes the business licence: its revocation is in the issue_result
+    event and audit entry, which commit with the approval."""
+    d.issuer.revokes = ("BIZ-1",)
+    case = under_review(d)
+    d.desk.decide(case.case_id, "approve", "JS-AMR-3")
+    issued = d.store.case_events(case.case_id)[-2]
+    assert issued.to_state == "result_issued" and issued.detail["revoked"] == ["BIZ-1"]
+    entry = next(e for e in d.audit if e[1] == "case.issue_result")
+    assert entry[4]["revoked"] == ["BIZ-1"] and entry[4]["case_id"] == case.case_id
+    other = under_review(d, request_id="req-2")
+    d.issuer.revokes = ()
+    d.desk.decide(other.case_id, "approve", "JS-AMR-3")
+    assert "revoked" not in d.store.case_events(other.case_id)[-2].detail
+
+
 # --- supplement -------------------------------------------------------------------------------
 def returned_case(d: Desk) -> CaseRecord:
     case = under_review(d)
@@ -789,3 +807,85 @@ def test_reviewer_detail_is_bounded(d: Desk) -> None:
     d.desk.decide(case.case_id, "return", "reviewer", "x" * 5000)
     event = d.store.case_events(case.case_id)[-1]
     assert len(event.detail["reason"]) == 2000
+
+
+@pytest.mark.parametrize(
+    "dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_each_step_commits_whole_on_both_dialects(
+    dialect: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Submit (create + accept), approve (approve + issue_result + close), reject (reject +
+    close) and supplement (resubmit + accept) each file all their transitions with their
+    entries, in order, on SQLite and on PostgreSQL."""
+    if dialect == "sqlite":
+        url = "sqlite:///" + str(tmp_path / "s.sqlite3")
+    else:
+        url = request.getfixturevalue("postgres_url")
+    store = open_store(url)
+    clock = FixedClock(MONDAY_10H)
+    tokens = FakeTokens()
+    licences = FakeLicences(
+        {
+            "BIZ-1": ("business_licence", COMPANY, BIZ_FIELDS),
+            "IDC-1": ("resident_identity_card", APPLICANT, IDC_FIELDS),
+        }
+    )
+    issuer = FakeIssuer()
+    desk = CaseDesk(
+        region_code=JS,
+        store=store,
+        item_of=starter_catalogue().get,
+        verify_token=tokens,
+        verify_face=fake_face,
+        fetch_material=licences,
+        issue_result=issuer,
+        audit=lambda *entry: None,
+        clock=clock,
+        working_days=add_working_days,
+    )
+    d = Desk(desk, store, clock, tokens, licences, issuer)
+    try:
+        approved, _ = desk.submit(d.submission())
+        desk.decide(approved.case_id, "start_review", "JS-AMR-reviewer-3")
+        closed = desk.decide(approved.case_id, "approve", "JS-AMR-reviewer-3")
+        assert (closed.state, closed.version) == ("closed", 6)
+        assert [e[2] for e in d.events(closed.case_id)] == [
+            "submitted",
+            "accepted",
+            "under_review",
+            "approved",
+            "result_issued",
+            "closed",
+        ]
+        rejected, _ = desk.submit(d.submission(request_id="req-2"))
+        rejected = desk.decide(rejected.case_id, "reject", "JS-AMR-reviewer-3", "材料不符")
+        assert (rejected.state, rejected.version) == ("closed", 4)
+        returned, _ = desk.submit(d.submission(request_id="req-3"))
+        desk.decide(returned.case_id, "start_review", "JS-AMR-reviewer-3")
+        desk.decide(returned.case_id, "return", "JS-AMR-reviewer-3", "补充住所证明")
+        resubmitted = desk.supplement(
+            returned.case_id, replace(d.submission(request_id="req-3"), materials=())
+        )
+        assert (resubmitted.state, resubmitted.version) == ("accepted", 6)
+        assert d.actions() == [
+            "case.submit",
+            "case.accept",
+            "case.start_review",
+            "case.approve",
+            "case.issue_result",
+            "case.close",
+            "case.submit",
+            "case.accept",
+            "case.reject",
+            "case.close",
+            "case.submit",
+            "case.accept",
+            "case.start_review",
+            "case.return",
+            "case.resubmit",
+            "case.accept",
+        ]
+        assert verify_chain(store.audit_entries()).ok
+    finally:
+        store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from federation.cases.catalogue import starter_catalogue
-from federation.cases.results import plan_result
+from federation.cases.results import ResultIssuer, plan_result
+from federation.clock import FixedClock
 from federation.errors import FailedPrecondition
+from federation.licences import LicenceStatus
+from federation.licences.registry import LicenceRegistry
 from federation.licences.types import get_licence_type
+from federation.regions import Region
+from federation.storage import open_store
 from federation.storage.base import CaseRecord
 
 JS = "320000"
@@ -120,3 +126,42 @@ def test_the_result_carries_only_fields_of_its_type_never_a_personal_one(
     for name, value in requested.items():
         if name in BUSINESS.field_names:
             assert fields[name] == value  # what was asked for wins over the register
+
+
+def test_an_approval_retried_after_issuing_still_revokes_what_it_supersedes(
+    tmp_path: Path,
+) -> None:
+    """The first approval issued the result but stopped before revoking the old licence (a
+    crash): the retry finds the issued result (created False) and revokes the old one then."""
+    from tests.federation.licences.test_registry import (
+        ENTERPRISE,
+        NOW,
+        Jiangsu,
+        business_request,
+    )
+
+    jiangsu = Jiangsu()
+    store = open_store("sqlite:///" + str(tmp_path / "s.sqlite3"))
+    try:
+        registry = LicenceRegistry(
+            region=Region.JS,
+            store=store,
+            seal_for=jiangsu.seal_for,
+            status_key=lambda: jiangsu.region_key,
+            clock=FixedClock(NOW),
+        )
+        old, _ = registry.issue(business_request())
+        issuer = ResultIssuer(JS, registry, jiangsu.resolver, FixedClock(NOW))
+        approved = case([{**biz(JS), "identifier": old.identifier}], {"domicile": "新址"})
+        approved = replace(approved, data={**approved.data, "on_behalf_of": ENTERPRISE})
+        plan = plan_result(approved, ITEM, JS, issuer.read_own)
+        registry.issue(plan.request)  # the first attempt got this far
+        assert registry.get(old.identifier).status == LicenceStatus.VALID
+
+        result = issuer(approved, ITEM)
+        assert result.revoked == (old.identifier,)  # named in the approval's audit entry
+        assert registry.get(old.identifier).status == LicenceStatus.REVOKED
+        assert issuer(approved, ITEM) == result  # and a further retry changes nothing
+        assert registry.get(old.identifier).status == LicenceStatus.REVOKED
+    finally:
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -9,8 +10,14 @@ import pytest
 from store_builders import case, event, licence, outcome, run_threads
 
 from federation.audit import GENESIS_HASH, AuditDraft, verify_chain
-from federation.errors import AlreadyExists, FailedPrecondition, Unavailable
-from federation.storage import Store
+from federation.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from federation.storage import CaseStep, PostgresStore, Store, WouldWait
 
 if TYPE_CHECKING:
     from tests._support.storage import Backend
@@ -196,3 +203,133 @@ def test_the_same_tokens_raced_through_two_stores_are_each_accepted_once(
         assert sorted(e.detail["j"] for e in entries) == sorted(jtis)
     finally:
         other.close()
+
+
+def step(to: str, data: dict[str, object] | None = None, **audit_detail: object) -> CaseStep:
+    """A step to `to` whose entry's detail is {"to": to} (plus `audit_detail`)."""
+    draft = replace(moved(to), detail={"to": to, **audit_detail})
+    return CaseStep(to, data or {"at": to}, event(to_state=to, detail={"step": to}), draft)
+
+
+def test_steps_file_in_order_each_with_its_event_and_entry(store: Store) -> None:
+    stored, created = store.create_case(
+        case(), event(), audit=moved("submit"), then=[step("accepted")]
+    )
+    assert created and (stored.state, stored.version, stored.data) == (
+        "accepted",
+        2,
+        {"at": "accepted"},
+    )
+    moved_case = store.advance_case(
+        "c1", 2, [step("approved"), step("result_issued"), step("closed")]
+    )
+    assert (moved_case.state, moved_case.version) == ("closed", 5)
+    assert moved_case == store.get_case("c1")
+    events = store.case_events("c1")
+    assert [(e.seq, e.to_state) for e in events] == [
+        (1, "submitted"),
+        (2, "accepted"),
+        (3, "approved"),
+        (4, "result_issued"),
+        (5, "closed"),
+    ]
+    assert [e.detail["to"] for e in store.audit_entries()] == [
+        "submit",
+        "accepted",
+        "approved",
+        "result_issued",
+        "closed",
+    ]
+    assert verify_chain(store.audit_entries()).ok
+
+
+def test_a_retried_creation_files_none_of_its_steps(store: Store) -> None:
+    store.create_case(case(), event(), audit=moved("submit"), then=[step("accepted")])
+    again, created = store.create_case(
+        case(), event(), audit=moved("again"), then=[step("accepted")]
+    )
+    assert not created and (again.state, again.version) == ("accepted", 2)
+    assert len(store.case_events("c1")) == 2
+    assert [e.detail["to"] for e in store.audit_entries()] == ["submit", "accepted"]
+
+
+def test_a_stale_or_unknown_case_advances_not_at_all(store: Store) -> None:
+    store.create_case(case(), event(), audit=moved("submit"))
+    with pytest.raises(FailedPrecondition):
+        store.advance_case("c1", 2, [step("accepted"), step("closed")])
+    with pytest.raises(NotFound):
+        store.advance_case("nope", 1, [step("accepted")])
+    with pytest.raises(InvalidArgument):
+        store.advance_case("c1", 1, [])
+    stored = store.get_case("c1")
+    assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
+    assert len(store.case_events("c1")) == 1 and store.audit_head()[0] == 1
+
+
+def test_a_step_that_fails_midway_leaves_nothing_of_any_step(store: Store) -> None:
+    """The second step's entry cannot be hashed: the first step, already written in the same
+    transaction, rolls back with it (nothing half-filed, no entry without its transition)."""
+    store.create_case(case(), event(), audit=moved("submit"))
+    broken = step("result_issued", unhashable=object())
+    with pytest.raises(InvalidArgument):
+        store.advance_case("c1", 1, [step("approved"), broken, step("closed")])
+    with pytest.raises(InvalidArgument):
+        store.create_case(case("c2"), event("c2"), audit=moved("submit"), then=[broken])
+    assert store.get_case("c2") is None and store.case_events("c2") == []
+    stored = store.get_case("c1")
+    assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
+    assert len(store.case_events("c1")) == 1
+    assert [e.detail["to"] for e in store.audit_entries()] == ["submit"]
+    # the store is still usable, and the chain unbroken
+    assert store.advance_case("c1", 1, [step("approved")]).version == 2
+    assert verify_chain(store.audit_entries()).ok
+
+
+def test_steps_whose_entries_cannot_be_written_do_not_happen(
+    store: Store, backend: Backend
+) -> None:
+    store.create_case(case(), event(), audit=moved("submit"))
+    freeze_audit(backend)
+    with pytest.raises(Unavailable, match="nothing was granted"):
+        store.advance_case("c1", 1, [step("approved"), step("closed")])
+    with pytest.raises(Unavailable, match="nothing was granted"):
+        store.create_case(case("c2"), event("c2"), then=[step("accepted")])
+    thaw_audit(backend)
+    assert store.get_case("c2") is None and store.case_events("c2") == []
+    stored = store.get_case("c1")
+    assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
+    assert len(store.case_events("c1")) == 1 and store.audit_head()[0] == 1
+
+
+def test_without_waiting_a_busy_store_refuses_before_writing(store: Store) -> None:
+    """On SQLite a call made while another thread holds the connection raises WouldWait and
+    writes nothing; PostgreSQL (every call a round trip) says it cannot take calls so."""
+    store.create_case(case(), event(), audit=moved("submit"))
+    with store.without_waiting() as inline:
+        if not inline:
+            assert isinstance(store, PostgresStore)
+            return
+        assert store.get_case("c1") is not None  # free: served on this thread
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._connection():  # type: ignore[attr-defined]
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait(10)
+        with store.without_waiting(), pytest.raises(WouldWait):
+            store.advance_case("c1", 1, [step("accepted")])
+        with store.without_waiting(), pytest.raises(WouldWait):
+            store.append_audit(moved("never"))
+    finally:
+        release.set()
+        holder.join()
+    stored = store.get_case("c1")  # waits again outside the block
+    assert stored is not None and (stored.state, stored.version) == ("submitted", 1)
+    assert [e.detail["to"] for e in store.audit_entries()] == ["submit"]
+    with store.without_waiting():
+        assert store.advance_case("c1", 1, [step("accepted")]).version == 2
