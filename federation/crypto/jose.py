@@ -70,6 +70,11 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode()
 
 
+def canonical_text(value: Any) -> str:
+    """`canonical_json` before its UTF-8 encoding (to embed in a larger canonical text)."""
+    return _CANONICAL.encode(value)
+
+
 def raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
