@@ -11,7 +11,6 @@ import binascii
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,6 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # the last character of a 2- or 3-character final group carries 4 or 2 unused bits, which the
 # canonical encoding leaves zero: the characters whose value has those low bits clear
@@ -46,19 +44,31 @@ _CANONICAL_LAST = {
     2: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x0F == 0),
     3: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x03 == 0),
 }
+# base64url -> standard base64 for binascii's strict decoder; the standard alphabet's own "+"
+# and "/", and any "=", become "!", which that decoder refuses like every other stranger
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", b"", b"==", b"=")
 
 
 def b64url_decode(text: str) -> bytes:
-    """Strict unpadded base64url: any character outside the alphabet is refused."""
-    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+    """Strict unpadded base64url: any character outside the alphabet is refused.
+
+    Decoded by binascii in strict mode (every token's payload and signature pass here): it
+    refuses whitespace, padding and any byte outside the (translated) alphabet, and the
+    padding is added here to exactly the length the text needs.
+    """
+    if not isinstance(text, str) or len(text) % 4 == 1:
         raise InvalidArgument("not base64url text")
     tail = len(text) % 4
+    try:
+        data = binascii.a2b_base64(
+            text.encode("ascii").translate(_TO_STANDARD) + _PADDING[tail], strict_mode=True
+        )
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidArgument(f"not base64url text: {exc}") from None
     if tail and text[-1] not in _CANONICAL_LAST[tail]:  # unused trailing bits set
         raise InvalidArgument("not canonical base64url text")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidArgument(f"not base64url text: {exc}") from None
+    return data
 
 
 # json.dumps with options builds an encoder per call; this is the one it builds (stateless)
@@ -68,6 +78,11 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def canonical_json(value: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8 (for hashing and signing)."""
     return _CANONICAL.encode(value).encode()
+
+
+def canonical_text(value: Any) -> str:
+    """`canonical_json` before its UTF-8 encoding (to embed in a larger canonical text)."""
+    return _CANONICAL.encode(value)
 
 
 def raw_public(key: Ed25519PublicKey) -> bytes:

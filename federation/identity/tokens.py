@@ -277,17 +277,7 @@ class TokenVerifier:
     ) -> TokenClaims:
         """The store half of `verify` for claims `check` passed: revocation, then the replay
         row (with `audit` in the same transaction). It may block on the store."""
-        if self._revoked(claims.issuer, claims.session_id):
-            raise Unauthenticated("the session behind this token was logged out")
-        expected = audience or self.audience
-        keep_until = claims.expires_at + self.skew_s
-        first = (
-            self._replay(expected, claims.jti, keep_until)
-            if audit is None
-            else self._replay(expected, claims.jti, keep_until, audit(claims))
-        )
-        if not first:
-            raise Unauthenticated(f"token {claims.jti} was already used here (replay)")
+        self._accept(claims, audit, audience, now=False)
         return claims
 
     def accept_now(
@@ -298,19 +288,30 @@ class TokenVerifier:
         A refusal (revoked session, replayed jti) is raised exactly as `accept` raises it."""
         if self._replay_now is None or self._revoked_now is None:
             return None
-        revoked = self._revoked_now(claims.issuer, claims.session_id)
-        if revoked is None:
+        return self._accept(claims, audit, audience, now=True)
+
+    def _accept(
+        self, claims: TokenClaims, audit: AuditOf | None, audience: str | None, now: bool
+    ) -> TokenClaims | None:
+        """`accept` (now=False) and `accept_now` (now=True: the checks that never wait, whose
+        None means "would wait": then None, nothing recorded). A blocking check's answer is
+        only ever taken for its truth, so a None from one refuses as before (fail closed)."""
+        revoked = self._revoked_now if now else self._revoked
+        replay = self._replay_now if now else self._replay
+        assert revoked is not None and replay is not None  # accept_now checked them
+        is_revoked = revoked(claims.issuer, claims.session_id)
+        if now and is_revoked is None:
             return None
-        if revoked:
+        if is_revoked:
             raise Unauthenticated("the session behind this token was logged out")
         expected = audience or self.audience
         keep_until = claims.expires_at + self.skew_s
         first = (
-            self._replay_now(expected, claims.jti, keep_until)
+            replay(expected, claims.jti, keep_until)
             if audit is None
-            else self._replay_now(expected, claims.jti, keep_until, audit(claims))
+            else replay(expected, claims.jti, keep_until, audit(claims))
         )
-        if first is None:
+        if now and first is None:
             return None
         if not first:
             raise Unauthenticated(f"token {claims.jti} was already used here (replay)")

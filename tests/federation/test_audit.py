@@ -199,3 +199,59 @@ def test_chain_report_to_dict() -> None:
 def test_int_and_float_times_hash_alike(time: float) -> None:
     record = link(AuditDraft(time, "a", "b", "c"), 1, GENESIS_HASH)
     assert record.hash == link(AuditDraft(1.0, "a", "b", "c"), 1, GENESIS_HASH).hash
+
+
+any_text = st.text(max_size=12)  # any code point, surrogates and quotes included
+nested = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), any_text),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _hash_of_body(*fields: object) -> str:
+    """The hash as first defined: canonical JSON of the body dict (what old entries carry)."""
+    seq, prev, time, actor, action, outcome, subject, detail = fields
+    body = {
+        "seq": seq, "prev": prev, "time": repr(float(time)),  # type: ignore[arg-type]
+        "actor": actor, "action": action, "outcome": outcome, "subject": subject,
+        "detail": dict(detail),  # type: ignore[call-overload]
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    seq=st.integers(min_value=0, max_value=2**63),
+    prev=any_text,
+    time=st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**40), 2**40),
+    actor=any_text,
+    action=any_text,
+    outcome=any_text,
+    subject=any_text,
+    detail=st.dictionaries(any_text, nested, max_size=4),
+)
+def test_entry_hash_is_the_hash_of_the_canonical_body(
+    seq: int, prev: str, time: float, actor: str, action: str, outcome: str, subject: str,
+    detail: dict[str, object],
+) -> None:
+    fields = (seq, prev, time, actor, action, outcome, subject, detail)
+    try:
+        expected = _hash_of_body(*fields)
+    except ValueError as exc:  # a lone surrogate cannot be UTF-8: refused either way
+        with pytest.raises(type(exc)):
+            entry_hash(*fields)
+        return
+    assert entry_hash(*fields) == expected
+
+
+class _Text(str):
+    """A str subclass: hashed through the generic path, to the same bytes."""
+
+
+def test_entry_hash_of_str_subclasses_and_int_subclass_seq_matches_the_body() -> None:
+    fields = (True, _Text("p"), 1.5, _Text("a"), "b", "c", "d", {"k": ["v", 1]})
+    assert entry_hash(*fields) == _hash_of_body(*fields)  # type: ignore[arg-type]
+    fields = (7, "p", 1.5, _Text("ä\"\\"), "b", "c", "d", {})
+    assert entry_hash(*fields) == _hash_of_body(*fields)  # type: ignore[arg-type]

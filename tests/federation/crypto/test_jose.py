@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -77,6 +78,46 @@ def test_b64url_round_trip_without_padding(data: bytes) -> None:
 @pytest.mark.parametrize("text", ["ab=c", "a+bc", "a/bc", "ab c", "ab\nc", "abc\n", "A", "é"])
 def test_b64url_decode_refuses_non_base64url_text(text: str) -> None:
     with pytest.raises(InvalidArgument):
+        b64url_decode(text)
+
+
+_B64URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_STRANGERS = "+/= \n\t!.\x00é长"
+
+
+def _reference_b64url_decode(text: str) -> bytes:
+    """The decoder as first written (regex, canonical last character, urlsafe_b64decode)."""
+    if not re.match(r"^[A-Za-z0-9_-]*$", text) or len(text) % 4 == 1:
+        raise InvalidArgument("not base64url text")
+    tail = len(text) % 4
+    mask = {2: 0x0F, 3: 0x03}.get(tail, 0)
+    if tail and text[-1] not in {c for i, c in enumerate(_B64URL_CHARS) if not i & mask}:
+        raise InvalidArgument("not canonical base64url text")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:  # binascii.Error is one
+        raise InvalidArgument(f"not base64url text: {exc}") from None
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.text(alphabet=_B64URL_CHARS, max_size=40)
+    | st.text(alphabet=_B64URL_CHARS + _STRANGERS, max_size=12)
+    | st.builds(lambda d: b64url_encode(d), st.binary(max_size=40))
+)
+def test_b64url_decode_accepts_and_refuses_as_the_reference(text: str) -> None:
+    try:
+        expected = _reference_b64url_decode(text)
+    except InvalidArgument:
+        with pytest.raises(InvalidArgument):
+            b64url_decode(text)
+        return
+    assert b64url_decode(text) == expected
+
+
+@pytest.mark.parametrize("text", ["QR", "QUF", "QUJDQR", "AAB"])
+def test_b64url_decode_names_unused_bits_set(text: str) -> None:
+    with pytest.raises(InvalidArgument, match="not canonical base64url text"):
         b64url_decode(text)
 
 

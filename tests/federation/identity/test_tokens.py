@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from federation.audit import AuditDraft
 from federation.clock import FixedClock
 from federation.crypto.jose import SigningKey, b64url_decode, b64url_encode, sign_compact
 from federation.errors import InvalidArgument, PermissionDenied, Unauthenticated
@@ -688,3 +689,85 @@ def test_a_forwarded_token_is_checked_for_the_calling_region() -> None:
     assert (ZJ, claims_of(token)["jti"]) in at_js.seen  # replay is per (caller, jti)
     with pytest.raises(Unauthenticated, match="replay"):
         at_js.verifier.verify(token, Assurance.LOW, NOW, audience=ZJ)
+
+
+class NowChecks:
+    """Replay and revocation checks that never wait, each answering a scripted value."""
+
+    def __init__(self, revoked: bool | None = False, first: bool | None = True) -> None:
+        self.revoked_answer = revoked
+        self.first_answer = first
+        self.replays: list[tuple[str, str, float, AuditDraft | None]] = []
+
+    def revoked(self, issuer: str, session_id: str) -> bool | None:
+        return self.revoked_answer
+
+    def replay(
+        self, audience: str, jti: str, expires_at: float, audit: AuditDraft | None = None
+    ) -> bool | None:
+        self.replays.append((audience, jti, expires_at, audit))
+        return self.first_answer
+
+
+def _now_verifier(checks: NowChecks) -> TokenVerifier:
+    return TokenVerifier(
+        ZJ, lambda: TRUST, checks.replay, checks.revoked,
+        replay_now=checks.replay, revoked_now=checks.revoked,
+    )
+
+
+def _draft(claims: TokenClaims) -> AuditDraft:
+    return AuditDraft(NOW, "op", "identity.verify_token", "granted", claims.subject)
+
+
+def test_accept_now_without_non_waiting_checks_answers_none() -> None:
+    harness = Harness()
+    claims = harness.verifier.check(mint(), Assurance.LOW, NOW)
+    assert harness.verifier.accept_now(claims) is None
+    assert harness.seen == {}  # nothing recorded: the caller accepts off the loop instead
+
+
+@pytest.mark.parametrize(("revoked", "first"), [(None, True), (False, None)])
+def test_accept_now_that_would_wait_answers_none(revoked: bool | None, first: bool | None) -> None:
+    checks = NowChecks(revoked, first)
+    verifier = _now_verifier(checks)
+    claims = verifier.check(mint(), Assurance.LOW, NOW)
+    assert verifier.accept_now(claims, _draft) is None
+    assert len(checks.replays) == (0 if revoked is None else 1)
+
+
+def test_accept_now_records_the_jti_with_its_audit_entry() -> None:
+    checks = NowChecks()
+    verifier = _now_verifier(checks)
+    claims = verifier.check(mint(), Assurance.LOW, NOW)
+    assert verifier.accept_now(claims, _draft) == claims
+    [(audience, jti, keep_until, audit)] = checks.replays
+    assert (audience, jti, keep_until) == (ZJ, claims.jti, claims.expires_at + DEFAULT_SKEW_S)
+    assert audit == _draft(claims)
+
+
+@pytest.mark.parametrize("now", [True, False])
+@pytest.mark.parametrize(
+    ("revoked", "first", "refusal"),
+    [(True, True, "logged out"), (False, False, "already used here")],
+)
+def test_accept_and_accept_now_refuse_alike(
+    now: bool, revoked: bool, first: bool, refusal: str
+) -> None:
+    checks = NowChecks(revoked, first)
+    verifier = _now_verifier(checks)
+    claims = verifier.check(mint(), Assurance.LOW, NOW)
+    accept = verifier.accept_now if now else verifier.accept
+    with pytest.raises(Unauthenticated, match=refusal):
+        accept(claims, _draft)
+    assert len(checks.replays) == (0 if revoked else 1)  # a revoked session records nothing
+
+
+def test_a_blocking_replay_check_answering_none_refuses() -> None:
+    """Only the non-waiting checks may answer None ('would wait'); from a blocking one it is
+    no first sighting, so the token is refused (fail closed), never accepted unrecorded."""
+    checks = NowChecks(False, None)
+    verifier = _now_verifier(checks)
+    claims = verifier.check(mint(), Assurance.LOW, NOW)
+    with pytest.raises(Unauthenticated, match="already used here"):
+        verifier.accept(claims, _draft)
