@@ -11,7 +11,6 @@ import binascii
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,25 +37,34 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_BYTES = _B64URL_ALPHABET.encode("ascii")
 # the last character of a 2- or 3-character final group carries 4 or 2 unused bits, which the
 # canonical encoding leaves zero: the characters whose value has those low bits clear
 _CANONICAL_LAST = {
     2: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x0F == 0),
     3: frozenset(c for i, c in enumerate(_B64URL_ALPHABET) if i & 0x03 == 0),
 }
+_URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64url_decode(text: str) -> bytes:
-    """Strict unpadded base64url: any character outside the alphabet is refused."""
-    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+    """Strict unpadded base64url: any character outside the alphabet is refused.
+
+    The alphabet is checked with bytes.translate (deleting every alphabet byte must leave
+    nothing), which runs in C: a licence's payload segment is 1-2 KB, and a regex spent
+    about 10 ns a character on it.
+    """
+    if not isinstance(text, str) or len(text) % 4 == 1 or not text.isascii():
         raise InvalidArgument("not base64url text")
-    tail = len(text) % 4
+    raw = text.encode("ascii")
+    if raw.translate(None, _B64URL_BYTES):
+        raise InvalidArgument("not base64url text")
+    tail = len(raw) % 4
     if tail and text[-1] not in _CANONICAL_LAST[tail]:  # unused trailing bits set
         raise InvalidArgument("not canonical base64url text")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return binascii.a2b_base64(raw.translate(_URL_TO_STANDARD) + b"=" * (-tail % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidArgument(f"not base64url text: {exc}") from None
 

@@ -80,6 +80,34 @@ def test_b64url_decode_refuses_non_base64url_text(text: str) -> None:
         b64url_decode(text)
 
 
+_B64URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _reference_b64url_decode(text: str) -> bytes | None:
+    """The decoder's contract spelled out slowly: the alphabet only, no padding, canonical
+    trailing bits; None where it must refuse."""
+    if any(c not in _B64URL_CHARS for c in text) or len(text) % 4 == 1:
+        return None
+    tail = len(text) % 4
+    if tail and _B64URL_CHARS.index(text[-1]) & (0x0F if tail == 2 else 0x03):
+        return None
+    return base64.urlsafe_b64decode(text + "=" * (-tail % 4))
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.text(alphabet=st.sampled_from(_B64URL_CHARS), max_size=40)
+    | st.text(alphabet=st.sampled_from(_B64URL_CHARS + "+/= \n\t.~é\x00\u0660"), max_size=40)
+)
+def test_b64url_decode_is_exactly_the_strict_alphabet(text: str) -> None:
+    expected = _reference_b64url_decode(text)
+    if expected is None:
+        with pytest.raises(InvalidArgument):
+            b64url_decode(text)
+    else:
+        assert b64url_decode(text) == expected
+
+
 def test_canonical_json_is_sorted_compact_utf8() -> None:
     assert canonical_json({"b": 1, "a": ["长三角", {"d": 2, "c": 3}]}) == (
         '{"a":["长三角",{"c":3,"d":2}],"b":1}'.encode()
