@@ -49,7 +49,14 @@ def parse_holder_code_type(text: str) -> HolderCodeType:
 
 def region_of_division(division: str) -> Region:
     """The federation member that a 6-digit division code belongs to (by its province digits)."""
-    if not isinstance(division, str) or not _DIVISION.fullmatch(division):
+    if not isinstance(division, str):
+        raise InvalidArgument(f"region code must be a 6-digit division code, got {division!r}")
+    return _region_of_division(division)
+
+
+@functools.lru_cache(maxsize=256)  # pure; every licence of an authority asks for its region
+def _region_of_division(division: str) -> Region:
+    if not _DIVISION.fullmatch(division):
         raise InvalidArgument(f"region code must be a 6-digit division code, got {division!r}")
     if division == Region.HUB.code:
         return Region.HUB
