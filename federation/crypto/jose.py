@@ -6,7 +6,6 @@ EdDSA and ES256 run on `cryptography`; SM2SM3, the national suite (no JOSE regis
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import hashlib
@@ -31,10 +30,13 @@ from federation.errors import InvalidArgument, Unauthenticated
 from federation.jsontext import strict_json
 
 MAX_COMPACT_LENGTH = 64 * 1024
+_STANDARD_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # binascii directly: base64.urlsafe_b64encode is two Python calls around the same two steps
+    encoded = binascii.b2a_base64(data, newline=False)
+    return encoded.translate(_STANDARD_TO_URL).rstrip(b"=").decode("ascii")
 
 
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Sequence
 
@@ -181,7 +182,34 @@ def leaf_key_matches(leaf: x509.Certificate, jwk: Jwk) -> bool:
         return False
 
 
+MAX_KEPT_CHAINS = 128
+"""x5c chains whose leaf key is kept (a few KB each: every seal of an authority has one)."""
+
+
+@functools.lru_cache(maxsize=MAX_KEPT_CHAINS)
+def _leaf_kid(chain: tuple[str, ...]) -> str:
+    leaf = read_x5c(list(chain))[0]
+    try:
+        return Jwk.from_public_key(leaf.public_key()).kid  # type: ignore[arg-type]
+    except (InvalidArgument, TypeError, ValueError):
+        raise Unauthenticated("the x5c certificate certifies no Ed25519 or P-256 key") from None
+
+
+def x5c_leaf_kid(value: object) -> str:
+    """The RFC 7638 thumbprint of the key an `x5c` header's leaf certifies.
+
+    Parsing DER is the cost of a seal's `x5c`, and every seal of an authority carries the same
+    chain: the thumbprint is kept per exact chain text (bounded). It depends on nothing but that
+    text; a malformed chain or unsupported key raises Unauthenticated and is never kept.
+    """
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        read_x5c(value)  # refuses it, saying why
+        raise Unauthenticated("x5c must be a list of base64 DER certificates")
+    return _leaf_kid(tuple(value))
+
+
 __all__ = [
+    "MAX_KEPT_CHAINS",
     "MAX_X5C_CERTS",
     "X509_SEAL_ALGS",
     "issue_seal_ca_certificate",
@@ -189,5 +217,6 @@ __all__ = [
     "leaf_key_matches",
     "read_x5c",
     "seal_public_key",
+    "x5c_leaf_kid",
     "x5c_of",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ _VERSION = re.compile(r"[0-9]{1,4}")
 _SERIAL_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I/O/S/V/Z: easy to read aloud
 
 
+# The two credit-code checks are pure functions of their text, and every licence of one type
+# (of one authority) repeats the same one: each is computed once per text (a refusal raises,
+# which functools.lru_cache never keeps). Bounded, since the text may come from anyone.
+@functools.lru_cache(maxsize=1024)
 def _check_type_code(type_code: str) -> None:
     if len(type_code) != 21:
         raise InvalidArgument(
@@ -41,6 +46,7 @@ def _check_type_code(type_code: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)
 def _check_authority_code(authority_code: str) -> None:
     try:
         validate_credit_code(authority_code)

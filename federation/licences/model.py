@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,14 @@ def parse_holder_code_type(text: str) -> HolderCodeType:
 
 def region_of_division(division: str) -> Region:
     """The federation member that a 6-digit division code belongs to (by its province digits)."""
-    if not isinstance(division, str) or not _DIVISION.fullmatch(division):
+    if not isinstance(division, str):
+        raise InvalidArgument(f"region code must be a 6-digit division code, got {division!r}")
+    return _region_of_division(division)
+
+
+@functools.lru_cache(maxsize=256)  # pure; every licence of an authority asks for its region
+def _region_of_division(division: str) -> Region:
+    if not _DIVISION.fullmatch(division):
         raise InvalidArgument(f"region code must be a 6-digit division code, got {division!r}")
     if division == Region.HUB.code:
         return Region.HUB
@@ -79,6 +87,14 @@ class IssuingAuthority:
     def region(self) -> Region:
         """The federation member whose node certifies this authority's seal."""
         return region_of_division(self.region_code)
+
+
+@functools.lru_cache(maxsize=1024)
+def sealed_authority(credit_code: str, name: str, region_code: str) -> IssuingAuthority:
+    """The IssuingAuthority a sealed licence names, built and checked once per exact triple:
+    it is immutable and its checks pure, and every licence of an authority names the same one.
+    A refusal raises, which the cache never keeps."""
+    return IssuingAuthority(credit_code, name, region_code)
 
 
 @dataclass(frozen=True)
@@ -333,4 +349,5 @@ __all__ = [
     "parse_day",
     "parse_holder_code_type",
     "region_of_division",
+    "sealed_authority",
 ]

@@ -19,6 +19,9 @@ KB_JWT_TYP = "kb+jwt"
 MAX_SD_JWT_LENGTH = 64 * 1024
 MAX_DISCLOSURES = 64
 _SALT_BYTES = 16  # 128 bits, as RFC 9901 recommends
+# json.loads(text) with no options is this decoder's decode after a type check: called
+# directly, a licence's ten disclosures skip that wrapper
+_DECODE_JSON = json.JSONDecoder().decode
 
 
 def new_salt() -> str:
@@ -49,7 +52,7 @@ class Disclosure:
     def parse(cls, encoded: str) -> Disclosure:
         """Decode a disclosure; InvalidArgument unless it is `[salt, name, scalar]`."""
         try:
-            value = json.loads(b64url_decode(encoded).decode("utf-8"))
+            value = _DECODE_JSON(b64url_decode(encoded).decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise InvalidArgument("a disclosure is not base64url-encoded JSON") from None
         if not isinstance(value, list) or len(value) != 3:
@@ -59,7 +62,7 @@ class Disclosure:
             raise InvalidArgument("a disclosure salt must be a string of >= 16 characters")
         if not isinstance(name, str) or not name or name in ("_sd", "...", "_sd_alg"):
             raise InvalidArgument(f"a disclosure claim name is invalid: {name!r}")
-        if not isinstance(claim, str | int | bool):
+        if not isinstance(claim, (str, int, bool)):  # a tuple: faster than a union
             raise InvalidArgument(f"disclosed claim {name!r} must be a string, integer or boolean")
         return cls(salt, name, claim, encoded)
 

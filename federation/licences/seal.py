@@ -19,6 +19,7 @@ from federation.licences.model import (
     StatusReference,
     parse_day,
     parse_holder_code_type,
+    sealed_authority,
 )
 from federation.licences.sdjwt import (
     ACCEPTED_SD_JWT_TYPS,
@@ -261,7 +262,7 @@ def _metadata(payload: dict[str, Any], cert: SealCertificate) -> SealedMetadata:
         raise InvalidArgument("_sd must be a list of digest strings")
     if len(set(digests)) != len(digests):
         raise InvalidArgument("_sd lists a digest twice")
-    authority = IssuingAuthority(
+    authority = sealed_authority(
         authority_code_of(payload), _str_claim(payload, "iss_name"), _str_claim(payload, "region")
     )
     identifier = parse_identifier(_str_claim(payload, "id"))
@@ -352,9 +353,8 @@ def _verify_sealed(
     parts = split_sd_jwt(sd_jwt)
     if parts.kb_jwt is not None:
         raise InvalidArgument("a full licence ends with '~'; use verify_presentation for a KB-JWT")
-    metadata, disclosures = verify_seal(
-        parts.issuer_jwt, parts.disclosures, region_key, now, skew_s
-    )
+    issuer_jwt, encoded = parts.issuer_jwt, parts.disclosures
+    metadata, disclosures = verify_seal(issuer_jwt, encoded, region_key, now, skew_s)
     if len(disclosures) != len(metadata.digests):
         raise InvalidArgument(
             f"{len(metadata.digests) - len(disclosures)} sealed claim(s) are not disclosed; "

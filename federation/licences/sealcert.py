@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from federation.crypto.jose import (
     sign_compact,
     verify_parsed,
 )
-from federation.crypto.x5c import leaf_key_matches, read_x5c
+from federation.crypto.x5c import x5c_leaf_kid
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
 from federation.licences.model import IssuingAuthority
 from federation.regions import Region
@@ -78,6 +79,7 @@ def resolve_region_key(region_key: RegionKeyResolver, region_code: str, kid: str
         ) from None
 
 
+@functools.lru_cache(maxsize=1024)  # pure; every licence of an authority repeats its pair
 def check_issuer_url(issuer: str, authority_code: str) -> str:
     """An authority's https issuer identifier must end in `/authorities/<its credit code>`;
     return its base (the region's public URL, which the trust list must list)."""
@@ -258,15 +260,13 @@ def verify_sealed_jws(
             f"but the certificate is for seal key {cert.seal_jwk.kid}"
         )
     verify_signature(parsed, cert.seal_jwk, f"{what} seal")
-    if X5C_HEADER in parsed.header:
-        # for verifiers outside the federation; here the trust list decides, so the chain
-        # must certify the very key the region's seal certificate names
-        leaf = read_x5c(parsed.header[X5C_HEADER])[0]
-        if not leaf_key_matches(leaf, cert.seal_jwk):
-            raise Unauthenticated(
-                f"{what}: the x5c certificate is not for seal key {cert.seal_jwk.kid} "
-                "that the region certified"
-            )
+    # x5c is for verifiers outside the federation; here the trust list decides, so the chain
+    # must certify the very key the region's seal certificate names
+    if X5C_HEADER in parsed.header and x5c_leaf_kid(parsed.header[X5C_HEADER]) != cert.seal_jwk.kid:
+        raise Unauthenticated(
+            f"{what}: the x5c certificate is not for seal key {cert.seal_jwk.kid} "
+            "that the region certified"
+        )
     payload = parsed.payload()
     try:
         authority_code = authority_code_of(payload)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 
 from federation.codes import make_credit_code
@@ -86,15 +87,16 @@ class LicenceType:
     department: Department
     fields: tuple[FieldSpec, ...]
 
-    @property
+    # computed once per (immutable) type: every licence built or verified asks for them
+    @functools.cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.fields)
 
-    @property
+    @functools.cached_property
     def required_fields(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.fields if spec.required)
 
-    @property
+    @functools.cached_property
     def sensitive_fields(self) -> frozenset[str]:
         return frozenset(spec.name for spec in self.fields if spec.sensitive)
 
