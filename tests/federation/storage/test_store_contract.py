@@ -480,6 +480,7 @@ def test_public_api_is_sorted_and_complete() -> None:
         "CaseEvent",
         "CaseRating",
         "CaseRecord",
+        "CaseStep",
         "LicenceRecord",
         "PostgresStore",
         "QuotaResult",
@@ -489,6 +490,7 @@ def test_public_api_is_sorted_and_complete() -> None:
         "Store",
         "SubjectHome",
         "SubjectRecord",
+        "WouldWait",
         "default_sqlite_url",
         "open_store",
     }
