@@ -84,8 +84,16 @@ def node_health(directory: Path, region: str) -> None:
 @dir_option
 @click.option("--region", required=True, help="Region code or short name.")
 @click.option("--no-peers", is_flag=True, help="Do not ask the node to probe its peers.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 60),
+    help="Seconds to wait for the node (and for each of its peer probes).",
+)
 @domain_errors
-def node_status(directory: Path, region: str, no_peers: bool) -> None:
+def node_status(directory: Path, region: str, no_peers: bool, timeout_s: float) -> None:
     """One node's health, versions, trust-list age and reachable peers (see `federation status`).
 
     Exit code 0 when the node is up, 9 (UNAVAILABLE) when it is down; JSON is printed either way.
@@ -94,8 +102,10 @@ def node_status(directory: Path, region: str, no_peers: bool) -> None:
     from nodes.client import FederationClient
     from nodes.ops.status import node_status as collect
 
-    with FederationClient(directory) as client:
-        report = collect(client, parse_region(region), probe_peers=not no_peers)
+    with FederationClient(directory, timeout_s=timeout_s) as client:
+        report = collect(
+            client, parse_region(region), probe_peers=not no_peers, peer_timeout_s=timeout_s
+        )
     emit({"region": parse_region(region).short, **report})
     if report["state"] != "up":
         sys.exit(EXIT_CODES["UNAVAILABLE"])

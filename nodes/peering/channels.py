@@ -16,6 +16,7 @@ from federation.trust.trustlist import TrustList
 from nodes.peering.targets import channel_target
 from nodes.tls import TlsMaterial
 
+MIN_CONNECT_TIMEOUT_MS = 20_000
 CHANNEL_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
@@ -24,8 +25,12 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 4 * 1024 * 1024),
     # a peer that starts a moment later is reached within 100 ms, not gRPC's default 1 s+
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    # despite its name, gRPC core reads this as the minimum time a connection attempt (TCP, TLS,
+    # HTTP/2 settings) is given, not as a backoff: at 100 ms a handshake on a loaded machine
+    # timed out ("connection attempt timed out before receiving SETTINGS frame") and calls
+    # failed UNAVAILABLE. gRPC's default; a refused connection still fails at once
+    ("grpc.min_reconnect_backoff_ms", MIN_CONNECT_TIMEOUT_MS),
 ]
 
 

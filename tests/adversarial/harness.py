@@ -27,6 +27,7 @@ from federation.trust.trustlist import TrustList
 from nodes.config import load_config
 from nodes.ops.provisioning import OPERATOR_ENTITY, Layout, read_trust_list
 from nodes.ops.supervisor import Federation
+from nodes.peering.channels import MIN_CONNECT_TIMEOUT_MS
 
 CALL_TIMEOUT_S = 5.0
 HEALTH_TIMEOUT_S = 5.0
@@ -52,8 +53,9 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    # the minimum time a connection attempt gets (see nodes.peering.channels): not 100 ms
+    ("grpc.min_reconnect_backoff_ms", MIN_CONNECT_TIMEOUT_MS),
 ]
 
 

@@ -35,6 +35,7 @@ from tests.adversarial.harness import (
 
 PASSWORD = "Adversarial-pass-2026"
 VERIFIER = Region.SH  # the region the forged tokens are presented to
+CONNECT_TIMEOUT_S = 30.0  # a race's channels connecting, before the race (set-up, not timed)
 ISSUER = Region.JS  # the subject's home region, whose genuine key we also hold
 OTHER = Region.AH
 REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
@@ -413,6 +414,11 @@ def _race(
     op = harness.operator()
     # one channel per thread: the calls really travel in parallel
     channels = [harness.channel(VERIFIER, _clone(op, i)) for i in range(threads)]
+    # each connected (TCP and TLS) before the race: the calls race each other, not `threads`
+    # handshakes at once, which on a loaded machine could outlast a call's deadline and turn
+    # the winner's or a loser's answer into a client-side DEADLINE_EXCEEDED
+    for ready in [grpc.channel_ready_future(channel) for channel in channels]:
+        ready.result(timeout=CONNECT_TIMEOUT_S)
     barrier = threading.Barrier(threads)
     results: list[grpc.StatusCode] = [grpc.StatusCode.UNKNOWN] * threads
     details: list[str] = [""] * threads

@@ -27,13 +27,26 @@ def client(fed_dir: Path) -> Iterator[FederationClient]:
         yield c
 
 
-@pytest.fixture
-def small_fed(tmp_path: Path) -> Iterator[tuple[Path, Federation]]:
-    """Hub, Zhejiang and Shanghai only, owned by one test (may be killed and restarted)."""
-    directory = make_federation(tmp_path / "federation", face_daily_limit=3)
+def _small_fed(parent: Path) -> Iterator[tuple[Path, Federation]]:
+    directory = make_federation(parent / "federation", face_daily_limit=3)
     fed = Federation(directory, regions=(Region.HUB, Region.ZJ, Region.SH))
     fed.start()
     try:
         yield directory, fed
     finally:
         fed.stop()
+
+
+@pytest.fixture
+def small_fed(tmp_path: Path) -> Iterator[tuple[Path, Federation]]:
+    """Hub, Zhejiang and Shanghai only, owned by one test (may be killed and restarted)."""
+    yield from _small_fed(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_small_fed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, Federation]]:
+    """`small_fed` provisioned identically, shared by the tests of one module: only for tests
+    that stop, kill or reconfigure no node and depend on no state another test leaves."""
+    yield from _small_fed(tmp_path_factory.mktemp("shared_small_fed"))

@@ -63,9 +63,9 @@ def _sealed_status(sd_jwt: str) -> dict[str, object]:
 
 
 def test_jwks_metadata_and_signed_status_list_for_anyone(
-    small_fed: tuple[Path, Federation],
+    shared_small_fed: tuple[Path, Federation],
 ) -> None:
-    directory, _ = small_fed
+    directory, _ = shared_small_fed
     with FederationClient(directory) as client:
         holder = new_citizen()
         kept = client.issue_licence(
@@ -119,8 +119,8 @@ def test_jwks_metadata_and_signed_status_list_for_anyone(
     assert int(head.getheader("Content-Length") or 0) > 0
 
 
-def test_only_read_only_known_paths_are_served(small_fed: tuple[Path, Federation]) -> None:
-    directory, _ = small_fed
+def test_only_read_only_known_paths_are_served(shared_small_fed: tuple[Path, Federation]) -> None:
+    directory, _ = shared_small_fed
     for path in ("/", "/.well-known/", "/status/", "/status/310000/1", "/../zj/tls.key", "/x"):
         assert _fetch(directory, "zj", path).status == 404, path
     for method in ("POST", "PUT", "DELETE", "OPTIONS"):
@@ -138,9 +138,9 @@ def test_only_read_only_known_paths_are_served(small_fed: tuple[Path, Federation
 
 
 def test_tls_is_1_2_or_newer_and_asks_no_client_certificate(
-    small_fed: tuple[Path, Federation],
+    shared_small_fed: tuple[Path, Federation],
 ) -> None:
-    directory, _ = small_fed
+    directory, _ = shared_small_fed
     config = load_config(directory / "sh.toml")
     context = server_tls_context(config.tls_cert, config.tls_key)
     assert context.minimum_version is ssl.TLSVersion.TLSv1_2
@@ -153,8 +153,10 @@ def test_tls_is_1_2_or_newer_and_asks_no_client_certificate(
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
-def test_reflection_v1_and_v1alpha_list_the_services(small_fed: tuple[Path, Federation]) -> None:
-    directory, _ = small_fed
+def test_reflection_v1_and_v1alpha_list_the_services(
+    shared_small_fed: tuple[Path, Federation],
+) -> None:
+    directory, _ = shared_small_fed
     with FederationClient(directory) as client:
         channel = client.channel("SH")
         expected = {
