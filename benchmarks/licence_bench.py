@@ -46,7 +46,7 @@ def measure(run: RunContext, opts: Options) -> dict[str, Any]:
         suites = measure_suites(
             client, fixtures.pool, verification.verify, opts, verifier_cpu, tag
         )
-        first = first_verification(client, opts.first_licences, tag)
+        first = first_verification(client, opts.first_licences, tag, verifier_cpu)
     report = build_report(Measurements(run, opts, fixtures, local, verification, aggregation))
     report["summary"]["first_verification"] = first
     report["targets"][FIRST] = first_target(first)

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from benchmarks._federation import echo_call
-from benchmarks.harness import LatencyRecorder, target
+from benchmarks.harness import LatencyRecorder, ProcessCpu, target
 from benchmarks.licence.config import CALL_TIMEOUT_S, ISSUER, VERIFIER, VERIFY_P50_LIMIT, log
 from federation.licences import Verdict
 from nodes.client import FederationClient
@@ -22,14 +22,19 @@ from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
 KEY = "verify_first_p50_over_echo_p50"
 
 
-def first_verification(client: FederationClient, count: int, tag: str) -> dict[str, Any]:
-    """Issue `count` new licences at ISSUER (untimed), then verify each once at VERIFIER."""
+def first_verification(
+    client: FederationClient, count: int, tag: str, cpu: ProcessCpu | None = None
+) -> dict[str, Any]:
+    """Issue `count` new licences at ISSUER (untimed), then verify each once at VERIFIER;
+    with `cpu` (VERIFIER's process), its CPU per echo + first verification pair too (load
+    from other processes inflates latency, much less the CPU the verifier spends)."""
     log(f"first verification: issuing {count} licences never verified at {VERIFIER.short}")
     pool = issue_pool(client, count, f"{tag}-first")
     channel = client.channel(VERIFIER)
     stub = licence_pb2_grpc.LicenceServiceStub(channel)
     echo = echo_call(channel, b"x" * round(statistics.mean(len(s) for s in pool)), CALL_TIMEOUT_S)
     verify, baseline = LatencyRecorder(), LatencyRecorder()
+    cpu0 = cpu.seconds() if cpu is not None else None
     for sd_jwt in pool:
         t0 = time.perf_counter()
         echo()
@@ -42,7 +47,9 @@ def first_verification(client: FederationClient, count: int, tag: str) -> dict[s
             raise RuntimeError(f"first verification answered {reply.verdict}: {reply.reasons}")
         baseline.record(t1 - t0)
         verify.record(t2 - t1)
+    cpu1 = cpu.seconds() if cpu is not None else None
     v, e = verify.summary_ms(), baseline.summary_ms()
+    pair_cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / count * 1e3
     return {
         "what": f"VerifyLicence at {VERIFIER.short} of {count} {ISSUER.short}-issued licences, "
         "each verified once (never kept before), alternating with an echo on one channel",
@@ -50,6 +57,8 @@ def first_verification(client: FederationClient, count: int, tag: str) -> dict[s
         "verify_ms": {k: round(v[k], 4) for k in ("p50", "p90", "p99", "mean")},
         "echo_ms": {k: round(e[k], 4) for k in ("p50", "p90", "p99", "mean")},
         "p50_ratio": round(v["p50"] / e["p50"], 4),
+        # /proc CPU of VERIFIER over the loop, per echo + first verification (10 ms ticks)
+        "server_cpu_ms_per_echo_and_verification": None if pair_cpu is None else round(pair_cpu, 3),
     }
 
 

@@ -296,8 +296,17 @@ class LicenceRegistry:
 
     # --- sharing ----------------------------------------------------------------------
     def summaries(self, holder_code: str) -> list[LicenceSummary]:
+        return self._summaries(self._store.licences_of_holder(holder_code))
+
+    def summaries_now(self, holder_code: str) -> list[LicenceSummary] | None:
+        """`summaries` if the store can read them without waiting (an event loop may then
+        answer without a thread hop); None, having read nothing, when it would wait."""
+        records = self._store.licences_of_holder_now(holder_code)
+        return None if records is None else self._summaries(records)
+
+    def _summaries(self, records: list[LicenceRecord]) -> list[LicenceSummary]:
         out = []
-        for record in self._store.licences_of_holder(holder_code):
+        for record in records:
             payload = json.loads(_payload_of(record.sd_jwt))
             out.append(
                 LicenceSummary(

@@ -254,6 +254,11 @@ class Store(Protocol):
         """Every licence whose holder_code is `holder_code` or whose parties include it,
         oldest first (issued_at, then insertion order), without duplicates."""
 
+    def licences_of_holder_now(self, holder_code: str) -> list[LicenceRecord] | None:
+        """`licences_of_holder` on the calling thread only if it need not wait for anything
+        (a lock, the network); None, having read nothing, when it would (see
+        remember_jti_now)."""
+
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
         """Change the status and set updated_at to `at`; raises NotFound for an unknown
         identifier."""

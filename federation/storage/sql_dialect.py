@@ -82,6 +82,11 @@ class SqlBackend(ABC):
     def _connection(self) -> AbstractContextManager[Connection]:
         """A connection for one call, whose driver errors are translated on the way out."""
 
+    def _connection_now(self) -> AbstractContextManager[Connection] | None:
+        """`_connection` if it can be had without waiting (a read an event loop may do itself);
+        None when it would wait, which every network round trip does (the default)."""
+        return None
+
     @abstractmethod
     def _write(
         self, audit: AuditDraft | None = None, *, atomic: bool = True

@@ -97,6 +97,16 @@ class SqlLicences(SqlBackend):
             rows = conn.execute(self.dialect.sql(_OF_HOLDER), (holder_code, holder_code)).fetchall()
         return [self._licence(row) for row in rows]
 
+    def licences_of_holder_now(self, holder_code: str) -> list[LicenceRecord] | None:
+        """`licences_of_holder` on the calling thread if the connection is free at once (a
+        local database); None, having read nothing, when it would wait."""
+        scope = self._connection_now()
+        if scope is None:
+            return None
+        with scope as conn:
+            rows = conn.execute(self.dialect.sql(_OF_HOLDER), (holder_code, holder_code)).fetchall()
+        return [self._licence(row) for row in rows]
+
     def set_licence_status(self, identifier: str, status: int, at: float) -> LicenceRecord:
         """Change the status and set updated_at to `at`; NotFound for an unknown identifier."""
         # fetchall: SQLite commits a RETURNING statement only once it is stepped to the end

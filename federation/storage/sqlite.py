@@ -248,6 +248,26 @@ class SqliteStore(SqlStore):
         finally:
             self._no_wait.on = False
 
+    def _connection_now(self) -> AbstractContextManager[sqlite3.Connection] | None:
+        """`_connection`, but None instead of waiting when another thread holds it: a read
+        in WAL mode then costs no more than a thread hop would (no lock, no disk wait)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        return self._held_connection()
+
+    @contextmanager
+    def _held_connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._conn
+            if conn is None:
+                raise FailedPrecondition("the store is closed")
+            try:
+                yield conn
+            except sqlite3.DatabaseError as exc:
+                raise (_translate(exc) or exc) from None
+        finally:
+            self._lock.release()
+
     @contextmanager
     def _batch(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn, self._transaction(conn):

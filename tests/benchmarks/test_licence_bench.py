@@ -83,6 +83,9 @@ def test_first_verification_is_reported_beside_the_kept_path(report: dict[str, A
         first["verify_ms"]["p50"] / first["echo_ms"]["p50"], rel=1e-3
     )
     assert "never" in report["targets"]["verify_first_p50_over_echo_p50"]["target"]
+    # the verifier's own CPU per echo + first verification, read from /proc (coarse ticks)
+    cpu = first["server_cpu_ms_per_echo_and_verification"]
+    assert cpu is None or cpu >= 0
 
 
 @pytest.mark.slow

@@ -13,9 +13,12 @@ from hypothesis import strategies as st
 from store_builders import licence, outcome, run_threads, texts
 
 from federation.errors import AlreadyExists, NotFound
-from federation.storage import LicenceRecord, Store
+from federation.storage import LicenceRecord, Store, default_sqlite_url, open_store
+from federation.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests._support.storage import Backend
 
 REUSED = r"request id req-1 was reused for a different request \(it created licence 1\.2\.156"
@@ -75,6 +78,41 @@ def test_licences_of_holder_oldest_first_with_ties_in_insertion_order(store: Sto
     assert [r.status_index for r in store.licences_of_holder(holder)] == [2, 5, 4, 1]
     assert store.licences_of_holder("91310000MA1FL0000X") == [issued[2]]
     assert store.licences_of_holder("nobody") == []
+
+
+def test_licences_of_holder_now_reads_the_same_or_nothing(store: Store, backend: Backend) -> None:
+    for record in (licence(1, issued_at=30.0), licence(2, issued_at=10.0)):
+        store.add_licence(record)
+    holder = licence(1).holder_code
+    now = store.licences_of_holder_now(holder)
+    # a backend that would wait (every PostgreSQL read is a round trip) answers None
+    assert now == (store.licences_of_holder(holder) if backend.name == "sqlite" else None)
+    assert store.licences_of_holder_now("nobody") in ([], None)
+
+
+def test_licences_of_holder_now_never_waits_for_a_busy_connection(tmp_path: Path) -> None:
+    store = open_store(default_sqlite_url(tmp_path))
+    assert isinstance(store, SqliteStore)
+    try:
+        store.add_licence(licence(1))
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with store._connection():
+                holding.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(10)
+        try:
+            assert store.licences_of_holder_now(licence(1).holder_code) is None
+        finally:
+            release.set()
+            holder.join()
+        assert store.licences_of_holder_now(licence(1).holder_code) == [licence(1)]
+    finally:
+        store.close()
 
 
 REPRESENTATIVE = "320102199005171234"  # a legal representative's citizen id
