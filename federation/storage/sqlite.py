@@ -216,23 +216,15 @@ class SqliteStore(SqlStore):
         if self._checkpointer is not None:
             self._checkpointer.committed()
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        """The one connection, held by this thread until the `with` block ends (callers always
+        enter it at once). Inside `without_waiting`, WouldWait instead of waiting for it."""
         if getattr(self._no_wait, "on", False):
             if not self._lock.acquire(blocking=False):
                 raise WouldWait("the SQLite connection is in use by another thread")
         else:
             self._lock.acquire()
-        try:
-            conn = self._conn
-            if conn is None:
-                raise FailedPrecondition("the store is closed")
-            try:
-                yield conn
-            except sqlite3.DatabaseError as exc:
-                raise (_translate(exc) or exc) from None
-        finally:
-            self._lock.release()
+        return self._held_connection()
 
     @contextmanager
     def without_waiting(self) -> Iterator[bool]:
@@ -257,6 +249,7 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _held_connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection whose lock this thread has just taken; released when the block ends."""
         try:
             conn = self._conn
             if conn is None:
