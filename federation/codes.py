@@ -261,13 +261,43 @@ def _mod37_36_normalise(text: str, what: str) -> str:
     return value
 
 
+def _hybrid_steps(alphabet: str) -> tuple[dict[str, int], ...]:
+    """The hybrid recursion as a table: steps[P_j][char] is P_(j+1) (the product after char)."""
+    modulus = len(alphabet)
+    return tuple(
+        {
+            char: (((product + value) % modulus or modulus) * 2) % (modulus + 1)
+            for value, char in enumerate(alphabet)
+        }
+        for product in range(modulus + 1)
+    )
+
+
+_MOD37_36_STEPS = _hybrid_steps(_ALNUM36)
+MOD37_36_START = len(_ALNUM36)
+"""P_1 of MOD 37,36: the product before any character."""
+
+
+def mod37_36_product(data: str, product: int = MOD37_36_START) -> int:
+    """The MOD 37,36 product after `data` (upper-case 0-9A-Z only), from `product` (P_1 by
+    default), so a product over a repeated prefix can be kept and resumed; KeyError on any
+    other character (the caller validates, or falls back to iso7064_mod37_36_check_char)."""
+    steps = _MOD37_36_STEPS
+    for char in data:
+        product = steps[product][char]
+    return product
+
+
+def mod37_36_check_of_product(product: int) -> str:
+    """The check char that closes data whose MOD 37,36 product is `product`."""
+    return _ALNUM36[(1 - product) % len(_ALNUM36)]
+
+
 def iso7064_mod37_36_check_char(data: str) -> str:
     """Return the ISO 7064 MOD 37,36 check char (0-9A-Z) for ``data`` (case-insensitive)."""
     value = _mod37_36_normalise(data, "MOD 37,36 data")
-    modulus = len(_ALNUM36)
-    remainder = _mod_hybrid_state(value, _ALNUM36)
-    product = ((remainder or modulus) * 2) % (modulus + 1)
-    return _ALNUM36[(1 - product) % modulus]
+    # the table-driven recursion: what _mod_hybrid_state computes, one dict lookup per char
+    return mod37_36_check_of_product(mod37_36_product(value))
 
 
 def validate_iso7064_mod37_36(data_with_check: str) -> str:
@@ -294,6 +324,7 @@ def iso7064_mod37_36_is_valid(data_with_check: str) -> bool:
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
+    "MOD37_36_START",
     "citizen_id_birth_date",
     "citizen_id_check_char",
     "citizen_id_sex",
@@ -304,6 +335,8 @@ __all__ = [
     "iso7064_mod37_36_is_valid",
     "make_citizen_id",
     "make_credit_code",
+    "mod37_36_check_of_product",
+    "mod37_36_product",
     "org_code_check_char",
     "validate_citizen_id",
     "validate_credit_code",
