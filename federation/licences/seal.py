@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,13 @@ class ElectronicSeal:
 
 def start_of_day(day: dt.date) -> int:
     """The first second of `day` in China Standard Time (a licence's `nbf`)."""
+    return _start_of_day(day)
+
+
+# A pure function of the date (CST has a fixed offset), and licences share a few days: every
+# sealed nbf/exp is checked against it, so each day is computed once (bounded).
+@functools.lru_cache(maxsize=4096)
+def _start_of_day(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), CHINA_STANDARD_TIME).timestamp())
 
 
