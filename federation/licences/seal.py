@@ -98,15 +98,9 @@ class ElectronicSeal:
 # --- sealing -------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # pure (CST has a fixed offset); licences share few days
 def start_of_day(day: dt.date) -> int:
     """The first second of `day` in China Standard Time (a licence's `nbf`)."""
-    return _start_of_day(day)
-
-
-# A pure function of the date (CST has a fixed offset), and licences share a few days: every
-# sealed nbf/exp is checked against it, so each day is computed once (bounded).
-@functools.lru_cache(maxsize=4096)
-def _start_of_day(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), CHINA_STANDARD_TIME).timestamp())
 
 
@@ -137,10 +131,8 @@ def seal_licence(
     issuer: str = "",
 ) -> SealedLicence:
     """Seal `licence` with the authority's key; personal claims become salted disclosures.
-
-    `issuer` is the authority's SD-JWT VC issuer identifier, the https URL
-    `<region public url>/authorities/<credit code>` where its issuer metadata is published;
-    without one `iss` is the credit code. The credit code is always in `authority_code` too.
+    `issuer`: the authority's https issuer id `<region public url>/authorities/<credit code>`
+    (its SD-JWT VC metadata); without one `iss` is the credit code (always in authority_code).
     """
     if issuer:
         check_issuer_url(issuer, licence.authority.credit_code)
