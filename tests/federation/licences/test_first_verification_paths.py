@@ -162,3 +162,14 @@ def test_a_disclosure_parses_back_to_what_was_created(salt: str, name: str, valu
             assert name in ("_sd", "...", "_sd_alg")
             continue
         assert (parsed.salt, parsed.name, parsed.value) == (salt, name, value)
+
+
+def test_a_licence_json_text_is_its_dict_as_json_built_once() -> None:
+    from tests._support.licences import make_world
+
+    world = make_world()
+    for licence in (world.driving_licence(), world.business_licence()):
+        text = licence.json_text
+        assert text == json.dumps(licence.to_dict(), ensure_ascii=False)
+        assert licence.json_text is text  # kept on the (immutable) licence
+        assert type(licence).from_dict(json.loads(text)) == licence
