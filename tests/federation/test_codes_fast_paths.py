@@ -90,7 +90,7 @@ def _outcome(call: object, *args: object) -> tuple[str, object]:
 _CHARS = st.text(alphabet="0123456789ABCDXYZIOSVaz \u0661\uff11-", min_size=0, max_size=19)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(_CHARS)
 def test_the_check_chars_are_the_loops(text: str) -> None:
     assert _outcome(citizen_id_check_char, text) == _outcome(_citizen_check_before, text)
@@ -98,7 +98,7 @@ def test_the_check_chars_are_the_loops(text: str) -> None:
     assert _outcome(org_code_check_char, text) == _outcome(_org_check_before, text)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.integers(min_value=0, max_value=999),
     st.integers(min_value=0, max_value=17),
@@ -114,7 +114,7 @@ def test_a_citizen_id_is_refused_or_accepted_as_before(sequence: int, at: int, c
             assert text != valid
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.text(alphabet=CREDIT_CODE_ALPHABET, min_size=8, max_size=8),
     st.integers(min_value=0, max_value=17),

@@ -58,11 +58,13 @@ _TYPE = make_credit_code("1", "1", "320000", "01400123") + "001"
 _AUTHORITY = make_credit_code("1", "1", "320500", "01401186")
 
 
+@settings(deadline=None)
 @given(_MOSTLY_ALNUM)
 def test_the_table_driven_check_char_is_the_recursion(data: str) -> None:
     assert _outcome(iso7064_mod37_36_check_char, data) == _outcome(_check_char_before, data)
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from([_TYPE, _AUTHORITY, "", "x", " A"]),
     st.sampled_from([_AUTHORITY, _TYPE, "", "b ", "\u00e9"]),
@@ -121,7 +123,7 @@ def _identifier_texts() -> st.SearchStrategy[str]:
     return st.one_of(valid, mutated, st.text(max_size=90))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(_identifier_texts())
 def test_parse_identifier_accepts_and_refuses_what_the_full_constructor_does(text: str) -> None:
     outcome = _outcome(parse_identifier, text)
@@ -130,7 +132,7 @@ def test_parse_identifier_accepts_and_refuses_what_the_full_constructor_does(tex
         assert hash(outcome[1]) == hash(_parse_before(text))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=30), st.sampled_from(["", " ", "\n", "x", "]", " 1"]))
 def test_the_disclosure_json_decoder_is_json_loads(text: str, tail: str) -> None:
     for candidate in (text, json.dumps(text), json.dumps([text, "n", 1]) + tail, tail + text):
@@ -145,6 +147,7 @@ def test_the_disclosure_json_decoder_is_json_loads(text: str, tail: str) -> None
         assert got == expected
 
 
+@settings(deadline=None)
 @given(
     st.text(min_size=16, max_size=30),
     st.text(min_size=1, max_size=20),
