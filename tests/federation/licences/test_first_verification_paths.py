@@ -165,6 +165,9 @@ def test_a_disclosure_parses_back_to_what_was_created(salt: str, name: str, valu
             assert name in ("_sd", "...", "_sd_alg")
             continue
         assert (parsed.salt, parsed.name, parsed.value) == (salt, name, value)
+        built = Disclosure(salt, name, value, encoded)  # type: ignore[arg-type]
+        assert parsed == built and hash(parsed) == hash(built) and repr(parsed) == repr(built)
+        assert vars(parsed) == vars(built)
 
 
 def test_a_licence_json_text_is_its_dict_as_json_built_once() -> None:
