@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import operator
 from typing import Literal
 
 from federation.errors import InvalidArgument
@@ -13,6 +14,8 @@ from federation.errors import InvalidArgument
 
 _DIGITS = "0123456789"
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ALNUM36_SET = frozenset(_ALNUM36)
+_ALNUM36_VALUE = {char: value for value, char in enumerate(_ALNUM36)}
 
 # --- GB 11643-1999 citizen identity number (ISO 7064 MOD 11-2) --------------------------------
 
@@ -27,6 +30,8 @@ def _normalise(text: object, what: str) -> str:
 
 
 def _require_ascii_digits(text: str, what: str) -> None:
+    if text.isascii() and text.isdigit():  # the common case at C speed; else say which char
+        return
     for index, char in enumerate(text):
         if char not in _DIGITS:
             raise InvalidArgument(
@@ -42,7 +47,7 @@ def citizen_id_check_char(first17: str) -> str:
             f"got {len(first17) if isinstance(first17, str) else type(first17).__name__}"
         )
     _require_ascii_digits(first17, "the first 17 characters of a citizen id")
-    total = sum(int(char) * weight for char, weight in zip(first17, _CITIZEN_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, first17), _CITIZEN_WEIGHTS))  # 17 of each
     return _CITIZEN_CHECK[total % 11]
 
 
@@ -136,14 +141,14 @@ def org_code_check_char(body8: str) -> str:
         raise InvalidArgument(
             f"an organisation code body has 8 characters (digits or letters), got {len(body)}"
         )
-    for index, char in enumerate(body):
-        if char not in _ALNUM36:
-            raise InvalidArgument(
-                "an organisation code body holds only digits 0-9 and letters A-Z; "
-                f"character {index + 1} is {char!r}"
-            )
-    pairs = zip(body, _ORG_WEIGHTS, strict=True)
-    total = sum(_ALNUM36.index(char) * weight for char, weight in pairs)
+    if not _ALNUM36_SET.issuperset(body):
+        for index, char in enumerate(body):
+            if char not in _ALNUM36:
+                raise InvalidArgument(
+                    "an organisation code body holds only digits 0-9 and letters A-Z; "
+                    f"character {index + 1} is {char!r}"
+                )
+    total = sum(map(operator.mul, map(_ALNUM36_VALUE.__getitem__, body), _ORG_WEIGHTS))
     check = 11 - total % 11
     return "X" if check == 10 else "0" if check == 11 else str(check)
 
@@ -154,7 +159,12 @@ CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+_CREDIT_VALUE = {char: value for value, char in enumerate(CREDIT_CODE_ALPHABET)}
+
+
 def _require_credit_chars(text: str, what: str, offset: int = 0) -> None:
+    if _CREDIT_VALUE.keys() >= set(text):  # the common case at C speed; else say which char
+        return
     for index, char in enumerate(text):
         if char not in CREDIT_CODE_ALPHABET:
             raise InvalidArgument(
@@ -171,10 +181,7 @@ def credit_code_check_char(first17: str) -> str:
             f"got {len(first17) if isinstance(first17, str) else type(first17).__name__}"
         )
     _require_credit_chars(first17, "a credit code")
-    total = sum(
-        CREDIT_CODE_ALPHABET.index(char) * weight
-        for char, weight in zip(first17, _CREDIT_WEIGHTS, strict=True)
-    )
+    total = sum(map(operator.mul, map(_CREDIT_VALUE.__getitem__, first17), _CREDIT_WEIGHTS))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -261,13 +268,43 @@ def _mod37_36_normalise(text: str, what: str) -> str:
     return value
 
 
+def _hybrid_steps(alphabet: str) -> tuple[dict[str, int], ...]:
+    """The hybrid recursion as a table: steps[P_j][char] is P_(j+1) (the product after char)."""
+    modulus = len(alphabet)
+    return tuple(
+        {
+            char: (((product + value) % modulus or modulus) * 2) % (modulus + 1)
+            for value, char in enumerate(alphabet)
+        }
+        for product in range(modulus + 1)
+    )
+
+
+_MOD37_36_STEPS = _hybrid_steps(_ALNUM36)
+MOD37_36_START = len(_ALNUM36)
+"""P_1 of MOD 37,36: the product before any character."""
+
+
+def mod37_36_product(data: str, product: int = MOD37_36_START) -> int:
+    """The MOD 37,36 product after `data` (upper-case 0-9A-Z only), from `product` (P_1 by
+    default), so a product over a repeated prefix can be kept and resumed; KeyError on any
+    other character (the caller validates, or falls back to iso7064_mod37_36_check_char)."""
+    steps = _MOD37_36_STEPS
+    for char in data:
+        product = steps[product][char]
+    return product
+
+
+def mod37_36_check_of_product(product: int) -> str:
+    """The check char that closes data whose MOD 37,36 product is `product`."""
+    return _ALNUM36[(1 - product) % len(_ALNUM36)]
+
+
 def iso7064_mod37_36_check_char(data: str) -> str:
     """Return the ISO 7064 MOD 37,36 check char (0-9A-Z) for ``data`` (case-insensitive)."""
     value = _mod37_36_normalise(data, "MOD 37,36 data")
-    modulus = len(_ALNUM36)
-    remainder = _mod_hybrid_state(value, _ALNUM36)
-    product = ((remainder or modulus) * 2) % (modulus + 1)
-    return _ALNUM36[(1 - product) % modulus]
+    # the table-driven recursion: what _mod_hybrid_state computes, one dict lookup per char
+    return mod37_36_check_of_product(mod37_36_product(value))
 
 
 def validate_iso7064_mod37_36(data_with_check: str) -> str:
@@ -294,6 +331,7 @@ def iso7064_mod37_36_is_valid(data_with_check: str) -> bool:
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
+    "MOD37_36_START",
     "citizen_id_birth_date",
     "citizen_id_check_char",
     "citizen_id_sex",
@@ -304,6 +342,8 @@ __all__ = [
     "iso7064_mod37_36_is_valid",
     "make_citizen_id",
     "make_credit_code",
+    "mod37_36_check_of_product",
+    "mod37_36_product",
     "org_code_check_char",
     "validate_citizen_id",
     "validate_credit_code",

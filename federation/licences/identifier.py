@@ -7,7 +7,12 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from federation.codes import iso7064_mod37_36_check_char, validate_credit_code
+from federation.codes import (
+    iso7064_mod37_36_check_char,
+    mod37_36_check_of_product,
+    mod37_36_product,
+    validate_credit_code,
+)
 from federation.errors import InvalidArgument
 
 IDENTIFIER_PREFIX = "1.2.156.3005.2."
@@ -70,9 +75,36 @@ def _check_version(version: str) -> None:
         )
 
 
+# Every licence of one type and authority starts its check-char data with the same 39
+# characters: the MOD 37,36 product after them is kept per exact prefix text (bounded; a
+# character outside 0-9A-Z raises KeyError, which lru_cache does not keep).
+@functools.lru_cache(maxsize=1024)
+def _prefix_product(prefix: str) -> int:
+    return mod37_36_product(prefix)
+
+
 def identifier_check_char(type_code: str, authority_code: str, serial: str, version: str) -> str:
     """The ISO 7064 MOD 37,36 check char over type code + authority code + serial + version."""
-    return iso7064_mod37_36_check_char(type_code + authority_code + serial + version)
+    data = type_code + authority_code + serial + version
+    if data:
+        try:
+            product = _prefix_product(type_code + authority_code)
+            return mod37_36_check_of_product(mod37_36_product(serial + version, product))
+        except KeyError:  # not upper-case 0-9A-Z: the general function normalises or refuses
+            pass
+    return iso7064_mod37_36_check_char(data)
+
+
+def _check_parts(
+    type_code: str, authority_code: str, serial: str, version: str, check: str
+) -> None:
+    _check_type_code(type_code)
+    _check_authority_code(authority_code)
+    _check_serial(serial)
+    _check_version(version)
+    expected = identifier_check_char(type_code, authority_code, serial, version)
+    if check != expected:
+        raise InvalidArgument(f"identifier check char is wrong: expected {expected} got {check}")
 
 
 @dataclass(frozen=True)
@@ -91,17 +123,24 @@ class LicenceIdentifier:
                 raise InvalidArgument(
                     f"identifier parts are upper-case ASCII without spaces, got {part!r}"
                 )
-        _check_type_code(self.type_code)
-        _check_authority_code(self.authority_code)
-        _check_serial(self.serial)
-        _check_version(self.version)
-        expected = identifier_check_char(
-            self.type_code, self.authority_code, self.serial, self.version
-        )
-        if self.check != expected:
-            raise InvalidArgument(
-                f"identifier check char is wrong: expected {expected} got {self.check}"
-            )
+        _check_parts(self.type_code, self.authority_code, self.serial, self.version, self.check)
+
+    @classmethod
+    def _checked(
+        cls, type_code: str, authority_code: str, serial: str, version: str, check: str
+    ) -> LicenceIdentifier:
+        """One whose parts `_check_parts` already accepted (parse_identifier's): built without
+        running every check a second time in __post_init__."""
+        identifier = object.__new__(cls)
+        for name, value in (
+            ("type_code", type_code),
+            ("authority_code", authority_code),
+            ("serial", serial),
+            ("version", version),
+            ("check", check),
+        ):
+            object.__setattr__(identifier, name, value)
+        return identifier
 
     def format(self) -> str:
         return (
@@ -163,7 +202,13 @@ def parse_identifier(text: str) -> LicenceIdentifier:
     _check_version(version)
     if len(check) != 1 or check not in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ":
         raise InvalidArgument(f"identifier check must be one character 0-9 or A-Z, got {check!r}")
-    return LicenceIdentifier(type_code, authority_code, serial, version, check)
+    # __post_init__ would check the parts again: upper-case ASCII without spaces (`value` is
+    # upper-cased ASCII, and each check above refuses a space), the four checks above (kept per
+    # text or a regex), then the check char, which is all that is left to compare
+    expected = identifier_check_char(type_code, authority_code, serial, version)
+    if check != expected:
+        raise InvalidArgument(f"identifier check char is wrong: expected {expected} got {check}")
+    return LicenceIdentifier._checked(type_code, authority_code, serial, version, check)
 
 
 def is_valid_identifier(text: str) -> bool:

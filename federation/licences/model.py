@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -233,6 +234,12 @@ class Licence:
             )
         fields = _validate_fields(licence_type, self.fields)
         object.__setattr__(self, "fields", MappingProxyType(fields))
+
+    @functools.cached_property
+    def json_text(self) -> str:
+        """`to_dict` as JSON text (non-ASCII kept), built once: a Licence cannot change, and a
+        kept licence is answered again and again (VerifyLicence's licence_json)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
     @property
     def licence_type(self) -> LicenceType:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class ElectronicSeal:
 # --- sealing -------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # pure (CST has a fixed offset); licences share few days
 def start_of_day(day: dt.date) -> int:
     """The first second of `day` in China Standard Time (a licence's `nbf`)."""
     return int(dt.datetime.combine(day, dt.time(), CHINA_STANDARD_TIME).timestamp())
@@ -129,10 +131,8 @@ def seal_licence(
     issuer: str = "",
 ) -> SealedLicence:
     """Seal `licence` with the authority's key; personal claims become salted disclosures.
-
-    `issuer` is the authority's SD-JWT VC issuer identifier, the https URL
-    `<region public url>/authorities/<credit code>` where its issuer metadata is published;
-    without one `iss` is the credit code. The credit code is always in `authority_code` too.
+    `issuer`: the authority's https issuer id `<region public url>/authorities/<credit code>`
+    (its SD-JWT VC metadata); without one `iss` is the credit code (always in authority_code).
     """
     if issuer:
         check_issuer_url(issuer, licence.authority.credit_code)

@@ -124,18 +124,21 @@ def judge_licence(
 ) -> LicenceVerdict:
     """Combine a verified seal with the validity window and status; the gravest finding wins."""
     findings: list[tuple[Verdict, str]] = []
-    today = licence_day(now)
-    # the sealed nbf/exp (checked to agree with the dates) bound the window, as for any JWT
+    # the sealed nbf/exp (checked to agree with the dates) bound the window, as for any JWT;
+    # today's date is only said in these findings, so only computed for them
     starts, ends = metadata.window
     if ends is not None and now >= ends:
         findings.append(
-            (Verdict.EXPIRED, f"expired: valid until {metadata.valid_until}, today is {today}")
+            (
+                Verdict.EXPIRED,
+                f"expired: valid until {metadata.valid_until}, today is {licence_day(now)}",
+            )
         )
     if now < starts:
         findings.append(
             (
                 Verdict.NOT_YET_VALID,
-                f"not yet valid: valid from {metadata.valid_from}, today is {today}",
+                f"not yet valid: valid from {metadata.valid_from}, today is {licence_day(now)}",
             )
         )
     status_checked = False

@@ -45,9 +45,7 @@ def encode_json(value: Mapping[str, Any] | Sequence[Any], what: str = "audit det
     JSON, so the audit hash chain and case data round-trip exactly."""
     try:
         # type() first: the ABC isinstance check costs more than the copy for a plain dict
-        plain = (
-            dict(value) if type(value) is dict or isinstance(value, Mapping) else list(value)
-        )
+        plain = dict(value) if type(value) is dict or isinstance(value, Mapping) else list(value)
         return _STRICT_TEXT.encode(plain)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"{what} is not JSON-serialisable: {exc}") from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from federation.jsontext import loads_untrusted
 from federation.licences import LicenceStatus, LicenceVerdict
 from federation.licences.challenge import Challenge
@@ -36,9 +34,7 @@ def verdict_to_proto(verdict: LicenceVerdict) -> licence_pb2.LicenceVerdict:
         reasons=list(verdict.reasons),
         identifier=verdict.identifier or "",
         type_code=verdict.type_code or "",
-        licence_json=json.dumps(verdict.licence.to_dict(), ensure_ascii=False)
-        if verdict.licence
-        else "",
+        licence_json=verdict.licence.json_text if verdict.licence else "",
         status_checked=verdict.status_checked,
     )
 
