@@ -10,6 +10,7 @@ thread (the node's worker pool copies the caller's context, see `context_pool`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -172,10 +173,8 @@ class AioPeerCallObserver(_AioObserver, grpc.aio.UnaryUnaryClientInterceptor):  
         call = None
         try:
             call = await continuation(details, request)
-            try:
+            with contextlib.suppress(grpc.RpcError):  # the caller gets it from the call
                 await call
-            except grpc.RpcError:
-                pass  # the caller gets it from the returned call
             status = status_name(await call.code())
         except asyncio.CancelledError:
             # the caller cancelled while the call ran: grpc.aio cancels only this task then
