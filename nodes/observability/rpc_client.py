@@ -10,6 +10,7 @@ thread (the node's worker pool copies the caller's context, see `context_pool`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import namedtuple
 from collections.abc import Callable, Sequence
@@ -147,12 +148,45 @@ class _AioObserver:
 
 
 class AioPeerCallObserver(_AioObserver, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Unary calls on a `grpc.aio` peer channel."""
+    """Unary calls on a `grpc.aio` peer channel.
+
+    A unary call is awaited here, inside the interceptor's own task (grpc.aio runs the
+    interceptors in a task the caller's await waits for), so its end is recorded inline: no
+    done-callback and no extra task per call. The finished call is returned, so the caller
+    still gets its response, or its `AioRpcError`, from it.
+    """
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        return await self._run(continuation, client_call_details, request)
+        observer = self._observer
+        method, start, span, extra = observer.begin(client_call_details)
+        details = client_call_details
+        if extra:
+            details = grpc.aio.ClientCallDetails(
+                details.method,
+                details.timeout,
+                _with(details.metadata, extra),
+                details.credentials,
+                details.wait_for_ready,
+            )
+        call = None
+        try:
+            call = await continuation(details, request)
+            with contextlib.suppress(grpc.RpcError):  # the caller gets it from the call
+                await call
+            status = status_name(await call.code())
+        except asyncio.CancelledError:
+            # the caller cancelled while the call ran: grpc.aio cancels only this task then
+            if call is not None:
+                call.cancel()
+            observer.end(method, start, span, "CANCELLED")
+            raise
+        except BaseException:
+            observer.end(method, start, span, "UNKNOWN")
+            raise
+        observer.end(method, start, span, status)
+        return call
 
 
 class AioPeerStreamObserver(_AioObserver, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
