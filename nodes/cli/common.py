@@ -143,6 +143,18 @@ dir_option = click.option(
 )
 
 
+def status_timeout_option(what: str) -> Callable[[F], F]:
+    """`--timeout` of the status commands: seconds for `what` and for each peer probe."""
+    return click.option(
+        "--timeout",
+        "timeout_s",
+        default=2.0,
+        show_default=True,
+        type=click.FloatRange(0.1, 60),
+        help=f"Seconds to wait for {what} (and for each peer probe).",
+    )
+
+
 def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     """Repeated `name=value` options as a dict; a malformed one is InvalidArgument."""
     out = {}

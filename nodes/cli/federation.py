@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from federation.errors import DeadlineExceeded, Unavailable
-from nodes.cli.common import EXIT_CODES, dir_option, domain_errors, emit, region_arg
+from nodes.cli.common import (
+    EXIT_CODES,
+    dir_option,
+    domain_errors,
+    emit,
+    region_arg,
+    status_timeout_option,
+)
 
 
 @click.group()
@@ -179,14 +186,7 @@ def federation_up(directory: Path) -> None:
 @federation.command("status")
 @dir_option
 @click.option("--no-peers", is_flag=True, help="Do not ask each node to probe its peers (faster).")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=2.0,
-    show_default=True,
-    type=click.FloatRange(0.1, 60),
-    help="Seconds to wait for each node (and for each peer probe).",
-)
+@status_timeout_option("each node")
 @domain_errors
 def federation_status(directory: Path, no_peers: bool, timeout_s: float) -> None:
     """Every node's health, package and trust-list versions, trust-list age and reachable peers.

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from nodes.cli.common import EXIT_CODES, dir_option, domain_errors, emit, region_arg
+from nodes.cli.common import (
+    EXIT_CODES,
+    dir_option,
+    domain_errors,
+    emit,
+    region_arg,
+    status_timeout_option,
+)
 
 
 @click.group()
@@ -84,14 +91,7 @@ def node_health(directory: Path, region: str) -> None:
 @dir_option
 @click.option("--region", required=True, help="Region code or short name.")
 @click.option("--no-peers", is_flag=True, help="Do not ask the node to probe its peers.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=2.0,
-    show_default=True,
-    type=click.FloatRange(0.1, 60),
-    help="Seconds to wait for the node (and for each of its peer probes).",
-)
+@status_timeout_option("the node")
 @domain_errors
 def node_status(directory: Path, region: str, no_peers: bool, timeout_s: float) -> None:
     """One node's health, versions, trust-list age and reachable peers (see `federation status`).

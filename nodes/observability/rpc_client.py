@@ -70,6 +70,19 @@ def _with(metadata: Metadata | None, extra: list[tuple[str, str]] | None) -> Any
     return (*(metadata or ()), *extra)
 
 
+def _aio_details(details: Any, extra: list[tuple[str, str]] | None) -> Any:
+    """grpc.aio call details with `extra` metadata added (the same details when none)."""
+    if not extra:
+        return details
+    return grpc.aio.ClientCallDetails(
+        details.method,
+        details.timeout,
+        _with(details.metadata, extra),
+        details.credentials,
+        details.wait_for_ready,
+    )
+
+
 class PeerCallObserver(
     grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
     grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
@@ -125,15 +138,7 @@ class _AioObserver:
 
     async def _run(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         method, start, span, extra = self._observer.begin(details)
-        if extra:
-            details = grpc.aio.ClientCallDetails(
-                details.method,
-                details.timeout,
-                _with(details.metadata, extra),
-                details.credentials,
-                details.wait_for_ready,
-            )
-        call = await continuation(details, request)
+        call = await continuation(_aio_details(details, extra), request)
 
         def done(finished: Any) -> None:
             # the status is known once the call is done; `code()` is a coroutine in grpc.aio
@@ -161,15 +166,7 @@ class AioPeerCallObserver(_AioObserver, grpc.aio.UnaryUnaryClientInterceptor):  
     ) -> Any:
         observer = self._observer
         method, start, span, extra = observer.begin(client_call_details)
-        details = client_call_details
-        if extra:
-            details = grpc.aio.ClientCallDetails(
-                details.method,
-                details.timeout,
-                _with(details.metadata, extra),
-                details.credentials,
-                details.wait_for_ready,
-            )
+        details = _aio_details(client_call_details, extra)
         call = None
         try:
             call = await continuation(details, request)
