@@ -274,17 +274,8 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _held_batch(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = self._conn
-            if conn is None:
-                raise FailedPrecondition("the store is closed")
-            try:
-                with self._transaction(conn):
-                    yield conn
-            except sqlite3.DatabaseError as exc:
-                raise (_translate(exc) or exc) from None
-        finally:
-            self._lock.release()
+        with self._held_connection() as conn, self._transaction(conn):
+            yield conn
 
     @contextmanager
     def _write(
