@@ -212,21 +212,21 @@ def init_federation(
     write_private_key(layout.anchor_key, anchor.to_pem())
     write_public(layout.anchor_jwk, json.dumps(anchor.jwk.to_dict(), indent=2).encode())
 
-    ports = {r: (free_port() if base_port == 0 else base_port + i) for i, r in enumerate(Region)}
+    # with base_port=0 every port of the federation is drawn apart from the others: none of
+    # them is bound before the nodes start, so the kernel alone would not keep them distinct
+    drawn: list[int] = []
+
+    def port(offset: int) -> int:
+        if base_port != 0:
+            return base_port + offset
+        drawn.append(free_port(avoid=drawn))
+        return drawn[-1]
+
+    ports = {r: port(i) for i, r in enumerate(Region)}
     # regions also answer verifiers outside the federation over plain HTTPS, on their own port
-    public_ports = {
-        r: (free_port() if base_port == 0 else base_port + PUBLIC_PORT_OFFSET + i)
-        for i, r in enumerate(PROVINCES)
-    }
+    public_ports = {r: port(PUBLIC_PORT_OFFSET + i) for i, r in enumerate(PROVINCES)}
     metrics_ports: dict[Region, int | None] = {
-        r: (
-            None
-            if not metrics
-            else free_port()
-            if base_port == 0
-            else base_port + METRICS_PORT_OFFSET + i
-        )
-        for i, r in enumerate(Region)
+        r: port(METRICS_PORT_OFFSET + i) if metrics else None for i, r in enumerate(Region)
     }
     members: list[Member] = []
     for region in Region:

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from benchmarks._sockets import OWN_CONNECTION, channels_per_worker
 from federation.regions import Region
 from nodes.config import load_config
-from nodes.ops.ports import free_port
+from nodes.ops.ports import free_ports
 from nodes.ops.provisioning import Layout, read_trust_list, write_trust_list
 from nodes.tls import TlsMaterial
 
@@ -42,7 +42,12 @@ def add_replica(directory: Path, region: Region) -> Path:
     layout = Layout(directory.resolve())
     source = layout.config(region)
     config = load_config(source)
-    port, public = free_port(), free_port()
+    taken: set[int] = set()  # the federation's own ports, which its nodes may not have bound yet
+    for member in Region:
+        if layout.config(member).exists():
+            other = load_config(layout.config(member))
+            taken |= {other.port, other.public_port or 0, other.metrics_port or 0}
+    port, public, metrics = free_ports(3, avoid=taken)
     lines = []
     for line in source.read_text().splitlines():
         key = line.split("=", 1)[0].strip()
@@ -51,7 +56,7 @@ def add_replica(directory: Path, region: Region) -> Path:
         elif key == "public_port":
             line = f"public_port = {public}"
         elif key == "metrics_port":  # a replica on the same host scrapes on a port of its own
-            line = f"metrics_port = {free_port()}"
+            line = f"metrics_port = {metrics}"
         elif key == "access_log":
             line = f'access_log = "{config.node_dir / "access-replica.log"}"'
         lines.append(line)
