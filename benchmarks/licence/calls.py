@@ -1,4 +1,5 @@
-"""The licence benchmark's remote targets: verification, aggregation, relayed read, one hop."""
+"""The licence benchmark's remote targets: verification, aggregation, relayed read, one hop,
+three hops at once."""
 
 from __future__ import annotations
 
@@ -105,11 +106,29 @@ class SingleHop:
             holder_code=self._holder, token=self.tokens.take()
         )
         stub = self._stubs[next(self._counter) % len(self._stubs)]
-        reply = stub.ListLocalLicences(request, timeout=CALL_TIMEOUT_S)
-        if len(reply.licences) != 1:
-            raise RuntimeError(f"single hop listed {len(reply.licences)} licences, not 1")
-        return reply
+        return _one_licence(stub.ListLocalLicences(request, timeout=CALL_TIMEOUT_S))
+
+    def parallel(self) -> object:
+        """The aggregation's three legs sent at once from here, done when the last answers:
+        the fan-out without the aggregator (no hop to it, none of its work), i.e. what the
+        four nodes and the client sharing this machine's cores make of three concurrent legs."""
+        futures = [
+            stub.ListLocalLicences.future(
+                licence_pb2.ListLocalLicencesRequest(
+                    holder_code=self._holder, token=self.tokens.take()
+                ),
+                timeout=CALL_TIMEOUT_S,
+            )
+            for stub in self._stubs
+        ]
+        return [_one_licence(f.result()) for f in futures]
 
     def close(self) -> None:
         for channel in self.channels:
             channel.close()
+
+
+def _one_licence(reply: licence_pb2.ListLocalLicencesResponse) -> object:
+    if len(reply.licences) != 1:
+        raise RuntimeError(f"single hop listed {len(reply.licences)} licences, not 1")
+    return reply

@@ -28,6 +28,7 @@ DESCRIPTION = (
 PEERS = (Region.JS, Region.SH, Region.ZJ)  # AGGREGATOR's fan-out targets
 ECHO, VERIFY = "echo", "verify_licence"
 ECHO_AGG, HOP, AGG, RELAY = "echo_ah", "single_hop", "aggregate", "relayed_read"
+LEGS = "three_hops_at_once"  # the fan-out's legs sent together by the client: a floor, not a target
 RELAY_ITEM = "YRD-GA-0001"  # 异地换领驾驶证: a service item whose policy lets AH read a JS licence
 VERIFY_P50_LIMIT = 1.5  # issue 3 item 11: cross-region verification p50 <= 1.5 x echo p50
 AGG_P50_LIMIT = 2.0  # ...and aggregation p50 <= 2 x one cross-region call (fan-out is parallel)

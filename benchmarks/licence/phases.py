@@ -29,6 +29,7 @@ from benchmarks.licence.config import (
     ECHO_AGG,
     HOP,
     ISSUER,
+    LEGS,
     RELAY,
     VERIFIER,
     VERIFY,
@@ -116,6 +117,7 @@ class AggregationTargets:
         self.calls: dict[str, Call] = {
             ECHO_AGG: echo,
             HOP: self.single_hop.call,
+            LEGS: self.single_hop.parallel,
             AGG: self.aggregation.call,
             RELAY: self.relayed.call,
             VERIFY: verify,
@@ -125,7 +127,8 @@ class AggregationTargets:
         """`count` fresh tokens for each target that consumes them (each is single use)."""
         self.aggregation.tokens = Supply(self.fixtures.tokens(AGGREGATOR, count))
         self.relayed.tokens = Supply(self.fixtures.tokens(ISSUER, count))
-        self.single_hop.tokens = Supply(self.fixtures.tokens(AGGREGATOR, count))
+        # one per single hop, three per three-hops-at-once
+        self.single_hop.tokens = Supply(self.fixtures.tokens(AGGREGATOR, 4 * count))
 
     def wait_until_ready(self) -> Readiness:
         self.refill(400)

@@ -25,6 +25,7 @@ from benchmarks.licence.config import (
     HOME,
     HOP,
     ISSUER,
+    LEGS,
     PEERS,
     RELAY,
     RELAY_ITEM,
@@ -50,6 +51,11 @@ RELAYED_READ = (
     f"FetchRemoteLicence at {AGGREGATOR.short} of the holder's {ISSUER.short} "
     f"driving licence for {RELAY_ITEM}: {AGGREGATOR.short} relays one ReadLicence "
     f"(a fan-out of one); informative, not the target's denominator"
+)
+FLOOR = (
+    f"{LEGS}: the client sends the aggregation's three ListLocalLicences legs (to "
+    f"{', '.join(r.short for r in PEERS)}, {AGGREGATOR.short}'s certificate) at once and waits "
+    f"for the last; with one {ECHO_AGG} before it, the cost of an aggregator that only forwards"
 )
 SEQUENTIAL = ("p50", "p90", "p99", "max", "mean")
 
@@ -159,6 +165,24 @@ def aggregation_summary(m: Measurements) -> dict[str, Any]:
             },
         },
         f"ratios_{cn}": {f"{AGG}/{HOP}": ratios(acn.merged(AGG), acn.merged(HOP))},
+        "floor": _aggregation_floor(m),
+    }
+
+
+def _aggregation_floor(m: Measurements) -> dict[str, Any]:
+    """What the machine allows the aggregation, from the same sequential phase: its three legs
+    sent together by the client, and that plus one echo at the aggregator (a forwarder doing
+    no work of its own), each over one leg. The target's 2x sits below the second when it is
+    above 2: then no aggregator code meets it here."""
+    aseq = m.aggregation.phases["aggregate_sequential"]
+    hop, legs, echo = (aseq.merged(n).latency.summary_ms()["p50"] for n in (HOP, LEGS, ECHO_AGG))
+    return {
+        "what": FLOOR,
+        f"{LEGS}_p50_over_{HOP}_p50": round(legs / hop, 3),
+        f"{ECHO_AGG}_plus_{LEGS}_p50_over_{HOP}_p50": round((echo + legs) / hop, 3),
+        f"{AGG}_p50_over_{ECHO_AGG}_plus_{LEGS}_p50": round(
+            aseq.merged(AGG).latency.summary_ms()["p50"] / (echo + legs), 3
+        ),
     }
 
 

@@ -104,7 +104,8 @@ def test_verification_phases_measure_echo_and_verify(report: dict[str, Any]) -> 
 @pytest.mark.slow
 def test_aggregation_phases(report: dict[str, Any]) -> None:
     phases = report["phases"]
-    for t in ("echo_ah", "single_hop", "aggregate", "relayed_read", "verify_licence"):
+    targets = ("echo_ah", "single_hop", "three_hops_at_once", "aggregate", "relayed_read")
+    for t in (*targets, "verify_licence"):
         check_result(phases["aggregate_sequential"][t], ("aggregate_sequential", t))
     for t in ("single_hop", "aggregate"):
         check_result(phases["aggregate_closed_c8"][t], ("aggregate_closed_c8", t))
@@ -117,6 +118,17 @@ def test_aggregation_phases(report: dict[str, Any]) -> None:
     assert agg["throughput_c8_per_s"]["aggregate"] > 0
     assert agg["ratios_sequential"]["aggregate/relayed_read"]["p50"] > 0
     assert report["setup"]["aggregation_licences"] == 4
+    floor = agg["floor"]
+    seq = agg["sequential_latency_ms"]
+    legs, hop = seq["three_hops_at_once"]["p50"], seq["single_hop"]["p50"]
+    # the ratios are the sequential p50s' (rounded), not figures of their own
+    assert floor["three_hops_at_once_p50_over_single_hop_p50"] == pytest.approx(
+        legs / hop, rel=0.02
+    )
+    assert floor["echo_ah_plus_three_hops_at_once_p50_over_single_hop_p50"] == pytest.approx(
+        (seq["echo_ah"]["p50"] + legs) / hop, rel=0.02
+    )
+    assert "three_hops_at_once" in floor["what"]
 
 
 @pytest.mark.slow
@@ -211,6 +223,7 @@ AGGREGATION_KEYS = [
     "latency_c8_ms",
     "ratios_sequential",
     "ratios_closed_c8",
+    "floor",
 ]
 SETUP_KEYS = (
     {
