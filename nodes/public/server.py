@@ -128,7 +128,10 @@ class PublicServer:
             # but a stopping node should not wait for a slow reader
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        # a document being built may read the store, which the node closes next: drop the
+        # queued builds and let the running ones finish (each is one short read)
         self._builders.shutdown(wait=False, cancel_futures=True)
+        await asyncio.get_running_loop().run_in_executor(None, self._builders.shutdown, True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._slots.locked():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,42 @@ def test_status_list_path_is_derived_from_the_uri() -> None:
     for bad in ("yrd:status:33/0000:1", "https://x/status", "yrd:status:330000", "yrd:x:1:2"):
         with pytest.raises(InvalidArgument):
             status_list_path(bad)
+
+
+def test_stop_waits_for_a_document_being_built(tls_files: tuple[Path, Path, Path]) -> None:
+    """The node closes its store right after the public server stops: a build still reading
+    it must have finished by then (queued ones are dropped)."""
+    ca, cert, key = tls_files
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def status_list() -> str:
+        started.set()
+        release.wait(10)
+        finished.set()
+        return TOKEN
+
+    member = _member()
+    docs = PublicDocuments(
+        lambda: member, "https://127.0.0.1:1/status/310000/1", status_list, 7, lambda c: ()
+    )
+
+    async def main() -> None:
+        server = PublicServer(docs, "127.0.0.1", 0, server_tls_context(cert, key), 5.0)
+        await server.start()
+        client = ssl.create_default_context(cafile=str(ca))
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=client, server_hostname="127.0.0.1"
+        )
+        writer.write(b"GET /status/310000/1 HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        assert await asyncio.to_thread(started.wait, 10)
+        stopping = asyncio.ensure_future(server.stop())
+        for _ in range(20):  # the build is held: stop cannot have returned
+            await asyncio.sleep(0)
+        assert not stopping.done()
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert finished.is_set()
+        writer.close()
+
+    asyncio.run(main())
