@@ -44,7 +44,7 @@ def secure_channel(
 ) -> grpc.Channel:
     """An mTLS channel to `entity_id` at an endpoint: one address, or a region's replicas
     (round_robin). The handshake fails when the server's certificate does not name `entity_id`.
-    `extra_options` follow the defaults (a later option wins)."""
+    `extra_options` are added to the defaults."""
     target = channel_target(endpoint, entity_id)
     return grpc.secure_channel(
         target.target, creds, options=[*CHANNEL_OPTIONS, *extra_options, *target.options]
@@ -106,23 +106,23 @@ class PeerChannels:
         self._trust = trust
         self._interceptors = interceptors
         self._overrides = dict(overrides or {})
-        # key -> ((endpoint, entity id), channel)
-        self._channels: dict[str, tuple[tuple[str, str], grpc.Channel]] = {}
+        # key -> (endpoint, entity id, channel)
+        self._channels: dict[str, tuple[str, str, grpc.Channel]] = {}
         self._lock = threading.Lock()
 
     def channel_to_endpoint(self, key: str, endpoint: str, entity_id: str) -> grpc.Channel:
         """The channel kept under `key` to `entity_id` at `endpoint` (a new one if either moved)."""
         with self._lock:
             known = self._channels.get(key)
-            if known and known[0] == (endpoint, entity_id):
-                return known[1]
+            if known and known[0] == endpoint and known[1] == entity_id:
+                return known[2]
             if known:
-                known[1].close()
+                known[2].close()
             channel = secure_channel(endpoint, self._creds, entity_id)
             observers = self._interceptors(key)
             if observers:  # metrics and trace context of calls to this peer
                 channel = grpc.intercept_channel(channel, *observers)
-            self._channels[key] = ((endpoint, entity_id), channel)
+            self._channels[key] = (endpoint, entity_id, channel)
             return channel
 
     def channel(self, entity_id: str) -> grpc.Channel:
@@ -131,7 +131,7 @@ class PeerChannels:
 
     def close(self) -> None:
         with self._lock:
-            for _, channel in self._channels.values():
+            for _, _, channel in self._channels.values():
                 channel.close()
             self._channels.clear()
 

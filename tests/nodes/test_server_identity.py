@@ -25,6 +25,7 @@ from federation.crypto.pki import (
 )
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.config import load_config
 from nodes.errors import WrongPeer, error_from_rpc
 from nodes.ops.provisioning import Layout, read_trust_list, write_trust_list
 from nodes.ops.supervisor import Federation
@@ -92,6 +93,34 @@ def test_a_node_calling_a_peer_answered_by_another_member_is_refused(
     assert not zj.reachable  # ... and is refused when Shanghai wants ZJ there
     assert zj.error.startswith("UNAVAILABLE")
     assert any(words in zj.error for words in WRONG_SERVER), zj.error
+
+
+def test_a_node_fetching_the_trust_list_from_another_member_than_the_hub_is_refused(
+    redirected: Redirected,
+) -> None:
+    """Jiangsu's `hub_endpoint` pointed at Shanghai: its trust-list refresh reaches Shanghai, and
+    the handshake refuses it for not being the hub (Jiangsu keeps serving on its cached list)."""
+    layout = Layout(redirected.directory)
+    redirected.fed.start_node(Region.JS)  # a first start fetches the list and caches it
+    redirected.fed.stop_node(Region.JS)
+    config = layout.config(Region.JS)
+    sh = load_config(layout.config(Region.SH)).endpoint
+    lines = [
+        f'hub_endpoint = "{sh}"' if line.startswith("hub_endpoint =") else line
+        for line in config.read_text().splitlines()
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    redirected.fed.start_node(Region.JS)
+    with FederationClient(redirected.directory) as client:
+        error = eventually(lambda: _refresh_error(client, Region.JS), timeout_s=20.0, pause_s=0.2)
+    assert any(words in error for words in WRONG_SERVER), error
+
+
+def _refresh_error(client: FederationClient, region: Region) -> str:
+    error = client.status(region, probe_peers=False).trust_list_refresh_error
+    if not error:
+        raise AssertionError(f"{region.short} has not failed a trust-list refresh yet")
+    return error
 
 
 def test_a_node_refuses_to_start_with_a_certificate_that_does_not_name_it(
