@@ -15,7 +15,7 @@ from federation.regions import Region
 from nodes.ops.process_cpu import ProcessCpu
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
 
 
@@ -70,10 +70,13 @@ def echo_call(channel: grpc.Channel, payload: bytes, timeout_s: float) -> Call:
     return call
 
 
-def region_channel(directory: Path, identity: Region, endpoint: str) -> grpc.Channel:
-    """A channel to `endpoint` carrying `identity`'s node certificate: the benchmark calls a
-    peer exactly as that region's node does (region-only RPCs such as ListLocalLicences)."""
+def region_channel(
+    directory: Path, identity: Region, endpoint: str, target: Region
+) -> grpc.Channel:
+    """A channel to `target` at `endpoint` carrying `identity`'s node certificate: the benchmark
+    calls a peer exactly as that region's node does (region-only RPCs such as
+    ListLocalLicences), checking the node answering is `target`."""
     layout = Layout(directory.resolve())
     node = layout.node_dir(identity)
     tls = TlsMaterial.load(layout.ca_cert, node / "tls.crt", node / "tls.key")
-    return grpc.secure_channel(endpoint, tls.channel_credentials(), options=CHANNEL_OPTIONS)
+    return secure_channel(endpoint, tls.channel_credentials(), target.entity_id)

@@ -54,6 +54,7 @@ from nodes.ops.provisioning import Layout, init_federation
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import identity_pb2, identity_pb2_grpc
 from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.targets import server_name_options
 from nodes.tls import TlsMaterial
 
 BENCHMARK = "scale_bench"
@@ -190,7 +191,7 @@ def measure_slot(
         creds,
         serving,
         per_worker,
-        options=CHANNEL_OPTIONS,
+        options=[*CHANNEL_OPTIONS, *server_name_options(SERVER.entity_id)],
     )
     # interleave the workers' connections, so any `concurrency` threads spread evenly
     channels = [c for group in zip(*held.values(), strict=True) for c in group]

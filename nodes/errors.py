@@ -21,8 +21,19 @@ from federation.errors import (
     Unauthenticated,
     Unavailable,
 )
+from nodes.tls import REISSUE_HINT
 
 log = logging.getLogger("yrd.node")
+
+# how gRPC reports a server certificate that does not carry the name the channel checks
+# (`grpc.ssl_target_name_override`, the dialled member's `entity_dns_name`): newer releases
+# say the first, older ones "Peer name <name> is not in peer certificate"
+_WRONG_SERVER = ("Hostname Verification Check failed", "is not in peer certificate")
+
+
+class WrongPeer(Unavailable):
+    """The TLS handshake found another member than the one dialled (UNAVAILABLE on the wire)."""
+
 
 STATUS_OF: dict[type[FederationError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -59,6 +70,13 @@ def error_from_rpc(exc: grpc.RpcError, peer: str) -> FederationError:
         return Internal(f"{peer} failed internally ({code.name}): {details}")
     if code == grpc.StatusCode.OUT_OF_RANGE:
         return InvalidArgument(f"{peer}: {details}")
+    if code == grpc.StatusCode.UNAVAILABLE and any(m in (details or "") for m in _WRONG_SERVER):
+        return WrongPeer(
+            f"{peer}: the node answering is not the member dialled (its TLS certificate does not"
+            f" name that member): another member listens at the address the trust list gives,"
+            f" or the member's certificate predates member-named certificates ({REISSUE_HINT})."
+            f" gRPC: {details}"
+        )
     cls = ERROR_OF.get(code)
     if cls is None:
         return Unavailable(f"{peer}: {code.name if code else 'UNKNOWN'}: {details}")

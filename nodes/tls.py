@@ -10,7 +10,14 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from federation.crypto.pki import entity_id_of
+from federation.crypto.pki import entity_dns_name, entity_id_of, load_cert_pem, names_entity_dns
+from federation.errors import FailedPrecondition
+
+REISSUE_HINT = (
+    "re-issue the federation's certificates: stop its nodes and run"
+    " `yrd federation init --dir DIR --force` (this replaces the whole federation: CA, keys,"
+    " stores)"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,20 @@ class TlsMaterial:
     def channel_credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(
             root_certificates=self.ca_cert, private_key=self.key, certificate_chain=self.cert
+        )
+
+
+def check_server_identity(cert_pem: bytes, entity_id: str, where: Path | str) -> None:
+    """Refuse to serve as `entity_id` with a certificate that does not name it.
+
+    Clients check the server's certificate carries `entity_dns_name(entity_id)`; one issued
+    before they did lacks it, and every call to this node would fail at the handshake.
+    """
+    if not names_entity_dns(load_cert_pem(cert_pem), entity_id):
+        raise FailedPrecondition(
+            f"TLS certificate {where} does not name this node's entity {entity_id} (DNS name"
+            f" {entity_dns_name(entity_id)} missing; it predates member-checked TLS), so every"
+            f" client would refuse this node: {REISSUE_HINT}"
         )
 
 

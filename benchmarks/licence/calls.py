@@ -94,7 +94,7 @@ class SingleHop:
 
     def __init__(self, directory: Path, client: FederationClient, holder: str) -> None:
         self.channels: list[grpc.Channel] = [
-            region_channel(directory, AGGREGATOR, client.endpoint(r)) for r in PEERS
+            region_channel(directory, AGGREGATOR, client.endpoint(r), r) for r in PEERS
         ]
         self._stubs = [licence_pb2_grpc.LicenceServiceStub(c) for c in self.channels]
         self._holder = holder

@@ -15,6 +15,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "Sm2PrivateKey": "sm2",
         "canonical_json": "jose",
         "create_root_ca": "pki",
+        "entity_dns_name": "pki",
         "entity_id_of": "pki",
         "hash_password": "passwords",
         "issue_node_certificate": "pki",

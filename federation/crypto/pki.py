@@ -26,6 +26,15 @@ TlsPrivateKey = ec.EllipticCurvePrivateKey
 # giving ``urn:yrd:yrd:zj:330000``; the prefix is stripped verbatim by ``entity_id_of``.
 ENTITY_URI_PREFIX = "urn:yrd:"
 
+# A node certificate also names its entity in a DNS SAN (``entity_dns_name``) under this suffix:
+# ``yrd:zj:330000`` is ``330000.zj.yrd.node.invalid``. Clients that know which member they dial
+# check the server presents that name (gRPC's ``ssl_target_name_override``), so a handshake with
+# any other member fails. ``.invalid`` (RFC 6761) never resolves and no public CA issues for it.
+ENTITY_DNS_SUFFIX = "node.invalid"
+
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_MAX_DNS_NAME = 253  # RFC 1035: 255 octets on the wire, 253 characters written out
+
 _BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock skew between nodes
 
 
@@ -54,6 +63,36 @@ def entity_uri(entity_id: str) -> str:
             f"entity id must be printable ASCII (like 'yrd:zj:330000'), got {entity_id!r}"
         )
     return ENTITY_URI_PREFIX + entity_id
+
+
+def entity_dns_name(entity_id: str) -> str:
+    """Return the DNS name that identifies ``entity_id`` in node certificates and TLS checks.
+
+    The entity id's ``:``-separated segments, reversed (most specific first, as in DNS), joined
+    with dots, under ``ENTITY_DNS_SUFFIX``: ``yrd:zj:330000`` -> ``330000.zj.yrd.node.invalid``.
+    Accepted ids are those whose segments are each a lower-case DNS label (a-z, 0-9 and inner
+    hyphens, 1 to 63 characters) and whose name fits 253 characters; any other raises
+    InvalidArgument. Lower case only, as DNS names compare case-insensitively: the mapping is
+    injective over accepted ids (a label holds no dot, so the name splits back into the ids).
+    """
+    segments = entity_id.split(":")
+    for segment in segments:
+        if not (
+            0 < len(segment) <= 63
+            and set(segment) <= _LABEL_CHARS
+            and not segment.startswith("-")
+            and not segment.endswith("-")
+        ):
+            raise InvalidArgument(
+                f"entity id {entity_id!r} cannot name a TLS server: each ':'-separated part "
+                f"must be 1-63 lower-case letters, digits or inner hyphens (like 'yrd:zj:330000')"
+            )
+    name = ".".join((*reversed(segments), ENTITY_DNS_SUFFIX))
+    if len(name) > _MAX_DNS_NAME:
+        raise InvalidArgument(
+            f"entity id {entity_id!r} is too long for a DNS name ({len(name)} > {_MAX_DNS_NAME})"
+        )
+    return name
 
 
 def create_root_ca(
@@ -125,9 +164,14 @@ def issue_node_certificate(
     *,
     clock: Clock | None = None,
 ) -> tuple[TlsPrivateKey, x509.Certificate]:
-    """Issue a P-256 node key and certificate (CN entity id, O region code) signed by the CA."""
+    """Issue a P-256 node key and certificate (CN entity id, O region code) signed by the CA.
+
+    SANs: ``hosts`` (DNS names or IP addresses), the entity's ``entity_dns_name`` and its
+    ``entity_uri``. Clients check the DNS name of the member they dial, not the host.
+    """
     _check_days(days)
     uri = entity_uri(entity_id)
+    dns_name = entity_dns_name(entity_id)
     if not (len(region_code) == 6 and region_code.isascii() and region_code.isdigit()):
         raise InvalidArgument(f"region code must be 6 digits like '330000', got {region_code!r}")
     if not (client or server):
@@ -170,7 +214,13 @@ def issue_node_certificate(
         )
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
-            x509.SubjectAlternativeName([*_host_names(hosts), x509.UniformResourceIdentifier(uri)]),
+            x509.SubjectAlternativeName(
+                [
+                    *_host_names(hosts),
+                    x509.DNSName(dns_name),
+                    x509.UniformResourceIdentifier(uri),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -192,6 +242,19 @@ def entity_id_of(cert: x509.Certificate) -> str | None:
         if uri.startswith(ENTITY_URI_PREFIX) and len(uri) > len(ENTITY_URI_PREFIX):
             return uri[len(ENTITY_URI_PREFIX) :]
     return None
+
+
+def names_entity_dns(cert: x509.Certificate, entity_id: str) -> bool:
+    """Whether the certificate carries ``entity_dns_name(entity_id)`` among its DNS SANs.
+
+    Certificates issued before that SAN existed lack it: clients dialling the entity refuse them.
+    """
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    wanted = entity_dns_name(entity_id)
+    return any(name.lower() == wanted for name in san.get_values_for_type(x509.DNSName))
 
 
 def region_code_of(cert: x509.Certificate) -> str | None:
@@ -316,10 +379,12 @@ def write_public(path: pathlib.Path, data: bytes) -> None:
 
 
 __all__ = [
+    "ENTITY_DNS_SUFFIX",
     "ENTITY_URI_PREFIX",
     "TlsPrivateKey",
     "cert_to_pem",
     "create_root_ca",
+    "entity_dns_name",
     "entity_id_of",
     "entity_uri",
     "fingerprint_sha256",
@@ -327,6 +392,7 @@ __all__ = [
     "key_to_pem",
     "load_cert_pem",
     "load_private_key_pem",
+    "names_entity_dns",
     "region_code_of",
     "verify_issued_by",
     "write_private_key",

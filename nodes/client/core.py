@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation.errors import Unavailable
 from federation.regions import Region, parse_region
-from federation.trust.trustlist import TrustList, verify_trust_list
+from federation.trust.trustlist import Member, TrustList, verify_trust_list
 from nodes.client.cases import CaseCalls
 from nodes.errors import error_from_rpc
 from nodes.ops.provisioning import Layout, load_anchor, read_trust_list
@@ -65,31 +65,39 @@ class FederationClient(CaseCalls):
             self.layout.ca_cert, op / "tls.crt", op / "tls.key"
         ).channel_credentials()
         self.timeout_s = timeout_s
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: dict[tuple[str, str], grpc.Channel] = {}
         self._tracing = tracing
+
+    def member(self, region: Region | str) -> Member:
+        """The trust-list member of a region (code, short name, or `Region`)."""
+        r = region if isinstance(region, Region) else parse_region(region)
+        role = "hub" if r is Region.HUB else "region"
+        return self.trust_list.member_by_region(r.code, role=role)
 
     def endpoint(self, region: Region | str) -> str:
         """The `host:port` the trust list gives for a region (code, short name, or `Region`);
         a region run as several replicas lists them all, comma-separated."""
-        r = region if isinstance(region, Region) else parse_region(region)
-        role = "hub" if r is Region.HUB else "region"
-        return self.trust_list.member_by_region(r.code, role=role).endpoint
+        return self.member(region).endpoint
 
     def channel(self, region: Region | str) -> grpc.Channel:
-        """The mTLS channel to a region's node, opened once and reused until `close()`."""
-        endpoint = self.endpoint(region)
-        if endpoint not in self._channels:
+        """The mTLS channel to a region's node, opened once and reused until `close()`.
+
+        The handshake fails unless the node answering presents the certificate of the member
+        the trust list names for the region (any other member is refused)."""
+        member = self.member(region)
+        # keyed by member too: a channel checks one member's name, even if two share an address
+        key = (member.endpoint, member.entity_id)
+        if key not in self._channels:
             # a region listing several replicas balances over them (round_robin)
-            channel = secure_channel(endpoint, self._creds)
+            channel = secure_channel(member.endpoint, self._creds, member.entity_id)
             if self._tracing is not None:
                 from nodes.observability.rpc_client import PeerCallObserver
 
-                r = region if isinstance(region, Region) else parse_region(region)
                 channel = grpc.intercept_channel(
-                    channel, PeerCallObserver(r.entity_id, None, self._tracing)
+                    channel, PeerCallObserver(member.entity_id, None, self._tracing)
                 )
-            self._channels[endpoint] = channel
-        return self._channels[endpoint]
+            self._channels[key] = channel
+        return self._channels[key]
 
     def call(self, region: Region | str, what: str, fn: Callable[[], T]) -> T:
         """Run one RPC; a gRPC error comes out as the matching `FederationError` subclass."""

@@ -16,18 +16,19 @@ from nodes.lab.topology import LinkSpec, link_key
 from nodes.lab.workload import Operation
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
 
 PROBE_PAYLOAD = b"lab-link-probe" * 4
 LINK_PREFIX = "link:"
 
 
-def node_channel(layout: Layout, identity: Region, endpoint: str) -> grpc.Channel:
-    """A channel to `endpoint` carrying `identity`'s node certificate (as that node calls)."""
+def node_channel(layout: Layout, identity: Region, endpoint: str, target: Region) -> grpc.Channel:
+    """A channel to `target` at `endpoint` carrying `identity`'s node certificate (as that node
+    calls); the handshake checks the node answering, through any proxy, is `target`."""
     node = layout.node_dir(identity)
     tls = TlsMaterial.load(layout.ca_cert, node / "tls.crt", node / "tls.key")
-    return grpc.secure_channel(endpoint, tls.channel_credentials(), options=CHANNEL_OPTIONS)
+    return secure_channel(endpoint, tls.channel_credentials(), target.entity_id)
 
 
 def _echo_ok(reply: Any) -> str | None:
@@ -40,7 +41,7 @@ def link_probes(lab: Lab) -> tuple[dict[str, Operation], list[grpc.Channel]]:
     channels = []
     request = diagnostics_pb2.EchoRequest(payload=PROBE_PAYLOAD)
     for a, b in itertools.permutations(Region, 2):
-        channel = node_channel(lab.layout, a, lab.proxy_endpoint(a, b))
+        channel = node_channel(lab.layout, a, lab.proxy_endpoint(a, b), b)
         channels.append(channel)
         name = LINK_PREFIX + link_key(a, b)
         ops[name] = Operation(
@@ -63,8 +64,8 @@ def proxy_overhead(lab: Lab, target: Region, echoes: int) -> dict[str, Any]:
     proxy_port = lab.farm.add(
         "overhead", (host, int(port)), LinkSpec.ideal(), LinkSpec.ideal(), lab.node_ports()
     )
-    direct = node_channel(lab.layout, Region.HUB, lab.node_endpoints[target])
-    proxied = node_channel(lab.layout, Region.HUB, f"127.0.0.1:{proxy_port}")
+    direct = node_channel(lab.layout, Region.HUB, lab.node_endpoints[target], target)
+    proxied = node_channel(lab.layout, Region.HUB, f"127.0.0.1:{proxy_port}", target)
     request = diagnostics_pb2.EchoRequest(payload=PROBE_PAYLOAD)
     calls = {
         "direct": diagnostics_pb2_grpc.DiagnosticsServiceStub(direct).Echo,

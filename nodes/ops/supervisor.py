@@ -14,6 +14,7 @@ from types import TracebackType
 from federation.errors import Unavailable
 from federation.regions import Region
 from nodes.client import FederationClient
+from nodes.errors import WrongPeer
 from nodes.ops.provisioning import Layout
 
 
@@ -70,6 +71,14 @@ class Federation:
                         if client.health(region) == "SERVING"
                         else None
                     )
+                except WrongPeer as exc:  # the handshake met another member's certificate
+                    raise Unavailable(
+                        f"{client.endpoint(region)} is answered by another member, not "
+                        f"{region.entity_id} (its TLS certificate does not name "
+                        f"{region.entity_id}): the port is taken by another node; free it or "
+                        f"choose other ports (see {self.log_path(region)}): {exc}\n"
+                        f"{self.tail(region)}"
+                    ) from None
                 except Exception:
                     answered = None
                 if answered is not None:

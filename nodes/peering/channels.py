@@ -1,6 +1,8 @@
 """Channels from this node to its federation peers, addressed by entity id via the trust list.
 
-An endpoint may list a region's replicas (`a:p,b:p`): see nodes.peering.targets."""
+An endpoint may list a region's replicas (`a:p,b:p`): see nodes.peering.targets. Every channel
+is for one entity id and its TLS handshake fails unless the server's certificate names that
+entity (`entity_dns_name`): another member answering at the address is refused."""
 
 from __future__ import annotations
 
@@ -34,19 +36,29 @@ CHANNEL_OPTIONS = [
 ]
 
 
-def secure_channel(endpoint: str, creds: grpc.ChannelCredentials) -> grpc.Channel:
-    """An mTLS channel to an endpoint: one address, or a region's replicas (round_robin)."""
-    target = channel_target(endpoint)
-    return grpc.secure_channel(target.target, creds, options=[*CHANNEL_OPTIONS, *target.options])
+def secure_channel(
+    endpoint: str,
+    creds: grpc.ChannelCredentials,
+    entity_id: str,
+    extra_options: Sequence[tuple[str, str | int]] = (),
+) -> grpc.Channel:
+    """An mTLS channel to `entity_id` at an endpoint: one address, or a region's replicas
+    (round_robin). The handshake fails when the server's certificate does not name `entity_id`.
+    `extra_options` are added to the defaults."""
+    target = channel_target(endpoint, entity_id)
+    return grpc.secure_channel(
+        target.target, creds, options=[*CHANNEL_OPTIONS, *extra_options, *target.options]
+    )
 
 
 def aio_secure_channel(
     endpoint: str,
     creds: grpc.ChannelCredentials,
+    entity_id: str,
     interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
 ) -> grpc.aio.Channel:
     """`secure_channel` for grpc.aio, with the channel's client interceptors if any."""
-    target = channel_target(endpoint)
+    target = channel_target(endpoint, entity_id)
     return grpc.aio.secure_channel(
         target.target,
         creds,
@@ -94,30 +106,32 @@ class PeerChannels:
         self._trust = trust
         self._interceptors = interceptors
         self._overrides = dict(overrides or {})
-        self._channels: dict[str, tuple[str, grpc.Channel]] = {}
+        # key -> (endpoint, entity id, channel)
+        self._channels: dict[str, tuple[str, str, grpc.Channel]] = {}
         self._lock = threading.Lock()
 
-    def channel_to_endpoint(self, key: str, endpoint: str) -> grpc.Channel:
+    def channel_to_endpoint(self, key: str, endpoint: str, entity_id: str) -> grpc.Channel:
+        """The channel kept under `key` to `entity_id` at `endpoint` (a new one if either moved)."""
         with self._lock:
             known = self._channels.get(key)
-            if known and known[0] == endpoint:
-                return known[1]
+            if known and known[0] == endpoint and known[1] == entity_id:
+                return known[2]
             if known:
-                known[1].close()
-            channel = secure_channel(endpoint, self._creds)
+                known[2].close()
+            channel = secure_channel(endpoint, self._creds, entity_id)
             observers = self._interceptors(key)
             if observers:  # metrics and trace context of calls to this peer
                 channel = grpc.intercept_channel(channel, *observers)
-            self._channels[key] = (endpoint, channel)
+            self._channels[key] = (endpoint, entity_id, channel)
             return channel
 
     def channel(self, entity_id: str) -> grpc.Channel:
         endpoint = peer_endpoint(self._trust(), entity_id, self._overrides)
-        return self.channel_to_endpoint(entity_id, endpoint)
+        return self.channel_to_endpoint(entity_id, endpoint, entity_id)
 
     def close(self) -> None:
         with self._lock:
-            for _, channel in self._channels.values():
+            for _, _, channel in self._channels.values():
                 channel.close()
             self._channels.clear()
 
@@ -152,7 +166,10 @@ class AioPeerChannels:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
         channel = aio_secure_channel(
-            endpoint, self._creds, interceptors=list(self._interceptors(entity_id)) or None
+            endpoint,
+            self._creds,
+            entity_id,
+            interceptors=list(self._interceptors(entity_id)) or None,
         )
         self._channels[entity_id] = (endpoint, channel)
         return channel

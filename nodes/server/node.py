@@ -18,10 +18,12 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from federation.errors import Unavailable
 from federation.identity.face import FaceVerificationService, QuotaPolicy
 from federation.identity.homes import HomeRegistry
 from federation.identity.provider import FaceCheckResult, IdentityProvider
 from federation.identity.tokens import TokenVerifier
+from federation.regions import Region
 from federation.storage.base import Revocation
 from nodes.config import NodeConfig
 from nodes.convert import revocation_from_proto
@@ -296,7 +298,13 @@ class Node:
             raise error_from_rpc(exc, "hub face enrolment") from None
 
     def _fetch_trust_list(self, known: int) -> str:
-        channel = self.rt.peers.channel_to_endpoint("hub-bootstrap", self.config.hub_endpoint)
+        # the hub the trust list names, or the federation's hub before any list is known: the
+        # handshake checks the node at hub_endpoint is that hub
+        try:
+            hub = self.rt.hub_entity()
+        except Unavailable:
+            hub = Region.HUB.entity_id
+        channel = self.rt.peers.channel_to_endpoint("hub-bootstrap", self.config.hub_endpoint, hub)
         reply = trust_pb2_grpc.TrustListServiceStub(channel).GetTrustList(
             trust_pb2.GetTrustListRequest(known_version=known), timeout=self.config.peer_timeout_s
         )

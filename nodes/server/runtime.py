@@ -24,7 +24,7 @@ from nodes.ops.provisioning import TRUST_LIST_LIFETIME_S, load_active_signing_ke
 from nodes.peering.channels import PeerChannels
 from nodes.peering.revocations import RevocationTracker
 from nodes.peering.trust_view import HubTrustSource, TrustView
-from nodes.tls import TlsMaterial
+from nodes.tls import TlsMaterial, check_server_identity
 
 log = logging.getLogger("yrd.node")
 
@@ -38,13 +38,15 @@ class NodeRuntime:
         self.region = config.region_enum
         self.entity_id = config.entity_id
         self.clock: Clock = clock or SystemClock()
+        # before opening anything: a certificate that does not name us cannot serve
+        self.tls = TlsMaterial.load(config.ca_cert, config.tls_cert, config.tls_key)
+        check_server_identity(self.tls.cert, self.entity_id, config.tls_cert)
         self.store: Store = open_store(config.store_url)
         # metrics, traces, access log: each only if configured (all off by default)
         self.observability = Observability(config, worker)
         metrics = self.observability.metrics
         if metrics is not None:
             self.store.observe_commits(metrics.batch_committed)
-        self.tls = TlsMaterial.load(config.ca_cert, config.tls_cert, config.tls_key)
         anchor = Jwk.from_dict(json.loads(config.anchor_jwk.read_text(encoding="utf-8")))
         self.trust = TrustView(anchor, config.trust_list_cache, self.clock)
         self.hub_source: HubTrustSource | None = None

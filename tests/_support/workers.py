@@ -19,14 +19,21 @@ from federation.regions import Region
 from nodes.config import load_config
 from nodes.ops.ports import free_ports
 from nodes.ops.provisioning import Layout, read_trust_list, write_trust_list
+from nodes.peering.channels import secure_channel
+from nodes.peering.targets import server_name_options
 from nodes.tls import TlsMaterial
 
 
 def channel_per_worker(
-    endpoint: str, creds: grpc.ChannelCredentials, workers: list[int], attempts: int = 64
+    endpoint: str,
+    creds: grpc.ChannelCredentials,
+    workers: list[int],
+    region: Region,
+    attempts: int = 64,
 ) -> dict[int, grpc.Channel]:
-    """One connected channel held by each worker pid."""
-    held = channels_per_worker(endpoint, creds, workers, 1, attempts)
+    """One connected channel held by each worker pid of `region`'s node."""
+    options = server_name_options(region.entity_id)
+    held = channels_per_worker(endpoint, creds, workers, 1, attempts, options=options)
     return {pid: channels[0] for pid, channels in held.items()}
 
 
@@ -88,8 +95,9 @@ def start_replica(
             stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
-    channel = grpc.secure_channel(
-        load_config(config_path).endpoint, operator_credentials(directory), options=OWN_CONNECTION
+    config = load_config(config_path)
+    channel = secure_channel(
+        config.endpoint, operator_credentials(directory), config.entity_id, OWN_CONNECTION
     )
     deadline = time.monotonic() + wait_s
     try:

@@ -28,6 +28,7 @@ from nodes.config import load_config
 from nodes.ops.provisioning import OPERATOR_ENTITY, Layout, read_trust_list
 from nodes.ops.supervisor import Federation
 from nodes.peering.channels import MIN_CONNECT_TIMEOUT_MS
+from nodes.peering.targets import server_name_options
 
 CALL_TIMEOUT_S = 5.0
 HEALTH_TIMEOUT_S = 5.0
@@ -205,11 +206,17 @@ class Harness:
         role = "hub" if region is Region.HUB else "region"
         return self.trust_list.member_by_region(region.code, role=role).endpoint
 
+    def options(self, region: Region) -> list[tuple[str, Any]]:
+        """Channel options to `region`: the handshake checks its node is the one answering."""
+        role = "hub" if region is Region.HUB else "region"
+        member = self.trust_list.member_by_region(region.code, role=role)
+        return [*CHANNEL_OPTIONS, *server_name_options(member.entity_id)]
+
     def channel(self, region: Region, who: Identity) -> grpc.Channel:
         key = (region.code, who.name)
         if key not in self._channels:
             self._channels[key] = grpc.secure_channel(
-                self.endpoint(region), who.credentials(), options=CHANNEL_OPTIONS
+                self.endpoint(region), who.credentials(), options=self.options(region)
             )
         return self._channels[key]
 

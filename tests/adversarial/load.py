@@ -26,7 +26,6 @@ from nodes.pb.v1 import (
 from tests.adversarial.cases import ID_CARD_FIELDS, FiledCase
 from tests.adversarial.harness import (
     CALL_TIMEOUT_S,
-    CHANNEL_OPTIONS,
     HEALTH_TIMEOUT_S,
     OK,
     PRECISE,
@@ -75,7 +74,8 @@ def run_kill9_under_writes(
     def writer(index: int) -> None:
         # own channels: each writer is an independent client
         creds = op.credentials()
-        with grpc.secure_channel(harness.endpoint(region), creds, options=CHANNEL_OPTIONS) as ch:
+        endpoint, options = harness.endpoint(region), harness.options(region)
+        with grpc.secure_channel(endpoint, creds, options=options) as ch:
             ids = identity_pb2_grpc.IdentityServiceStub(ch)
             lic = licence_pb2_grpc.LicenceServiceStub(ch)
             n = 0
@@ -197,12 +197,14 @@ async def _open_streams(
     owner = case.owner
     who = [harness.operator(), harness.region(case.window)]
     channels = [
-        grpc.aio.secure_channel(harness.endpoint(owner), w.credentials(), options=CHANNEL_OPTIONS)
+        grpc.aio.secure_channel(
+            harness.endpoint(owner), w.credentials(), options=harness.options(owner)
+        )
         for w in who
     ]
     # the liveness probes use a connection of their own, as a load balancer's checker would
     probe = grpc.aio.secure_channel(
-        harness.endpoint(owner), who[1].credentials(), options=CHANNEL_OPTIONS
+        harness.endpoint(owner), who[1].credentials(), options=harness.options(owner)
     )
     ref = case_pb2.CaseRef(case_id=case.case_id, owner_region=owner.code)
     # after_seq one before the last event: each stream gets exactly one event, then waits

@@ -41,6 +41,7 @@ from nodes.convert.cases import case_view
 from nodes.demo.licences import DRIVING_FIELDS, business_fields
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import case_pb2, case_pb2_grpc
+from nodes.peering.targets import server_name_options
 from tests._support.nodes import audit_head, audit_since, eventually, new_citizen, template
 
 JS, SH, AH = "320000", "310000", "340000"
@@ -251,7 +252,10 @@ def credentials_of(fed_dir: Path, who: str) -> grpc.ChannelCredentials:
 
 
 def region_channel(fed_dir: Path, client: FederationClient, who: str, target: str) -> grpc.Channel:
-    return grpc.secure_channel(client.endpoint(target), credentials_of(fed_dir, who))
+    member = client.member(target)
+    return grpc.secure_channel(
+        member.endpoint, credentials_of(fed_dir, who), server_name_options(member.entity_id)
+    )
 
 
 def publish(channel: grpc.Channel, items: list[dict[str, Any]]) -> case_pb2.GetCatalogueResponse:
@@ -740,7 +744,12 @@ def test_two_thousand_watchers_hold_no_worker_and_health_keeps_answering(
     per_caller = 1000
 
     async def scenario() -> dict[str, Any]:
-        channels = {r: grpc.aio.secure_channel(client.endpoint(r), creds) for r in ("JS", "SH")}
+        channels = {
+            r: grpc.aio.secure_channel(
+                client.endpoint(r), creds, server_name_options(client.member(r).entity_id)
+            )
+            for r in ("JS", "SH")
+        }
         calls = [
             case_pb2_grpc.CaseServiceStub(channels[r]).WatchCase(
                 case_pb2.WatchCaseRequest(case=ref, max_seconds=60), timeout=70

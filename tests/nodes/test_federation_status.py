@@ -15,7 +15,7 @@ from nodes.cli import root
 from nodes.ops.provisioning import Layout
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
 
 # per node and per peer probe: a live node answers well within it even on a loaded machine
@@ -95,7 +95,7 @@ def test_status_rpc_is_for_operators_only(small_fed: tuple[Path, Federation]) ->
     from nodes.ops.provisioning import read_trust_list
 
     endpoint = read_trust_list(layout).member_by_region(Region.ZJ.code, role="region").endpoint
-    with grpc.secure_channel(endpoint, creds, options=CHANNEL_OPTIONS) as channel:
+    with secure_channel(endpoint, creds, Region.ZJ.entity_id) as channel:
         stub = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
         assert stub.Echo(diagnostics_pb2.EchoRequest(payload=b"x"), timeout=5).payload == b"x"
         with pytest.raises(grpc.RpcError) as refused:

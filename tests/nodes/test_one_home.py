@@ -23,7 +23,7 @@ from nodes.demo.licences import DRIVING_FIELDS
 from nodes.ops.provisioning import Layout, load_active_signing_key, read_trust_list
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import hub_pb2, hub_pb2_grpc, licence_pb2, licence_pb2_grpc
-from nodes.peering.channels import CHANNEL_OPTIONS
+from nodes.peering.channels import secure_channel
 from nodes.tls import TlsMaterial
 from tests._support.nodes import new_citizen, template
 
@@ -31,18 +31,21 @@ PASSWORD = "Lotus-pond-2024"
 OTHER_PASSWORD = "Attacker-chosen-99"
 
 
-def region_channel(directory: Path, identity: Region, endpoint: str) -> grpc.Channel:
-    """A channel carrying `identity`'s node certificate: we call as that region's node does."""
+def region_channel(
+    directory: Path, identity: Region, endpoint: str, target: Region
+) -> grpc.Channel:
+    """A channel to `target` carrying `identity`'s node certificate: we call as that region's
+    node does."""
     layout = Layout(directory.resolve())
     node = layout.node_dir(identity)
     tls = TlsMaterial.load(layout.ca_cert, node / "tls.crt", node / "tls.key")
-    return grpc.secure_channel(endpoint, tls.channel_credentials(), options=CHANNEL_OPTIONS)
+    return secure_channel(endpoint, tls.channel_credentials(), target.entity_id)
 
 
 @pytest.fixture
 def as_sh(fed_dir: Path, client: FederationClient) -> Iterator[dict[Region, grpc.Channel]]:
     """Shanghai's node certificate on channels to the hub and to Jiangsu."""
-    channels = {r: region_channel(fed_dir, Region.SH, client.endpoint(r)) for r in Region}
+    channels = {r: region_channel(fed_dir, Region.SH, client.endpoint(r), r) for r in Region}
     yield channels
     for channel in channels.values():
         channel.close()

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from federation.audit import verify_chain
@@ -20,6 +19,7 @@ from nodes.client import FederationClient
 from nodes.config import load_config
 from nodes.ops.supervisor import Federation
 from nodes.pb.v1 import licence_pb2, licence_pb2_grpc
+from nodes.peering.channels import secure_channel
 from tests._support.nodes import make_federation, new_citizen
 from tests._support.workers import (
     OWN_CONNECTION,
@@ -103,7 +103,9 @@ def test_the_same_issue_request_raced_to_both_replicas_issues_one_licence(
     replicated: Replicated,
 ) -> None:
     creds = operator_credentials(replicated.directory)
-    channels = [grpc.secure_channel(a, creds, options=OWN_CONNECTION) for a in replicated.addresses]
+    channels = [
+        secure_channel(a, creds, Region.SH.entity_id, OWN_CONNECTION) for a in replicated.addresses
+    ]
     stubs = [licence_pb2_grpc.LicenceServiceStub(c) for c in channels]
     issued: dict[str, list[licence_pb2.LicenceDocument]] = {}
     for n in range(RACES):

@@ -21,6 +21,7 @@ from nodes.client import FederationClient
 from nodes.config import load_config
 from nodes.ops.provisioning import Layout
 from nodes.pb.v1 import diagnostics_pb2, diagnostics_pb2_grpc, hub_pb2, hub_pb2_grpc
+from nodes.peering.targets import server_name_options
 
 
 def _channel(
@@ -29,7 +30,8 @@ def _channel(
     creds = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
-    return grpc.secure_channel(client.endpoint(region), creds)
+    member = client.member(region)
+    return grpc.secure_channel(member.endpoint, creds, server_name_options(member.entity_id))
 
 
 def _echo(channel: grpc.Channel) -> bytes:

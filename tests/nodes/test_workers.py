@@ -60,7 +60,9 @@ def test_every_worker_answers_health_on_the_shared_port(
 ) -> None:
     directory, fed = two_workers
     endpoint = load_config(directory / "sh.toml").endpoint
-    channels = channel_per_worker(endpoint, operator_credentials(directory), _workers(fed))
+    channels = channel_per_worker(
+        endpoint, operator_credentials(directory), _workers(fed), Region.SH
+    )
     for channel in channels.values():
         channel.close()
     assert len(channels) == 2  # each reached over its own connection, health SERVING
@@ -72,7 +74,7 @@ def test_a_token_raced_to_both_workers_is_accepted_once_and_both_are_audited(
     directory, fed = two_workers
     sh = load_config(directory / "sh.toml")
     workers = _workers(fed)
-    channels = channel_per_worker(sh.endpoint, operator_credentials(directory), workers)
+    channels = channel_per_worker(sh.endpoint, operator_credentials(directory), workers, Region.SH)
     stubs = [identity_pb2_grpc.IdentityServiceStub(channels[pid]) for pid in workers]
     with FederationClient(directory) as client:
         subject = new_citizen()
@@ -150,7 +152,8 @@ def test_a_killed_worker_is_restarted_and_sigterm_drains_them_all(
         endpoint = load_config(directory / "sh.toml").endpoint
         creds = operator_credentials(directory)
         channels = eventually(
-            lambda: channel_per_worker(endpoint, creds, after, attempts=16), timeout_s=30.0
+            lambda: channel_per_worker(endpoint, creds, after, Region.SH, attempts=16),
+            timeout_s=30.0,
         )
         for channel in channels.values():
             channel.close()
@@ -237,7 +240,7 @@ def test_port_0_is_chosen_once_by_the_parent_and_shared_by_the_workers(
         endpoint = ready[2]
         assert int(endpoint.rsplit(":", 1)[1]) > 0
         workers = eventually(lambda: _exactly(child_pids(proc.pid), 2))
-        channels = channel_per_worker(endpoint, operator_credentials(directory), workers)
+        channels = channel_per_worker(endpoint, operator_credentials(directory), workers, Region.SH)
         for channel in channels.values():
             channel.close()
     finally:

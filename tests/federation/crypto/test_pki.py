@@ -11,11 +11,15 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from federation.clock import FixedClock
 from federation.crypto.pki import (
+    ENTITY_DNS_SUFFIX,
     cert_to_pem,
     create_root_ca,
+    entity_dns_name,
     entity_id_of,
     entity_uri,
     fingerprint_sha256,
@@ -23,12 +27,14 @@ from federation.crypto.pki import (
     key_to_pem,
     load_cert_pem,
     load_private_key_pem,
+    names_entity_dns,
     region_code_of,
     verify_issued_by,
     write_private_key,
     write_public,
 )
 from federation.errors import InvalidArgument, Unauthenticated
+from tests._support.certs import without_entity_dns
 
 DAY = 86_400.0
 CaPair = tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
@@ -69,7 +75,7 @@ def test_node_certificate_shape(root: CaPair, node: CaPair) -> None:
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert san.get_values_for_type(x509.DNSName) == ["localhost", "330000.zj.yrd.node.invalid"]
     assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
     assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["urn:yrd:yrd:zj:330000"]
     aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
@@ -131,7 +137,7 @@ def test_usage_and_hosts_options(root: CaPair) -> None:
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.DNSName) == ["hub.example"]
+    assert san.get_values_for_type(x509.DNSName) == ["hub.example", "100000.hub.yrd.node.invalid"]
     assert san.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("::1")]
 
 
@@ -140,6 +146,7 @@ def test_usage_and_hosts_options(root: CaPair) -> None:
     [
         ({"entity_id": ""}, "entity id"),
         ({"entity_id": "yrd:zj 330000"}, "whitespace"),
+        ({"entity_id": "yrd:ZJ:330000"}, "cannot name a TLS server"),
         ({"region_code": "33000"}, "6 digits"),
         ({"days": 0}, "at least 1 day"),
         ({"client": False, "server": False}, "client auth"),
@@ -160,6 +167,96 @@ def test_entity_uri() -> None:
     assert entity_uri("yrd:js:320000") == "urn:yrd:yrd:js:320000"
     with pytest.raises(InvalidArgument):
         entity_uri("yrd:浙江")
+
+
+def test_entity_dns_name_of_federation_members() -> None:
+    assert entity_dns_name("yrd:zj:330000") == "330000.zj.yrd.node.invalid"
+    assert entity_dns_name("yrd:hub:100000") == "100000.hub.yrd.node.invalid"
+    assert entity_dns_name("yrd:operator:100000") == "100000.operator.yrd.node.invalid"
+
+
+@pytest.mark.parametrize(
+    "entity_id",
+    [
+        "",
+        "yrd:ZJ:330000",  # DNS compares names case-insensitively: upper case would collide
+        "yrd::330000",
+        "yrd:zj:",
+        "yrd:-zj:330000",
+        "yrd:zj-:330000",
+        "yrd:z.j:330000",
+        "yrd:z_j:330000",
+        "yrd:浙江",
+        "yrd:" + "a" * 64,
+        ":".join(["abcdefghij"] * 23),  # labels fine, 265 characters with the suffix
+    ],
+)
+def test_entity_dns_name_refuses_ids_it_cannot_map(entity_id: str) -> None:
+    with pytest.raises(InvalidArgument):
+        entity_dns_name(entity_id)
+
+
+_LDH = "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+
+def _is_dns_name(name: str) -> bool:
+    """RFC 1035/1123 host name: at most 253 characters of dot-separated LDH labels of 1-63
+    characters, no hyphen at a label's edge, and not an IP address."""
+    labels = name.split(".")
+    ok_labels = all(
+        0 < len(label) <= 63
+        and set(label.lower()) <= set(_LDH)
+        and label[0] != "-"
+        and label[-1] != "-"
+        for label in labels
+    )
+    try:
+        ipaddress.ip_address(name)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    return len(name) <= 253 and ok_labels and not is_ip and not labels[-1].isdigit()
+
+
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+_ACCEPTED = st.lists(_LABEL, min_size=1, max_size=6).map(":".join)
+# any short text over a small alphabet: hits empty segments, edge hyphens, dots, upper case
+_ANY = st.text(alphabet="aZ0-.:_ ", max_size=12)
+
+
+@settings(deadline=None)  # a loaded machine must not fail a pure check on time
+@given(_ACCEPTED)
+def test_entity_dns_name_is_a_dns_name_that_gives_the_entity_back(entity_id: str) -> None:
+    name = entity_dns_name(entity_id)
+    assert _is_dns_name(name), name
+    assert name.endswith("." + ENTITY_DNS_SUFFIX)
+    x509.DNSName(name)  # a SAN value the certificate library accepts
+    # the inverse: segments reversed back (so no two accepted ids share a name)
+    back = ":".join(reversed(name.removesuffix("." + ENTITY_DNS_SUFFIX).split(".")))
+    assert back == entity_id
+
+
+@settings(deadline=None)
+@given(_ANY, _ANY)
+def test_entity_dns_name_is_injective_over_accepted_ids(a: str, b: str) -> None:
+    try:
+        name_a, name_b = entity_dns_name(a), entity_dns_name(b)
+    except InvalidArgument:
+        return  # not an accepted id: refused, never mapped
+    assert _is_dns_name(name_a) and _is_dns_name(name_b)
+    assert (name_a.lower() == name_b.lower()) == (a == b)  # DNS names compare without case
+
+
+def test_a_certificate_names_its_entity_in_dns_only_if_issued_so(
+    root: CaPair, node: CaPair
+) -> None:
+    ca_key, _ = root
+    cert = node[1]
+    assert names_entity_dns(cert, "yrd:zj:330000")
+    assert not names_entity_dns(cert, "yrd:hub:100000")
+    legacy = without_entity_dns(cert, ca_key)
+    assert entity_id_of(legacy) == "yrd:zj:330000"  # same identity otherwise
+    assert not names_entity_dns(legacy, "yrd:zj:330000")
 
 
 def test_fingerprint_is_stable_and_matches_pem(node: CaPair) -> None:
