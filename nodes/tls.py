@@ -14,9 +14,11 @@ from federation.crypto.pki import entity_dns_name, entity_id_of, load_cert_pem, 
 from federation.errors import FailedPrecondition
 
 REISSUE_HINT = (
-    "re-issue the federation's certificates: stop its nodes and run"
-    " `yrd federation init --dir DIR --force` (this replaces the whole federation: CA, keys,"
-    " stores)"
+    "re-issue the federation's TLS certificates from its own CA, keeping its keys and stores:"
+    " run `yrd federation reissue-tls --dir DIR` on the federation directory (the one holding"
+    " ca/root.key), copy each node its new tls.crt and tls.key if it runs elsewhere, and restart"
+    " the nodes, the hub first (only as a last resort, without the CA key,"
+    " `yrd federation init --dir DIR --force` replaces the whole federation: CA, keys, stores)"
 )
 
 

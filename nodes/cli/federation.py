@@ -20,7 +20,8 @@ from nodes.cli.common import (
 
 @click.group()
 def federation() -> None:
-    """Create federation material, rotate keys, run all nodes, show status and the trust list."""
+    """Create federation material, rotate keys, re-issue TLS certificates, run all nodes, show
+    status and the trust list."""
 
 
 @federation.command("init")
@@ -147,6 +148,73 @@ def federation_rotate(directory: Path, region: str, suite: str | None) -> None:
             "alg": jwk.alg,
             "trust_list_version": trust_list.version,
             "keys": [k.to_dict() for k in member.signing_keys],
+        }
+    )
+
+
+@federation.command("reissue-tls")
+@dir_option
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    metavar="REGION",
+    help="Re-issue only this member's certificate: a region code or short name (HUB, ZJ, ...) "
+    "or `operator` (the console's); repeatable. Default: every node and the operator.",
+)
+@click.option(
+    "--days",
+    default=825,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Lifetime of the new certificates (never past the root CA's).",
+)
+@click.option(
+    "--keep-old/--drop-old",
+    default=True,
+    show_default=True,
+    help="Keep the outgoing certificate's fingerprint listed next to the new one, so nodes not "
+    "yet restarted are still admitted by their peers (a rolling restart). --drop-old lists the "
+    "new certificates only: when every node is stopped, or an old key must stop working now. "
+    "A later re-issue drops the kept one either way.",
+)
+@domain_errors
+def federation_reissue_tls(
+    directory: Path, regions: tuple[str, ...], days: int, keep_old: bool
+) -> None:
+    """Re-issue the nodes' TLS certificates from the federation's own CA; stores untouched.
+
+    For a federation whose certificates predate member-named TLS (a node refuses to start:
+    "does not name this node's entity"), or that expire. Each certificate gets a fresh key and
+    keeps the host names and addresses of the one it replaces; the trust list lists the new
+    fingerprints in a new version signed with the anchor key. The CA, signing keys, stores and
+    configs are not touched. Needs the directory `init` created (it holds the CA and anchor
+    keys). Then restart the nodes, the hub first; running nodes fetch the new list from the hub
+    meanwhile.
+    """
+    from nodes.ops.reissue import reissue_tls, select_members
+
+    reissued, trust_list = reissue_tls(
+        directory, members=select_members(regions), days=days, keep_old=keep_old
+    )
+    emit(
+        {
+            "trust_list_version": trust_list.version,
+            "reissued": [
+                {
+                    "entity_id": r.entity_id,
+                    "certificate": str(r.cert_path),
+                    "key": str(r.key_path),
+                    "fingerprint": r.fingerprint,
+                    "kept_fingerprint": r.kept_fingerprint,
+                    "hosts": list(r.hosts),
+                    "hosts_from": r.hosts_from,
+                    "not_after": r.not_after.isoformat(),
+                }
+                for r in reissued
+            ],
+            "next": "restart each node (the hub first) to serve its new certificate; running "
+            "nodes pick up the new trust list from the hub meanwhile",
         }
     )
 

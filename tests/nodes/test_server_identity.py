@@ -149,7 +149,7 @@ def test_a_node_refuses_to_start_with_a_certificate_that_does_not_name_it(
     assert done.returncode != 0
     assert "FAILED_PRECONDITION" in out
     assert "does not name this node's entity yrd:ah:340000" in out
-    assert "yrd federation init --dir DIR --force" in out
+    assert "yrd federation reissue-tls --dir DIR" in out
 
 
 def _holds(client: FederationClient, region: Region, version: int) -> None:
