@@ -213,8 +213,10 @@ def federation_reissue_tls(
                 }
                 for r in reissued
             ],
-            "next": "restart each node (the hub first) to serve its new certificate; running "
-            "nodes pick up the new trust list from the hub meanwhile",
+            "next": f"running nodes fetch trust list version {trust_list.version} from the hub "
+            "within their trust_list_refresh_s; once `yrd federation status` shows it on every "
+            "node, restart each node (the hub first) to serve its new certificate (a node on "
+            "another host needs its new tls.crt and tls.key copied first)",
         }
     )
 

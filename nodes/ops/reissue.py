@@ -128,7 +128,7 @@ def reissue_tls(
     """
     layout = Layout(directory.resolve())
     stamp = time.time() if now is None else now
-    current = _read_signed_list(layout)
+    current = _read_signed_list(layout, stamp)
     ca_key, ca_cert = _load_ca(layout, current, stamp)
     if not layout.anchor_key.is_file():
         raise FailedPrecondition(
@@ -183,7 +183,7 @@ def reissue_tls(
     return report, updated
 
 
-def _read_signed_list(layout: Layout) -> TrustList:
+def _read_signed_list(layout: Layout, now: float) -> TrustList:
     """The directory's signed list, its signature checked against the anchor.
 
     An expired list is accepted: whoever holds this directory's anchor key re-signs it with a
@@ -199,7 +199,7 @@ def _read_signed_list(layout: Layout) -> TrustList:
     except (KeyError, TypeError, ValueError):
         raise InvalidArgument(f"{layout.trust_signed} is not a signed trust list") from None
     # the signature is what matters here; checked as of a time the list was valid
-    return verify_trust_list(token, load_anchor(layout), min(time.time(), expires_at))
+    return verify_trust_list(token, load_anchor(layout), min(now, expires_at))
 
 
 def _load_ca(

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from federation.crypto.jose import SigningKey
 from federation.crypto.pki import (
     cert_to_pem,
     fingerprint_sha256,
@@ -22,8 +23,9 @@ from federation.crypto.pki import (
     names_entity_dns,
     verify_issued_by,
 )
-from federation.errors import AlreadyExists, Unavailable
+from federation.errors import AlreadyExists, Unauthenticated, Unavailable
 from federation.regions import Region
+from federation.trust.trustlist import sign_trust_list
 from nodes.cli import root
 from nodes.client import FederationClient
 from nodes.ops.provisioning import OPERATOR_ENTITY, Layout, read_trust_list, write_trust_list
@@ -31,6 +33,7 @@ from nodes.ops.reissue import host_names
 from nodes.ops.supervisor import Federation
 from tests._support.certs import without_entity_dns
 from tests._support.nodes import eventually, make_federation, new_citizen
+from tests._support.storage import drop_node_schemas
 
 PASSWORD = "Lotus-pond-2024"
 RUNNING = (Region.HUB, Region.ZJ, Region.SH)
@@ -81,7 +84,24 @@ def _snapshot(directory: Path) -> dict[str, str]:
 def test_an_old_style_federation_is_reissued_and_keeps_its_keys_and_stores(
     tmp_path: Path,
 ) -> None:
-    directory = make_federation(tmp_path / "fed")
+    _upgrade_keeps_keys_and_stores(make_federation(tmp_path / "fed"))
+
+
+@pytest.mark.postgres
+def test_an_old_style_postgresql_federation_keeps_its_stores(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    prefix = postgres_url.rsplit("schema=", 1)[1]
+    directory = make_federation(tmp_path / "fed", store="postgresql", postgres_url=postgres_url)
+    try:
+        _upgrade_keeps_keys_and_stores(directory)
+    finally:
+        drop_node_schemas(postgres_url, prefix)
+
+
+def _upgrade_keeps_keys_and_stores(directory: Path) -> None:
+    """Old-style certificates: the nodes refuse to start; after the re-issue they start, with
+    the subject registered before, and the directory changed only where it should."""
     layout = Layout(directory)
     subject = new_citizen()
     with Federation(directory, regions=RUNNING), FederationClient(directory) as client:
@@ -189,6 +209,30 @@ def test_reissue_refuses_a_directory_without_the_ca_key(tmp_path: Path) -> None:
     message = json.loads(output)["message"]
     assert "holds no CA key" in message
     assert "yrd federation reissue-tls --dir DIR" in message
+    assert _snapshot(directory) == before
+
+
+def test_an_expired_list_is_renewed_and_a_forged_one_refused(tmp_path: Path) -> None:
+    """A federation stopped for longer than the list's lifetime can still be re-issued: the
+    signature is checked, the lifetime starts again; a list the anchor did not sign is not."""
+    directory = make_federation(tmp_path / "fed")
+    layout = Layout(directory)
+    trust = read_trust_list(layout)
+    long_ago = trust.issued_at - 30 * 24 * 3600
+    write_trust_list(layout, replace(trust, issued_at=long_ago, expires_at=long_ago + 3600))
+    with pytest.raises(Unauthenticated, match="expired"):
+        read_trust_list(layout)
+    code, output = _reissue(directory, "--region", "SH")
+    assert code == 0, output
+    renewed = read_trust_list(layout)  # verifies, and is fresh again
+    assert renewed.version == trust.version + 1
+    assert renewed.expires_at > renewed.issued_at >= trust.issued_at
+
+    forger = SigningKey.for_suite("ed25519")
+    layout.trust_signed.write_text(sign_trust_list(replace(renewed, version=99), forger))
+    before = _snapshot(directory)
+    code, output = _reissue(directory)
+    assert code == 3, output  # UNAUTHENTICATED
     assert _snapshot(directory) == before
 
 
