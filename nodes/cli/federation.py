@@ -176,7 +176,7 @@ def federation_rotate(directory: Path, region: str, suite: str | None) -> None:
     help="Keep the outgoing certificate's fingerprint listed next to the new one, so nodes not "
     "yet restarted are still admitted by their peers (a rolling restart). --drop-old lists the "
     "new certificates only: when every node is stopped, or an old key must stop working now. "
-    "A later re-issue drops the kept one either way.",
+    "Once every node has restarted, `yrd federation retire-old-tls` unlists the kept one.",
 )
 @domain_errors
 def federation_reissue_tls(
@@ -185,12 +185,12 @@ def federation_reissue_tls(
     """Re-issue the nodes' TLS certificates from the federation's own CA; stores untouched.
 
     For a federation whose certificates predate member-named TLS (a node refuses to start:
-    "does not name this node's entity"), or that expire. Each certificate gets a fresh key and
-    keeps the host names and addresses of the one it replaces; the trust list lists the new
-    fingerprints in a new version signed with the anchor key. The CA, signing keys, stores and
-    configs are not touched. Needs the directory `init` created (it holds the CA and anchor
-    keys). Then restart the nodes, the hub first; running nodes fetch the new list from the hub
-    meanwhile.
+    "does not name this node's entity"), or are about to expire. Each certificate gets a fresh
+    key and keeps the host names and addresses of the one it replaces; the trust list lists the
+    new fingerprints in a new version signed with the anchor key. The CA, signing keys, stores
+    and configs are not touched. Needs the directory `init` created (it holds the CA and anchor
+    keys). Running nodes fetch the new list from the hub; once `yrd federation status` shows it
+    on every node, restart them, the hub first, then run `yrd federation retire-old-tls`.
     """
     from nodes.ops.reissue import reissue_tls, select_members
 
@@ -216,7 +216,45 @@ def federation_reissue_tls(
             "next": f"running nodes fetch trust list version {trust_list.version} from the hub "
             "within their trust_list_refresh_s; once `yrd federation status` shows it on every "
             "node, restart each node (the hub first) to serve its new certificate (a node on "
-            "another host needs its new tls.crt and tls.key copied first)",
+            "another host needs its new tls.crt and tls.key copied first), then run "
+            "`yrd federation retire-old-tls` to unlist the outgoing certificates",
+        }
+    )
+
+
+@federation.command("retire-old-tls")
+@dir_option
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    metavar="REGION",
+    help="Only this member: a region code or short name, or `operator`; repeatable. Default: "
+    "every node and the operator.",
+)
+@domain_errors
+def federation_retire_old_tls(directory: Path, regions: tuple[str, ...]) -> None:
+    """Finish a `reissue-tls` rollout: list only each member's certificate in the directory.
+
+    Refuses (nothing changed) while a running node still presents another certificate (restart
+    it first); a node that does not answer is taken as stopped. Writes a new trust-list version
+    only when a fingerprint is dropped.
+    """
+    from nodes.ops.reissue import retire_old_tls, select_members
+
+    retired, trust_list = retire_old_tls(directory, members=select_members(regions))
+    emit(
+        {
+            "trust_list_version": trust_list.version,
+            "members": [
+                {
+                    "entity_id": r.entity_id,
+                    "fingerprint": r.kept,
+                    "dropped": list(r.dropped),
+                    "presented_at": list(r.running),
+                }
+                for r in retired
+            ],
         }
     )
 

@@ -21,7 +21,9 @@ Choices, as a careful operator would want them:
   outgoing one: older ones drop off), so during a rolling restart a node still presenting its
   old certificate is admitted by peers that already hold the new list; `keep_old=False` lists the
   new certificates only (every node stopped, as in the upgrade to member-named certificates, or
-  an old key that must stop working at once). The next re-issue drops it either way.
+  an old key that must stop working at once). Once every node has restarted,
+  `retire_old_tls` (`yrd federation retire-old-tls`) unlists it, after checking no running node
+  still presents it; the next re-issue drops it too.
 - The trust list is written before the certificates: a run cut short leaves nodes with
   certificates the list still names (with `keep_old`), and running it again completes it.
 
@@ -130,12 +132,7 @@ def reissue_tls(
     stamp = time.time() if now is None else now
     current = _read_signed_list(layout, stamp)
     ca_key, ca_cert = _load_ca(layout, current, stamp)
-    if not layout.anchor_key.is_file():
-        raise FailedPrecondition(
-            f"{layout.root} holds no trust-anchor key ({layout.anchor_key}), so it cannot sign"
-            f" the new trust list: run `yrd federation reissue-tls` on the hub operator's"
-            f" directory, which holds it"
-        )
+    _require_anchor_key(layout)
     plans = [_plan(layout, current, entity) for entity in (members or select_members(()))]
     issued: list[tuple[_Plan, TlsPrivateKey, x509.Certificate]] = []
     for plan in plans:
@@ -181,6 +178,82 @@ def reissue_tls(
             )
         )
     return report, updated
+
+
+@dataclass(frozen=True)
+class Retired:
+    """One member's fingerprints after `retire_old_tls`."""
+
+    entity_id: str
+    kept: str  # the fingerprint of its certificate in the directory
+    dropped: tuple[str, ...]
+    running: tuple[str, ...]  # addresses found presenting `kept` (none: not running)
+
+
+def retire_old_tls(
+    directory: Path, *, members: Collection[str] = (), now: float | None = None
+) -> tuple[list[Retired], TrustList]:
+    """End a rolling re-issue: list only each member's certificate in the directory.
+
+    Every address a member lists is checked with a TLS handshake first: a node still presenting
+    another certificate (not restarted yet) is refused, as unlisting it would lock it out; a node
+    that does not answer is not running and will present the directory's certificate when it
+    starts (one on another host: copy it there first). A new trust-list version is written only
+    when some fingerprint is dropped.
+    """
+    from nodes.ops.presented import presented_fingerprint
+
+    layout = Layout(directory.resolve())
+    stamp = time.time() if now is None else now
+    current = _read_signed_list(layout, stamp)
+    _require_anchor_key(layout)
+    client = (layout.operator_dir / "tls.crt", layout.operator_dir / "tls.key")
+    updated, report = current, []
+    for entity_id in members or select_members(()):
+        member = current.member(entity_id)
+        cert_path, _ = _tls_paths(layout, entity_id)
+        try:
+            kept = fingerprint_sha256(load_cert_pem(cert_path.read_bytes()))
+        except (OSError, FederationError) as exc:
+            raise FailedPrecondition(f"cannot read {entity_id}'s certificate: {exc}") from None
+        if kept not in member.tls_fingerprints:
+            raise FailedPrecondition(
+                f"{cert_path} is not listed for {entity_id} in the trust list; run"
+                f" `yrd federation reissue-tls --dir DIR` to issue and list a certificate"
+            )
+        running = []
+        for address in filter(None, (a.strip() for a in member.endpoint.split(","))):
+            presented = presented_fingerprint(address, entity_id, layout.ca_cert, client)
+            if presented is None:
+                continue
+            if presented != kept:
+                raise FailedPrecondition(
+                    f"{entity_id} at {address} still presents another certificate than"
+                    f" {cert_path} (sha256 {presented[:16]}...): restart it (with that"
+                    f" certificate) first, or its peers would refuse it; nothing was changed"
+                )
+            running.append(address)
+        dropped = tuple(f for f in member.tls_fingerprints if f != kept)
+        updated = _with_fingerprints(updated, entity_id, (kept,))
+        report.append(Retired(entity_id, kept, dropped, tuple(running)))
+    if not any(r.dropped for r in report):
+        return report, current
+    updated = replace(
+        updated,
+        version=current.version + 1,
+        issued_at=int(stamp),
+        expires_at=int(stamp) + TRUST_LIST_LIFETIME_S,
+    )
+    write_trust_list(layout, updated)
+    return report, updated
+
+
+def _require_anchor_key(layout: Layout) -> None:
+    if not layout.anchor_key.is_file():
+        raise FailedPrecondition(
+            f"{layout.root} holds no trust-anchor key ({layout.anchor_key}), so it cannot sign"
+            f" a new trust list: run this on the hub operator's directory, which holds it"
+        )
 
 
 def _read_signed_list(layout: Layout, now: float) -> TrustList:

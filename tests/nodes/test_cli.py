@@ -23,7 +23,7 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     groups = {
         "node": ["serve", "health"],
-        "federation": ["init", "rotate-keys", "reissue-tls", "up", "trust-list"],
+        "federation": ["init", "rotate-keys", "reissue-tls", "retire-old-tls", "up", "trust-list"],
         "identity": ["register", "enrol-face", "login", "token", "verify", "logout"],
         "audit": ["verify", "show"],
     }

@@ -23,7 +23,7 @@ from federation.crypto.pki import (
     names_entity_dns,
     verify_issued_by,
 )
-from federation.errors import AlreadyExists, Unauthenticated, Unavailable
+from federation.errors import AlreadyExists, PermissionDenied, Unauthenticated, Unavailable
 from federation.regions import Region
 from federation.trust.trustlist import sign_trust_list
 from nodes.cli import root
@@ -244,26 +244,65 @@ def test_reissue_refuses_an_unknown_region(tmp_path: Path) -> None:
     assert _snapshot(directory) == before
 
 
+def _retire(directory: Path, *extra: str) -> tuple[int, str]:
+    args = ["federation", "retire-old-tls", "--dir", str(directory), *extra]
+    result = CliRunner().invoke(root, args)
+    return result.exit_code, result.output
+
+
 def test_running_nodes_keep_working_through_a_rolling_reissue(tmp_path: Path) -> None:
-    """Nodes not yet restarted present their old certificate: the kept fingerprint admits it."""
+    """Nodes not yet restarted present their old certificate: the kept fingerprint admits them,
+    and `retire-old-tls` unlists it only once no running node presents it any more."""
     directory = make_federation(tmp_path / "fed")
+    layout = Layout(directory)
     with Federation(directory, regions=RUNNING) as fed, FederationClient(directory) as old:
         code, output = _reissue(directory)
         assert code == 0, output
         version = json.loads(output)["trust_list_version"]
 
-        def holds_new_list() -> None:
+        def holds(wanted: int, client: FederationClient = old) -> None:
             for region in RUNNING:
-                held = old.status(region, probe_peers=False).trust_list_version
-                assert held >= version, (region, held)
+                held = client.status(region, probe_peers=False).trust_list_version
+                assert held >= wanted, (region, held)
 
-        eventually(holds_new_list, timeout_s=30)
+        eventually(lambda: holds(version), timeout_s=30)
         # ZJ calls the hub with its old certificate; the console still uses the old one too
         before_restart = new_citizen()
         assert old.register("ZJ", "natural", before_restart, "王芳", PASSWORD).subject_id
+        unchanged = _snapshot(directory)
+        code, output = _retire(directory, "--region", "ZJ")
+        assert code == 7, output  # FAILED_PRECONDITION: ZJ still presents its old certificate
+        assert "still presents another certificate" in json.loads(output)["message"]
+        assert _snapshot(directory) == unchanged
+
         fed.stop_node(Region.ZJ)
         fed.start_node(Region.ZJ)  # now presenting its new certificate
+        code, output = _retire(directory, "--region", "ZJ")
+        assert code == 0, output
+        (zj,) = json.loads(output)["members"]
+        assert zj["presented_at"] == [read_trust_list(layout).member(zj["entity_id"]).endpoint]
+        assert len(zj["dropped"]) == 1
+        assert read_trust_list(layout).member(Region.ZJ.entity_id).tls_fingerprints == (
+            _on_disk(layout, Region.ZJ.entity_id),
+        )
+        assert _retire(directory)[0] == 7  # the hub and SH have not restarted yet
+        for region in (Region.HUB, Region.SH):
+            fed.stop_node(region)
+            fed.start_node(region)
+        code, output = _retire(directory)
+        assert code == 0, output
+        retired = json.loads(output)
+        for member in retired["members"]:  # JS and AH do not run: they start on the new ones
+            assert read_trust_list(layout).member(member["entity_id"]).tls_fingerprints == (
+                member["fingerprint"],
+            )
+        assert _retire(directory)[0] == 0  # nothing left to drop: no new version
+        assert read_trust_list(layout).version == retired["trust_list_version"]
+
         with FederationClient(directory) as client:
+            eventually(lambda: holds(retired["trust_list_version"], client), timeout_s=30)
+            with pytest.raises(PermissionDenied):  # the console's outgoing certificate
+                old.status(Region.SH, probe_peers=False)
             login = client.login("ZJ", before_restart, PASSWORD, ["SH"])
             verified = client.verify_token("SH", login.tokens[Region.SH.entity_id])
             assert verified.claims.sub == before_restart
