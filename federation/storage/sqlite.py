@@ -67,8 +67,9 @@ _TRANSITION = (
     " last_seq = last_seq + 1 WHERE case_id = ? AND version = ?"
     f" RETURNING {CASE_COLS}, last_seq"
 )
+# replay_cache has no rowid (schema version 5): rows go by their key, found by the PK
 _PURGE_JTI = (
-    "DELETE FROM replay_cache WHERE rowid IN (SELECT rowid FROM replay_cache"
+    "DELETE FROM replay_cache WHERE (audience, jti) IN (SELECT audience, jti FROM replay_cache"
     " WHERE expires_at <= ? LIMIT ?)"
 )
 _INSERT_AUDIT = f"INSERT INTO audit_log ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
