@@ -12,6 +12,10 @@ from federation.crypto.jose import canonical_json, canonical_text
 
 # what canonical_json (ensure_ascii=False) writes a string as: the very same function
 _json_string = json.encoder.encode_basestring
+# canonical_text's encoder refusing NaN and infinities, which strict (stored) JSON cannot hold
+_STRICT_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 GENESIS_HASH = "0" * 64
 # What a caller is told when a decision could not be written to the log: it is then refused.
@@ -67,10 +71,19 @@ def entry_hash(
     outcome: str,
     subject: str,
     detail: Mapping[str, Any],
+    detail_text: str | None = None,
 ) -> str:
+    """`detail_text`, when given, is `canonical_detail(detail)` (a store has it already)."""
     return hashlib.sha256(
-        entry_bytes(seq, prev_hash, time, actor, action, outcome, subject, detail)
+        entry_bytes(seq, prev_hash, time, actor, action, outcome, subject, detail, detail_text)
     ).hexdigest()
+
+
+def canonical_detail(detail: Mapping[str, Any]) -> str:
+    """The detail as the canonical JSON text an entry's hash covers, for a store to keep as
+    well (one encoding for both). ValueError for NaN or an infinity, which strict JSON cannot
+    hold; TypeError for a value JSON has no form for."""
+    return _STRICT_CANONICAL.encode(dict(detail))
 
 
 def entry_bytes(
@@ -82,6 +95,7 @@ def entry_bytes(
     outcome: str,
     subject: str,
     detail: Mapping[str, Any],
+    detail_text: str | None = None,
 ) -> bytes:
     """What an entry's hash covers: the canonical JSON of its body (`_body_bytes`).
 
@@ -94,8 +108,9 @@ def entry_bytes(
         type(prev_hash) is type(actor) is type(action) is type(outcome) is type(subject) is str
     ):
         s = _json_string
+        text = canonical_text(dict(detail)) if detail_text is None else detail_text
         return (
-            f'{{"action":{s(action)},"actor":{s(actor)},"detail":{canonical_text(dict(detail))},'
+            f'{{"action":{s(action)},"actor":{s(actor)},"detail":{text},'
             f'"outcome":{s(outcome)},"prev":{s(prev_hash)},"seq":{seq},'
             f'"subject":{s(subject)},"time":{s(repr(float(time)))}}}'
         ).encode()

@@ -75,8 +75,10 @@ _V4 = (
     " home_region text NOT NULL, claimed_at double precision NOT NULL)",
     "ALTER TABLE subjects ADD COLUMN IF NOT EXISTS home_attestation text NOT NULL DEFAULT ''",
 )
+# Version 5 changed SQLite's replay cache only (a WITHOUT ROWID table): nothing to do here.
+_V5: tuple[str, ...] = ()
 # STEPS[v - 1] turns a version v - 1 database into version v
-STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+STEPS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 
 
 def migrate(conn: Connection) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from federation.errors import FailedPrecondition
 from federation.storage.sql_dialect import Connection
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def run_steps(conn: Connection, steps: Sequence[Sequence[str]], placeholder: str) -> int:

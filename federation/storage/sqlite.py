@@ -6,21 +6,25 @@ import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from federation.audit import AUDIT_UNAVAILABLE, AuditDraft, AuditRecord, link
+from federation.audit import (
+    AUDIT_UNAVAILABLE,
+    AuditDraft,
+    AuditRecord,
+    canonical_detail,
+    entry_hash,
+)
 from federation.errors import FailedPrecondition, IntegrityError, InvalidArgument, Unavailable
 from federation.storage._records import (
     AUDIT_COLS,
     CASE_COLS,
     EVENT_COLS,
-    audit_params,
     decode_json,
-    encode_json,
     party_params,
 )
 from federation.storage.base import LicenceRecord, WouldWait
@@ -39,6 +43,7 @@ from federation.storage.sql_store import (
     REMEMBER_JTI,
     SqlStore,
 )
+from federation.storage.sqlite_batch import HeldTransaction
 from federation.storage.sqlite_checkpoint import WalCheckpointer
 from federation.storage.sqlite_schema import migrate
 
@@ -62,8 +67,9 @@ _TRANSITION = (
     " last_seq = last_seq + 1 WHERE case_id = ? AND version = ?"
     f" RETURNING {CASE_COLS}, last_seq"
 )
+# replay_cache has no rowid (schema version 5): rows go by their key, found by the PK
 _PURGE_JTI = (
-    "DELETE FROM replay_cache WHERE rowid IN (SELECT rowid FROM replay_cache"
+    "DELETE FROM replay_cache WHERE (audience, jti) IN (SELECT audience, jti FROM replay_cache"
     " WHERE expires_at <= ? LIMIT ?)"
 )
 _INSERT_AUDIT = f"INSERT INTO audit_log ({AUDIT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -95,11 +101,6 @@ def parse_sqlite_url(url: str) -> tuple[str, str]:
             raise InvalidArgument("synchronous must be 'normal' or 'full'")
         synchronous = value.lower()
     return path, synchronous
-
-
-def encode_detail(detail: Mapping[str, Any]) -> str:
-    """Audit detail as strict JSON text that decodes to a value with the same canonical hash."""
-    return encode_json(detail, "audit detail")
 
 
 def pack_template(template: Sequence[float]) -> bytes:
@@ -272,10 +273,16 @@ class SqliteStore(SqlStore):
             return None  # FULL fsyncs every commit: that waits on the disk, so not here
         return self._held_batch()
 
-    @contextmanager
-    def _held_batch(self) -> Iterator[sqlite3.Connection]:
-        with self._held_connection() as conn, self._transaction(conn):
-            yield conn
+    def _held_batch(self) -> HeldTransaction:
+        """The transaction of a batch on the connection whose lock this thread has just taken
+        (a class, not nested generators: every inline VerifyToken commit opens one)."""
+        checkpointer = self._checkpointer
+        return HeldTransaction(
+            self._conn,
+            self._lock,
+            _translate,
+            None if checkpointer is None else checkpointer.committed,
+        )
 
     @contextmanager
     def _write(
@@ -341,7 +348,7 @@ class SqliteStore(SqlStore):
             # a jti seen earlier in the same batch is a replay here too: its row is visible
             first = bool(conn.execute(REMEMBER_JTI, (audience, jti, expires_at, now)).fetchall())
             if first and audit is not None:
-                self._append_within(conn, audit)
+                self._insert_within(conn, audit)
             if now >= self._next_purge:
                 deleted = conn.execute(_PURGE_JTI, (now, JTI_PURGE_BATCH)).rowcount
                 self._next_purge = now if deleted >= JTI_PURGE_BATCH else now + JTI_PURGE_INTERVAL
@@ -367,19 +374,69 @@ class SqliteStore(SqlStore):
         return record if done else None
 
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
-        detail = encode_detail(draft.detail)
-        seq, prev = self._head(conn)
+        seq, prev, digest = self._insert_linked(conn, draft)
+        return AuditRecord(
+            seq=seq,
+            time=draft.time,
+            actor=draft.actor,
+            action=draft.action,
+            outcome=draft.outcome,
+            subject=draft.subject,
+            detail=dict(draft.detail),
+            prev_hash=prev,
+            hash=digest,
+        )
+
+    def _insert_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> tuple[int, str, str]:
+        """Link the draft after the head (as federation.audit.link) and insert it: its (seq,
+        prev_hash, hash). The detail is encoded once, for the row and for the hash."""
         try:
-            record = link(draft, seq + 1, prev)
+            detail = canonical_detail(draft.detail)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"audit detail is not JSON-serialisable: {exc}") from None
+        seq, prev = self._head(conn)
+        seq += 1
+        try:
+            digest = entry_hash(
+                seq,
+                prev,
+                draft.time,
+                draft.actor,
+                draft.action,
+                draft.outcome,
+                draft.subject,
+                draft.detail,
+                detail,
+            )
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
-        conn.execute(_INSERT_AUDIT, audit_params(record, detail))
-        return record
+        conn.execute(
+            _INSERT_AUDIT,
+            (
+                seq,
+                float(draft.time),
+                draft.actor,
+                draft.action,
+                draft.outcome,
+                draft.subject,
+                detail,
+                prev,
+                digest,
+            ),
+        )
+        return seq, prev, digest
 
     def _append_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
         """Append inside the caller's open transaction, which commits or rolls back with it."""
         try:
             return self._append_linked(conn, draft)
+        except sqlite3.Error as exc:
+            raise Unavailable(f"{AUDIT_UNAVAILABLE} ({exc})") from exc
+
+    def _insert_within(self, conn: sqlite3.Connection, draft: AuditDraft) -> None:
+        """`_append_within` for a caller that needs no record back (a replay row's audit)."""
+        try:
+            self._insert_linked(conn, draft)
         except sqlite3.Error as exc:
             raise Unavailable(f"{AUDIT_UNAVAILABLE} ({exc})") from exc
 

@@ -8,6 +8,7 @@ With `processes` > 1 this is one of several worker processes sharing the port (s
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -435,6 +436,15 @@ class Node:
             self.region_services.close_pools()
 
 
+def freeze_startup_heap() -> None:
+    """Collect start-up's garbage, then move what remains (modules, protos, the runtime: about
+    50k objects after the imports alone) into the collector's permanent generation, so that
+    a full collection while serving walks only what serving allocated since, not the whole
+    heap (a full pass over the imports alone: 10-14 ms, a stall in some call's latency)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve(config: NodeConfig, worker_index: int) -> None:
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -442,6 +452,7 @@ async def _serve(config: NodeConfig, worker_index: int) -> None:
         loop.add_signal_handler(signum, done.set)
     node = Node(config, loop, worker_index)
     await node.start()
+    freeze_startup_heap()
     public = f" public {node.public.base_url}" if node.public is not None else ""
     metrics_url = node.rt.observability.metrics_url
     metrics = f" metrics {metrics_url}" if metrics_url else ""

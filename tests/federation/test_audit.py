@@ -16,6 +16,7 @@ from federation.audit import (
     AuditDraft,
     AuditRecord,
     ChainReport,
+    canonical_detail,
     entry_hash,
     link,
     verify_chain,
@@ -244,6 +245,21 @@ def test_entry_hash_is_the_hash_of_the_canonical_body(
             entry_hash(*fields)
         return
     assert entry_hash(*fields) == expected
+    try:  # the detail a store encodes once, for its row and for the hash
+        text = canonical_detail(detail)
+    except ValueError:  # NaN or an infinity: strict JSON cannot hold it, so stores refuse it
+        assert any(isinstance(v, float) for v in _leaves(detail))
+        return
+    assert json.loads(text) == json.loads(json.dumps(detail))
+    assert entry_hash(*fields, text) == expected
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 class _Text(str):

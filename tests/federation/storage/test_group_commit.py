@@ -13,7 +13,8 @@ import pytest
 from store_builders import run_threads
 
 from federation.audit import AuditDraft, verify_chain
-from federation.errors import InvalidArgument, Unavailable
+from federation.crypto.jose import canonical_text
+from federation.errors import FailedPrecondition, InvalidArgument, Unavailable
 from federation.storage import SqliteStore, Store, default_sqlite_url
 from federation.storage.group_commit import GroupCommit
 
@@ -305,3 +306,59 @@ def test_remember_jti_now_never_fsyncs_on_the_caller(tmp_path: Path) -> None:
         assert store.remember_jti("aud", "j1", 500.0, 100.0) is True
     finally:
         store.close()
+
+
+def _connection_is_free(store: SqliteStore) -> bool:
+    if not store._lock.acquire(blocking=False):
+        return False
+    store._lock.release()
+    return True
+
+
+def test_an_inline_write_refused_rolls_back_and_frees_the_connection(
+    sqlite_store: SqliteStore,
+) -> None:
+    store = sqlite_store
+    bad = AuditDraft(1.0, "a", "b", "granted", "s", {"x": float("inf")})
+    with pytest.raises(InvalidArgument):
+        store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=bad)
+    assert _connection_is_free(store)
+    # the replay row went with the refused entry: the jti is still unused
+    assert store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1")) is True
+    assert [e.detail for e in store.audit_entries()] == [{"jti": "j1"}]
+
+
+def test_an_inline_write_the_database_fails_is_unavailable_and_commits_nothing(
+    sqlite_store: SqliteStore,
+) -> None:
+    store = sqlite_store
+    with store._connection() as conn:  # the audit table is gone: the append fails in SQLite
+        conn.execute("ALTER TABLE audit_log RENAME TO audit_log_away")
+    with pytest.raises(Unavailable):
+        store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1"))
+    assert _connection_is_free(store)
+    with store._connection() as conn:
+        assert conn.execute("SELECT count(*) FROM replay_cache").fetchone() == (0,)
+        assert not conn.in_transaction
+        conn.execute("ALTER TABLE audit_log_away RENAME TO audit_log")
+    assert store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1")) is True
+
+
+def test_an_inline_write_on_a_closed_store_is_refused(tmp_path: Path) -> None:
+    store = SqliteStore.from_url(default_sqlite_url(tmp_path))
+    store.close()
+    with pytest.raises(FailedPrecondition):
+        store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=_draft("j1"))
+    assert _connection_is_free(store)
+
+
+def test_an_inline_entry_keeps_its_detail_as_canonical_json(sqlite_store: SqliteStore) -> None:
+    store = sqlite_store
+    detail = {"name": "张三", "jti": "j1", "n": [1, 2.5, None]}
+    draft = AuditDraft(1.0, "region", "identity.verify_token", "granted", "s", detail)
+    assert store.remember_jti_now("aud", "j1", 500.0, 100.0, audit=draft) is True
+    with store._connection() as conn:
+        (text,) = conn.execute("SELECT detail FROM audit_log").fetchone()
+    assert text == canonical_text(detail)  # the very text the entry's hash covers
+    entries = list(store.audit_entries())
+    assert [e.detail for e in entries] == [detail] and verify_chain(entries).ok

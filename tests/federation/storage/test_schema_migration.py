@@ -11,6 +11,7 @@ from store_builders import case, event, licence, rating
 from federation.audit import AuditDraft, verify_chain
 from federation.errors import NotFound
 from federation.storage import SubjectHome, SubjectRecord, postgres_schema, sqlite_schema
+from federation.storage.sql_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from tests._support.storage import Backend
@@ -42,8 +43,8 @@ def tables(backend: Backend) -> set[str]:
 
 
 def test_both_backends_are_at_the_same_schema_version() -> None:
-    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == 4
-    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 4
+    assert sqlite_schema.SCHEMA_VERSION == postgres_schema.SCHEMA_VERSION == SCHEMA_VERSION == 5
+    assert len(sqlite_schema.STEPS) == len(postgres_schema.STEPS) == 5
 
 
 def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
@@ -56,7 +57,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert {"licences", "licence_parties", "cases", "case_events", "case_ratings"} <= tables(
             backend
         )
@@ -81,7 +82,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()  # a migrated database opens as it is
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert reopened.get_case("c1") == moved
         assert verify_chain(reopened.audit_entries()).entries == 1
     finally:
@@ -91,7 +92,7 @@ def test_a_version_1_database_is_migrated_on_open(backend: Backend) -> None:
 def test_a_new_database_gets_every_table_and_one_version_row(backend: Backend) -> None:
     backend.open().close()
     backend.open().close()
-    assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+    assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     assert {
         "subjects",
         "face_templates",
@@ -134,7 +135,7 @@ def test_a_version_2_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert "licence_parties" in tables(backend)
         # a licence issued before parties existed has none, and is still its holder's
         assert store.get_licence(old.identifier) == old
@@ -149,7 +150,7 @@ def test_a_version_2_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert reopened.get_licence(new.identifier) == new
     finally:
         reopened.close()
@@ -165,7 +166,7 @@ def test_a_version_3_database_is_migrated_on_open(backend: Backend) -> None:
 
     store = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         # a subject registered before home attestations has none (claimed at its next login)
         old = SubjectRecord("310101199001011234", "natural", "张三", "310000", "scrypt$abc", 5.0)
         assert store.get_subject(old.subject_id) == old
@@ -183,7 +184,45 @@ def test_a_version_3_database_is_migrated_on_open(backend: Backend) -> None:
 
     reopened = backend.open()
     try:
-        assert backend.raw("SELECT version FROM schema_version") == [(4,)]
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert reopened.get_home(old.subject_id) == home
+    finally:
+        reopened.close()
+
+
+def _replay_table_sql(backend: Backend) -> str:
+    rows = backend.raw("SELECT sql FROM sqlite_master WHERE name = 'replay_cache'")
+    return str(rows[0][0])
+
+
+def test_a_version_4_database_is_migrated_on_open(backend: Backend) -> None:
+    make_old_database(backend, 4)
+    backend.raw("INSERT INTO replay_cache VALUES (?, ?, ?)", ("aud", "kept", 500.0))
+    backend.raw("INSERT INTO replay_cache VALUES (?, ?, ?)", ("aud", "expired", 50.0))
+    if backend.name == "sqlite":
+        assert "WITHOUT ROWID" not in _replay_table_sql(backend)
+
+    store = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        if backend.name == "sqlite":  # SQLite's replay cache is keyed by (audience, jti) alone
+            assert "WITHOUT ROWID" in _replay_table_sql(backend)
+            indexes = backend.raw(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'replay_cache'"
+                " AND name NOT LIKE 'sqlite_autoindex%'"
+            )
+            assert indexes == [("replay_cache_expiry",)]
+        # a jti remembered before the migration is still a replay; an expired one is not kept
+        assert store.remember_jti("aud", "kept", 500.0, 100.0) is False
+        assert store.remember_jti("aud", "fresh", 500.0, 100.0) is True
+        assert store.remember_jti("aud", "fresh", 500.0, 100.0) is False
+        assert sorted(backend.raw("SELECT jti FROM replay_cache")) == [("fresh",), ("kept",)]
+    finally:
+        store.close()
+
+    reopened = backend.open()
+    try:
+        assert backend.raw("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert reopened.remember_jti("aud", "kept", 500.0, 100.0) is False
     finally:
         reopened.close()
