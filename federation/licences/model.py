@@ -41,10 +41,15 @@ class HolderCodeType(enum.Enum):
         return validate_credit_code(code)
 
 
+_HOLDER_CODE_TYPES = {kind.value: kind for kind in HolderCodeType}
+
+
 def parse_holder_code_type(text: str) -> HolderCodeType:
+    # HolderCodeType(text) without the enum's Python-level call (every first verification);
+    # anything unhashable is no value of it either
     try:
-        return HolderCodeType(text)
-    except ValueError:
+        return _HOLDER_CODE_TYPES[text]
+    except (KeyError, TypeError):
         raise InvalidArgument(
             f"holder code type must be 'citizen_id' or 'credit_code', got {text!r}"
         ) from None

@@ -1,8 +1,8 @@
 """orjson and memchr paths of a first licence verification agree with the code they replaced.
 
 Each reference below is the implementation as it was before: the JWS payload read by
-strict_json, the disclosure read by the json module, and the SD-JWT and compact JWS split by
-str.split. Inputs mix what the federation writes (canonical JSON, ten disclosures) with what
+strict_json, the disclosure read by the json module, the SD-JWT and compact JWS split by
+str.split, and statuses and holder code types looked up by calling their enum. Inputs mix what the federation writes (canonical JSON, ten disclosures) with what
 orjson refuses or reads differently (duplicate members, NaN, integers beyond 64 bits, lone
 surrogates, a BOM, spacing) and with malformed texts.
 """
@@ -30,6 +30,7 @@ from federation.crypto.jose import (
 )
 from federation.errors import FederationError, InvalidArgument, Unauthenticated
 from federation.jsontext import canonical_object, strict_json
+from federation.licences.model import HolderCodeType, parse_holder_code_type
 from federation.licences.sdjwt import (
     MAX_DISCLOSURES,
     MAX_SD_JWT_LENGTH,
@@ -38,6 +39,7 @@ from federation.licences.sdjwt import (
     _decode_disclosure_json,
     split_sd_jwt,
 )
+from federation.licences.status import LicenceStatus, StatusList
 
 
 def _typed(value: Any) -> Any:
@@ -304,3 +306,44 @@ def test_a_compact_jws_parses_as_before(segments: list[str], algs: frozenset[str
             functools.partial(_parse_compact_before, algs=algs, require_kid=require_kid), token
         )
         assert now == before
+
+
+# --- enum lookups -----------------------------------------------------------------------
+
+
+def _status_before(statuses: StatusList, index: int) -> LicenceStatus:
+    value = statuses.raw(index)
+    try:
+        return LicenceStatus(value)
+    except ValueError:
+        raise InvalidArgument(f"status value {value} at index {index} is undefined") from None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=8), st.sampled_from([1, 2, 4, 8]), st.integers(-2, 70))
+def test_a_status_reads_as_the_enum_call_did(data: bytes, bits: int, index: int) -> None:
+    statuses = StatusList.from_bytes(data, bits)
+    now, before = _outcome(statuses.get, index), _outcome(_status_before, statuses, index)
+    assert now == before
+    if now[0] == "ok":
+        assert statuses.get(index) is _status_before(statuses, index)
+
+
+def _holder_code_type_before(text: Any) -> HolderCodeType:
+    try:
+        return HolderCodeType(text)
+    except ValueError:
+        raise InvalidArgument(
+            f"holder code type must be 'citizen_id' or 'credit_code', got {text!r}"
+        ) from None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(["citizen_id", "credit_code", "CITIZEN_ID", "citizen_id ", ""]),
+        _VALUES,
+    )
+)
+def test_a_holder_code_type_parses_as_the_enum_call_did(text: Any) -> None:
+    assert _outcome(parse_holder_code_type, text) == _outcome(_holder_code_type_before, text)
