@@ -2,9 +2,10 @@
 
 Each reference below is the implementation as it was before: the JWS payload read by
 strict_json, the disclosure read by the json module, the SD-JWT and compact JWS split by
-str.split, and statuses and holder code types looked up by calling their enum. Inputs mix what the federation writes (canonical JSON, ten disclosures) with what
-orjson refuses or reads differently (duplicate members, NaN, integers beyond 64 bits, lone
-surrogates, a BOM, spacing) and with malformed texts.
+str.split, and statuses and holder code types looked up by calling their enum. Inputs mix
+what the federation writes (canonical JSON, ten disclosures) with what orjson refuses or
+reads differently (duplicate members, NaN, integers beyond 64 bits, lone surrogates, a BOM,
+spacing) and with malformed texts.
 """
 
 from __future__ import annotations
