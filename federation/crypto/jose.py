@@ -27,7 +27,7 @@ from nacl.exceptions import BadSignatureError
 
 from federation.crypto import sm2
 from federation.errors import InvalidArgument, Unauthenticated
-from federation.jsontext import strict_json
+from federation.jsontext import canonical_object, strict_json
 
 MAX_COMPACT_LENGTH = 64 * 1024
 _STANDARD_TO_URL = bytes.maketrans(b"+/", b"-_")
@@ -413,6 +413,9 @@ class ParsedJws:
         return str(self.header["alg"])
 
     def payload(self) -> dict[str, Any]:
+        canonical = canonical_object(self.payload_bytes)  # what the federation signs
+        if canonical is not None:
+            return canonical
         try:
             value = strict_json(self.payload_bytes)
         except InvalidArgument as exc:
@@ -459,10 +462,13 @@ def parse_compact(
         raise InvalidArgument("empty token")
     if len(token) > MAX_COMPACT_LENGTH:
         raise InvalidArgument(f"token longer than {MAX_COMPACT_LENGTH} characters")
-    parts = token.split(".")
-    if len(parts) != 3:
+    # the two dots found by memchr (a sealed licence's JWS is ~3.5 KB): split's char loop
+    # walks every character
+    first = token.find(".")
+    second = token.find(".", first + 1) if first >= 0 else -1
+    if second < 0 or token.find(".", second + 1) >= 0:
         raise InvalidArgument("a compact JWS has exactly three dot-separated parts")
-    header = _header(parts[0])
+    header = _header(token[:first])
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in algs:
         accepted = " or ".join(sorted(algs))
@@ -475,9 +481,9 @@ def parse_compact(
         raise InvalidArgument("JWS 'crit' header parameters are not supported")
     return ParsedJws(
         header=header,
-        payload_bytes=b64url_decode(parts[1]),
-        signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
-        signature=b64url_decode(parts[2]),
+        payload_bytes=b64url_decode(token[first + 1 : second]),
+        signing_input=token[:second].encode("ascii"),
+        signature=b64url_decode(token[second + 1 :]),
     )
 
 

@@ -45,6 +45,9 @@ class LicenceStatus(enum.IntEnum):
     SUSPENDED = 2
 
 
+_STATUS_OF: dict[int, LicenceStatus] = {status.value: status for status in LicenceStatus}
+"""LicenceStatus by value: every verdict on a licence with a status list reads one."""
+
 # Revocation is final; suspension can be lifted or turned into a revocation.
 _ALLOWED = {
     LicenceStatus.VALID: {LicenceStatus.REVOKED, LicenceStatus.SUSPENDED},
@@ -93,10 +96,10 @@ class StatusList:
 
     def get(self, index: int) -> LicenceStatus:
         value = self.raw(index)
-        try:
-            return LicenceStatus(value)
-        except ValueError:
-            raise InvalidArgument(f"status value {value} at index {index} is undefined") from None
+        status = _STATUS_OF.get(value)  # LicenceStatus(value), without the enum's Python call
+        if status is None:
+            raise InvalidArgument(f"status value {value} at index {index} is undefined")
+        return status
 
     def set(self, index: int, status: int) -> None:
         """Write a value without business rules (use `transition` for revoke/suspend)."""

@@ -176,6 +176,17 @@ def test_a_licence_json_text_is_its_dict_as_json_built_once() -> None:
     world = make_world()
     for licence in (world.driving_licence(), world.business_licence()):
         text = licence.json_text
-        assert text == json.dumps(licence.to_dict(), ensure_ascii=False)
+        assert text == json.dumps(licence.to_dict(), ensure_ascii=False, separators=(",", ":"))
         assert licence.json_text is text  # kept on the (immutable) licence
         assert type(licence).from_dict(json.loads(text)) == licence
+
+
+def test_a_licence_json_text_holds_what_orjson_cannot_write() -> None:
+    from tests._support.licences import BUSINESS_FIELDS, make_world
+
+    world = make_world()
+    big = world.business_licence(fields={**BUSINESS_FIELDS, "registered_capital": 2**70})
+    text = big.json_text  # orjson refuses an integer beyond 64 bits: the json module writes it
+    assert text == json.dumps(big.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(text)["fields"]["registered_capital"] == 2**70
+    assert type(big).from_dict(json.loads(text)) == big
