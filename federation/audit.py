@@ -153,6 +153,12 @@ def link(draft: AuditDraft, seq: int, prev_hash: str) -> AuditRecord:
         draft.subject,
         draft.detail,
     )
+    return sealed(draft, seq, prev_hash, digest)
+
+
+def sealed(draft: AuditDraft, seq: int, prev_hash: str, digest: str) -> AuditRecord:
+    """The record of a draft written as entry `seq` after `prev_hash`, with its hash `digest`
+    (computed by `link`, or by a store that encodes the detail once for row and hash)."""
     return AuditRecord(
         seq=seq,
         time=draft.time,

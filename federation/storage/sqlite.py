@@ -18,6 +18,7 @@ from federation.audit import (
     AuditRecord,
     canonical_detail,
     entry_hash,
+    sealed,
 )
 from federation.errors import FailedPrecondition, IntegrityError, InvalidArgument, Unavailable
 from federation.storage._records import (
@@ -374,18 +375,7 @@ class SqliteStore(SqlStore):
         return record if done else None
 
     def _append_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> AuditRecord:
-        seq, prev, digest = self._insert_linked(conn, draft)
-        return AuditRecord(
-            seq=seq,
-            time=draft.time,
-            actor=draft.actor,
-            action=draft.action,
-            outcome=draft.outcome,
-            subject=draft.subject,
-            detail=dict(draft.detail),
-            prev_hash=prev,
-            hash=digest,
-        )
+        return sealed(draft, *self._insert_linked(conn, draft))
 
     def _insert_linked(self, conn: sqlite3.Connection, draft: AuditDraft) -> tuple[int, str, str]:
         """Link the draft after the head (as federation.audit.link) and insert it: its (seq,

@@ -276,3 +276,16 @@ def secret_options(name: str, *, confirm: bool = False, what: str = "") -> Calla
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def members_option(what: str) -> Callable[[F], F]:
+    """`--region` (repeatable) naming the members a TLS command acts on."""
+    option: Callable[[F], F] = click.option(
+        "--region",
+        "regions",
+        multiple=True,
+        metavar="REGION",
+        help=f"{what}: a region code or short name (HUB, ZJ, ...) or `operator` (the "
+        "console's); repeatable. Default: every node and the operator.",
+    )
+    return option

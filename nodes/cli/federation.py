@@ -13,6 +13,7 @@ from nodes.cli.common import (
     dir_option,
     domain_errors,
     emit,
+    members_option,
     region_arg,
     status_timeout_option,
 )
@@ -154,14 +155,7 @@ def federation_rotate(directory: Path, region: str, suite: str | None) -> None:
 
 @federation.command("reissue-tls")
 @dir_option
-@click.option(
-    "--region",
-    "regions",
-    multiple=True,
-    metavar="REGION",
-    help="Re-issue only this member's certificate: a region code or short name (HUB, ZJ, ...) "
-    "or `operator` (the console's); repeatable. Default: every node and the operator.",
-)
+@members_option("Re-issue only this member's certificate")
 @click.option(
     "--days",
     default=825,
@@ -224,14 +218,7 @@ def federation_reissue_tls(
 
 @federation.command("retire-old-tls")
 @dir_option
-@click.option(
-    "--region",
-    "regions",
-    multiple=True,
-    metavar="REGION",
-    help="Only this member: a region code or short name, or `operator`; repeatable. Default: "
-    "every node and the operator.",
-)
+@members_option("Only this member")
 @domain_errors
 def federation_retire_old_tls(directory: Path, regions: tuple[str, ...]) -> None:
     """Finish a `reissue-tls` rollout: list only each member's certificate in the directory.
