@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from federation.codes import make_citizen_id
 from federation.crypto.jose import SigningKey, b64url_decode, b64url_encode, canonical_json
@@ -417,8 +418,13 @@ def _race(
     # each connected (TCP and TLS) before the race: the calls race each other, not `threads`
     # handshakes at once, which on a loaded machine could outlast a call's deadline and turn
     # the winner's or a loser's answer into a client-side DEADLINE_EXCEEDED
-    for ready in [grpc.channel_ready_future(channel) for channel in channels]:
-        ready.result(timeout=CONNECT_TIMEOUT_S)
+    # (by a health check that waits for the connection: grpc.channel_ready_future leaves a
+    # connectivity-polling thread that raises "Channel closed!" when the channel closes under
+    # it, grpc/grpc#18995)
+    for channel in channels:
+        health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=CONNECT_TIMEOUT_S, wait_for_ready=True
+        )
     barrier = threading.Barrier(threads)
     results: list[grpc.StatusCode] = [grpc.StatusCode.UNKNOWN] * threads
     details: list[str] = [""] * threads
