@@ -143,7 +143,13 @@ def _body_bytes(
 
 def link(draft: AuditDraft, seq: int, prev_hash: str) -> AuditRecord:
     """Seal a draft as entry number `seq` following an entry whose hash is `prev_hash`."""
-    digest = entry_hash(
+    return sealed(draft, seq, prev_hash, draft_hash(draft, seq, prev_hash))
+
+
+def draft_hash(draft: AuditDraft, seq: int, prev_hash: str, detail_text: str | None = None) -> str:
+    """The hash a draft gets as entry `seq` after `prev_hash` (`detail_text` as in
+    `entry_hash`)."""
+    return entry_hash(
         seq,
         prev_hash,
         draft.time,
@@ -152,8 +158,8 @@ def link(draft: AuditDraft, seq: int, prev_hash: str) -> AuditRecord:
         draft.outcome,
         draft.subject,
         draft.detail,
+        detail_text,
     )
-    return sealed(draft, seq, prev_hash, digest)
 
 
 def sealed(draft: AuditDraft, seq: int, prev_hash: str, digest: str) -> AuditRecord:

@@ -17,7 +17,7 @@ from federation.audit import (
     AuditDraft,
     AuditRecord,
     canonical_detail,
-    entry_hash,
+    draft_hash,
     sealed,
 )
 from federation.errors import FailedPrecondition, IntegrityError, InvalidArgument, Unavailable
@@ -387,17 +387,7 @@ class SqliteStore(SqlStore):
         seq, prev = self._head(conn)
         seq += 1
         try:
-            digest = entry_hash(
-                seq,
-                prev,
-                draft.time,
-                draft.actor,
-                draft.action,
-                draft.outcome,
-                draft.subject,
-                draft.detail,
-                detail,
-            )
+            digest = draft_hash(draft, seq, prev, detail)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"audit entry cannot be hashed: {exc}") from None
         conn.execute(
