@@ -198,35 +198,33 @@ class SqliteStore(SqlStore):
                 # checkpoints run on a background thread (sqlite_checkpoint), not in a COMMIT
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS_MODES[synchronous]}")
-            with self._transaction(conn):
+            # the schema in one IMMEDIATE transaction, as every write (HeldTransaction); no
+            # checkpointer to tell yet, nor another thread to hold the lock against
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 migrate(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.DatabaseError as exc:
             raise Unavailable(f"cannot open SQLite store {self.path}: {exc}") from None
-
-    @contextmanager
-    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
-        # IMMEDIATE takes the write lock up front: a read that later upgrades to a write in WAL
-        # mode fails with SQLITE_BUSY at once instead of waiting on the busy timeout.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        if self._checkpointer is not None:
-            self._checkpointer.committed()
 
     def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
         """The one connection, held by this thread until the `with` block ends (callers always
         enter it at once). Inside `without_waiting`, WouldWait instead of waiting for it."""
+        self._take_lock()
+        return self._held_connection()
+
+    def _take_lock(self) -> None:
+        """Take the connection's lock, waiting for it; inside `without_waiting`, WouldWait
+        instead of waiting."""
         if getattr(self._no_wait, "on", False):
             if not self._lock.acquire(blocking=False):
                 raise WouldWait("the SQLite connection is in use by another thread")
         else:
             self._lock.acquire()
-        return self._held_connection()
 
     @contextmanager
     def without_waiting(self) -> Iterator[bool]:
@@ -263,10 +261,11 @@ class SqliteStore(SqlStore):
         finally:
             self._lock.release()
 
-    @contextmanager
-    def _batch(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn, self._transaction(conn):
-            yield conn
+    def _batch(self) -> HeldTransaction:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT) on the connection, taken as
+        `_connection` takes it; every write of this store runs in one."""
+        self._take_lock()
+        return self._held_batch()
 
     def _batch_now(self) -> AbstractContextManager[sqlite3.Connection] | None:
         """`_batch`, but None instead of waiting when another thread holds the connection."""
@@ -290,7 +289,7 @@ class SqliteStore(SqlStore):
         self, audit: AuditDraft | None = None, *, atomic: bool = True
     ) -> Iterator[tuple[Connection, Append]]:
         # always one IMMEDIATE transaction: it holds the write lock the audit chain links under
-        with self._connection() as conn, self._transaction(conn):
+        with self._batch() as conn:
             if audit is None:
                 yield conn, no_append
             else:
@@ -298,7 +297,7 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _write_audited(self) -> Iterator[tuple[Connection, AppendDraft]]:
-        with self._connection() as conn, self._transaction(conn):
+        with self._batch() as conn:
             yield conn, lambda draft: self._append_within(conn, draft)
 
     @property

@@ -39,7 +39,8 @@ class HeldTransaction:
         try:
             if conn is None:
                 raise FailedPrecondition("the store is closed")
-            # IMMEDIATE takes the write lock up front (see SqliteStore._transaction)
+            # IMMEDIATE takes the write lock up front: a read that later upgrades to a write in
+            # WAL mode fails with SQLITE_BUSY at once instead of waiting on the busy timeout
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as exc:
             self._lock.release()
