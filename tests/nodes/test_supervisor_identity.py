@@ -35,7 +35,8 @@ def test_provisioned_ports_are_all_distinct(tmp_path: Path) -> None:
 
 def test_a_region_whose_address_another_node_answers_is_refused(tmp_path: Path) -> None:
     """The trust list gives ZJ the hub's address (as when both were given one port): the hub
-    answers health there, and the supervisor must not take that for ZJ being up."""
+    answers there, and the supervisor must not take that for ZJ being up (the handshake with
+    ZJ's name fails against the hub's certificate)."""
     directory = tmp_path / "f"
     make_federation(directory)
     layout = Layout(directory)
