@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import ssl
 from pathlib import Path
 
-from federation.crypto.pki import entity_dns_name
+from cryptography import x509
+
+from federation.crypto.pki import entity_dns_name, fingerprint_sha256
 from federation.errors import FailedPrecondition
 
 
@@ -48,4 +49,4 @@ def presented_fingerprint(
         sock.close()
     if der is None:
         raise FailedPrecondition(f"the node at {address} ({entity_id}) presented no certificate")
-    return hashlib.sha256(der).hexdigest()  # as fingerprint_sha256: over the DER
+    return fingerprint_sha256(x509.load_der_x509_certificate(der))
